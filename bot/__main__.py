@@ -1,0 +1,50 @@
+"""The `patchbot` command line. Each area registers its own subcommands; heavy imports wait
+until a command runs, so `patchbot --help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from bot.errors import PatchbotError
+
+# Modules with a `register(subparsers)` function, in the order `--help` lists them.
+COMMAND_MODULES = ("bot.sandbox.cli",)
+
+EXIT_ERROR = 2
+"""Exit status for usage, configuration and environment errors (as argparse uses)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="patchbot",
+        description="Turns GitHub issues into tested pull requests, in a hardened sandbox.",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        status: int = args.run(args)
+    except PatchbotError as error:
+        print(f"patchbot: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""The one root of Patchbot's exceptions; subclasses also inherit the matching built-in."""
+
+
+class PatchbotError(Exception):
+    """Something Patchbot cannot do; the message says what and how to fix it."""
+
+
+class ConfigError(PatchbotError, ValueError):
+    """A setting, policy or command-line argument is invalid."""
+
+
+class SandboxError(PatchbotError, RuntimeError):
+    """The sandbox could not be built, started or used."""
+
+
+class ImageBuildError(SandboxError):
+    """A sandbox image failed to build."""
+
+
+class SetupFailed(SandboxError):
+    """The repository's set-up phase (installing its dependencies) failed."""
+
+
+class CommandTimeout(SandboxError, TimeoutError):
+    """A command in the sandbox ran past its timeout and was killed."""

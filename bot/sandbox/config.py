@@ -1,0 +1,34 @@
+"""What a sandbox may do and how it is set up; policy fills this in for each repository."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SandboxConfig(BaseModel):
+    """Limits and commands of one sandbox. Every default is the safe one."""
+
+    image: str = "python"
+    """Name of the image's folder under `sandbox_images/` (built by `patchbot images build`)."""
+    setup_network: bool = True
+    """Whether the set-up phase (installing dependencies) may use the network. Tests never may."""
+    setup_command: str | None = None
+    """Shell command that installs the repository's dependencies into `/env`; detected if unset."""
+    test_command: str | None = None
+    """Shell command that runs the test suite; detected (pytest, unittest) if unset."""
+    setup_timeout: float = Field(default=900.0, gt=0)
+    """Seconds the set-up phase may take before it is killed."""
+    test_timeout: float = Field(default=600.0, gt=0)
+    """Seconds one run of the test suite may take before it is killed."""
+    exec_timeout: float = Field(default=120.0, gt=0)
+    """Seconds one command may take when the caller gives no timeout."""
+    memory_mb: int = Field(default=2048, ge=64)
+    """Memory limit of the container in MiB (swap included)."""
+    pids_limit: int = Field(default=512, ge=16)
+    """Most processes and threads the container may have at once."""
+    cpus: float = Field(default=2.0, gt=0)
+    """CPU cores the container may use."""
+    tmpfs_mb: int = Field(default=1024, ge=16)
+    """Size of the writable `/tmp` in MiB."""
+    output_cap: int = Field(default=64 * 1024, ge=1024)
+    """Bytes kept of each of a command's stdout and stderr; the middle is cut beyond this."""

@@ -1,0 +1,35 @@
+"""The `Sandbox` interface that the agent's tools and verification run through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from bot.sandbox.models import ExecResult, TestReport
+
+WORKSPACE = "/workspace"
+"""Where the repository's checkout is mounted inside every sandbox."""
+
+OutputSink = Callable[[str, str], None]
+"""Receives `(stream, text)` chunks as a command prints them; stream is stdout or stderr."""
+
+
+class Sandbox(Protocol):
+    """A running, set-up sandbox with the repository at `/workspace` and no network."""
+
+    async def exec(
+        self,
+        command: str,
+        *,
+        timeout: float | None = None,
+        workdir: str = WORKSPACE,
+        on_output: OutputSink | None = None,
+    ) -> ExecResult:
+        """Run `command` with `bash -c` in `workdir`; kill its whole process tree at `timeout`."""
+        ...
+
+    async def run_tests(
+        self, paths: Sequence[str] = (), *, timeout: float | None = None
+    ) -> TestReport:
+        """Run the repository's tests (all, or those under `paths`) and parse them per test."""
+        ...
