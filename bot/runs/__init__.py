@@ -1,0 +1,1 @@
+"""Durable runs: models, the store (SQLite or PostgreSQL), the worker and the pipeline seam."""

@@ -1,0 +1,129 @@
+"""The durable records: a Run (one request to fix one issue), a Delivery, an Installation."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from bot.errors import PatchbotError
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    ESCALATED = "escalated"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in (RunState.QUEUED, RunState.RUNNING)
+
+
+Trigger = Literal["label", "comment", "retry", "cli"]
+
+
+class NewRun(BaseModel):
+    """What a trigger asks for; the store turns it into a queued Run."""
+
+    repository: str
+    """Full name `owner/name`."""
+    issue: int
+    """Issue number in that repository."""
+    requester: str
+    """Login of the person who asked."""
+    trigger: Trigger
+    """How it was asked for."""
+    instructions: str = ""
+    """Extra text given after `/patchbot fix`, if any."""
+    installation_id: int | None = None
+    """GitHub App installation to act as (None for local runs)."""
+    delivery_id: str | None = None
+    """Webhook delivery that created the run; a delivery creates at most one run."""
+
+
+class Run(NewRun):
+    """One request to fix one issue, as stored."""
+
+    id: int
+    state: RunState
+    attempts: int = 0
+    """How many times a worker has claimed it."""
+    created_at: float
+    """Unix time, seconds."""
+    updated_at: float
+    started_at: float | None = None
+    """When a worker first claimed it (Unix time)."""
+    finished_at: float | None = None
+    cost_usd: float = 0.0
+    """Model spend so far, US dollars."""
+    lease_owner: str | None = None
+    """Name of the worker holding it while it runs."""
+    lease_expires_at: float | None = None
+    """Unix time after which another worker may take it over."""
+    cancel_requested: bool = False
+    """Someone asked to stop it; its worker stops at its next heartbeat."""
+    summary: str = ""
+    """One-line result for humans (why it failed, what it did)."""
+
+
+class RunOutcome(BaseModel):
+    """What a pipeline returns: how the run ended."""
+
+    state: Literal[RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED]
+    summary: str = ""
+    cost_usd: float = Field(default=0.0, ge=0)
+    """Money spent on the model during this attempt, US dollars."""
+
+
+class Delivery(BaseModel):
+    """A webhook delivery as received (signature already verified)."""
+
+    delivery_id: str
+    event: str
+    action: str | None = None
+    installation_id: int | None = None
+    payload: str
+    """The body exactly as GitHub sent it (JSON text)."""
+    received_at: float
+    processed_at: float | None = None
+    error: str | None = None
+    """Why processing failed, if it did."""
+
+
+class Installation(BaseModel):
+    """A GitHub App installation and the repositories it covers (when selected ones)."""
+
+    id: int
+    account: str
+    repository_selection: str = "selected"
+    repositories: list[str] = Field(default_factory=list)
+    suspended: bool = False
+    updated_at: float = 0.0
+
+
+class ActiveRunExists(PatchbotError, RuntimeError):
+    """The issue already has a queued or running run; one at a time per issue."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(
+            f"issue {run.repository}#{run.issue} already has run {run.id} ({run.state.value}); "
+            f"stop it with `/patchbot stop` first"
+        )
+        self.run = run
+
+
+class LeaseLost(PatchbotError, RuntimeError):
+    """The worker no longer holds the run (its lease expired and another worker took it)."""
+
+    def __init__(self, run_id: int, worker: str) -> None:
+        super().__init__(f"worker {worker} no longer holds the lease on run {run_id}")
+        self.run_id = run_id
+        self.worker = worker
+
+
+class RunNotFound(PatchbotError, LookupError):
+    """No run has this id; `patchbot runs list` shows the ones there are."""

@@ -1,0 +1,305 @@
+"""RunStore on PostgreSQL: many web replicas and workers on many machines share one database.
+
+Workers claim with `FOR UPDATE SKIP LOCKED`, so two never wait on or take the same run.
+Times are Unix seconds from the caller's clock, as in the SQLite store; keep machines in NTP.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+
+from bot.runs import migrations
+from bot.runs.models import (
+    ActiveRunExists,
+    Delivery,
+    Installation,
+    LeaseLost,
+    NewRun,
+    Run,
+    RunNotFound,
+    RunState,
+)
+from bot.runs.store import (
+    DELIVERY_FIELDS,
+    GAVE_UP,
+    RUN_FIELDS,
+    STOPPED_BY_REQUEST,
+    delivery_from_row,
+    run_from_row,
+)
+
+_MIGRATION_LOCK = 0x7061_7463  # pg_advisory_xact_lock key: one migrating process at a time
+
+
+class PostgresRunStore:
+    """RunStore on a PostgreSQL database, through an asyncpg connection pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, database_url: str) -> PostgresRunStore:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+        store = cls(pool)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def ping(self) -> None:
+        await self._pool.fetchval("SELECT 1")
+
+    async def _migrate(self) -> None:
+        async with self._pool.acquire() as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await db.execute(migrations.CREATE_MIGRATIONS_TABLE)
+            applied = {row[0] for row in await db.fetch("SELECT version FROM schema_migrations")}
+            for migration in migrations.pending(applied):
+                for statement in migrations.statements(migration.postgresql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    time.time(),
+                )
+
+    async def _run(self, sql: str, *params: Any) -> Run | None:
+        row = await self._pool.fetchrow(sql, *params)
+        return run_from_row(row) if row else None
+
+    # Deliveries
+
+    async def record_delivery(self, delivery: Delivery) -> bool:
+        inserted = await self._pool.fetchval(
+            f"INSERT INTO deliveries ({DELIVERY_FIELDS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id",
+            delivery.delivery_id,
+            delivery.event,
+            delivery.action,
+            delivery.installation_id,
+            delivery.payload,
+            delivery.received_at,
+            delivery.processed_at,
+            delivery.error,
+        )
+        return inserted is not None
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {DELIVERY_FIELDS} FROM deliveries WHERE delivery_id = $1", delivery_id
+        )
+        return delivery_from_row(row) if row else None
+
+    async def unprocessed_deliveries(
+        self, *, received_before: float | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        rows = await self._pool.fetch(
+            f"SELECT {DELIVERY_FIELDS} FROM deliveries WHERE processed_at IS NULL "
+            "AND received_at < $1 ORDER BY received_at LIMIT $2",
+            received_before if received_before is not None else float("inf"),
+            limit,
+        )
+        return [delivery_from_row(row) for row in rows]
+
+    async def mark_delivery_processed(self, delivery_id: str, error: str | None = None) -> None:
+        await self._pool.execute(
+            "UPDATE deliveries SET processed_at = $1, error = $2 WHERE delivery_id = $3",
+            time.time(),
+            error,
+            delivery_id,
+        )
+
+    async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
+        rows = await self._pool.fetch(
+            "SELECT delivery_id FROM deliveries WHERE delivery_id = ANY($1::text[])",
+            list(delivery_ids),
+        )
+        return {row[0] for row in rows}
+
+    # Installations
+
+    async def save_installation(self, installation: Installation) -> None:
+        await self._pool.execute(
+            "INSERT INTO installations (id, account, repository_selection, repositories, "
+            "suspended, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE "
+            "SET account = excluded.account, repository_selection = excluded.repository_selection,"
+            " repositories = excluded.repositories, suspended = excluded.suspended, "
+            "updated_at = excluded.updated_at",
+            installation.id,
+            installation.account,
+            installation.repository_selection,
+            json.dumps(installation.repositories),
+            int(installation.suspended),
+            time.time(),
+        )
+
+    async def delete_installation(self, installation_id: int) -> None:
+        await self._pool.execute("DELETE FROM installations WHERE id = $1", installation_id)
+
+    async def get_installation(self, installation_id: int) -> Installation | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM installations WHERE id = $1", installation_id
+        )
+        if row is None:
+            return None
+        data = dict(row)
+        data["repositories"] = json.loads(data["repositories"])
+        data["suspended"] = bool(data["suspended"])
+        return Installation.model_validate(data)
+
+    # Runs
+
+    async def create_run(self, new: NewRun) -> tuple[Run, bool]:
+        if new.delivery_id is not None:
+            existing = await self._run(
+                f"SELECT {RUN_FIELDS} FROM runs WHERE delivery_id = $1", new.delivery_id
+            )
+            if existing is not None:
+                return existing, False
+        now = time.time()
+        try:
+            run = await self._run(
+                "INSERT INTO runs (repository, issue, requester, trigger_kind, instructions, "
+                "installation_id, delivery_id, state, created_at, updated_at) "
+                f"VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8) RETURNING {RUN_FIELDS}",
+                new.repository,
+                new.issue,
+                new.requester,
+                new.trigger,
+                new.instructions,
+                new.installation_id,
+                new.delivery_id,
+                now,
+            )
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name == "runs_delivery_id_key" and new.delivery_id:
+                raced = await self._run(
+                    f"SELECT {RUN_FIELDS} FROM runs WHERE delivery_id = $1", new.delivery_id
+                )
+                if raced is not None:
+                    return raced, False
+            active = await self.active_run(new.repository, new.issue)
+            if active is None:  # it finished in between: the caller may simply try again
+                raise
+            raise ActiveRunExists(active) from error
+        assert run is not None
+        return run, True
+
+    async def get_run(self, run_id: int) -> Run | None:
+        return await self._run(f"SELECT {RUN_FIELDS} FROM runs WHERE id = $1", run_id)
+
+    async def list_runs(self, *, limit: int = 50, state: RunState | None = None) -> list[Run]:
+        rows = await self._pool.fetch(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE ($1::text IS NULL OR state = $1) "
+            "ORDER BY id DESC LIMIT $2",
+            state.value if state else None,
+            limit,
+        )
+        return [run_from_row(row) for row in rows]
+
+    async def active_run(self, repository: str, issue: int) -> Run | None:
+        return await self._run(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = $1 AND issue = $2 "
+            "AND state IN ('queued', 'running')",
+            repository,
+            issue,
+        )
+
+    async def latest_run(self, repository: str, issue: int) -> Run | None:
+        return await self._run(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = $1 AND issue = $2 "
+            "ORDER BY id DESC LIMIT 1",
+            repository,
+            issue,
+        )
+
+    async def claim_run(self, worker: str, lease_seconds: float, max_attempts: int) -> Run | None:
+        now = time.time()
+        async with self._pool.acquire() as db, db.transaction():
+            await db.execute(
+                "UPDATE runs SET state = 'cancelled', summary = $1, finished_at = $2, "
+                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE state = 'running' AND lease_expires_at < $2 AND cancel_requested = 1",
+                STOPPED_BY_REQUEST,
+                now,
+            )
+            await db.execute(
+                "UPDATE runs SET state = 'failed', summary = $1, finished_at = $2, "
+                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE state = 'running' AND lease_expires_at < $2 AND attempts >= $3",
+                GAVE_UP.format(attempts=max_attempts),
+                now,
+                max_attempts,
+            )
+            row = await db.fetchrow(
+                "UPDATE runs SET state = 'running', lease_owner = $1, lease_expires_at = $2, "
+                "attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 "
+                "WHERE id = (SELECT id FROM runs WHERE state = 'queued' "
+                "OR (state = 'running' AND lease_expires_at < $3) "
+                "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                f"RETURNING {RUN_FIELDS}",
+                worker,
+                now + lease_seconds,
+                now,
+            )
+        return run_from_row(row) if row else None
+
+    async def heartbeat(self, run_id: int, worker: str, lease_seconds: float) -> Run:
+        now = time.time()
+        run = await self._run(
+            "UPDATE runs SET lease_expires_at = $1, updated_at = $2 "
+            f"WHERE id = $3 AND lease_owner = $4 AND state = 'running' RETURNING {RUN_FIELDS}",
+            now + lease_seconds,
+            now,
+            run_id,
+            worker,
+        )
+        if run is None:
+            raise LeaseLost(run_id, worker)
+        return run
+
+    async def finish_run(
+        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+    ) -> Run:
+        now = time.time()
+        run = await self._run(
+            "UPDATE runs SET state = $1, summary = $2, cost_usd = cost_usd + $3, "
+            "finished_at = $4, updated_at = $4, lease_owner = NULL, lease_expires_at = NULL "
+            f"WHERE id = $5 AND lease_owner = $6 AND state = 'running' RETURNING {RUN_FIELDS}",
+            state.value,
+            summary,
+            cost_usd,
+            now,
+            run_id,
+            worker,
+        )
+        if run is None:
+            raise LeaseLost(run_id, worker)
+        return run
+
+    async def cancel_run(self, run_id: int) -> Run:
+        now = time.time()
+        run = await self._run(
+            "UPDATE runs SET state = 'cancelled', summary = $1, finished_at = $2, updated_at = $2 "
+            f"WHERE id = $3 AND state = 'queued' RETURNING {RUN_FIELDS}",
+            STOPPED_BY_REQUEST,
+            now,
+            run_id,
+        ) or await self._run(
+            "UPDATE runs SET cancel_requested = 1, updated_at = $1 "
+            f"WHERE id = $2 AND state = 'running' RETURNING {RUN_FIELDS}",
+            now,
+            run_id,
+        )
+        if run is None:
+            run = await self.get_run(run_id)
+            if run is None:
+                raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
+        return run

@@ -1,0 +1,371 @@
+"""RunStore on SQLite: one machine, WAL mode, one writer connection with group commit.
+
+Webhook deliveries arrive many at a time; each waits for its own row to be committed, but the
+rows of all requests waiting at once go into one transaction (one commit for the batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from bot.runs import migrations
+from bot.runs.models import (
+    ActiveRunExists,
+    Delivery,
+    Installation,
+    LeaseLost,
+    NewRun,
+    Run,
+    RunNotFound,
+    RunState,
+)
+from bot.runs.store import (
+    DELIVERY_FIELDS,
+    GAVE_UP,
+    RUN_FIELDS,
+    STOPPED_BY_REQUEST,
+    delivery_from_row,
+    run_from_row,
+)
+
+T = TypeVar("T")
+_Statement = tuple[str, tuple[Any, ...], "asyncio.Future[int]"]
+
+
+class SQLiteRunStore:
+    """RunStore on one SQLite file; safe to share between processes on one machine."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._pending: list[_Statement] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, path: Path) -> SQLiteRunStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None, timeout=30.0)
+        db.row_factory = aiosqlite.Row
+        # WAL: readers never block the writer. synchronous=NORMAL: a commit survives the
+        # process dying at any moment; only a power cut can lose the last transactions.
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=30000")
+        store = cls(db)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
+        await self._db.close()
+
+    async def ping(self) -> None:
+        await self._db.execute("SELECT 1")
+
+    async def _migrate(self) -> None:
+        async def apply(db: aiosqlite.Connection) -> None:
+            await db.execute(migrations.CREATE_MIGRATIONS_TABLE)
+            rows = await db.execute_fetchall("SELECT version FROM schema_migrations")
+            for migration in migrations.pending({row[0] for row in rows}):
+                for statement in migrations.statements(migration.sqlite):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, time.time()),
+                )
+
+        await self._transaction(apply)
+
+    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction (BEGIN IMMEDIATE takes the write lock up front)."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await work(self._db)
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+            return result
+
+    async def _batched(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Execute one statement in the next group commit; its row count once committed."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((sql, params, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            async with self._lock:
+                batch, self._pending = self._pending, []
+                counts: list[int | BaseException] = []
+                try:
+                    await self._db.execute("BEGIN IMMEDIATE")
+                    for sql, params, _ in batch:
+                        try:
+                            cursor = await self._db.execute(sql, params)
+                            counts.append(cursor.rowcount)
+                        except sqlite3.Error as error:  # only this statement is undone
+                            counts.append(error)
+                    await self._db.execute("COMMIT")
+                except sqlite3.Error as error:
+                    if self._db.in_transaction:
+                        await self._db.execute("ROLLBACK")
+                    counts = [error] * len(batch)
+            for (_, _, future), count in zip(batch, counts, strict=True):
+                if future.done():
+                    continue
+                if isinstance(count, BaseException):
+                    future.set_exception(count)
+                else:
+                    future.set_result(count)
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            row: aiosqlite.Row | None = await cursor.fetchone()
+            return row
+
+    # Deliveries
+
+    async def record_delivery(self, delivery: Delivery) -> bool:
+        inserted = await self._batched(
+            f"INSERT INTO deliveries ({DELIVERY_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (delivery_id) DO NOTHING",
+            (
+                delivery.delivery_id,
+                delivery.event,
+                delivery.action,
+                delivery.installation_id,
+                delivery.payload,
+                delivery.received_at,
+                delivery.processed_at,
+                delivery.error,
+            ),
+        )
+        return inserted == 1
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        row = await self._one(
+            f"SELECT {DELIVERY_FIELDS} FROM deliveries WHERE delivery_id = ?", (delivery_id,)
+        )
+        return delivery_from_row(row) if row else None
+
+    async def unprocessed_deliveries(
+        self, *, received_before: float | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        rows = await self._db.execute_fetchall(
+            f"SELECT {DELIVERY_FIELDS} FROM deliveries WHERE processed_at IS NULL "
+            "AND received_at < ? ORDER BY received_at LIMIT ?",
+            (received_before if received_before is not None else float("inf"), limit),
+        )
+        return [delivery_from_row(row) for row in rows]
+
+    async def mark_delivery_processed(self, delivery_id: str, error: str | None = None) -> None:
+        await self._batched(
+            "UPDATE deliveries SET processed_at = ?, error = ? WHERE delivery_id = ?",
+            (time.time(), error, delivery_id),
+        )
+
+    async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        ids = list(delivery_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self._db.execute_fetchall(
+                "SELECT delivery_id FROM deliveries WHERE delivery_id IN "
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    # Installations
+
+    async def save_installation(self, installation: Installation) -> None:
+        async def save(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "INSERT INTO installations (id, account, repository_selection, repositories, "
+                "suspended, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "account = excluded.account, repository_selection = excluded.repository_selection,"
+                " repositories = excluded.repositories, suspended = excluded.suspended, "
+                "updated_at = excluded.updated_at",
+                (
+                    installation.id,
+                    installation.account,
+                    installation.repository_selection,
+                    json.dumps(installation.repositories),
+                    int(installation.suspended),
+                    time.time(),
+                ),
+            )
+
+        await self._transaction(save)
+
+    async def delete_installation(self, installation_id: int) -> None:
+        async def delete(db: aiosqlite.Connection) -> None:
+            await db.execute("DELETE FROM installations WHERE id = ?", (installation_id,))
+
+        await self._transaction(delete)
+
+    async def get_installation(self, installation_id: int) -> Installation | None:
+        row = await self._one("SELECT * FROM installations WHERE id = ?", (installation_id,))
+        if row is None:
+            return None
+        data = dict(row)
+        data["repositories"] = json.loads(data["repositories"])
+        data["suspended"] = bool(data["suspended"])
+        return Installation.model_validate(data)
+
+    # Runs
+
+    async def create_run(self, new: NewRun) -> tuple[Run, bool]:
+        async def create(db: aiosqlite.Connection) -> tuple[Run, bool]:
+            if new.delivery_id is not None:
+                row = await self._one(
+                    f"SELECT {RUN_FIELDS} FROM runs WHERE delivery_id = ?", (new.delivery_id,)
+                )
+                if row is not None:
+                    return run_from_row(row), False
+            active = await self.active_run(new.repository, new.issue)
+            if active is not None:
+                raise ActiveRunExists(active)
+            now = time.time()
+            row = await self._one(
+                "INSERT INTO runs (repository, issue, requester, trigger_kind, instructions, "
+                "installation_id, delivery_id, state, created_at, updated_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING {RUN_FIELDS}",
+                (
+                    new.repository,
+                    new.issue,
+                    new.requester,
+                    new.trigger,
+                    new.instructions,
+                    new.installation_id,
+                    new.delivery_id,
+                    now,
+                    now,
+                ),
+            )
+            assert row is not None
+            return run_from_row(row), True
+
+        return await self._transaction(create)
+
+    async def get_run(self, run_id: int) -> Run | None:
+        row = await self._one(f"SELECT {RUN_FIELDS} FROM runs WHERE id = ?", (run_id,))
+        return run_from_row(row) if row else None
+
+    async def list_runs(self, *, limit: int = 50, state: RunState | None = None) -> list[Run]:
+        where, params = ("WHERE state = ?", (state.value,)) if state else ("", ())
+        rows = await self._db.execute_fetchall(
+            f"SELECT {RUN_FIELDS} FROM runs {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
+        return [run_from_row(row) for row in rows]
+
+    async def active_run(self, repository: str, issue: int) -> Run | None:
+        row = await self._one(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = ? AND issue = ? "
+            "AND state IN ('queued', 'running')",
+            (repository, issue),
+        )
+        return run_from_row(row) if row else None
+
+    async def latest_run(self, repository: str, issue: int) -> Run | None:
+        row = await self._one(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = ? AND issue = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (repository, issue),
+        )
+        return run_from_row(row) if row else None
+
+    async def claim_run(self, worker: str, lease_seconds: float, max_attempts: int) -> Run | None:
+        async def claim(db: aiosqlite.Connection) -> Run | None:
+            now = time.time()
+            await db.execute(
+                "UPDATE runs SET state = 'cancelled', summary = ?, finished_at = ?, "
+                "updated_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE state = 'running' AND lease_expires_at < ? AND cancel_requested = 1",
+                (STOPPED_BY_REQUEST, now, now, now),
+            )
+            await db.execute(
+                "UPDATE runs SET state = 'failed', summary = ?, finished_at = ?, updated_at = ?, "
+                "lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE state = 'running' AND lease_expires_at < ? AND attempts >= ?",
+                (GAVE_UP.format(attempts=max_attempts), now, now, now, max_attempts),
+            )
+            row = await self._one(
+                "UPDATE runs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
+                "attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ? "
+                "WHERE id = (SELECT id FROM runs WHERE state = 'queued' "
+                "OR (state = 'running' AND lease_expires_at < ?) ORDER BY id LIMIT 1) "
+                f"RETURNING {RUN_FIELDS}",
+                (worker, now + lease_seconds, now, now, now),
+            )
+            return run_from_row(row) if row else None
+
+        return await self._transaction(claim)
+
+    async def heartbeat(self, run_id: int, worker: str, lease_seconds: float) -> Run:
+        async def renew(db: aiosqlite.Connection) -> Run:
+            now = time.time()
+            row = await self._one(
+                "UPDATE runs SET lease_expires_at = ?, updated_at = ? "
+                "WHERE id = ? AND lease_owner = ? AND state = 'running' "
+                f"RETURNING {RUN_FIELDS}",
+                (now + lease_seconds, now, run_id, worker),
+            )
+            if row is None:
+                raise LeaseLost(run_id, worker)
+            return run_from_row(row)
+
+        return await self._transaction(renew)
+
+    async def finish_run(
+        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+    ) -> Run:
+        async def finish(db: aiosqlite.Connection) -> Run:
+            now = time.time()
+            row = await self._one(
+                "UPDATE runs SET state = ?, summary = ?, cost_usd = cost_usd + ?, "
+                "finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE id = ? AND lease_owner = ? AND state = 'running' "
+                f"RETURNING {RUN_FIELDS}",
+                (state.value, summary, cost_usd, now, now, run_id, worker),
+            )
+            if row is None:
+                raise LeaseLost(run_id, worker)
+            return run_from_row(row)
+
+        return await self._transaction(finish)
+
+    async def cancel_run(self, run_id: int) -> Run:
+        async def cancel(db: aiosqlite.Connection) -> Run:
+            now = time.time()
+            row = await self._one(
+                "UPDATE runs SET state = 'cancelled', summary = ?, finished_at = ?, "
+                f"updated_at = ? WHERE id = ? AND state = 'queued' RETURNING {RUN_FIELDS}",
+                (STOPPED_BY_REQUEST, now, now, run_id),
+            ) or await self._one(
+                "UPDATE runs SET cancel_requested = 1, updated_at = ? "
+                f"WHERE id = ? AND state = 'running' RETURNING {RUN_FIELDS}",
+                (now, run_id),
+            )
+            if row is None:
+                run = await self.get_run(run_id)
+                if run is None:
+                    raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
+                return run
+            return run_from_row(row)
+
+        return await self._transaction(cancel)

@@ -1,0 +1,120 @@
+"""The RunStore interface: runs, webhook deliveries and installations, durable and shared.
+
+Two implementations behind one Protocol, chosen by `DATABASE_URL`: SQLite (one machine, the
+default) and PostgreSQL (many machines; workers claim with `FOR UPDATE SKIP LOCKED`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.errors import ConfigError
+from bot.runs.models import Delivery, Installation, NewRun, Run, RunState
+
+RUN_FIELDS = (
+    "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
+    "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
+    "lease_expires_at, cancel_requested, summary"
+)
+DELIVERY_FIELDS = (
+    "delivery_id, event, action, installation_id, payload, received_at, processed_at, error"
+)
+GAVE_UP = "its worker stopped {attempts} times without finishing; see the trace, then retry"
+STOPPED_BY_REQUEST = "stopped by request"
+
+
+class RunStore(Protocol):
+    """Durable state shared by the web process and the workers. Every method is atomic."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    # Deliveries
+    async def record_delivery(self, delivery: Delivery) -> bool:
+        """Persist a delivery; False when its delivery id was recorded before (a redelivery)."""
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    async def unprocessed_deliveries(
+        self, *, received_before: float | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """Deliveries not yet handled, oldest first."""
+
+    async def mark_delivery_processed(self, delivery_id: str, error: str | None = None) -> None: ...
+
+    async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
+        """Which of these delivery ids are stored."""
+
+    # Installations
+    async def save_installation(self, installation: Installation) -> None: ...
+
+    async def delete_installation(self, installation_id: int) -> None: ...
+
+    async def get_installation(self, installation_id: int) -> Installation | None: ...
+
+    # Runs
+    async def create_run(self, new: NewRun) -> tuple[Run, bool]:
+        """Queue a run: (run, True). The same delivery again gives (its run, False).
+        Raises ActiveRunExists when the issue already has a queued or running run."""
+
+    async def get_run(self, run_id: int) -> Run | None: ...
+
+    async def list_runs(self, *, limit: int = 50, state: RunState | None = None) -> list[Run]:
+        """Newest first."""
+
+    async def active_run(self, repository: str, issue: int) -> Run | None: ...
+
+    async def latest_run(self, repository: str, issue: int) -> Run | None: ...
+
+    async def claim_run(self, worker: str, lease_seconds: float, max_attempts: int) -> Run | None:
+        """Take the oldest queued run, or a running one whose lease expired, for `worker`.
+
+        Before claiming, a run whose lease expired after `max_attempts` claims is marked
+        failed, and an expired run someone asked to stop is marked cancelled."""
+
+    async def heartbeat(self, run_id: int, worker: str, lease_seconds: float) -> Run:
+        """Extend the lease; raises LeaseLost if `worker` no longer holds the run."""
+
+    async def finish_run(
+        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+    ) -> Run:
+        """End a run `worker` holds; raises LeaseLost if it does not hold it any more."""
+
+    async def cancel_run(self, run_id: int) -> Run:
+        """Stop a run: a queued one is cancelled now; a running one is flagged and its worker
+        stops it at its next heartbeat. Raises RunNotFound."""
+
+
+def run_from_row(row: Any) -> Run:
+    data = dict(row)
+    data["trigger"] = data.pop("trigger_kind")
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return Run.model_validate(data)
+
+
+def delivery_from_row(row: Any) -> Delivery:
+    return Delivery.model_validate(dict(row))
+
+
+def sqlite_path(database_url: str) -> Path:
+    return Path(database_url.removeprefix("sqlite:///"))
+
+
+async def open_store(database_url: str) -> RunStore:
+    """Connect to the store `DATABASE_URL` names and bring its schema up to date."""
+    if database_url.startswith("sqlite:///"):
+        from bot.runs.sqlite_store import SQLiteRunStore
+
+        return await SQLiteRunStore.open(sqlite_path(database_url))
+    if database_url.startswith(("postgresql://", "postgres://")):
+        from bot.runs.postgres_store import PostgresRunStore
+
+        return await PostgresRunStore.open(database_url)
+    raise ConfigError(
+        f"DATABASE_URL={database_url.split(':', 1)[0]}:... is not supported; "
+        "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB"
+    )

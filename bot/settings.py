@@ -1,0 +1,197 @@
+"""Patchbot's settings: read from the environment once, at start-up, by the command that runs.
+
+Names follow what GitHub App authors already know from Probot (`APP_ID`, `PRIVATE_KEY`,
+`WEBHOOK_SECRET`, `LOG_LEVEL`); Patchbot's own knobs start with `PATCHBOT_`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+Permission = Literal["read", "triage", "write", "maintain", "admin"]
+PERMISSION_ORDER: tuple[str, ...] = ("none", "read", "triage", "write", "maintain", "admin")
+"""GitHub's repository roles from least to most; `none` is what a stranger has."""
+
+# How to fix each setting, shown when its value is missing or invalid.
+_HOW_TO_FIX: dict[str, str] = {
+    "APP_ID": "copy the App ID from your GitHub App's settings page "
+    "(Settings → Developer settings → GitHub Apps → your app → General) and set APP_ID=<number>.",
+    "PRIVATE_KEY": "1. open your GitHub App's settings page, section 'Private keys';\n"
+    "  2. click 'Generate a private key' and save the .pem file outside the repository;\n"
+    "  3. set PRIVATE_KEY_PATH=/path/to/key.pem (or put the PEM text itself in PRIVATE_KEY).",
+    "WEBHOOK_SECRET": "1. choose a long random secret, e.g. `python -c 'import secrets; "
+    "print(secrets.token_hex(32))'`;\n"
+    "  2. enter it as 'Webhook secret' on your GitHub App's settings page;\n"
+    "  3. set WEBHOOK_SECRET to the same value here.",
+    "DATABASE_URL": "use sqlite:///path/to/patchbot.db or postgresql://user:pass@host:5432/db.",
+    "GITHUB_API_URL": "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise "
+    "Server.",
+}
+
+
+class Settings(BaseSettings):
+    """Everything Patchbot reads from its environment."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+
+    app_id: int | None = Field(default=None, validation_alias="APP_ID", gt=0)
+    """The GitHub App's numeric id (needed to act on GitHub)."""
+    private_key: SecretStr | None = Field(default=None, validation_alias="PRIVATE_KEY")
+    """The GitHub App's private key, PEM text; or use `PRIVATE_KEY_PATH`."""
+    private_key_path: Path | None = Field(default=None, validation_alias="PRIVATE_KEY_PATH")
+    """File holding the GitHub App's private key (PEM)."""
+    webhook_secret: SecretStr | None = Field(default=None, validation_alias="WEBHOOK_SECRET")
+    """Shared secret GitHub signs each webhook delivery with (HMAC-SHA256)."""
+    database_url: str = Field(default="sqlite:///patchbot.db", validation_alias="DATABASE_URL")
+    """Where runs and deliveries live: `sqlite:///FILE` (default) or `postgresql://...`."""
+    model: str = Field(
+        default="anthropic/claude-sonnet-4-5",
+        validation_alias=AliasChoices("PATCHBOT_MODEL", "MODEL"),
+    )
+    """litellm model name the agent uses."""
+    github_api_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_API_URL")
+    """Base URL of GitHub's REST API; set it for GitHub Enterprise Server or the simulator."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
+    """Lowest level of log line written."""
+    data_dir: Path = Field(default=Path("patchbot-data"), validation_alias="PATCHBOT_DATA_DIR")
+    """Folder for run traces (one JSON-lines file per run under `runs/`)."""
+    trigger_label: str = Field(
+        default="patchbot", validation_alias="PATCHBOT_TRIGGER_LABEL", min_length=1
+    )
+    """Label that, added to an issue, asks Patchbot to work on it (compared case-insensitively)."""
+    command_prefix: str = Field(
+        default="/patchbot", validation_alias="PATCHBOT_COMMAND_PREFIX", min_length=2
+    )
+    """Word that starts a slash command in a comment, e.g. `/patchbot fix`."""
+    min_permission: Permission = Field(default="write", validation_alias="PATCHBOT_MIN_PERMISSION")
+    """Least repository role a person needs to start or stop a run."""
+    bot_login: str = Field(default="patchbot[bot]", validation_alias="PATCHBOT_BOT_LOGIN")
+    """The App's own login; its comments and labels never trigger anything."""
+    lease_seconds: float = Field(default=60.0, validation_alias="PATCHBOT_LEASE_SECONDS", gt=0)
+    """How long a worker's claim on a run lasts without a heartbeat, in seconds."""
+    poll_seconds: float = Field(default=1.0, validation_alias="PATCHBOT_POLL_SECONDS", gt=0)
+    """How often an idle worker looks for queued runs, in seconds."""
+    max_attempts: int = Field(default=3, validation_alias="PATCHBOT_MAX_ATTEMPTS", ge=1)
+    """Claims of one run before a run whose workers keep dying is marked failed."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; a bad value raises ConfigError naming the variable and the fix."""
+        try:
+            if environ is None:
+                return cls()
+            values: dict[str, Any] = {key.upper(): value for key, value in environ.items()}
+            return _FromMapping(**values)
+        except ValidationError as error:
+            lines = []
+            for problem in error.errors():
+                name = _env_name(cls, str(problem["loc"][0]) if problem["loc"] else "?")
+                fix = _HOW_TO_FIX.get(name, "see README.md, section Configuration.")
+                lines.append(f"{name}: {problem['msg']}.\n  How to fix: {fix}")
+            raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from error
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """A worker renews its lease this often: three chances before it expires."""
+        return self.lease_seconds / 3
+
+    def require_webhook_secret(self) -> str:
+        """The webhook secret, or ConfigError saying how to set one."""
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            raise ConfigError(
+                "WEBHOOK_SECRET is not set; Patchbot refuses unsigned webhooks.\n"
+                f"  How to fix: {_HOW_TO_FIX['WEBHOOK_SECRET']}"
+            )
+        return self.webhook_secret.get_secret_value()
+
+    def require_app_credentials(self) -> tuple[int, str]:
+        """(App ID, private key PEM), or ConfigError saying step by step what to set."""
+        if self.app_id is None:
+            raise ConfigError(f"APP_ID is not set.\n  How to fix: {_HOW_TO_FIX['APP_ID']}")
+        if self.private_key is not None:
+            pem = self.private_key.get_secret_value().replace("\\n", "\n")
+            source = "PRIVATE_KEY"
+        elif self.private_key_path is not None:
+            try:
+                pem = self.private_key_path.read_text(encoding="utf-8")
+            except OSError as error:
+                raise ConfigError(
+                    f"PRIVATE_KEY_PATH={self.private_key_path} cannot be read ({error.strerror}).\n"
+                    f"  How to fix: {_HOW_TO_FIX['PRIVATE_KEY']}"
+                ) from error
+            source = "PRIVATE_KEY_PATH"
+        else:
+            raise ConfigError(
+                "neither PRIVATE_KEY nor PRIVATE_KEY_PATH is set.\n"
+                f"  How to fix: {_HOW_TO_FIX['PRIVATE_KEY']}"
+            )
+        if "-----BEGIN" not in pem or "PRIVATE KEY-----" not in pem:
+            raise ConfigError(
+                f"{source} does not hold a PEM private key (no '-----BEGIN ... PRIVATE KEY-----'"
+                f" line).\n  How to fix: {_HOW_TO_FIX['PRIVATE_KEY']}"
+            )
+        return self.app_id, pem
+
+    def secrets(self) -> list[str]:
+        """Secret values to redact from logs and traces."""
+        found = [s.get_secret_value() for s in (self.private_key, self.webhook_secret) if s]
+        return [value for value in found if value]
+
+
+class _FromMapping(Settings):
+    """Settings from an explicit mapping only (tests, subprocess set-ups), not os.environ."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _env_name(model: type[BaseSettings], field: str) -> str:
+    info = model.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field.upper()
+
+
+def permission_at_least(have: str, need: str) -> bool:
+    """Whether GitHub role `have` is at least role `need` (unknown roles count as none)."""
+    rank = {name: index for index, name in enumerate(PERMISSION_ORDER)}
+    return rank.get(have, 0) >= rank[need]
