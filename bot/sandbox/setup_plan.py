@@ -1,0 +1,372 @@
+"""How to install a Python repository's dependencies into the sandbox's `/env` venv."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import posixpath
+import re
+import shlex
+import stat
+import tomllib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from bot.sandbox.protocol import WORKSPACE
+
+VENV = "/env/venv"
+"""The set-up environment; the test phase runs with its `bin` first on PATH."""
+CREATE_VENV = f"python3 -m venv --system-site-packages --without-pip {VENV}"
+PIP_INSTALL = f"{VENV}/bin/python -m pip install --no-input --disable-pip-version-check"
+REWRITTEN_DIR = "/env/requirements"
+"""Where requirement files that named the project itself are written without those lines."""
+TEST_GROUPS = ("test", "tests", "testing", "dev")
+"""Extras and dependency groups installed with the project's own dependencies."""
+LOCK_FILES = ("Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock")
+"""Files that only key the set-up cache: their content is not installed from (yet)."""
+MAX_FILE_BYTES = 1024 * 1024
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".tox", ".nox", ".venv", "venv", "node_modules", "__pycache__",
+     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", "site-packages", "build", "dist"}
+)  # fmt: skip
+
+_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=-[rc]))(\S+)\s*$")
+_SELF = re.compile(
+    r"^(?:(?:-e|--editable)(?:\s*=\s*|\s+))?(?:file:)?(?:\.|\./|/workspace/?)"
+    r"(?:\[(?P<extras>[^\]]*)\])?\s*(?:#.*)?$"
+)
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
+
+
+class SetupPlan(BaseModel):
+    """What the set-up phase runs and which files decide whether its cached result still fits."""
+
+    command: str | None
+    """Shell command run with `bash -c` in the set-up container (cwd `/workspace`, mounted
+    read-only; `/env` writable); None when there is nothing to do."""
+    inputs: list[str]
+    """Repository-relative paths of the files whose content keys the set-up cache."""
+    pythonpath: list[str]
+    """Directories inside the sandbox to put on PYTHONPATH for the test phase, in order."""
+
+
+def plan_setup(workspace: Path, *, configured: str | None = None) -> SetupPlan:
+    """Plan the set-up of the checkout at `workspace`; a configured command wins over detection.
+
+    The project itself is never installed (tests import it from `/workspace` through
+    PYTHONPATH) and nothing is written into `/workspace`. Every requirement string from the
+    repository reaches the shell as one quoted argument.
+    """
+    inputs = _dependency_files(workspace)
+    pythonpath = [f"{WORKSPACE}/src", WORKSPACE] if _is_dir(workspace, "src") else [WORKSPACE]
+    if configured is not None and configured.strip():
+        activate = f'export VIRTUAL_ENV={VENV} PATH="{VENV}/bin:$PATH"'
+        command = f"{CREATE_VENV} || exit $?\n{activate}\n{configured}"
+        return SetupPlan(command=command, inputs=inputs, pythonpath=pythonpath)
+
+    project = _project_metadata(workspace)
+    requirements = RequirementFiles(workspace)
+    for rel in inputs:
+        name = posixpath.basename(rel)
+        if not rel.endswith(".txt") or "doc" in name:
+            continue  # documentation requirements are heavy and tests rarely need them
+        requirements.add(rel, constraint=name.startswith("constraints"))
+    extras = requirements.self_extras | set(TEST_GROUPS)
+    strings = _dedupe(project.requirements(extras))
+    args = requirements.pip_args() + [shlex.quote(s) for s in strings]
+    command = CREATE_VENV
+    if args:
+        command = " && ".join([CREATE_VENV, *requirements.write_commands()])
+        command += " && " + " ".join([PIP_INSTALL, *args])
+    inputs = sorted(set(inputs) | requirements.files)
+    return SetupPlan(command=command, inputs=inputs, pythonpath=pythonpath)
+
+
+class ProjectMetadata:
+    """Dependencies declared in pyproject.toml, setup.cfg (literal strings only)."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = _normalize(name) if name else None
+        self.base: list[str] = []
+        self.groups: dict[str, list[str]] = {}
+
+    def requirements(self, groups: set[str]) -> list[str]:
+        """Base dependencies plus the named groups, with references to the project expanded."""
+        out: list[str] = []
+        pending = [*self.base, *(r for g in sorted(groups) for r in self.groups.get(g, []))]
+        seen_groups = set(groups)
+        while pending:
+            req = pending.pop(0).strip()
+            if not req or req.startswith("-"):
+                continue  # empty, or an option in disguise: never an argument to pip
+            match = _NAME.match(req)
+            if match and self.name and _normalize(match.group(1)) == self.name:
+                for extra in (match.group(2) or "").split(","):
+                    if extra.strip() and extra.strip() not in seen_groups:
+                        seen_groups.add(extra.strip())
+                        pending.extend(self.groups.get(extra.strip(), []))
+                continue  # the project itself: tests import it from /workspace
+            out.append(req)
+        return out
+
+
+def _project_metadata(workspace: Path) -> ProjectMetadata:
+    data = load_toml(read_repo_text(workspace, "pyproject.toml"))
+    project = _table(data, "project")
+    name = project.get("name")
+    meta = ProjectMetadata(name if isinstance(name, str) else None)
+    meta.base = _strings(project.get("dependencies"))
+    for group, value in _table(project, "optional-dependencies").items():
+        meta.groups[str(group)] = _strings(value)
+    groups = _table(data, "dependency-groups")
+    for group in TEST_GROUPS:
+        meta.groups.setdefault(group, [])
+        meta.groups[group] += _dependency_group(groups, group, set())
+    _add_setup_cfg(workspace, meta)
+    return meta
+
+
+def _dependency_group(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
+    """PEP 735: strings, and `{include-group = "..."}` tables followed once each."""
+    seen.add(name)
+    out: list[str] = []
+    entries = groups.get(name)
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, str):
+            out.append(entry)
+        elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
+            included = entry["include-group"]
+            if included not in seen:
+                out += _dependency_group(groups, included, seen)
+    return out
+
+
+def _add_setup_cfg(workspace: Path, meta: ProjectMetadata) -> None:
+    text = read_repo_text(workspace, "setup.cfg")
+    if text is None:
+        return
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return
+    if meta.name is None and parser.has_option("metadata", "name"):
+        meta.name = _normalize(parser.get("metadata", "name"))
+    if parser.has_option("options", "install_requires"):
+        meta.base += _lines(parser.get("options", "install_requires"))
+    if parser.has_section("options.extras_require"):
+        for group, value in parser.items("options.extras_require"):
+            meta.groups.setdefault(group, [])
+            meta.groups[group] += _lines(value)
+
+
+class RequirementFiles:
+    """Requirement files to pass to pip with `-r`/`-c`, and the ones rewritten to drop lines
+    that install the project itself (`-e .`), which would write into the read-only checkout."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.files: set[str] = set()
+        self.self_extras: set[str] = set()
+        self.top: list[tuple[str, bool]] = []
+        self.rewritten: dict[str, str] = {}
+        self._includes: dict[str, list[str]] = {}
+
+    def add(self, rel: str, *, constraint: bool) -> None:
+        self.top.append((rel, constraint))
+        self._scan(rel)
+        changed = True
+        while changed:  # a file including a rewritten file must point at the rewritten copy
+            changed = False
+            for name, included in self._includes.items():
+                if name not in self.rewritten and any(i in self.rewritten for i in included):
+                    self.rewritten[name] = ""
+                    changed = True
+        for name in self.rewritten:
+            self.rewritten[name] = self._rewrite(name)
+
+    def pip_args(self) -> list[str]:
+        return [
+            f"{'-c' if constraint else '-r'} {shlex.quote(self._location(rel, relative=True))}"
+            for rel, constraint in self.top
+        ]
+
+    def write_commands(self) -> list[str]:
+        commands = []
+        for rel, text in sorted(self.rewritten.items()):
+            target = f"{REWRITTEN_DIR}/{rel}"
+            commands.append(f"mkdir -p {shlex.quote(posixpath.dirname(target))}")
+            commands.append(f"printf '%s\\n' {shlex.quote(text)} > {shlex.quote(target)}")
+        return commands
+
+    def _location(self, rel: str, *, relative: bool = False) -> str:
+        """Where pip finds the file: its rewritten copy, or the checkout (cwd `/workspace`)."""
+        if rel in self.rewritten:
+            return f"{REWRITTEN_DIR}/{rel}"
+        return rel if relative else f"{WORKSPACE}/{rel}"
+
+    def _scan(self, rel: str) -> None:
+        if rel in self.files:
+            return
+        text = read_repo_text(self.workspace, rel)
+        if text is None:
+            return
+        self.files.add(rel)
+        self._includes[rel] = []
+        for line in _logical_lines(text):
+            if match := _SELF.match(line):
+                self.rewritten.setdefault(rel, "")
+                extras = match.group("extras") or ""
+                self.self_extras |= {e.strip() for e in extras.split(",") if e.strip()}
+            elif (match := _INCLUDE.match(line)) and (target := self._resolve(rel, match[2])):
+                self._includes[rel].append(target)
+                self._scan(target)
+
+    def _rewrite(self, rel: str) -> str:
+        text = read_repo_text(self.workspace, rel) or ""
+        out = []
+        for line in _logical_lines(text):
+            if _SELF.match(line):
+                continue
+            if (match := _INCLUDE.match(line)) and (target := self._resolve(rel, match[2])):
+                option = "-r" if match[1] in ("-r", "--requirement") else "-c"
+                line = f"{option} {self._location(target)}"
+            out.append(line)
+        return "\n".join(out).replace("\x00", "")
+
+    def _resolve(self, rel: str, target: str) -> str | None:
+        """The repository-relative path of an included file, or None (a URL, or outside)."""
+        if "://" in target or target.startswith("/"):
+            return None
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+        return None if joined == ".." or joined.startswith("../") else joined
+
+
+def _dependency_files(workspace: Path) -> list[str]:
+    names = ["pyproject.toml", "setup.cfg", "setup.py", *LOCK_FILES]
+    found = [n for n in names if _is_file(workspace, n)]
+    for folder in ("", "requirements/"):
+        for name in _list_dir(workspace, folder):
+            rel = folder + name
+            wanted = name.endswith(".txt") and (
+                folder or name.startswith(("requirements", "constraints"))
+            )
+            if wanted and _is_file(workspace, rel):
+                found.append(rel)
+    return sorted(found)
+
+
+def read_repo_text(workspace: Path, rel: str, *, limit: int = MAX_FILE_BYTES) -> str | None:
+    """The text of a regular file inside the checkout, or None if it is missing, too big, or
+    reached through a symbolic link: the checkout is untrusted and may point at host files."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return None
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        for part in parts[:-1]:
+            parent, fd = fd, -1
+            try:
+                fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=parent)
+            finally:
+                os.close(parent)
+        with os.fdopen(os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd), "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                return None
+            data = file.read(limit + 1)
+    except OSError:
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return None if len(data) > limit else data.decode("utf-8", errors="replace")
+
+
+def iter_repo_files(workspace: Path, *, limit: int = 20000) -> Iterator[str]:
+    """Repository-relative paths of files in the checkout, without following links or
+    entering tool and environment folders; at most `limit` of them."""
+    count = 0
+    for root, dirs, files in os.walk(workspace):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        rel_root = os.path.relpath(root, workspace)
+        for name in sorted(files):
+            count += 1
+            if count > limit:
+                return
+            yield name if rel_root == "." else f"{rel_root}/{name}".replace(os.sep, "/")
+
+
+def declared_requirement_names(workspace: Path) -> set[str]:
+    """Normalized names of the packages the repository declares anywhere we look."""
+    strings = _project_metadata(workspace).requirements(set(TEST_GROUPS))
+    for rel in _dependency_files(workspace):
+        if rel.endswith(".txt"):
+            strings += _logical_lines(read_repo_text(workspace, rel) or "")
+    return {_normalize(m.group(1)) for s in strings if (m := _NAME.match(s))}
+
+
+def _is_file(workspace: Path, rel: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(workspace / rel).st_mode)
+    except OSError:
+        return False
+
+
+def _is_dir(workspace: Path, rel: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(workspace / rel).st_mode)
+    except OSError:
+        return False
+
+
+def _list_dir(workspace: Path, folder: str) -> list[str]:
+    if folder and not _is_dir(workspace, folder.rstrip("/")):
+        return []
+    try:
+        return sorted(os.listdir(workspace / folder))
+    except OSError:
+        return []
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def load_toml(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        return {}
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Requirement-file lines joined at trailing backslashes, without comments or blanks."""
+    joined = re.sub(r"\\\r?\n", " ", text)
+    lines = (re.sub(r"(^|\s)#.*$", "", line).strip() for line in joined.splitlines())
+    return [line for line in lines if line]
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
