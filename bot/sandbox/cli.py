@@ -3,16 +3,160 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
+
+from bot.errors import ConfigError
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.models import Outcome, TestReport
+
+TIMEOUT_EXIT = 124
 
 
 def register(subparsers: Any) -> None:
     sandbox = subparsers.add_parser("sandbox", help="run a repository's tests or a command")
-    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    commands = sandbox.add_subparsers(dest="sandbox_command", metavar="COMMAND", required=True)
+
+    test = commands.add_parser("test", help="set up a repository and run its tests")
+    test.add_argument("path", type=Path, help="a git checkout (it is copied, never changed)")
+    test.add_argument("--json", action="store_true", help="print the report as JSON")
+    test.add_argument("--timeout", type=float, help="seconds the test suite may take")
+    test.add_argument("--image", default="python", help="sandbox image (default: python)")
+    test.add_argument("--no-setup-network", action="store_true", help="set up offline")
+    test.set_defaults(run=_test)
+
+    run = commands.add_parser("exec", help="run one command with PATH at /workspace")
+    run.add_argument("path", type=Path, help="a git checkout, mounted at /workspace")
+    run.add_argument("--timeout", type=float, default=600.0, help="seconds (exit 124 after)")
+    run.add_argument("--image", default="python", help="sandbox image (default: python)")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD...")
+    run.set_defaults(run=_exec)
+
+    gc = commands.add_parser("gc", help="remove sandboxes left behind by dead processes")
+    gc.add_argument("--all", action="store_true", help="also remove live sandboxes")
+    gc.add_argument("--volumes", action="store_true", help="also drop the set-up cache")
+    gc.set_defaults(run=_gc)
+
     images = subparsers.add_parser("images", help="build the sandbox images")
-    images_commands = images.add_subparsers(dest="images_command", required=True)
-    del sandbox_commands, images_commands
+    image_commands = images.add_subparsers(dest="images_command", metavar="COMMAND", required=True)
+    build = image_commands.add_parser("build", help="build images whose folder changed")
+    build.add_argument("names", nargs="*", help="image names (default: all)")
+    build.add_argument("--force", action="store_true", help="rebuild even if unchanged")
+    build.set_defaults(run=_images_build)
 
 
-def _unused(args: argparse.Namespace) -> int:  # replaced as the commands land
+def checkout_root(path: Path) -> Path:
+    """`path` itself, after checking it is inside a git work tree."""
+    if not path.is_dir():
+        raise ConfigError(f"{path} is not a directory; give the path of a git checkout")
+    done = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--is-inside-work-tree"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 or done.stdout.strip() != "true":
+        raise ConfigError(
+            f"{path} is not a git repository; run `git init` there or give a checkout"
+        )
+    return path.resolve()
+
+
+def format_report(report: TestReport) -> str:
+    lines = []
+    for case in report.cases:
+        if case.outcome in (Outcome.FAILED, Outcome.ERROR):
+            message = case.message.strip().splitlines()[:1]
+            lines.append(
+                f"{case.outcome.value.upper()} {case.id}" + (f": {message[0]}" if message else "")
+            )
+    if report.timed_out:
+        lines.append(f"the test suite was killed at its timeout after {report.duration:.1f} s")
+    elif not report.cases:
+        lines.append(f"no tests were found or run (`{report.command}` exited {report.exit_code})")
+        lines.extend(report.output_tail.strip().splitlines()[-10:])
+    lines.append(report.summary_line())
+    return "\n".join(lines)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from bot.sandbox.docker import open_sandbox
+    from bot.sandbox.workspace import copy_tree
+
+    source = checkout_root(args.path)
+    config = SandboxConfig(image=args.image, setup_network=not args.no_setup_network)
+
+    async def run() -> TestReport:
+        with tempfile.TemporaryDirectory(prefix="patchbot-test-") as tmp:
+            workspace = copy_tree(source, Path(tmp) / "workspace")
+            async with open_sandbox(workspace, config) as sandbox:
+                how = "reused" if sandbox.setup.cached else "installed"
+                print(f"set-up {how} in {sandbox.setup.duration:.1f} s", file=sys.stderr)
+                return await sandbox.run_tests(timeout=args.timeout)
+
+    report = asyncio.run(run())
+    print(report.model_dump_json(indent=2) if args.json else format_report(report))
+    return 0 if report.all_passed else 1
+
+
+def _exec(args: argparse.Namespace) -> int:
+    import shlex
+
+    from bot.sandbox.docker import open_sandbox
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise ConfigError("no command given; usage: patchbot sandbox exec PATH -- CMD...")
+    workspace = checkout_root(args.path)
+
+    def show(stream: str, text: str) -> None:
+        out = sys.stdout if stream == "stdout" else sys.stderr
+        out.write(text)
+        out.flush()
+
+    async def run() -> int:
+        config = SandboxConfig(image=args.image)
+        async with open_sandbox(workspace, config, take_ownership=False) as sandbox:
+            result = await sandbox.exec(shlex.join(argv), timeout=args.timeout, on_output=show)
+        if result.timed_out:
+            print(f"patchbot: killed after the {args.timeout:g} s timeout", file=sys.stderr)
+            return TIMEOUT_EXIT
+        return result.exit_code
+
+    return asyncio.run(run())
+
+
+def _gc(args: argparse.Namespace) -> int:
+    from bot.sandbox.cleanup import collect_garbage
+    from bot.sandbox.docker import docker_client
+
+    removed = collect_garbage(docker_client(), everything=args.all, volumes=args.volumes)
+    print(f"removed {removed.containers} containers and {removed.volumes} volumes")
+    return 0
+
+
+def _images_build(args: argparse.Namespace) -> int:
+    from bot.sandbox import images
+    from bot.sandbox.docker import docker_client
+
+    client = docker_client()
+    specs = images.discover(images.default_images_dir())
+    unknown = set(args.names) - {spec.name for spec in specs}
+    if unknown:
+        raise ConfigError(f"no sandbox image folder named {', '.join(sorted(unknown))}")
+    for spec in specs:
+        if args.names and spec.name not in args.names:
+            continue
+        if not args.force and images.is_current(spec, client):
+            print(f"{spec.name}: up to date ({spec.tag})")
+            continue
+        print(f"{spec.name}: building ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        images.build(spec, client)
+        print(f"{spec.name}: built in {time.monotonic() - started:.0f} s ({spec.tag})")
     return 0

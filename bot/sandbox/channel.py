@@ -1,0 +1,94 @@
+"""The host's end of the exec server: JSON lines over the container's attached stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import socket
+from typing import Any
+
+import docker
+
+from bot.errors import SandboxError
+from bot.sandbox.protocol import OutputSink
+
+log = logging.getLogger(__name__)
+
+_STDOUT, _STDERR = 1, 2
+ANSWER_MARGIN = 30.0
+"""Seconds past a command's own timeout to wait for the exec server before giving up on it."""
+
+
+class ExecChannel:
+    """Sends one request at a time to the exec server and reads its answers.
+
+    Docker multiplexes the container's stdout and stderr on the attach socket in frames of an
+    8-byte header (stream, size) and a payload; the server answers on stdout only.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._pending = b""
+        self._lock = asyncio.Lock()
+        self._ids = itertools.count(1)
+
+    @classmethod
+    async def attach(cls, client: docker.DockerClient, container_id: str) -> ExecChannel:
+        """Attach to a created, not yet started, container (so no output is missed)."""
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        raw = await asyncio.to_thread(client.api.attach_socket, container_id, params)
+        sock: socket.socket = getattr(raw, "_sock", raw)
+        sock.setblocking(False)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        return cls(reader, writer)
+
+    async def ready(self, timeout: float) -> dict[str, Any]:
+        """Wait for the server's greeting."""
+        return await asyncio.wait_for(self._message(), timeout)
+
+    async def request(
+        self, payload: dict[str, Any], *, wait: float, on_output: OutputSink | None = None
+    ) -> dict[str, Any]:
+        async with self._lock:
+            payload = {**payload, "id": next(self._ids), "stream": on_output is not None}
+            self._writer.write(json.dumps(payload).encode() + b"\n")
+            await self._writer.drain()
+            async with asyncio.timeout(wait + ANSWER_MARGIN):
+                while True:
+                    message = await self._message()
+                    if message.get("id") != payload["id"]:
+                        continue
+                    if "stream" in message:
+                        if on_output is not None:
+                            on_output(str(message["stream"]), str(message.get("data", "")))
+                        continue
+                    if "error" in message:
+                        raise SandboxError(f"the sandbox's exec server failed: {message['error']}")
+                    return message
+
+    async def _message(self) -> dict[str, Any]:
+        while b"\n" not in self._pending:
+            try:
+                header = await self._reader.readexactly(8)
+                payload = await self._reader.readexactly(int.from_bytes(header[4:8], "big"))
+            except (asyncio.IncompleteReadError, ConnectionError) as error:
+                raise SandboxError(
+                    "the sandbox's exec server is gone (the container stopped, or a command "
+                    "killed it)"
+                ) from error
+            if header[0] == _STDOUT:
+                self._pending += payload
+            elif header[0] == _STDERR:
+                log.warning("sandbox exec server: %s", payload.decode(errors="replace").rstrip())
+        line, _, self._pending = self._pending.partition(b"\n")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.wait_closed()

@@ -1,0 +1,34 @@
+"""Whose files the sandbox writes: the uid it runs as, and handing a checkout over to it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from bot.sandbox.images import SANDBOX_UID
+
+
+def sandbox_user(workspace: Path, *, take_ownership: bool) -> tuple[int, int]:
+    """The uid:gid the sandbox runs as; never root.
+
+    Patchbot running as a normal user runs the sandbox as that user. Running as root, it
+    gives the checkout to the image's unprivileged user (`take_ownership`), or runs as the
+    checkout's owner when that is not root.
+    """
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid()
+    if take_ownership:
+        for path in [workspace, *workspace.rglob("*")]:
+            os.lchown(path, SANDBOX_UID, SANDBOX_UID)
+        return SANDBOX_UID, SANDBOX_UID
+    owner = workspace.stat()
+    if owner.st_uid != 0:
+        return owner.st_uid, owner.st_gid
+    return SANDBOX_UID, SANDBOX_UID
+
+
+def copy_tree(source: Path, destination: Path) -> Path:
+    """Copy a checkout's files (not its `.git`) so a sandbox can write without touching it."""
+    shutil.copytree(source, destination, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    return destination
