@@ -1,0 +1,73 @@
+"""When to retry a GitHub API call, and how long to wait first (from GitHub's own headers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import gidgethub
+from pydantic import BaseModel, Field
+
+
+class RetryConfig(BaseModel):
+    """Bounds on retrying transient GitHub failures (5xx, rate limits, no answer)."""
+
+    max_attempts: int = Field(default=4, ge=1)
+    """Attempts per call, the first included."""
+
+    max_total_wait: float = Field(default=90.0, ge=0)
+    """Seconds a single call may spend waiting between attempts, all waits together. A rate
+    limit that resets later than this fails the call at once instead of sleeping."""
+
+    backoff: float = Field(default=1.0, ge=0)
+    """Seconds before the first retry of a 5xx or a dropped connection; doubles each attempt."""
+
+    max_backoff: float = Field(default=20.0, ge=0)
+    """Upper bound, in seconds, of one exponential-backoff wait."""
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    return value
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds GitHub asks us to wait, from `Retry-After` or an exhausted primary limit."""
+    retry_after = _header(headers, "Retry-After")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            return None
+    if _header(headers, "X-RateLimit-Remaining") == "0":
+        reset = _header(headers, "X-RateLimit-Reset")
+        if reset is not None:
+            try:
+                return max(0.0, float(reset) - (now if now is not None else time.time()) + 1.0)
+            except ValueError:
+                return None
+    return None
+
+
+def backoff_wait(config: RetryConfig, attempt: int) -> float:
+    return float(min(config.max_backoff, config.backoff * 2 ** (attempt - 1)))
+
+
+def retry_wait(config: RetryConfig, error: gidgethub.HTTPException, attempt: int) -> float | None:
+    """Seconds to wait before retrying after `error` on attempt `attempt`, or None: do not retry.
+
+    Retried: 5xx; 403/429 that GitHub marks as a rate limit (`Retry-After`, or
+    `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset`); 429 without headers. Other 4xx never.
+    """
+    status = int(error.status_code)
+    asked = rate_limit_wait(error.headers)
+    if status >= 500:
+        return asked if asked is not None else backoff_wait(config, attempt)
+    if status in (403, 429):
+        if asked is not None:
+            return asked
+        if status == 429:
+            return backoff_wait(config, attempt)
+    return None

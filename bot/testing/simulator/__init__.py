@@ -1,0 +1,7 @@
+"""A simulated GitHub at the HTTP level: REST, git smart HTTP, webhooks and fault injection."""
+
+from bot.testing.simulator.context import RecordedRequest
+from bot.testing.simulator.faults import Fault, Faults
+from bot.testing.simulator.server import GitHubSimulator, generate_private_key
+
+__all__ = ["Fault", "Faults", "GitHubSimulator", "RecordedRequest", "generate_private_key"]

@@ -1,0 +1,109 @@
+"""What every simulator request handler reaches through `request.config_dict`."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.testing.simulator.shapes import Urls
+from bot.testing.simulator.state import Repo, SimulatorState, Token
+
+DOCS = "https://docs.github.com/rest"
+
+
+@dataclass
+class RecordedRequest:
+    """One request the simulator answered, for tests to assert on (retries, auth)."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    auth: str
+    """"jwt", "token", "basic" or "none"."""
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Simulated:
+    """The state and settings shared by the simulator's handlers."""
+
+    state: SimulatorState
+    urls: Urls
+    public_key: str
+    requests: list[RecordedRequest] = field(default_factory=list)
+    token_lifetime: float = 3600.0
+    """Seconds a minted installation token lives (GitHub: one hour)."""
+
+
+SIMULATED: web.AppKey[Simulated] = web.AppKey("simulated", Simulated)
+TOKEN: str = "simulator_token"
+"""Key in `request` under which the auth middleware stores the installation `Token`."""
+
+
+def simulated(request: web.Request) -> Simulated:
+    return request.config_dict[SIMULATED]
+
+
+def rate_limit_headers(remaining: int = 4999) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": "5000",
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(int(time.time()) + 3600),
+        "X-RateLimit-Used": str(5000 - remaining),
+        "X-RateLimit-Resource": "core",
+    }
+
+
+def answer(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(data).encode(),
+        content_type="application/json",
+        charset="utf-8",
+        headers={**rate_limit_headers(), **(headers or {})},
+    )
+
+
+def error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> web.Response:
+    body: dict[str, Any] = {"message": message, "documentation_url": DOCS, "status": str(status)}
+    if errors is not None:
+        body["errors"] = errors
+    return answer(body, status)
+
+
+def not_found() -> web.Response:
+    return error(404, "Not Found")
+
+
+def validation_failed(resource: str, field_name: str, code: str, message: str = "") -> web.Response:
+    detail: dict[str, Any] = {"resource": resource, "field": field_name, "code": code}
+    if message:
+        detail["message"] = message
+    return error(422, "Validation Failed", [detail])
+
+
+def repo_for(request: web.Request) -> Repo | None:
+    """The repository named in the path, if it exists and the request's token may see it."""
+    sim = simulated(request)
+    full_name = f"{request.match_info['owner']}/{request.match_info['repo']}"
+    repo = sim.state.repo(full_name)
+    token: Token | None = request.get(TOKEN)
+    if repo is None or token is None:
+        return None
+    installation = sim.state.installations.get(token.installation_id)
+    if installation is None or repo.full_name not in installation.repositories:
+        return None
+    return repo
+
+
+async def json_body(request: web.Request) -> dict[str, Any] | None:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,166 @@
+"""Issues, issue comments, labels and reactions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.testing.simulator.context import (
+    answer,
+    json_body,
+    not_found,
+    repo_for,
+    simulated,
+    validation_failed,
+)
+from bot.testing.simulator.shapes import comment_json, issue_json, label_json, reaction_json
+from bot.testing.simulator.state import Comment, Issue, Pull, Reaction, Repo, now_iso
+
+routes = web.RouteTableDef()
+REPO = "/repos/{owner}/{repo}"
+REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
+
+
+def paginate(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """One page of `items` per `per_page`/`page`, with GitHub's `Link` header."""
+    try:
+        per_page = min(100, max(1, int(request.query.get("per_page", "30"))))
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        per_page, page = 30, 1
+    last = max(1, -(-len(items) // per_page))
+    links = []
+    base = request.url.with_query({**request.query, "per_page": str(per_page)})
+    sim = simulated(request)
+    api_base = sim.urls.api.rsplit("/api/v3", 1)[0]
+    for rel, number in (("next", page + 1), ("last", last)):
+        if page < last:
+            url = base.update_query(page=str(number))
+            links.append(f'<{api_base}{url.path_qs}>; rel="{rel}"')
+    headers = {"Link": ", ".join(links)} if links else {}
+    return items[(page - 1) * per_page : page * per_page], headers
+
+
+def _issue(repo: Repo | None, number: str) -> Issue | Pull | None:
+    if repo is None or not number.isdigit():
+        return None
+    return repo.issues.get(int(number)) or repo.pulls.get(int(number))
+
+
+@routes.get(REPO + "/issues/{number}")
+async def get_issue(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = _issue(repo, request.match_info["number"])
+    if repo is None or issue is None:
+        return not_found()
+    sim = simulated(request)
+    return answer(issue_json(sim.state, repo, issue, sim.urls))
+
+
+@routes.get(REPO + "/issues/{number}/comments")
+async def list_comments(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = _issue(repo, request.match_info["number"])
+    if repo is None or issue is None:
+        return not_found()
+    sim = simulated(request)
+    comments = sorted(repo.comments_on(issue.number), key=lambda c: c.id)
+    page, headers = paginate(request, comments)
+    return answer([comment_json(repo, c, sim.urls) for c in page], headers=headers)
+
+
+@routes.post(REPO + "/issues/{number}/comments")
+async def create_comment(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = _issue(repo, request.match_info["number"])
+    if repo is None or issue is None:
+        return not_found()
+    body = await json_body(request)
+    if body is None or not isinstance(body.get("body"), str):
+        return validation_failed("IssueComment", "body", "missing_field")
+    sim = simulated(request)
+    comment = Comment(sim.state.new_id(), issue.number, body["body"], sim.state.app.bot)
+    repo.comments[comment.id] = comment
+    return answer(comment_json(repo, comment, sim.urls), 201)
+
+
+@routes.get(REPO + "/issues/comments/{comment_id}")
+async def get_comment(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    comment = _comment(repo, request.match_info["comment_id"])
+    if repo is None or comment is None:
+        return not_found()
+    return answer(comment_json(repo, comment, simulated(request).urls))
+
+
+@routes.patch(REPO + "/issues/comments/{comment_id}")
+async def edit_comment(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    comment = _comment(repo, request.match_info["comment_id"])
+    if repo is None or comment is None:
+        return not_found()
+    body = await json_body(request)
+    if body is None or not isinstance(body.get("body"), str):
+        return validation_failed("IssueComment", "body", "missing_field")
+    comment.body = body["body"]
+    comment.updated_at = now_iso()
+    return answer(comment_json(repo, comment, simulated(request).urls))
+
+
+def _comment(repo: Repo | None, comment_id: str) -> Comment | None:
+    if repo is None or not comment_id.isdigit():
+        return None
+    return repo.comments.get(int(comment_id))
+
+
+@routes.post(REPO + "/issues/{number}/labels")
+async def add_labels(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = _issue(repo, request.match_info["number"])
+    if repo is None or issue is None:
+        return not_found()
+    body = await json_body(request)
+    names = body.get("labels") if body is not None else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return validation_failed("Label", "labels", "invalid")
+    sim = simulated(request)
+    for name in names:
+        sim.state.label(repo, name)
+        if name not in issue.labels:
+            issue.labels.append(name)
+    issue.updated_at = now_iso()
+    return answer([label_json(repo, repo.labels[n], sim.urls) for n in issue.labels])
+
+
+@routes.delete(REPO + "/issues/{number}/labels/{name}")
+async def remove_label(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = _issue(repo, request.match_info["number"])
+    name = request.match_info["name"]
+    if repo is None or issue is None or name not in issue.labels:
+        return answer({"message": "Label does not exist", "status": "404"}, 404)
+    issue.labels.remove(name)
+    issue.updated_at = now_iso()
+    sim = simulated(request)
+    return answer([label_json(repo, repo.labels[n], sim.urls) for n in issue.labels])
+
+
+@routes.post(REPO + "/issues/comments/{comment_id}/reactions")
+async def add_reaction(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    comment = _comment(repo, request.match_info["comment_id"])
+    if repo is None or comment is None:
+        return not_found()
+    body = await json_body(request)
+    content = body.get("content") if body is not None else None
+    if content not in REACTIONS:
+        return validation_failed("Reaction", "content", "invalid")
+    sim = simulated(request)
+    bot = sim.state.app.bot
+    for reaction in comment.reactions:
+        if reaction.content == content and reaction.user.login == bot.login:
+            return answer(reaction_json(reaction, sim.urls), 200)
+    reaction = Reaction(sim.state.new_id(), str(content), bot)
+    comment.reactions.append(reaction)
+    return answer(reaction_json(reaction, sim.urls), 201)

@@ -1,0 +1,246 @@
+"""Pull requests: open, list by head, read, edit, review comments, requested reviewers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.testing.simulator import gitrepo
+from bot.testing.simulator.context import (
+    answer,
+    error,
+    json_body,
+    not_found,
+    repo_for,
+    simulated,
+    validation_failed,
+)
+from bot.testing.simulator.rest_issues import paginate
+from bot.testing.simulator.shapes import (
+    Json,
+    Urls,
+    author_association,
+    label_json,
+    repo_json,
+    review_comment_json,
+    user_json,
+)
+from bot.testing.simulator.state import Pull, Repo, SimulatorState, now_iso
+
+routes = web.RouteTableDef()
+REPO = "/repos/{owner}/{repo}"
+
+
+async def pull_json(state: SimulatorState, repo: Repo, pull: Pull, urls: Urls) -> Json:
+    api, web_url = urls.api, urls.web
+    head_sha = await gitrepo.ref_sha(repo.path, pull.head) or "0" * 40
+    base_sha = await gitrepo.ref_sha(repo.path, pull.base) or "0" * 40
+    additions, deletions, changed, commits = await gitrepo.diff_stats(repo.path, base_sha, head_sha)
+    rest = f"{api}/repos/{repo.full_name}"
+    html = f"{web_url}/{repo.full_name}/pull/{pull.number}"
+    self_url = f"{rest}/pulls/{pull.number}"
+    links = {
+        "self": self_url,
+        "html": html,
+        "issue": f"{rest}/issues/{pull.number}",
+        "comments": f"{rest}/issues/{pull.number}/comments",
+        "review_comments": f"{self_url}/comments",
+        "review_comment": f"{rest}/pulls/comments{{/number}}",
+        "commits": f"{self_url}/commits",
+        "statuses": f"{rest}/statuses/{head_sha}",
+    }
+
+    def side(ref: str, sha: str) -> Json:
+        return {
+            "label": f"{repo.owner.login}:{ref}",
+            "ref": ref,
+            "sha": sha,
+            "user": user_json(repo.owner, urls),
+            "repo": repo_json(repo, urls),
+        }
+
+    return {
+        "url": self_url,
+        "id": pull.id,
+        "node_id": f"PR_sim{pull.id}",
+        "html_url": html,
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
+        "issue_url": links["issue"],
+        "commits_url": links["commits"],
+        "review_comments_url": links["review_comments"],
+        "review_comment_url": links["review_comment"],
+        "comments_url": links["comments"],
+        "statuses_url": links["statuses"],
+        "number": pull.number,
+        "state": pull.state,
+        "locked": False,
+        "title": pull.title,
+        "user": user_json(pull.user, urls),
+        "body": pull.body,
+        "labels": [label_json(repo, state.label(repo, n), urls) for n in pull.labels],
+        "milestone": None,
+        "active_lock_reason": None,
+        "created_at": pull.created_at,
+        "updated_at": pull.updated_at,
+        "closed_at": pull.closed_at,
+        "merged_at": None,
+        "merge_commit_sha": None,
+        "assignee": None,
+        "assignees": [],
+        "requested_reviewers": [user_json(state.user(r), urls) for r in pull.requested_reviewers],
+        "requested_teams": [],
+        "head": side(pull.head, head_sha),
+        "base": side(pull.base, base_sha),
+        "_links": {name: {"href": href} for name, href in links.items()},
+        "author_association": author_association(repo, pull.user),
+        "auto_merge": None,
+        "draft": pull.draft,
+        "merged": False,
+        "mergeable": True,
+        "rebaseable": True,
+        "mergeable_state": "clean",
+        "merged_by": None,
+        "comments": len(repo.comments_on(pull.number)),
+        "review_comments": len(pull.review_comments),
+        "maintainer_can_modify": pull.maintainer_can_modify,
+        "commits": commits,
+        "additions": additions,
+        "deletions": deletions,
+        "changed_files": changed,
+    }
+
+
+async def _render(request: web.Request, repo: Repo, pull: Pull) -> Json:
+    sim = simulated(request)
+    return await pull_json(sim.state, repo, pull, sim.urls)
+
+
+def _pull(repo: Repo | None, number: str) -> Pull | None:
+    if repo is None or not number.isdigit():
+        return None
+    return repo.pulls.get(int(number))
+
+
+@routes.post(REPO + "/pulls")
+async def create_pull(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    if repo is None:
+        return not_found()
+    body = await json_body(request) or {}
+    title, head, base = body.get("title"), body.get("head"), body.get("base")
+    for name, value in (("title", title), ("head", head), ("base", base)):
+        if not isinstance(value, str) or not value:
+            return validation_failed("PullRequest", name, "missing_field")
+    assert isinstance(head, str) and isinstance(base, str) and isinstance(title, str)
+    head_branch = head.split(":", 1)[-1]
+    if await gitrepo.ref_sha(repo.path, f"refs/heads/{head_branch}") is None:
+        return validation_failed("PullRequest", "head", "invalid")
+    if await gitrepo.ref_sha(repo.path, f"refs/heads/{base}") is None:
+        return validation_failed("PullRequest", "base", "invalid")
+    for other in repo.pulls.values():
+        if other.state == "open" and other.head == head_branch and other.base == base:
+            message = f"A pull request already exists for {repo.owner.login}:{head_branch}."
+            return error(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "code": "custom", "message": message}],
+            )
+    sim = simulated(request)
+    pull = Pull(
+        number=repo.next_number(),
+        id=sim.state.new_id(),
+        title=title,
+        body=body.get("body"),
+        user=sim.state.app.bot,
+        head=head_branch,
+        base=base,
+        draft=bool(body.get("draft", False)),
+        maintainer_can_modify=bool(body.get("maintainer_can_modify", False)),
+    )
+    repo.pulls[pull.number] = pull
+    return answer(await _render(request, repo, pull), 201)
+
+
+@routes.get(REPO + "/pulls")
+async def list_pulls(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    if repo is None:
+        return not_found()
+    wanted_state = request.query.get("state", "open")
+    head = request.query.get("head")
+    base = request.query.get("base")
+    pulls = []
+    for pull in sorted(repo.pulls.values(), key=lambda p: -p.number):
+        if wanted_state != "all" and pull.state != wanted_state:
+            continue
+        if head is not None and head != f"{repo.owner.login}:{pull.head}":
+            continue
+        if base is not None and base != pull.base:
+            continue
+        pulls.append(pull)
+    page, headers = paginate(request, pulls)
+    return answer([await _render(request, repo, p) for p in page], headers=headers)
+
+
+@routes.get(REPO + "/pulls/{number}")
+async def get_pull(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    pull = _pull(repo, request.match_info["number"])
+    if repo is None or pull is None:
+        return not_found()
+    return answer(await _render(request, repo, pull))
+
+
+@routes.patch(REPO + "/pulls/{number}")
+async def update_pull(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    pull = _pull(repo, request.match_info["number"])
+    if repo is None or pull is None:
+        return not_found()
+    body = await json_body(request) or {}
+    if isinstance(body.get("title"), str):
+        pull.title = body["title"]
+    if "body" in body:
+        pull.body = body["body"]
+    if body.get("state") in ("open", "closed"):
+        pull.state = body["state"]
+        pull.closed_at = now_iso() if pull.state == "closed" else None
+    if isinstance(body.get("base"), str):
+        pull.base = body["base"]
+    pull.updated_at = now_iso()
+    return answer(await _render(request, repo, pull))
+
+
+@routes.get(REPO + "/pulls/{number}/comments")
+async def list_review_comments(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    pull = _pull(repo, request.match_info["number"])
+    if repo is None or pull is None:
+        return not_found()
+    urls = simulated(request).urls
+    page, headers = paginate(request, pull.review_comments)
+    return answer([review_comment_json(repo, pull, c, urls) for c in page], headers=headers)
+
+
+@routes.post(REPO + "/pulls/{number}/requested_reviewers")
+async def request_reviewers(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    pull = _pull(repo, request.match_info["number"])
+    if repo is None or pull is None:
+        return not_found()
+    body = await json_body(request) or {}
+    reviewers = body.get("reviewers", [])
+    if not isinstance(reviewers, list):
+        return validation_failed("PullRequest", "reviewers", "invalid")
+    for login in reviewers:
+        if login != repo.owner.login and login not in repo.collaborators:
+            return error(
+                422,
+                "Reviews may only be requested from collaborators. "
+                f"One or more of the users or teams you specified is not a "
+                f"collaborator of the {repo.full_name} repository.",
+            )
+    for login in reviewers:
+        if login not in pull.requested_reviewers:
+            pull.requested_reviewers.append(login)
+    return answer(await _render(request, repo, pull), 201)

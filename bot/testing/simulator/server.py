@@ -1,0 +1,254 @@
+"""`GitHubSimulator`: the simulated GitHub as an aiohttp server on 127.0.0.1 and an ephemeral port.
+
+REST at `{url}/api/v3` (as on GitHub Enterprise Server), git smart HTTP at
+`{url}/{owner}/{repo}.git`. Use it as an async context manager:
+
+    async with GitHubSimulator(tmp_path) as github:
+        repo = github.add_repo("octo/demo", files={"calc.py": "..."})
+        installation = github.add_installation("octo", ["octo/demo"])
+        ...  # point the bot at github.api_url with app id github.app_id, github.private_key_pem
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.testing.simulator import (
+    git_http,
+    gitrepo,
+    rest_apps,
+    rest_checks,
+    rest_issues,
+    rest_pulls,
+    rest_repos,
+)
+from bot.testing.simulator.context import SIMULATED, RecordedRequest, Simulated
+from bot.testing.simulator.faults import FAULTS, Faults
+from bot.testing.simulator.middleware import API_PREFIX, authenticate, record_and_fault
+from bot.testing.simulator.shapes import Urls
+from bot.testing.simulator.state import (
+    Comment,
+    Installation,
+    Issue,
+    Permission,
+    Repo,
+    SimulatorState,
+    Token,
+)
+
+
+def generate_private_key() -> str:
+    """A fresh RSA private key (PEM) for a simulated app."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def public_key_of(private_key_pem: str) -> str:
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+class GitHubSimulator:
+    """A GitHub for tests and the demo: REST, git over HTTP, webhooks, fault injection."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        app_id: int = 4242,
+        app_slug: str = "patchbot",
+        private_key_pem: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._tmp = None if root is not None else tempfile.mkdtemp(prefix="github-sim-")
+        self.root = root if root is not None else Path(self._tmp or ".")
+        self.app_id = app_id
+        self.private_key_pem = private_key_pem or generate_private_key()
+        """The app's private key: give it to Patchbot as PRIVATE_KEY."""
+        self.state = SimulatorState(app_id, app_slug)
+        self.faults = Faults()
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+        self._sim: Simulated | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        web_url = f"http://{self._host}:{sock.getsockname()[1]}"
+        self._sim = Simulated(
+            self.state, Urls(f"{web_url}{API_PREFIX}", web_url), public_key_of(self.private_key_pem)
+        )
+        api = web.Application(middlewares=[authenticate])
+        for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_checks):
+            api.add_routes(module.routes)
+        app = web.Application(middlewares=[record_and_fault], client_max_size=1024**3)
+        app[SIMULATED] = self._sim
+        app[FAULTS] = self.faults
+        app.add_subapp(API_PREFIX, api)
+        app.add_routes(git_http.routes)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    async def __aenter__(self) -> GitHubSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def _running(self) -> Simulated:
+        if self._sim is None:
+            raise RuntimeError("the simulator is not started: use `async with GitHubSimulator()`")
+        return self._sim
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`: the web and git base."""
+        return self._running.urls.web
+
+    @property
+    def api_url(self) -> str:
+        """The REST base URL: give it to Patchbot as GITHUB_API_URL."""
+        return self._running.urls.api
+
+    @property
+    def urls(self) -> Urls:
+        return self._running.urls
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request answered so far, oldest first."""
+        return self._running.requests
+
+    def set_token_lifetime(self, seconds: float) -> None:
+        """Make tokens minted from now on expire after `seconds` (GitHub: 3600)."""
+        self._running.token_lifetime = seconds
+
+    def git_url(self, full_name: str) -> str:
+        return f"{self.url}/{full_name}.git"
+
+    # --- seeding -------------------------------------------------------------------------
+
+    def add_repo(
+        self,
+        full_name: str,
+        *,
+        files: Mapping[str, str | bytes] | None = None,
+        source: Path | None = None,
+        default_branch: str = "main",
+        private: bool = True,
+        description: str | None = None,
+    ) -> Repo:
+        """A repository whose default branch holds `files` (or a copy of directory `source`)."""
+        owner, name = full_name.split("/")
+        path = self.root / "repos" / owner / f"{name}.git"
+        gitrepo.create_bare_repo(path, files=files, source=source, default_branch=default_branch)
+        repo = Repo(
+            owner=self.state.user(owner),
+            name=name,
+            id=self.state.new_id(),
+            path=path,
+            default_branch=default_branch,
+            private=private,
+            description=description,
+        )
+        self.state.repos[repo.full_name] = repo
+        return repo
+
+    def add_installation(
+        self, account: str, repositories: Iterable[str], installation_id: int | None = None
+    ) -> Installation:
+        installation = Installation(
+            id=installation_id or self.state.new_id(),
+            account=self.state.user(account),
+            repositories=set(repositories),
+        )
+        self.state.installations[installation.id] = installation
+        return installation
+
+    def add_collaborator(self, full_name: str, login: str, permission: Permission) -> None:
+        self.state.user(login)
+        self._repo(full_name).collaborators[login] = permission
+
+    def add_issue(
+        self,
+        full_name: str,
+        title: str,
+        body: str | None = None,
+        *,
+        author: str = "octocat",
+        labels: Iterable[str] = (),
+    ) -> Issue:
+        repo = self._repo(full_name)
+        issue = Issue(
+            number=repo.next_number(),
+            id=self.state.new_id(),
+            title=title,
+            body=body,
+            user=self.state.user(author),
+            labels=list(labels),
+        )
+        for label in issue.labels:
+            self.state.label(repo, label)
+        repo.issues[issue.number] = issue
+        return issue
+
+    def add_comment(self, full_name: str, number: int, body: str, *, author: str) -> Comment:
+        repo = self._repo(full_name)
+        comment = Comment(self.state.new_id(), number, body, self.state.user(author))
+        repo.comments[comment.id] = comment
+        return comment
+
+    def mint_token(self, installation_id: int, lifetime: float = 3600.0) -> Token:
+        """An installation token as `POST /app/installations/{id}/access_tokens` would make."""
+        return self.state.mint_token(installation_id, lifetime)
+
+    def _repo(self, full_name: str) -> Repo:
+        repo = self.state.repo(full_name)
+        if repo is None:
+            raise KeyError(f"no repository {full_name} in the simulator; add_repo() it first")
+        return repo
+
+    # --- inspection ----------------------------------------------------------------------
+
+    def repo(self, full_name: str) -> Repo:
+        return self._repo(full_name)
+
+    async def branch_sha(self, full_name: str, branch: str) -> str | None:
+        """The commit a branch points to in the bare repository (after pushes), or None."""
+        return await gitrepo.ref_sha(self._repo(full_name).path, f"refs/heads/{branch}")
