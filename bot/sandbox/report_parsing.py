@@ -12,10 +12,7 @@ MESSAGE_CHARS = 500
 _WORSE = {Outcome.SKIPPED: 0, Outcome.PASSED: 1, Outcome.FAILED: 2, Outcome.ERROR: 3}
 
 _SUMMARY_HEADER = re.compile(r"^=+ short test summary info =+$")
-_PYTEST_RESULT = re.compile(
-    r"^(?P<word>PASSED|FAILED|ERROR|XFAIL|XPASS) (?P<id>[^\s\[]+(?:\[.*?\])?)"
-    r"(?:(?: - | )(?P<message>.*))?$"
-)
+_PYTEST_RESULT = re.compile(r"^(?P<word>PASSED|FAILED|ERROR|XFAIL|XPASS) (?P<rest>\S.*)$")
 _PYTEST_SKIPPED = re.compile(r"^SKIPPED \[(?P<count>\d+)\] (?P<where>.+?): (?P<message>.*)$")
 _PYTEST_WORDS = {
     "PASSED": Outcome.PASSED,
@@ -121,11 +118,14 @@ def parse_pytest_text(output: str) -> list[TestCase]:
     cases = []
     for line in lines[starts[-1] + 1 :]:
         if match := _PYTEST_RESULT.match(line):
-            word, message = match["word"], match["message"] or ""
+            word = match["word"]
+            node_id, message = (
+                _split_node_id(match["rest"]) if word != "PASSED" else (match["rest"], "")
+            )
             if word in ("XFAIL", "XPASS"):
                 message = f"{word.lower()}: {message}".rstrip(": ")
             cases.append(
-                TestCase(id=match["id"], outcome=_PYTEST_WORDS[word], message=shorten(message))
+                TestCase(id=node_id, outcome=_PYTEST_WORDS[word], message=shorten(message))
             )
         elif match := _PYTEST_SKIPPED.match(line):
             count = int(match["count"])
@@ -139,6 +139,26 @@ def parse_pytest_text(output: str) -> list[TestCase]:
                     )
                 )
     return _merge(cases)
+
+
+def _split_node_id(rest: str) -> tuple[str, str]:
+    """(node id, message) from `id - message` (or pytest 7's `id reason` after XPASS), where
+    a parametrized id may itself hold spaces, ` - ` and brackets: prefer the split that leaves
+    the id's brackets balanced."""
+    bracket = rest.find("[")
+    if bracket < 0 or bracket > rest.find(" ") >= 0:
+        node_id, _, message = rest.partition(" ")
+        return node_id, message.removeprefix("- ")
+    candidates = [
+        i + 1
+        for i, char in enumerate(rest)
+        if char == "]" and (i + 1 == len(rest) or rest[i + 1] == " ")
+    ]
+    if not candidates:
+        return rest, ""
+    balanced = [end for end in candidates if rest[:end].count("[") == rest[:end].count("]")]
+    end = (balanced or candidates)[0]
+    return rest[:end], rest[end:].strip().removeprefix("- ")
 
 
 def parse_unittest_text(output: str) -> list[TestCase]:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import configparser
-import os
 import posixpath
 import re
 import shlex
-import stat
-import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from bot.sandbox.protocol import WORKSPACE
+from bot.sandbox.repo_files import is_dir, is_file, list_dir, load_toml, read_repo_text
 
 VENV = "/env/venv"
 """The set-up environment; the test phase runs with its `bin` first on PATH."""
@@ -27,11 +25,6 @@ TEST_GROUPS = ("test", "tests", "testing", "dev")
 """Extras and dependency groups installed with the project's own dependencies."""
 LOCK_FILES = ("Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock")
 """Files that only key the set-up cache: their content is not installed from (yet)."""
-MAX_FILE_BYTES = 1024 * 1024
-SKIP_DIRS = frozenset(
-    {".git", ".hg", ".tox", ".nox", ".venv", "venv", "node_modules", "__pycache__",
-     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", "site-packages", "build", "dist"}
-)  # fmt: skip
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=-[rc]))(\S+)\s*$")
 _SELF = re.compile(
@@ -61,7 +54,7 @@ def plan_setup(workspace: Path, *, configured: str | None = None) -> SetupPlan:
     repository reaches the shell as one quoted argument.
     """
     inputs = _dependency_files(workspace)
-    pythonpath = [f"{WORKSPACE}/src", WORKSPACE] if _is_dir(workspace, "src") else [WORKSPACE]
+    pythonpath = [f"{WORKSPACE}/src", WORKSPACE] if is_dir(workspace, "src") else [WORKSPACE]
     if configured is not None and configured.strip():
         activate = f'export VIRTUAL_ENV={VENV} PATH="{VENV}/bin:$PATH"'
         command = f"{CREATE_VENV} || exit $?\n{activate}\n{configured}"
@@ -247,60 +240,16 @@ class RequirementFiles:
 
 def _dependency_files(workspace: Path) -> list[str]:
     names = ["pyproject.toml", "setup.cfg", "setup.py", *LOCK_FILES]
-    found = [n for n in names if _is_file(workspace, n)]
+    found = [n for n in names if is_file(workspace, n)]
     for folder in ("", "requirements/"):
-        for name in _list_dir(workspace, folder):
+        for name in list_dir(workspace, folder):
             rel = folder + name
             wanted = name.endswith(".txt") and (
                 folder or name.startswith(("requirements", "constraints"))
             )
-            if wanted and _is_file(workspace, rel):
+            if wanted and is_file(workspace, rel):
                 found.append(rel)
     return sorted(found)
-
-
-def read_repo_text(workspace: Path, rel: str, *, limit: int = MAX_FILE_BYTES) -> str | None:
-    """The text of a regular file inside the checkout, or None if it is missing, too big, or
-    reached through a symbolic link: the checkout is untrusted and may point at host files."""
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        return None
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        for part in parts[:-1]:
-            parent, fd = fd, -1
-            try:
-                fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=parent)
-            finally:
-                os.close(parent)
-        with os.fdopen(os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd), "rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                return None
-            data = file.read(limit + 1)
-    except OSError:
-        return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return None if len(data) > limit else data.decode("utf-8", errors="replace")
-
-
-def iter_repo_files(workspace: Path, *, limit: int = 20000) -> Iterator[str]:
-    """Repository-relative paths of files in the checkout, without following links or
-    entering tool and environment folders; at most `limit` of them."""
-    count = 0
-    for root, dirs, files in os.walk(workspace):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        rel_root = os.path.relpath(root, workspace)
-        for name in sorted(files):
-            count += 1
-            if count > limit:
-                return
-            yield name if rel_root == "." else f"{rel_root}/{name}".replace(os.sep, "/")
 
 
 def declared_requirement_names(workspace: Path) -> set[str]:
@@ -312,41 +261,9 @@ def declared_requirement_names(workspace: Path) -> set[str]:
     return {_normalize(m.group(1)) for s in strings if (m := _NAME.match(s))}
 
 
-def _is_file(workspace: Path, rel: str) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(workspace / rel).st_mode)
-    except OSError:
-        return False
-
-
-def _is_dir(workspace: Path, rel: str) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(workspace / rel).st_mode)
-    except OSError:
-        return False
-
-
-def _list_dir(workspace: Path, folder: str) -> list[str]:
-    if folder and not _is_dir(workspace, folder.rstrip("/")):
-        return []
-    try:
-        return sorted(os.listdir(workspace / folder))
-    except OSError:
-        return []
-
-
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if isinstance(value, dict) else {}
-
-
-def load_toml(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {}
-    try:
-        return tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
-        return {}
 
 
 def _logical_lines(text: str) -> list[str]:

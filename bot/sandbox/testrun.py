@@ -13,13 +13,9 @@ from pydantic import BaseModel
 
 from bot.errors import ConfigError
 from bot.sandbox.models import ExecResult, Outcome, TestCase, TestReport
+from bot.sandbox.repo_files import iter_repo_files, load_toml, read_repo_text
 from bot.sandbox.report_parsing import parse_junit, parse_pytest_text, parse_unittest_text
-from bot.sandbox.setup_plan import (
-    declared_requirement_names,
-    iter_repo_files,
-    load_toml,
-    read_repo_text,
-)
+from bot.sandbox.setup_plan import declared_requirement_names
 
 JUNIT_PATH = "/tmp/patchbot-junit.xml"
 PYTEST = f"python -m pytest -p no:cacheprovider -q -rA --junitxml={JUNIT_PATH}"
@@ -98,7 +94,9 @@ def detect_runner(workspace: Path) -> Literal["pytest", "unittest"]:
             test_files.append(rel)
     unittest_only = bool(test_files)
     for rel in test_files[:SCAN_FILES]:
-        text = read_repo_text(workspace, rel, limit=256 * 1024) or ""
+        text = read_repo_text(workspace, rel, limit=256 * 1024)
+        if text is None:
+            continue  # a link, a FIFO, or too big: it counts neither way
         if _USES_PYTEST.search(text):
             return "pytest"
         unittest_only = unittest_only and bool(_USES_UNITTEST.search(text))
