@@ -1,0 +1,124 @@
+"""`issue_comment` events: slash commands (`/patchbot fix`, `retry`, `stop`, `help`, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gidgethub import routing, sansio
+from gidgethub.abc import GitHubAPI
+
+from bot.github.commands import Command, CommandName, parse_command
+from bot.github.payloads import IssueCommentEvent
+from bot.handlers import messages
+from bot.handlers.access import comment, is_bot, may_ask, react
+from bot.runs.models import ActiveRunExists, NewRun, RunState
+from bot.runs.store import RunStore
+from bot.settings import Settings
+
+router = routing.Router()
+
+
+@router.register("issue_comment", action="created")
+async def on_comment(
+    event: sansio.Event,
+    gh: GitHubAPI,
+    *args: Any,
+    store: RunStore,
+    settings: Settings,
+    **kwargs: Any,
+) -> None:
+    payload = IssueCommentEvent.model_validate(event.data)
+    if is_bot(payload.sender, settings) or is_bot(payload.comment.user, settings):
+        return
+    if messages.MARKER in payload.comment.body:  # our own text, quoted or copied
+        return
+    command = parse_command(payload.comment.body, settings.command_prefix)
+    if command is None:
+        return
+    repository, number = payload.repository.full_name, payload.issue.number
+    login = payload.sender.login
+    if command.name is CommandName.HELP:
+        await comment(
+            gh,
+            repository,
+            number,
+            messages.HELP.format(
+                permission=settings.min_permission,
+                prefix=settings.command_prefix,
+                label=settings.trigger_label,
+            ),
+        )
+        return
+    if not await may_ask(gh, settings, repository, number, payload.sender):
+        return
+    if command.name in (CommandName.FIX, CommandName.RETRY):
+        await _start(gh, store, settings, event, payload, command)
+    elif command.name is CommandName.STOP:
+        await _stop(gh, store, payload)
+    else:  # approve / reject: runs do not pause for approval yet
+        await comment(
+            gh,
+            repository,
+            number,
+            messages.NOTHING_TO_DECIDE.format(login=login, command=command.name.value),
+        )
+
+
+async def _start(
+    gh: GitHubAPI,
+    store: RunStore,
+    settings: Settings,
+    event: sansio.Event,
+    payload: IssueCommentEvent,
+    command: Command,
+) -> None:
+    repository, number = payload.repository.full_name, payload.issue.number
+    instructions = command.arguments
+    if command.name is CommandName.RETRY and not instructions:
+        last = await store.latest_run(repository, number)
+        instructions = last.instructions if last else ""
+    try:
+        _, created = await store.create_run(
+            NewRun(
+                repository=repository,
+                issue=number,
+                requester=payload.sender.login,
+                trigger="retry" if command.name is CommandName.RETRY else "comment",
+                instructions=instructions,
+                installation_id=payload.installation_id,
+                delivery_id=event.delivery_id,
+            )
+        )
+    except ActiveRunExists as busy:
+        await comment(
+            gh,
+            repository,
+            number,
+            messages.BUSY.format(
+                login=payload.sender.login,
+                run_id=busy.run.id,
+                state=busy.run.state.value,
+                prefix=settings.command_prefix,
+            ),
+        )
+        return
+    if created:
+        await react(gh, repository, payload.comment.id, "eyes")
+
+
+async def _stop(gh: GitHubAPI, store: RunStore, payload: IssueCommentEvent) -> None:
+    repository, number = payload.repository.full_name, payload.issue.number
+    login = payload.sender.login
+    active = await store.active_run(repository, number)
+    if active is None:
+        await comment(gh, repository, number, messages.NOTHING_TO_STOP.format(login=login))
+        return
+    stopped = await store.cancel_run(active.id)
+    if stopped.state is RunState.CANCELLED:
+        what = f"run #{stopped.id} had not started yet; it is cancelled."
+    else:
+        what = f"stopping run #{stopped.id}; its sandbox is removed and no pull request is opened."
+    await react(gh, repository, payload.comment.id, "+1")
+    await comment(
+        gh, repository, number, messages.STOPPING.format(run_id=stopped.id, login=login, what=what)
+    )

@@ -1,0 +1,153 @@
+"""Turns persisted deliveries into handler calls, after the webhook has been answered.
+
+The web entry hands each new delivery over in memory (the fast path). Whatever that misses
+(the process died after answering, a handler crashed the task) is still unprocessed in the
+store: `recover()` handles it at start-up and a periodic sweep picks up stragglers, so
+nothing acknowledged is lost. Run creation is idempotent per delivery id, so handling a
+delivery twice never makes a second run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from gidgethub import routing, sansio
+from gidgethub.abc import GitHubAPI
+
+from bot.runs.models import Delivery
+from bot.runs.store import RunStore
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GitHubFactory = Callable[[int], Awaitable[GitHubAPI]]
+"""`async (installation_id) -> GitHubAPI` acting as that installation of the App."""
+
+
+class Dispatcher:
+    """Background processing of deliveries: `router.dispatch(event, gh, store=, settings=)`."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        settings: Settings,
+        github: GitHubFactory,
+        router: routing.Router,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.github = github
+        self.router = router
+        self._queue: asyncio.Queue[tuple[str, sansio.Event]] = asyncio.Queue()
+        self._in_flight: set[str] = set()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.processed = 0
+
+    def handles(self, event: sansio.Event) -> bool:
+        """Whether any handler is registered for this event (and action)."""
+        return bool(self.router.fetch(event))
+
+    def submit(self, delivery_id: str, event: sansio.Event) -> None:
+        """Queue a delivery that has just been persisted."""
+        self._queue.put_nowait((delivery_id, event))
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize() + len(self._in_flight)
+
+    async def process(self, delivery_id: str, event: sansio.Event) -> None:
+        """Run the handlers of one delivery, then mark it processed (with its error, if any)."""
+        if delivery_id in self._in_flight:
+            return
+        self._in_flight.add(delivery_id)
+        extra = {"delivery_id": delivery_id}
+        error: str | None = None
+        try:
+            installation = event.data.get("installation") or {}
+            if "id" not in installation:
+                error = "the payload names no installation; only GitHub App deliveries are handled"
+                log.warning("delivery %s: %s", delivery_id, error, extra=extra)
+            else:
+                gh = await self.github(int(installation["id"]))
+                await self.router.dispatch(event, gh, store=self.store, settings=self.settings)
+        except asyncio.CancelledError:
+            raise  # left unprocessed: handled again at the next start-up
+        except Exception as failure:  # one bad delivery must not stop the others
+            error = f"{type(failure).__name__}: {failure}"
+            log.exception("delivery %s failed in its handlers", delivery_id, extra=extra)
+        finally:
+            self._in_flight.discard(delivery_id)
+        await self.store.mark_delivery_processed(delivery_id, error)
+        self.processed += 1
+
+    async def process_stored(self, delivery: Delivery) -> None:
+        try:
+            data = json.loads(delivery.payload)
+        except ValueError as failure:
+            await self.store.mark_delivery_processed(delivery.delivery_id, f"bad JSON: {failure}")
+            return
+        event = sansio.Event(data, event=delivery.event, delivery_id=delivery.delivery_id)
+        await self.process(delivery.delivery_id, event)
+
+    async def recover(self, *, received_before: float | None = None) -> int:
+        """Process every delivery left unprocessed (by default: all of them); how many."""
+        done = 0
+        while True:
+            backlog = await self.store.unprocessed_deliveries(
+                received_before=received_before, limit=100
+            )
+            backlog = [d for d in backlog if d.delivery_id not in self._in_flight]
+            if not backlog:
+                return done
+            for delivery in backlog:
+                await self.process_stored(delivery)
+            done += len(backlog)
+
+    async def run(self, *, sweep_seconds: float | None = None) -> None:
+        """Process queued deliveries until cancelled; first recover what an earlier process left.
+
+        Every `sweep_seconds` (default: the lease), deliveries still unprocessed that long
+        after they arrived are processed too (a crashed handler task, another replica's)."""
+        sweep = sweep_seconds or self.settings.lease_seconds
+        recovered = await self.recover()
+        if recovered:
+            log.info("processed %d deliveries left from before the start", recovered)
+        next_sweep = time.monotonic() + sweep
+        try:
+            while True:
+                timeout = max(0.0, next_sweep - time.monotonic())
+                try:
+                    delivery_id, event = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    await self.recover(received_before=time.time() - sweep)
+                    next_sweep = time.monotonic() + sweep
+                    continue
+                await self._slots.acquire()
+                task = asyncio.create_task(self._process_in_slot(delivery_id, event))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _process_in_slot(self, delivery_id: str, event: sansio.Event) -> None:
+        try:
+            await self.process(delivery_id, event)
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait until every queued delivery has been processed (for tests and shutdown)."""
+        while self._queue.qsize() or self._in_flight or self._tasks:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)

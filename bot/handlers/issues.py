@@ -1,0 +1,76 @@
+"""`issues` events: the trigger label added to an issue queues a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gidgethub import routing, sansio
+from gidgethub.abc import GitHubAPI
+
+from bot.github.payloads import IssuesEvent
+from bot.handlers import messages
+from bot.handlers.access import comment, is_bot, may_ask
+from bot.runs.models import ActiveRunExists, NewRun
+from bot.runs.store import RunStore
+from bot.settings import Settings
+
+router = routing.Router()
+
+
+@router.register("issues", action="labeled")
+async def on_labeled(
+    event: sansio.Event,
+    gh: GitHubAPI,
+    *args: Any,
+    store: RunStore,
+    settings: Settings,
+    **kwargs: Any,
+) -> None:
+    payload = IssuesEvent.model_validate(event.data)
+    label = payload.label
+    if label is None or label.name.lower() != settings.trigger_label.lower():
+        return
+    if is_bot(payload.sender, settings) or payload.issue.pull_request is not None:
+        return
+    repository, number = payload.repository.full_name, payload.issue.number
+    if not await may_ask(gh, settings, repository, number, payload.sender):
+        return
+    try:
+        run, created = await store.create_run(
+            NewRun(
+                repository=repository,
+                issue=number,
+                requester=payload.sender.login,
+                trigger="label",
+                installation_id=payload.installation_id,
+                delivery_id=event.delivery_id,
+            )
+        )
+    except ActiveRunExists as busy:
+        await comment(
+            gh,
+            repository,
+            number,
+            messages.BUSY.format(
+                login=payload.sender.login,
+                run_id=busy.run.id,
+                state=busy.run.state.value,
+                prefix=settings.command_prefix,
+            ),
+        )
+        return
+    if created:
+        # A label has no comment to react to (and the issue reactions endpoint is not one the
+        # App relies on), so the acknowledgement is a short status comment instead; later
+        # steps of the run find it by its marker and edit it.
+        await comment(
+            gh,
+            repository,
+            number,
+            messages.QUEUED.format(
+                run_id=run.id,
+                login=payload.sender.login,
+                label=settings.trigger_label,
+                prefix=settings.command_prefix,
+            ),
+        )

@@ -1,0 +1,41 @@
+"""What Patchbot says on GitHub. Each text carries a hidden marker, so Patchbot can tell its own
+comments apart (and never acts on them) and can later find and edit them."""
+
+from __future__ import annotations
+
+MARKER = "<!-- patchbot:"
+
+REFUSED = """<!-- patchbot:refused -->
+@{login} only people with **{permission}** access (or more) to this repository can ask me to \
+work on an issue. A maintainer can add the `{label}` label or comment `{prefix} fix`."""
+
+BUSY = """<!-- patchbot:busy -->
+@{login} run #{run_id} is already {state} for this issue; I work on one run per issue at a time. \
+Comment `{prefix} stop` to stop it, then ask again."""
+
+QUEUED = """<!-- patchbot:status run={run_id} -->
+Patchbot queued run #{run_id} for this issue, as @{login} asked with the `{label}` label. \
+I will post here when there is a pull request or a question. Comment `{prefix} stop` to stop me."""
+
+STOPPING = """<!-- patchbot:stopped run={run_id} -->
+@{login} {what}"""
+
+NOTHING_TO_STOP = """<!-- patchbot:stopped -->
+@{login} there is no queued or running run for this issue, so there is nothing to stop."""
+
+NOTHING_TO_DECIDE = """<!-- patchbot:decision -->
+@{login} no run of this issue is waiting for an approval, so there is nothing to {command}."""
+
+HELP = """<!-- patchbot:help -->
+I am Patchbot, a bot that turns an issue into a tested pull request. People with **{permission}** \
+access to this repository can ask me, in a comment on its own line:
+
+| Command | What it does |
+| --- | --- |
+| `{prefix} fix [instructions]` | start working on this issue; the rest of the comment is extra \
+instructions |
+| `{prefix} retry` | start again, with the last run's instructions |
+| `{prefix} stop` | stop the queued or running run of this issue |
+| `{prefix} help` | show this message |
+
+Adding the `{label}` label to an issue does the same as `{prefix} fix`."""

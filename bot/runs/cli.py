@@ -1,0 +1,142 @@
+"""`patchbot worker` (work runs apart from `serve`), `patchbot runs list` and `runs show ID`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from bot.runs.pipeline import DEFAULT_PIPELINE
+
+if TYPE_CHECKING:
+    from bot.runs.store import RunStore
+
+
+def register(subparsers: Any) -> None:
+    worker = subparsers.add_parser("worker", help="claim and work runs (when serving is split)")
+    worker.add_argument("--name", help="worker name shown in leases (default: host:pid:random)")
+    worker.add_argument(
+        "--pipeline",
+        default=DEFAULT_PIPELINE,
+        help="module:Class of the pipeline to run (default: %(default)s)",
+    )
+    worker.set_defaults(run=_worker)
+
+    runs = subparsers.add_parser("runs", help="list runs, or show one run and its trace")
+    commands = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
+    listing = commands.add_parser("list", help="the latest runs, newest first")
+    listing.add_argument("--state", help="only runs in this state (queued, running, ...)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(run=_list)
+    show = commands.add_parser("show", help="one run and its trace")
+    show.add_argument("run_id", type=int, metavar="ID")
+    show.set_defaults(run=_show)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from bot.settings import Settings
+
+    settings = Settings.from_env()
+    asyncio.run(_work_until_stopped(settings, args))
+    return 0
+
+
+async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
+    from bot.runs.pipeline import load_pipeline
+    from bot.runs.store import open_store
+    from bot.runs.worker import Worker
+    from bot.web.cli import wait_for_signal
+
+    pipeline = load_pipeline(args.pipeline)
+    store = await open_store(settings.database_url)
+    try:
+        worker = Worker(store, pipeline, settings, name=args.name)
+        stop = asyncio.Event()
+        working = asyncio.create_task(worker.run_forever(stop))
+        print(f"patchbot: worker {worker.name} started", flush=True)
+        await wait_for_signal()
+        stop.set()
+        working.cancel()  # a run in progress is taken over by another worker after its lease
+        await asyncio.gather(working, return_exceptions=True)
+    finally:
+        await store.close()
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _list(args: argparse.Namespace) -> int:
+    from bot.errors import ConfigError
+    from bot.runs.models import RunState
+
+    try:
+        state = RunState(args.state) if args.state else None
+    except ValueError as error:
+        names = ", ".join(s.value for s in RunState)
+        raise ConfigError(f"--state {args.state}: not a run state; use one of {names}") from error
+
+    async def fetch() -> list[Any]:
+        async with _store() as store:
+            return await store.list_runs(limit=args.limit, state=state)
+
+    runs = asyncio.run(fetch())
+    print(f"{'ID':>6}  {'STATE':<10} {'ISSUE':<32} {'BY':<16} {'TRIES':>5}  CREATED")
+    for run in runs:
+        issue = f"{run.repository}#{run.issue}"
+        print(
+            f"{run.id:>6}  {run.state.value:<10} {issue:<32} {run.requester:<16} "
+            f"{run.attempts:>5}  {_when(run.created_at)}"
+        )
+    if not runs:
+        print("(no runs)")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from bot.runs.models import RunNotFound
+    from bot.runs.pipeline import trace_path
+    from bot.settings import Settings
+    from bot.trace import read_trace
+
+    settings = Settings.from_env()
+
+    async def fetch() -> Any:
+        async with _store() as store:
+            return await store.get_run(args.run_id)
+
+    run = asyncio.run(fetch())
+    if run is None:
+        raise RunNotFound(f"no run {args.run_id}; `patchbot runs list` shows the runs")
+    for name, value in run.model_dump(mode="json").items():
+        if name.endswith("_at") and isinstance(value, float):
+            value = _when(value)
+        print(f"{name:>17}: {value}")
+    path = trace_path(settings.data_dir, run.id)
+    print(f"\ntrace ({path}):")
+    if not path.exists():
+        print("  (none yet: no worker has claimed the run on this machine)")
+        return 0
+    for event in read_trace(path):
+        stamp, kind = _when(event.pop("ts", None)), event.pop("kind", "?")
+        print(f"  {stamp}  {kind}  {json.dumps(event, default=str)}")
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _store() -> AsyncIterator[RunStore]:
+    """The store DATABASE_URL names, closed afterwards."""
+    from bot.runs.store import open_store
+    from bot.settings import Settings
+
+    store = await open_store(Settings.from_env().database_url)
+    try:
+        yield store
+    finally:
+        await store.close()

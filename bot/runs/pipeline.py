@@ -1,0 +1,71 @@
+"""The seam between the worker and the work: a Pipeline turns a claimed Run into an outcome.
+
+The worker owns claiming, the lease, the heartbeat, cancellation and the trace file; a
+pipeline only does the steps (clone, sandbox, agent, verify, pull request) and writes them
+to `context.trace`. It may be cancelled at any await (the run was stopped, or its lease was
+lost): clean up in `finally:` blocks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bot.errors import ConfigError
+from bot.runs.models import Run, RunOutcome, RunState
+from bot.runs.store import RunStore
+from bot.settings import Settings
+from bot.trace import Trace
+
+
+@dataclass
+class RunContext:
+    """What a pipeline gets besides the run."""
+
+    trace: Trace
+    """The run's trace; every step appends to it."""
+    store: RunStore
+    settings: Settings
+    worker: str
+    """Name of the worker holding the lease."""
+
+
+class Pipeline(Protocol):
+    async def __call__(self, run: Run, context: RunContext) -> RunOutcome: ...
+
+
+class ClaimOnlyPipeline:
+    """The pipeline until the pull-request pipeline lands: record the claim and complete."""
+
+    async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
+        context.trace.event(
+            "pipeline",
+            step="claimed",
+            repository=run.repository,
+            issue=run.issue,
+            instructions=run.instructions,
+        )
+        return RunOutcome(state=RunState.SUCCEEDED, summary="run claimed and traced")
+
+
+DEFAULT_PIPELINE = "bot.runs.pipeline:ClaimOnlyPipeline"
+
+
+def load_pipeline(spec: str) -> Pipeline:
+    """`module:name` of a Pipeline class (made with no arguments) or instance."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(
+            f"--pipeline {spec}: cannot load it ({error}); give module:ClassName"
+        ) from error
+    pipeline: Pipeline = found() if isinstance(found, type) else found
+    return pipeline
+
+
+def trace_path(data_dir: Path, run_id: int) -> Path:
+    """Where a run's trace lives: one JSON-lines file per run."""
+    return data_dir / "runs" / f"{run_id}.jsonl"

@@ -1,0 +1,135 @@
+"""A worker: claims a run with a lease, runs its pipeline, renews the lease with a heartbeat.
+
+If the worker dies, its lease runs out and another worker claims the run again (the run's
+`attempts` counts the claims). A worker that finds at a heartbeat that it lost the lease
+stops its pipeline without writing a result; one that finds the run was asked to stop
+cancels its pipeline and marks the run cancelled. Only the lease holder can finish a run,
+so a run completes exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+
+from bot.runs.models import LeaseLost, Run, RunOutcome, RunState
+from bot.runs.pipeline import Pipeline, RunContext, trace_path
+from bot.runs.store import STOPPED_BY_REQUEST, RunStore
+from bot.settings import Settings
+from bot.trace import Redactor, Trace
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Claims and works runs one at a time until stopped."""
+
+    def __init__(
+        self, store: RunStore, pipeline: Pipeline, settings: Settings, *, name: str | None = None
+    ) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.settings = settings
+        self.name = name or worker_name()
+        self.current: Run | None = None
+        self.finished = 0
+
+    async def run_forever(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            try:
+                run = await self.run_one()
+            except Exception:  # a store hiccup must not end the worker; try again shortly
+                log.exception("worker %s could not claim or finish a run", self.name)
+                run = None
+            if run is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+
+    async def run_one(self) -> Run | None:
+        """Claim one run and work it to its end; None when nothing was waiting."""
+        run = await self.store.claim_run(
+            self.name, self.settings.lease_seconds, self.settings.max_attempts
+        )
+        if run is None:
+            return None
+        self.current = run
+        try:
+            return await self._work(run)
+        finally:
+            self.current = None
+            self.finished += 1
+
+    async def _work(self, run: Run) -> Run:
+        redactor = Redactor(self.settings.secrets())
+        with Trace(trace_path(self.settings.data_dir, run.id), redactor) as trace:
+            trace.event("claimed", worker=self.name, attempt=run.attempts)
+            log.info("worker %s claimed run %d (attempt %d)", self.name, run.id, run.attempts)
+            context = RunContext(trace, self.store, self.settings, self.name)
+            task = asyncio.create_task(self.pipeline(run, context))
+            try:
+                stop_reason = await self._watch(run, task)
+                if stop_reason is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    return await self._stopped(run, stop_reason, trace)
+                outcome = _outcome(task, trace)
+                final = await self.store.finish_run(
+                    run.id, self.name, outcome.state, outcome.summary, outcome.cost_usd
+                )
+                trace.event("finished", state=final.state.value, summary=final.summary)
+                return final
+            except LeaseLost:
+                trace.event("lease lost", worker=self.name)
+                return await self._current(run)
+            finally:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _watch(self, run: Run, task: asyncio.Task[RunOutcome]) -> str | None:
+        """Heartbeat until the pipeline ends; why it must stop early ("cancel"/"lease"), if so."""
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=self.settings.heartbeat_seconds)
+            if done:
+                return None
+            try:
+                beat = await self.store.heartbeat(run.id, self.name, self.settings.lease_seconds)
+            except LeaseLost:
+                return "lease"
+            except Exception:  # keep trying until the lease itself runs out
+                log.exception("heartbeat of run %d failed", run.id)
+                continue
+            if beat.cancel_requested:
+                return "cancel"
+
+    async def _stopped(self, run: Run, reason: str, trace: Trace) -> Run:
+        if reason == "lease":
+            trace.event("lease lost", worker=self.name)
+            return await self._current(run)
+        final = await self.store.finish_run(
+            run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST
+        )
+        trace.event("cancelled", summary=STOPPED_BY_REQUEST)
+        return final
+
+    async def _current(self, run: Run) -> Run:
+        return await self.store.get_run(run.id) or run
+
+
+def _outcome(task: asyncio.Task[RunOutcome], trace: Trace) -> RunOutcome:
+    try:
+        return task.result()
+    except Exception as error:  # the pipeline's failure is the run's failure, not the worker's
+        trace.event("error", error=f"{type(error).__name__}: {error}")
+        return RunOutcome(state=RunState.FAILED, summary=f"{type(error).__name__}: {error}")

@@ -1,0 +1,31 @@
+"""Pipelines for tests and benchmarks of the worker (claim, lease, heartbeat, cancel)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.runs.models import Run, RunOutcome, RunState
+from bot.runs.pipeline import RunContext
+
+
+class WaitForFilePipeline:
+    """Blocks until the file `DATA_DIR/release/RUN_ID` exists, then succeeds.
+
+    Lets a test hold a run in the middle of its pipeline (to kill or stop its worker)."""
+
+    poll_seconds = 0.05
+
+    async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
+        context.trace.event("pipeline", step="waiting", attempt_of=context.worker)
+        release = context.settings.data_dir / "release" / str(run.id)
+        while not release.exists():  # noqa: ASYNC110 - another process makes the file
+            await asyncio.sleep(self.poll_seconds)
+        context.trace.event("pipeline", step="released")
+        return RunOutcome(state=RunState.SUCCEEDED, summary="released")
+
+
+class FailingPipeline:
+    """Raises, as a pipeline with a bug would."""
+
+    async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
+        raise RuntimeError("the pipeline broke")

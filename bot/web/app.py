@@ -1,0 +1,138 @@
+"""The aiohttp application. The webhook entry is thin: verify the signature, persist the
+delivery, hand it to the dispatcher, answer. GitHub calls and runs happen after the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+from gidgethub import BadRequest, ValidationFailure, sansio
+
+from bot.handlers.dispatcher import Dispatcher
+from bot.runs.models import Delivery
+from bot.runs.store import RunStore
+from bot.runs.worker import Worker
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 25 * 1024 * 1024
+"""GitHub caps webhook payloads at 25 MB."""
+
+SECRET = web.AppKey("webhook_secret", str)
+STORE = web.AppKey("store", RunStore)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+WORKERS = web.AppKey("workers", list[Worker])
+WORKER_TASKS = web.AppKey("worker_tasks", list["asyncio.Task[None]"])
+
+
+def create_app(
+    *,
+    webhook_secret: str,
+    store: RunStore,
+    dispatcher: Dispatcher,
+    workers: Sequence[Worker] = (),
+) -> web.Application:
+    """The app; on start-up it recovers unprocessed deliveries and starts the embedded workers.
+
+    The caller owns (opens and closes) the store."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SECRET] = webhook_secret
+    app[STORE] = store
+    app[DISPATCHER] = dispatcher
+    app[WORKERS] = list(workers)
+    app.router.add_post("/webhooks", receive_webhook)
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(_background)
+    return app
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    dispatching = asyncio.create_task(app[DISPATCHER].run(), name="dispatcher")
+    app[WORKER_TASKS] = [
+        asyncio.create_task(worker.run_forever(stop), name=f"worker {worker.name}")
+        for worker in app[WORKERS]
+    ]
+    yield
+    stop.set()
+    dispatching.cancel()
+    for task in app[WORKER_TASKS]:
+        task.cancel()  # a run in progress is taken over by another worker after its lease
+    for task in (dispatching, *app[WORKER_TASKS]):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    body = await request.read()
+    try:
+        event = sansio.Event.from_http(request.headers, body, secret=request.app[SECRET])
+    except ValidationFailure as failure:
+        log.warning(
+            "refused a webhook with a bad signature: %s",
+            failure,
+            extra={"delivery_id": request.headers.get("X-GitHub-Delivery")},
+        )
+        return _error(401, "the X-Hub-Signature-256 signature is missing or does not match")
+    except (BadRequest, KeyError, ValueError) as failure:
+        return _error(400, f"not a GitHub webhook delivery: {failure}")
+    if not isinstance(event.data, dict) or not event.delivery_id:
+        return _error(400, "not a GitHub webhook delivery: the body is not a JSON object")
+    extra = {"delivery_id": event.delivery_id}
+    action = event.data.get("action")
+    dispatcher = request.app[DISPATCHER]
+    if not dispatcher.handles(event):
+        log.info("not handled: %s %s", event.event, action or "", extra=extra)
+        return web.json_response({"status": "ignored"}, status=202)
+    installation = event.data.get("installation") or {}
+    delivery = Delivery(
+        delivery_id=event.delivery_id,
+        event=event.event,
+        action=action if isinstance(action, str) else None,
+        installation_id=installation.get("id"),
+        payload=body.decode("utf-8"),
+        received_at=time.time(),
+    )
+    if not await request.app[STORE].record_delivery(delivery):
+        log.info("redelivery of %s ignored", event.event, extra=extra)
+        return web.json_response({"status": "duplicate"})
+    dispatcher.submit(event.delivery_id, event)
+    log.debug("accepted %s %s", event.event, action or "", extra=extra)
+    return web.json_response({"status": "accepted"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the store answers and every embedded worker is alive; 503 otherwise."""
+    healthy = True
+    try:
+        await request.app[STORE].ping()
+        store = "ok"
+    except Exception as failure:  # any failure to reach the store is what we report
+        store, healthy = f"unreachable: {type(failure).__name__}: {failure}", False
+    workers = []
+    tasks: list[asyncio.Task[None]] = request.app.get(WORKER_TASKS) or []
+    embedded: list[Worker] = request.app[WORKERS]
+    for worker, task in zip(embedded, tasks, strict=False):
+        alive = not task.done()
+        healthy = healthy and alive
+        current = worker.current
+        workers.append(
+            {"name": worker.name, "alive": alive, "run": current.id if current else None}
+        )
+    return web.json_response(
+        {
+            "status": "ok" if healthy else "unhealthy",
+            "store": store,
+            "workers": workers,
+            "deliveries_backlog": request.app[DISPATCHER].backlog,
+        },
+        status=200 if healthy else 503,
+    )
