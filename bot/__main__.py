@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from bot.errors import PatchbotError
 
 # Modules with a `register(subparsers)` function, in the order `--help` lists them.
-COMMAND_MODULES = ("bot.sandbox.cli",)
+COMMAND_MODULES = ("bot.sandbox.cli", "bot.web.cli", "bot.runs.cli")
 
 EXIT_ERROR = 2
 """Exit status for usage, configuration and environment errors (as argparse uses)."""
