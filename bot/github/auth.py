@@ -75,7 +75,8 @@ class InstallationTokens:
         self._locks: dict[int, asyncio.Lock] = {}
 
     def app_jwt(self) -> str:
-        return app_jwt(self._app_id, self._private_key, now=self._clock())
+        """The app's JWT, signed now (wall-clock time: GitHub checks `iat` and `exp`)."""
+        return app_jwt(self._app_id, self._private_key)
 
     def _fresh(self, installation_id: int) -> InstallationToken | None:
         cached = self._cache.get(installation_id)

@@ -116,9 +116,13 @@ class PatchbotGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         if wait is None:
             raise call_failed(method, url, exception, attempt) from exception
         if not self._may_wait(attempt, wait):
-            reason = f"GitHub asked to wait {wait:.0f} s more; limit is RetryConfig.max_total_wait"
             if attempt >= self.retry.max_attempts:
                 reason = "limit is RetryConfig.max_attempts"
+            else:
+                reason = (
+                    f"GitHub asked to wait {wait:.0f} s, beyond RetryConfig.max_total_wait "
+                    f"({self.retry.max_total_wait:.0f} s)"
+                )
             raise call_failed(method, url, exception, attempt, reason) from exception
         await self._wait(wait)
         return True

@@ -70,9 +70,10 @@ def call_failed(
     message = f"GitHub API call {method} {path} failed: {status} {phrase}"
     if github_message and github_message != phrase:
         message += f": {github_message}"
-    if attempts > 1:
-        message += f" (after {attempts} attempts{'; ' + reason if reason else ''})"
-    if status in _HINTS:
+    if attempts > 1 or reason:
+        tried = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
+        message += f" ({tried}{'; ' + reason if reason else ''})"
+    elif status in _HINTS:
         message += f" ({_HINTS[status]})"
     cls = _failure_class(type(error))
     failure = cls.__new__(cls, message)

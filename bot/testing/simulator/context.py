@@ -41,7 +41,7 @@ class Simulated:
 
 
 SIMULATED: web.AppKey[Simulated] = web.AppKey("simulated", Simulated)
-TOKEN: str = "simulator_token"
+TOKEN: web.RequestKey[Token] = web.RequestKey("simulator_token", Token)
 """Key in `request` under which the auth middleware stores the installation `Token`."""
 
 

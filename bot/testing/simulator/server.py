@@ -32,6 +32,7 @@ from bot.testing.simulator import (
     rest_repos,
 )
 from bot.testing.simulator.context import SIMULATED, RecordedRequest, Simulated
+from bot.testing.simulator.deliveries import Delivery, WebhookTarget, payload_for, send
 from bot.testing.simulator.faults import FAULTS, Faults
 from bot.testing.simulator.middleware import API_PREFIX, authenticate, record_and_fault
 from bot.testing.simulator.shapes import Urls
@@ -88,6 +89,9 @@ class GitHubSimulator:
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
         self._sim: Simulated | None = None
+        self.webhook: WebhookTarget | None = None
+        """Where deliveries go: set it with `send_webhooks_to`."""
+        self.deliveries: list[Delivery] = []
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -252,3 +256,66 @@ class GitHubSimulator:
     async def branch_sha(self, full_name: str, branch: str) -> str | None:
         """The commit a branch points to in the bare repository (after pushes), or None."""
         return await gitrepo.ref_sha(self._repo(full_name).path, f"refs/heads/{branch}")
+
+    # --- webhooks: act as a person on GitHub, and deliver the event ------------------------
+
+    def send_webhooks_to(self, url: str, secret: str) -> None:
+        """Deliver events to `url`, signed with `secret` (the app's webhook settings)."""
+        self.webhook = WebhookTarget(url, secret)
+
+    async def deliver(
+        self,
+        event: str,
+        action: str,
+        full_name: str,
+        *,
+        sender: str,
+        issue: int | None = None,
+        comment: Comment | None = None,
+        label: str | None = None,
+    ) -> Delivery:
+        """Send one signed delivery about the current state (does not change the state)."""
+        if self.webhook is None:
+            raise RuntimeError("call send_webhooks_to(url, secret) before delivering webhooks")
+        repo = self._repo(full_name)
+        payload = payload_for(
+            self.state,
+            self.urls,
+            event,
+            action,
+            repo=repo,
+            sender=self.state.user(sender),
+            issue=(repo.issues.get(issue) or repo.pulls.get(issue)) if issue else None,
+            comment=comment,
+            label=label,
+        )
+        delivery = await send(self.webhook, event, payload)
+        self.deliveries.append(delivery)
+        return delivery
+
+    async def open_issue(
+        self, full_name: str, title: str, body: str | None = None, *, author: str = "octocat"
+    ) -> tuple[Issue, Delivery]:
+        issue = self.add_issue(full_name, title, body, author=author)
+        delivery = await self.deliver(
+            "issues", "opened", full_name, sender=author, issue=issue.number
+        )
+        return issue, delivery
+
+    async def label_issue(self, full_name: str, number: int, label: str, *, by: str) -> Delivery:
+        """`by` adds `label` to the issue, and GitHub delivers `issues` / `labeled`."""
+        repo = self._repo(full_name)
+        target = repo.issues.get(number) or repo.pulls[number]
+        self.state.label(repo, label)
+        if label not in target.labels:
+            target.labels.append(label)
+        return await self.deliver(
+            "issues", "labeled", full_name, sender=by, issue=number, label=label
+        )
+
+    async def comment_on(self, full_name: str, number: int, body: str, *, by: str) -> Delivery:
+        """`by` comments on the issue, and GitHub delivers `issue_comment` / `created`."""
+        comment = self.add_comment(full_name, number, body, author=by)
+        return await self.deliver(
+            "issue_comment", "created", full_name, sender=by, issue=number, comment=comment
+        )

@@ -1,0 +1,102 @@
+"""Signed webhook deliveries from the simulator, built from the real payload fixtures.
+
+The fixture gives the event's shape; the simulator's state replaces the objects in it
+(repository, issue, comment, label, sender, installation), so a handler that reacts to the
+delivery finds the same objects through the REST API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.testing.simulator.shapes import (
+    Urls,
+    comment_json,
+    issue_json,
+    label_json,
+    node_id,
+    repo_json,
+    user_json,
+)
+from bot.testing.simulator.state import Comment, Issue, Pull, Repo, SimulatorState, User
+from bot.testing.webhooks import build_delivery, load_fixture
+
+# The fixture each (event, action) is built from; the rest use `<action>.payload.json`.
+FIXTURE_NAMES = {("issue_comment", "created"): "created.with-installation"}
+
+
+@dataclass
+class Delivery:
+    """One delivery the simulator sent, and how the receiver answered."""
+
+    event: str
+    action: str
+    delivery_id: str
+    status: int
+    response: str
+
+
+@dataclass
+class WebhookTarget:
+    url: str
+    secret: str
+
+
+def installation_for(state: SimulatorState, repo: Repo) -> int | None:
+    for installation in state.installations.values():
+        if repo.full_name in installation.repositories:
+            return installation.id
+    return None
+
+
+def payload_for(
+    state: SimulatorState,
+    urls: Urls,
+    event: str,
+    action: str,
+    *,
+    repo: Repo,
+    sender: User,
+    issue: Issue | Pull | None = None,
+    comment: Comment | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """The payload of `event`/`action`, from its fixture, filled with the simulator's objects."""
+    payload = load_fixture(event, FIXTURE_NAMES.get((event, action), action))
+    payload.pop("organization", None)
+    payload["action"] = action
+    payload["repository"] = repo_json(repo, urls)
+    payload["sender"] = user_json(sender, urls)
+    installation_id = installation_for(state, repo)
+    if installation_id is not None:
+        payload["installation"] = {
+            "id": installation_id,
+            "node_id": node_id("Installation", installation_id),
+        }
+    else:
+        payload.pop("installation", None)
+    if issue is not None:
+        payload["issue"] = issue_json(state, repo, issue, urls)
+    if comment is not None:
+        payload["comment"] = comment_json(repo, comment, urls)
+    if label is not None:
+        payload["label"] = label_json(repo, state.label(repo, label), urls)
+    return payload
+
+
+async def send(
+    target: WebhookTarget, event: str, payload: dict[str, Any], timeout: float = 30.0
+) -> Delivery:
+    """POST one signed delivery to the target and return how it answered."""
+    delivery = build_delivery(event, payload, secret=target.secret)
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+        session.post(target.url, data=delivery.body, headers=delivery.headers) as response,
+    ):
+        text = await response.text()
+        return Delivery(
+            event, str(payload.get("action", "")), delivery.delivery_id, response.status, text
+        )

@@ -1,0 +1,93 @@
+"""A running GitHub simulator with one installed repository, and clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.github.client import GitHubApp, GitHubClientConfig, PatchbotGitHubAPI
+from bot.github.retrying import RetryConfig
+from bot.testing.simulator import GitHubSimulator, generate_private_key
+from bot.testing.simulator.state import Installation
+
+REPO = "octo/demo"
+FILES = {
+    "README.md": "# demo\n",
+    "calc.py": "def add(a, b):\n    return a - b\n",
+    "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+}
+
+
+@pytest.fixture(scope="session")
+def app_private_key() -> str:
+    """One RSA key for the simulated app per session (generating one takes a while)."""
+    return generate_private_key()
+
+
+@pytest.fixture
+async def github(tmp_path: Path, app_private_key: str) -> AsyncIterator[GitHubSimulator]:
+    async with GitHubSimulator(tmp_path / "github", private_key_pem=app_private_key) as simulator:
+        simulator.add_repo(REPO, files=FILES)
+        simulator.add_installation("octo", [REPO], installation_id=7)
+        simulator.add_collaborator(REPO, "maintainer", "maintain")
+        simulator.add_issue(REPO, "add() subtracts", "calc.add(1, 2) gives -1", author="alice")
+        yield simulator
+
+
+@pytest.fixture
+def installation(github: GitHubSimulator) -> Installation:
+    return github.state.installations[7]
+
+
+class SleepRecorder(PatchbotGitHubAPI):
+    """The real client, except that waits are recorded instead of slept."""
+
+    slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        type(self).slept.append(seconds)
+
+
+def client_config(github: GitHubSimulator, **retry: float) -> GitHubClientConfig:
+    return GitHubClientConfig(
+        api_url=github.api_url,
+        app_id=github.app_id,
+        private_key=SecretStr(github.private_key_pem),
+        request_timeout=5.0,
+        retry=RetryConfig(**retry),
+    )
+
+
+@pytest.fixture
+def slept() -> list[float]:
+    """The waits between retries of clients from `app` and `make_app`, in seconds."""
+    SleepRecorder.slept = []
+    return SleepRecorder.slept
+
+
+@pytest.fixture
+async def make_app(
+    github: GitHubSimulator, slept: list[float]
+) -> AsyncIterator[Callable[..., GitHubApp]]:
+    """Builds the app's client with the given RetryConfig fields (and request timeout)."""
+    made: list[GitHubApp] = []
+
+    def make(request_timeout: float = 5.0, **retry: float) -> GitHubApp:
+        config = client_config(github, **retry).model_copy(
+            update={"request_timeout": request_timeout}
+        )
+        made.append(GitHubApp(config, api_class=SleepRecorder))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., GitHubApp]) -> GitHubApp:
+    """The app's client with default retry bounds; waits are recorded in `slept`."""
+    return make_app()
