@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from bot.errors import PatchbotError
 
 # Modules with a `register(subparsers)` function, in the order `--help` lists them.
-COMMAND_MODULES = ("bot.sandbox.cli", "bot.web.cli", "bot.runs.cli")
+COMMAND_MODULES = (
+    "bot.sandbox.cli",
+    "bot.web.cli",
+    "bot.runs.cli",
+    "bot.solve.cli",
+    "bot.agent.cli",
+)
 
 EXIT_ERROR = 2
 """Exit status for usage, configuration and environment errors (as argparse uses)."""
@@ -32,7 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in words:  # `patchbot sandbox exec PATH -- CMD...`: CMD is never parsed as options
+        split = words.index("--")
+        words, rest = words[:split], words[split + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(words)
+    if rest and not getattr(args, "takes_command", False):
+        parser.error(f"unexpected arguments after --: {' '.join(rest)}")
+    args.rest = rest
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -30,12 +30,15 @@ def register(subparsers: Any) -> None:
     test.add_argument("--no-setup-network", action="store_true", help="set up offline")
     test.set_defaults(run=_test)
 
-    run = commands.add_parser("exec", help="run one command with PATH at /workspace")
+    run = commands.add_parser(
+        "exec",
+        help="run one command with PATH at /workspace",
+        usage="patchbot sandbox exec [-h] [--timeout S] [--image NAME] PATH -- CMD...",
+    )
     run.add_argument("path", type=Path, help="a git checkout, mounted at /workspace")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds (exit 124 after)")
     run.add_argument("--image", default="python", help="sandbox image (default: python)")
-    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD...")
-    run.set_defaults(run=_exec)
+    run.set_defaults(run=_exec, takes_command=True)
 
     gc = commands.add_parser("gc", help="remove sandboxes left behind by dead processes")
     gc.add_argument("--all", action="store_true", help="also remove live sandboxes")
@@ -61,9 +64,7 @@ def checkout_root(path: Path) -> Path:
         check=False,
     )
     if done.returncode != 0 or done.stdout.strip() != "true":
-        raise ConfigError(
-            f"{path} is not a git repository; run `git init` there or give a checkout"
-        )
+        raise ConfigError(f"{path} is not inside a git repository; give a checkout's path")
     return path.resolve()
 
 
@@ -109,7 +110,7 @@ def _exec(args: argparse.Namespace) -> int:
 
     from bot.sandbox.docker import open_sandbox
 
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    argv = args.rest
     if not argv:
         raise ConfigError("no command given; usage: patchbot sandbox exec PATH -- CMD...")
     workspace = checkout_root(args.path)

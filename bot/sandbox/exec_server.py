@@ -27,10 +27,18 @@ GRACE_AFTER_EXIT = 0.3
 _OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 
 
-def _undumpable() -> None:
-    """Hide this process's memory and fds from the commands it runs (same uid, no ptrace)."""
+def _set_dumpable(flag: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+        ctypes.CDLL(None, use_errno=True).prctl(4, flag, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+def _doomed_first() -> None:
+    """In each command's process: be the out-of-memory killer's first choice, not the server.
+    (An unprivileged process may raise its own score, never lower it; the fork inherits the
+    server's non-dumpable flag, which makes its /proc files root's until it is undone.)"""
+    _set_dumpable(1)
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as score:
+        score.write("1000")
 
 
 def _oom_kills() -> int:
@@ -122,6 +130,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_doomed_first,
     )
     assert process.stdout is not None and process.stderr is not None
     names = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
@@ -175,7 +184,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    _undumpable()
+    _set_dumpable(0)  # hide this process's memory and fds from the commands it runs
     os.makedirs(os.environ.get("HOME") or "/tmp/home", exist_ok=True)
     _send({"ready": True, "uid": os.getuid()})
     for line in sys.stdin:

@@ -1,0 +1,108 @@
+"""The sandbox's hardening, checked from inside a real container."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.docker import DockerSandbox, open_sandbox
+
+pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CANARY = "PATCHBOT_TEST_CANARY_SECRET"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sandbox(
+    docker_ready: None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DockerSandbox]:
+    workspace = tmp_path_factory.mktemp("isolation") / "calc"
+    shutil.copytree(EXAMPLES / "calc", workspace)
+    os.environ[CANARY] = "hunter2-must-not-leak"
+    config = SandboxConfig(memory_mb=256, pids_limit=64, output_cap=4096)
+    try:
+        async with open_sandbox(workspace, config) as running:
+            yield running
+    finally:
+        del os.environ[CANARY]
+
+
+async def test_only_loopback_and_no_name_resolution(sandbox: DockerSandbox) -> None:
+    interfaces = await sandbox.exec("ls /sys/class/net")
+    assert interfaces.stdout.split() == ["lo"]
+    lookup = await sandbox.exec("getent hosts pypi.org")
+    assert lookup.exit_code != 0
+
+
+async def test_runs_as_unprivileged_user_without_capabilities(sandbox: DockerSandbox) -> None:
+    uid = await sandbox.exec("id -u")
+    assert uid.stdout.strip() != "0"
+    status = await sandbox.exec("grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status")
+    fields = dict(line.split(":\t") for line in status.stdout.strip().splitlines())
+    assert int(fields["CapEff"], 16) == 0
+    assert int(fields["CapBnd"], 16) == 0
+    assert fields["NoNewPrivs"] == "1"
+
+
+async def test_workspace_is_writable_and_root_is_not(sandbox: DockerSandbox) -> None:
+    write = await sandbox.exec("touch /workspace/new-file && echo ok")
+    assert write.stdout.strip() == "ok"
+    assert (sandbox.workspace / "new-file").exists()
+    root = await sandbox.exec("touch /etc/owned")
+    assert root.exit_code != 0
+    assert "Read-only file system" in root.stderr
+
+
+async def test_host_environment_and_docker_socket_never_enter(sandbox: DockerSandbox) -> None:
+    env = await sandbox.exec("env; ls -la /var/run/docker.sock /run/docker.sock 2>&1")
+    assert CANARY not in env.stdout
+    assert "hunter2" not in env.stdout
+    assert "No such file" in env.stdout
+
+
+async def test_fork_bomb_is_contained_and_reported(sandbox: DockerSandbox) -> None:
+    bomb = await sandbox.exec("python3 -c 'import os\nwhile True: os.fork()'", timeout=10)
+    assert not bomb.ok
+    assert "Resource temporarily unavailable" in bomb.stderr or bomb.timed_out
+    after = await sandbox.exec("ps -e --no-headers | wc -l")
+    assert int(after.stdout) < 10  # the bomb's processes are gone and the sandbox still works
+
+
+async def test_memory_hog_is_killed_and_reported(sandbox: DockerSandbox) -> None:
+    hog = await sandbox.exec("python3 -c 'b = b\"x\" * (1024 * 1024 * 1024)'", timeout=30)
+    assert hog.exit_code in (137, 1)
+    assert "out of memory" in hog.stderr or "MemoryError" in hog.stderr
+    assert (await sandbox.exec("echo still here")).stdout.strip() == "still here"
+
+
+async def test_timeout_kills_the_whole_process_tree(sandbox: DockerSandbox) -> None:
+    result = await sandbox.exec("(sleep 300 &) ; setsid sleep 301 & sleep 302", timeout=1)
+    assert result.timed_out
+    assert result.exit_code == 124
+    assert "timeout" in result.stderr
+    left = await sandbox.exec("ps -eo args --no-headers | grep -c '^sleep 30[12]' || true")
+    assert left.stdout.strip() == "0"
+
+
+async def test_huge_output_is_capped_and_marked(sandbox: DockerSandbox) -> None:
+    result = await sandbox.exec("yes line | head -c 5000000; echo END")
+    assert result.truncated
+    assert len(result.stdout) < 4096 + 100
+    assert "bytes truncated" in result.stdout
+    assert result.stdout.endswith("END\n")
+
+
+async def test_background_process_does_not_hold_the_command_open(
+    sandbox: DockerSandbox,
+) -> None:
+    result = await sandbox.exec("sleep 60 & echo started", timeout=30)
+    assert result.ok
+    assert result.duration < 10
+    await sandbox.exec("pkill sleep || true")

@@ -1,0 +1,146 @@
+"""Set-up, test runs, caching and clean-up of real sandboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import pytest
+
+from bot.errors import SetupFailed
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.docker import LABEL, OWNER_LABEL, open_sandbox, owner_label
+from bot.sandbox.models import Outcome
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
+
+
+def own_containers() -> list[str]:
+    client = docker.from_env()
+    label = f"{OWNER_LABEL}={owner_label()}"
+    return [c.id for c in client.containers.list(all=True, filters={"label": [LABEL, label]})]
+
+
+def env_volumes(name_part: str) -> list[str]:
+    client = docker.from_env()
+    return [v.name for v in client.volumes.list(filters={"label": LABEL}) if name_part in v.name]
+
+
+async def test_mixed_suite_is_reported_test_by_test(
+    example_repo: Callable[[str], Path],
+) -> None:
+    async with open_sandbox(example_repo("mixed"), SandboxConfig()) as sandbox:
+        report = await sandbox.run_tests()
+    outcomes = {case.id: case.outcome for case in report.cases}
+    assert report.count(Outcome.PASSED) == 3
+    assert report.count(Outcome.FAILED) == 2
+    assert report.count(Outcome.ERROR) == 1
+    assert report.count(Outcome.SKIPPED) == 1
+    assert outcomes["tests/test_mixed.py::test_wrong_arithmetic"] is Outcome.FAILED
+    assert all(case.duration is not None for case in report.cases)
+    assert report.summary_line() == "3 passed, 3 failed, 1 skipped"
+
+
+async def test_hanging_suite_is_killed_at_the_timeout(
+    example_repo: Callable[[str], Path],
+) -> None:
+    async with open_sandbox(example_repo("hangs"), SandboxConfig()) as sandbox:
+        report = await sandbox.run_tests(timeout=3)
+        assert report.timed_out
+        assert not report.all_passed
+        assert report.duration < 30
+        left = await sandbox.exec("ps -eo args --no-headers | grep -c '^python -m pytest' || true")
+        assert left.stdout.strip() == "0"
+
+
+async def test_setup_is_cached_for_the_same_dependency_files(
+    example_repo: Callable[[str], Path],
+) -> None:
+    repo = example_repo("with_deps")
+    marker = uuid.uuid4().hex  # a comment unique to this test run: a fresh cache key
+    with (repo / "requirements.txt").open("a") as requirements:
+        requirements.write(f"# {marker}\n")
+    first_config = SandboxConfig()
+    async with open_sandbox(repo, first_config) as sandbox:
+        assert not sandbox.setup.cached
+        first = sandbox.setup.duration
+        assert (await sandbox.run_tests()).all_passed
+    async with open_sandbox(repo, first_config) as sandbox:
+        assert sandbox.setup.cached
+        assert sandbox.setup.duration < first
+        assert sandbox.setup.volume is not None
+        assert (await sandbox.run_tests()).all_passed
+    docker.from_env().volumes.get(sandbox.setup.volume).remove(force=True)
+    docker.from_env().volumes.get(f"{sandbox.setup.volume}-ready").remove(force=True)
+
+
+async def test_tests_run_without_network_even_when_setup_had_it(
+    example_repo: Callable[[str], Path],
+) -> None:
+    async with open_sandbox(example_repo("with_deps"), SandboxConfig()) as sandbox:
+        interfaces = await sandbox.exec("ls /sys/class/net")
+    assert interfaces.stdout.split() == ["lo"]
+
+
+async def test_failed_setup_says_why_and_leaves_nothing_behind(
+    example_repo: Callable[[str], Path],
+) -> None:
+    before = set(env_volumes("patchbot-env-"))
+    with pytest.raises(SetupFailed) as failure:
+        async with open_sandbox(example_repo("setup_fails"), SandboxConfig()):
+            pytest.fail("the sandbox must not start after a failed set-up")
+    assert "patchbot-no-such-package" in str(failure.value)
+    assert "setup_command" in str(failure.value)
+    assert own_containers() == []
+    assert set(env_volumes("patchbot-env-")) == before
+
+
+async def test_offline_setup_fails_clearly_when_dependencies_need_network(
+    example_repo: Callable[[str], Path],
+) -> None:
+    repo = example_repo("with_deps")
+    (repo / "requirements.txt").write_text(f"tomli-w==1.0.0\n# {uuid.uuid4().hex}\n")
+    with pytest.raises(SetupFailed, match="no network"):
+        async with open_sandbox(repo, SandboxConfig(setup_network=False)):
+            pass
+
+
+async def test_container_is_removed_on_error_and_on_cancellation(
+    example_repo: Callable[[str], Path],
+) -> None:
+    repo = example_repo("calc")
+    with pytest.raises(RuntimeError):
+        async with open_sandbox(repo, SandboxConfig()):
+            assert len(own_containers()) == 1
+            raise RuntimeError("boom")
+    assert own_containers() == []
+
+    started = asyncio.Event()
+
+    async def long_command() -> None:
+        async with open_sandbox(repo, SandboxConfig()) as sandbox:
+            started.set()
+            await sandbox.exec("sleep 300", timeout=600)
+
+    task = asyncio.create_task(long_command())
+    await asyncio.wait_for(started.wait(), 60)
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert own_containers() == []
+
+
+async def test_workspace_is_handed_to_the_sandbox_user_when_running_as_root(
+    example_repo: Callable[[str], Path],
+) -> None:
+    repo = example_repo("calc")
+    async with open_sandbox(repo, SandboxConfig()) as sandbox:
+        uid = int((await sandbox.exec("id -u")).stdout)
+    assert uid != 0
+    if os.geteuid() == 0:
+        assert repo.stat().st_uid == uid
