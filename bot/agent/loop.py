@@ -1,0 +1,263 @@
+"""The agent loop: ask the model, run the tools it calls, until it finishes or a limit stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bot.agent.model import Model, ModelError, ModelReply
+from bot.agent.stops import AgentStop, LimitReached, ModelFailed, StopReason, Submitted
+from bot.agent.tools import ToolBox
+from bot.trace import Trace
+
+
+class AgentLimits(BaseModel):
+    """When a run stops even though the agent has not finished."""
+
+    max_steps: int = Field(default=40, ge=1)
+    """Most model calls in one run, across all attempts."""
+    cost_limit: float = Field(default=2.0, ge=0)
+    """Stop before the next model call once the run has cost this many US dollars; 0 = none.
+    Not enforceable for a model without a price in litellm's table (the report says so)."""
+    time_limit: float = Field(default=1800.0, gt=0)
+    """Seconds of wall time for the whole run, verification included."""
+
+
+class ProgressEvent(BaseModel):
+    """One line of progress for a human watching the run."""
+
+    step: int
+    text: str
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+class AgentStats(BaseModel):
+    """What a run used so far."""
+
+    steps: int = 0
+    """Model calls made."""
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    """Sum of the calls' known costs."""
+    unpriced_calls: int = 0
+    """Calls whose cost litellm's price table does not know; when > 0 the total is unknown."""
+    model_seconds: float = 0.0
+    tool_seconds: float = 0.0
+
+    @property
+    def cost_known(self) -> bool:
+        return self.unpriced_calls == 0
+
+    def cost_text(self) -> str:
+        return f"${self.cost_usd:.4f}" if self.cost_known else "unknown (model not in price table)"
+
+
+class AgentOutcome(BaseModel):
+    """How one stretch of the loop ended."""
+
+    reason: StopReason
+    detail: str
+    summary: str = ""
+    """The agent's `finish` summary, when it finished."""
+
+
+def _short(arguments: str, limit: int = 70) -> str:
+    try:
+        value: Any = json.loads(arguments)
+    except json.JSONDecodeError:
+        value = arguments
+    if isinstance(value, dict):
+        if "path" in value:
+            value = f"{value.get('command')} {value['path']}"
+        elif isinstance(value.get("command"), str):
+            value = value["command"]
+        elif not value:
+            value = ""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Agent:
+    """One conversation with the model; `run` drives it, `resume` continues after feedback."""
+
+    def __init__(
+        self,
+        model: Model,
+        tools: ToolBox,
+        limits: AgentLimits,
+        trace: Trace,
+        progress: Progress | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.model = model
+        self.tools = tools
+        self.limits = limits
+        self.trace = trace
+        self.progress = progress
+        self.clock = clock
+        self.started = clock()
+        self.stats = AgentStats()
+        self.messages: list[dict[str, Any]] = []
+        self._sent = 0
+        self._open_finish: str | None = None
+
+    def start(self, system: str, task: str) -> None:
+        self.messages = [{"role": "system", "content": system}, {"role": "user", "content": task}]
+
+    def resume(self, feedback: str) -> None:
+        """Continue after `finish` (or a stop) with `feedback` as the answer to it."""
+        if self._open_finish is not None:
+            self.messages.append(
+                {"role": "tool", "tool_call_id": self._open_finish, "content": feedback}
+            )
+            self._open_finish = None
+        else:
+            self.messages.append({"role": "user", "content": feedback})
+
+    async def run(self) -> AgentOutcome:
+        """Step until a stop condition; every way out is caught here and becomes the outcome."""
+        outcome: AgentOutcome | None = None
+        try:
+            while True:
+                await self.step()
+        except Submitted as done:
+            self._open_finish = done.call_id
+            outcome = AgentOutcome(
+                reason=StopReason.FINISHED, detail=str(done), summary=done.summary
+            )
+        except LimitReached as limit:
+            outcome = AgentOutcome(reason=limit.reason, detail=str(limit))
+        except ModelFailed as failed:
+            outcome = AgentOutcome(reason=StopReason.MODEL_ERROR, detail=str(failed))
+        finally:
+            self.trace.event(
+                "agent_stop",
+                reason=outcome.reason.value if outcome else "interrupted",
+                detail=outcome.detail if outcome else "the run was interrupted",
+                **self.stats.model_dump(),
+            )
+        return outcome
+
+    def check_limits(self) -> None:
+        limits, stats = self.limits, self.stats
+        if stats.steps >= limits.max_steps:
+            raise LimitReached(StopReason.STEP_LIMIT, limits.max_steps, stats.steps)
+        if limits.cost_limit and stats.cost_known and stats.cost_usd >= limits.cost_limit:
+            raise LimitReached(StopReason.COST_LIMIT, limits.cost_limit, stats.cost_usd)
+        elapsed = self.clock() - self.started
+        if elapsed >= limits.time_limit:
+            raise LimitReached(StopReason.TIME_LIMIT, limits.time_limit, elapsed)
+
+    async def step(self) -> None:
+        self.check_limits()
+        reply = await self._ask()
+        message = reply.message
+        self.messages.append(message)
+        calls = message.get("tool_calls") or []
+        if not calls:
+            self._say("no tool call; reminded the model to use one")
+            self.messages.append(
+                {
+                    "role": "user",
+                    "content": "Reply with a tool call. Call `finish` when the fix is done.",
+                }
+            )
+            return
+        for index, call in enumerate(calls):
+            try:
+                await self._call_tool(call)
+            except Submitted:
+                for skipped in calls[index + 1 :]:
+                    self._answer(skipped.get("id", ""), "not run: `finish` was called before it")
+                raise
+
+    async def _ask(self) -> ModelReply:
+        self.trace.event(
+            "model_request",
+            step=self.stats.steps + 1,
+            message_count=len(self.messages),
+            new_messages=self.messages[self._sent :],
+        )
+        self._sent = len(self.messages)
+        remaining = self.limits.time_limit - (self.clock() - self.started)
+        try:
+            reply = await asyncio.wait_for(
+                self.model.complete(self.messages, self.tools.schemas), timeout=remaining
+            )
+        except TimeoutError:
+            elapsed = self.clock() - self.started
+            raise LimitReached(StopReason.TIME_LIMIT, self.limits.time_limit, elapsed) from None
+        except ModelError as error:
+            self.trace.event("model_error", error_kind=error.kind, error=str(error))
+            raise ModelFailed(str(error)) from error
+        stats = self.stats
+        stats.steps += 1
+        stats.prompt_tokens += reply.usage.prompt_tokens
+        stats.completion_tokens += reply.usage.completion_tokens
+        if reply.usage.cost_usd is None:
+            stats.unpriced_calls += 1
+        else:
+            stats.cost_usd += reply.usage.cost_usd
+        stats.model_seconds += reply.latency
+        self.trace.event(
+            "model_response",
+            step=stats.steps,
+            message=reply.message,
+            usage=reply.usage.model_dump(),
+            latency=round(reply.latency, 4),
+            attempts=reply.attempts,
+        )
+        self._sent += 1  # the reply itself is in the trace already
+        return reply
+
+    async def _call_tool(self, call: dict[str, Any]) -> None:
+        function = call.get("function") or {}
+        name = str(function.get("name", ""))
+        arguments = function.get("arguments") or ""
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments)
+        call_id = str(call.get("id", ""))
+        self.stats.tool_calls += 1
+        self.trace.event(
+            "tool_call", step=self.stats.steps, id=call_id, name=name, arguments=arguments
+        )
+        try:
+            result = await self.tools.run(name, arguments, call_id)
+        except Submitted as done:
+            self.trace.event(
+                "tool_result", step=self.stats.steps, id=call_id, name=name, finish=True
+            )
+            self._say(f"finish: {_short(done.summary)}")
+            raise
+        self.stats.tool_seconds += result.duration
+        self.trace.event(
+            "tool_result",
+            step=self.stats.steps,
+            id=call_id,
+            name=name,
+            error=result.error,
+            duration=round(result.duration, 4),
+            output=result.output,
+        )
+        status = "error" if result.error else f"{result.duration:.1f}s"
+        self._say(f"{name or '?'} {_short(arguments)} [{status}]")
+        self._answer(call_id, result.output)
+
+    def _answer(self, call_id: str, content: str) -> None:
+        self.messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
+
+    def _say(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress(ProgressEvent(step=self.stats.steps, text=text))
+
+
+__all__ = ["Agent", "AgentLimits", "AgentOutcome", "AgentStats", "AgentStop", "ProgressEvent"]

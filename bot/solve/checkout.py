@@ -1,0 +1,90 @@
+"""The checkouts of one solve run: the agent's, fresh ones for verification, and the patch.
+
+The repository at PATH is only ever read: its HEAD is cloned (without hard links, since the
+sandbox takes ownership of the files it gets). The git data Patchbot trusts lives outside
+every sandbox's view; the agent's own `.git` is never read by the host.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from bot.errors import ConfigError, PatchbotError
+
+# Never run hooks or an fsmonitor, and accept checkouts the sandbox's user owns.
+_SAFE = ("-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+# Files the tests and tools leave behind that are no part of a patch.
+_EXCLUDE = """\
+__pycache__/
+*.py[cod]
+.pytest_cache/
+.mypy_cache/
+.ruff_cache/
+*.egg-info/
+.coverage
+*.patchbot-edit
+"""
+
+
+class GitError(PatchbotError, RuntimeError):
+    """A git command failed."""
+
+
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        ["git", *_SAFE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+class Checkouts:
+    """Clones of one repository's HEAD under `root`, which the caller owns and removes."""
+
+    def __init__(self, repo: Path, root: Path) -> None:
+        self.repo = repo.resolve()
+        self.root = root
+        self.trusted = root / "trusted.git"
+        self.work = root / "work"
+        try:
+            self.base = git("rev-parse", "--verify", "HEAD^{commit}", cwd=self.repo).strip()
+        except (GitError, NotADirectoryError, FileNotFoundError) as error:
+            raise ConfigError(
+                f"--repo {repo} is not a git repository with a commit; commit your code first"
+            ) from error
+        git("clone", "--quiet", "--bare", "--no-hardlinks", str(self.repo), str(self.trusted))
+        (self.trusted / "info").mkdir(exist_ok=True)
+        (self.trusted / "info" / "exclude").write_text(_EXCLUDE)
+        self.fresh(self.work)
+
+    def fresh(self, path: Path) -> Path:
+        """A new checkout of the base commit at `path`."""
+        git("clone", "--quiet", "--no-hardlinks", "--no-checkout", str(self.trusted), str(path))
+        git("checkout", "--quiet", "--detach", self.base, cwd=path)
+        return path
+
+    def diff(self) -> str:
+        """The agent's changes as a binary-safe patch against the base, new files included."""
+        index = self.root / "patch.index"
+        index.unlink(missing_ok=True)
+        env = {"GIT_INDEX_FILE": str(index)}
+        tree = ("--git-dir", str(self.trusted), "--work-tree", str(self.work))
+        git(*tree, "read-tree", self.base, env=env)
+        git(*tree, "add", "--all", ".", env=env)
+        return git(*tree, "diff", "--cached", "--binary", self.base, env=env)
+
+    def candidate(self, name: str, patch: str) -> Path:
+        """A fresh checkout with `patch` applied, for verification."""
+        path = self.fresh(self.root / name)
+        patch_file = self.root / f"{name}.diff"
+        patch_file.write_text(patch)
+        git("apply", "--binary", "--whitespace=nowarn", str(patch_file), cwd=path)
+        return path

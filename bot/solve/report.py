@@ -1,0 +1,89 @@
+"""`report.md`: what a solve run did and why it ended, for the human who reads it first."""
+
+from __future__ import annotations
+
+from bot.agent.stops import StopReason
+from bot.solve.solver import SolveRequest, SolveResult
+from bot.solve.verify import Change
+
+_HEADLINES = {
+    StopReason.VERIFIED: "Verified patch",
+    StopReason.REJECTED: "No verified patch: verification rejected the last candidate",
+    StopReason.STEP_LIMIT: "No verified patch: step limit reached",
+    StopReason.COST_LIMIT: "No verified patch: cost limit reached",
+    StopReason.TIME_LIMIT: "No verified patch: time limit reached",
+    StopReason.MODEL_ERROR: "No verified patch: the model could not be called",
+    StopReason.SETUP_FAILED: "No verified patch: the repository's tests could not be set up",
+    StopReason.FINISHED: "No verified patch",
+}
+_CHANGE_ORDER = (
+    Change.FIXED,
+    Change.NEW_PASSING,
+    Change.BROKEN,
+    Change.REMOVED,
+    Change.NEW_FAILING,
+    Change.STILL_FAILING,
+    Change.SKIPPED,
+    Change.STILL_PASSING,
+)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_report(request: SolveRequest, result: SolveResult) -> str:
+    stats = result.stats
+    lines = [
+        f"# Patchbot: {_HEADLINES[result.stop_reason]}",
+        "",
+        f"**Issue:** {_cell(request.issue_title)}",
+        "",
+        f"**Stop reason:** `{result.stop_reason.value}`: {result.detail}",
+        "",
+        "## Summary",
+        "",
+        result.summary or "_The agent gave no summary._",
+        "",
+        "## Run",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| repository | `{request.repo}` at `{result.base_commit[:12]}` |",
+        f"| model | `{request.model.model}` |",
+        f"| steps | {stats.steps} of {request.limits.max_steps} (tool calls: {stats.tool_calls}) |",
+        f"| tokens | {stats.prompt_tokens} prompt, {stats.completion_tokens} completion |",
+        f"| cost | {stats.cost_text()} |",
+        f"| attempts | {len(result.attempts)} of {request.verify.max_attempts} |",
+        f"| duration | {result.duration:.1f} s (model {stats.model_seconds:.1f} s, "
+        f"tools {stats.tool_seconds:.1f} s) |",
+        "",
+    ]
+    if result.baseline is not None:
+        lines += ["## Tests", "", f"Before (base commit): {result.baseline.summary_line()}", ""]
+    verification = result.verification
+    if verification is not None:
+        lines += [f"After (last candidate): {verification.candidate_summary}", ""]
+        lines += [f"Verdict: {verification.reason}", ""]
+        lines += ["| test | before | after | change |", "| --- | --- | --- | --- |"]
+        ranked = sorted(verification.changes, key=lambda item: _CHANGE_ORDER.index(item.change))
+        for item in ranked:
+            before = item.before.value if item.before else "—"
+            after = item.after.value if item.after else "—"
+            lines.append(f"| `{_cell(item.id)}` | {before} | {after} | {item.change.value} |")
+        lines.append("")
+    if result.attempts:
+        lines += ["## Attempts", ""]
+        lines += [f"{attempt.number}. {attempt.reason}" for attempt in result.attempts]
+        lines.append("")
+    if not result.verified:
+        lines += [
+            "## What now",
+            "",
+            "`patch.diff` holds the last unverified changes, if any; do not apply them blindly. "
+            "`trace.jsonl` has every model call and tool result. Raise the limits "
+            "(`--max-steps`, `--cost-limit`, `--time-limit`, `--max-attempts`) or make the "
+            "issue more specific, then run `patchbot solve` again.",
+            "",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""The solve run: clone, baseline, agent, verification, retries. `patchbot solve` and the GitHub
+pipeline both call `solve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from bot.agent.loop import Agent, AgentLimits, AgentStats, Progress, ProgressEvent
+from bot.agent.model import LitellmModel, Model, ModelConfig, import_litellm
+from bot.agent.prompts import SYSTEM_PROMPT, rejection_message, task_message
+from bot.agent.stops import StopReason
+from bot.agent.tools import ToolBox, ToolConfig, format_report
+from bot.errors import SetupFailed
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.models import TestReport
+from bot.sandbox.protocol import Sandbox
+from bot.solve.checkout import Checkouts
+from bot.solve.verify import SandboxOpener, Verification, VerifyConfig, feedback, judge, run_suite
+from bot.trace import Trace
+
+
+class SolveRequest(BaseModel):
+    """Everything one solve run needs to know."""
+
+    repo: Path
+    """A local git repository; its HEAD commit is the base. It is never modified."""
+    issue_title: str
+    issue_body: str = ""
+    instructions: str = ""
+    """Extra words from a maintainer (`/patchbot fix <instructions>`); untrusted like the issue."""
+    model: ModelConfig
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    limits: AgentLimits = Field(default_factory=AgentLimits)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    tools: ToolConfig = Field(default_factory=ToolConfig)
+
+
+class Attempt(BaseModel):
+    """One candidate the agent submitted, and what verification made of it."""
+
+    number: int
+    summary: str
+    patch: str
+    verification: Verification | None
+    """None when the patch was empty (nothing to verify)."""
+    reason: str
+
+
+class SolveResult(BaseModel):
+    """How a solve run ended. `verified` is the only sign that `patch` is proven."""
+
+    stop_reason: StopReason
+    detail: str
+    """One line saying why the run stopped, for humans."""
+    patch: str
+    """The last candidate (or, after a limit stop, the unverified changes); may be empty."""
+    summary: str = ""
+    """The agent's own summary of its last candidate."""
+    base_commit: str
+    baseline: TestReport | None = None
+    verification: Verification | None = None
+    """The verdict on the last candidate."""
+    attempts: list[Attempt] = Field(default_factory=list)
+    stats: AgentStats = Field(default_factory=AgentStats)
+    duration: float = 0.0
+    """Seconds for the whole run."""
+
+    @property
+    def verified(self) -> bool:
+        return self.stop_reason is StopReason.VERIFIED
+
+
+@contextlib.asynccontextmanager
+async def docker_sandbox(workspace: Path, config: SandboxConfig) -> AsyncIterator[Sandbox]:
+    """The default `SandboxOpener`: the Docker sandbox, imported only when a run starts."""
+    from bot.sandbox.docker import open_sandbox
+
+    async with open_sandbox(workspace, config) as sandbox:
+        yield sandbox
+
+
+async def solve(
+    request: SolveRequest,
+    *,
+    trace: Trace,
+    progress: Progress | None = None,
+    open_sandbox: SandboxOpener = docker_sandbox,
+    model: Model | None = None,
+) -> SolveResult:
+    """Turn the issue into a patch and verify it; see `SolveResult` for what came of it."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="patchbot-solve-") as root:
+        checkouts = await asyncio.to_thread(Checkouts, request.repo, Path(root))
+        trace.event(
+            "solve_start",
+            repo=str(checkouts.repo),
+            base=checkouts.base,
+            model=request.model.model,
+            limits=request.limits.model_dump(),
+            verify=request.verify.model_dump(),
+        )
+        run = _Run(request, checkouts, trace, progress, open_sandbox, model)
+        result = await run.execute()
+    result.duration = time.monotonic() - started
+    trace.event("solve_stop", reason=result.stop_reason.value, detail=result.detail)
+    return result
+
+
+class _Run:
+    def __init__(
+        self,
+        request: SolveRequest,
+        checkouts: Checkouts,
+        trace: Trace,
+        progress: Progress | None,
+        open_sandbox: SandboxOpener,
+        model: Model | None,
+    ) -> None:
+        self.request = request
+        self.checkouts = checkouts
+        self.trace = trace
+        self.progress = progress
+        self.open_sandbox = open_sandbox
+        self.model = model or LitellmModel(request.model)
+        self.result = SolveResult(
+            stop_reason=StopReason.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
+        )
+
+    def say(self, step: int, text: str) -> None:
+        if self.progress is not None:
+            self.progress(ProgressEvent(step=step, text=text))
+
+    async def execute(self) -> SolveResult:
+        result = self.result
+        self.say(0, f"baseline: running the tests on {result.base_commit[:12]}")
+        # Importing litellm takes seconds: do it while the baseline runs.
+        warming = asyncio.create_task(asyncio.to_thread(import_litellm))
+        try:
+            baseline = await run_suite(
+                self.checkouts.fresh(self.checkouts.root / "baseline"),
+                self.request.sandbox,
+                self.open_sandbox,
+            )
+        except SetupFailed as error:
+            warming.cancel()
+            result.detail = f"the repository could not be set up: {error}"
+            return result
+        await warming
+        result.baseline = baseline
+        self.trace.event("baseline", summary=baseline.summary_line(), report=baseline.model_dump())
+        self.say(0, f"baseline: {baseline.summary_line()}")
+        async with self.open_sandbox(self.checkouts.work, self.request.sandbox) as sandbox:
+            agent = Agent(
+                self.model,
+                ToolBox(sandbox, self.request.tools),
+                self.request.limits,
+                self.trace,
+                self.progress,
+            )
+            result.stats = agent.stats  # the same object: it stays current as the agent runs
+            await self._attempts(agent, baseline)
+        return result
+
+    async def _attempts(self, agent: Agent, baseline: TestReport) -> None:
+        request, result = self.request, self.result
+        tools = request.tools
+        agent.start(
+            SYSTEM_PROMPT,
+            task_message(
+                request.issue_title,
+                request.issue_body,
+                request.instructions,
+                format_report(baseline, tools.failures_shown, tools.output_chars // 4),
+            ),
+        )
+        max_attempts = request.verify.max_attempts
+        while True:
+            outcome = await agent.run()
+            if outcome.reason is not StopReason.FINISHED:
+                result.stop_reason, result.detail = outcome.reason, outcome.detail
+                result.patch = await asyncio.to_thread(self.checkouts.diff)
+                return
+            attempt = await self._verify(len(result.attempts) + 1, outcome.summary, baseline)
+            attempt_text = f"attempt {attempt.number} of {max_attempts}"
+            result.attempts.append(attempt)
+            result.patch, result.summary = attempt.patch, attempt.summary
+            result.verification = attempt.verification
+            if attempt.verification is not None and attempt.verification.accepted:
+                result.stop_reason = StopReason.VERIFIED
+                result.detail = f"{attempt_text} {attempt.reason}"
+                return
+            if attempt.number >= max_attempts:
+                result.stop_reason = StopReason.REJECTED
+                result.detail = f"{attempt_text} {attempt.reason}; no attempts left"
+                return
+            agent.resume(rejection_message(self._feedback(attempt), attempt.number, max_attempts))
+
+    async def _verify(self, number: int, summary: str, baseline: TestReport) -> Attempt:
+        step = self.result.stats.steps
+        patch = await asyncio.to_thread(self.checkouts.diff)
+        if not patch.strip():
+            reason = "rejected: the workspace has no changes"
+            self.say(step, f"verify: {reason}")
+            self.trace.event("verification", attempt=number, accepted=False, reason=reason)
+            return Attempt(
+                number=number, summary=summary, patch="", verification=None, reason=reason
+            )
+        self.say(step, f"verify: attempt {number}, running the tests on a fresh checkout")
+        tree = await asyncio.to_thread(self.checkouts.candidate, f"candidate-{number}", patch)
+        try:
+            candidate = await run_suite(tree, self.request.sandbox, self.open_sandbox)
+        except SetupFailed as error:
+            reason = f"rejected: the patched repository could not be set up: {error}"
+            return Attempt(
+                number=number, summary=summary, patch=patch, verification=None, reason=reason
+            )
+        verification = judge(baseline, candidate, self.request.verify)
+        self.trace.event(
+            "verification",
+            attempt=number,
+            accepted=verification.accepted,
+            reason=verification.reason,
+            changes=[change.model_dump() for change in verification.changes],
+        )
+        self.say(step, f"verify: {verification.reason}")
+        return Attempt(
+            number=number,
+            summary=summary,
+            patch=patch,
+            verification=verification,
+            reason=verification.reason,
+        )
+
+    @staticmethod
+    def _feedback(attempt: Attempt) -> str:
+        if attempt.verification is None:
+            return attempt.reason
+        return feedback(attempt.verification)
