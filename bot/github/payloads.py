@@ -44,7 +44,8 @@ class Issue(_Payload):
     title: str
     body: str | None = None
     user: User
-    state: str
+    state: str | None = None
+    """`open` or `closed`; some events (`pinned`, `unpinned`) leave it out."""
     labels: list[Label] = []
     pull_request: dict[str, Any] | None = None
     """Present when the issue is a pull request."""
@@ -112,6 +113,7 @@ class InstallationRepositoriesEvent(_Event):
 class PingEvent(_Payload):
     zen: str
     hook_id: int
+    sender: User | None = None
 
 
 EVENT_MODELS: dict[str, type[_Payload]] = {

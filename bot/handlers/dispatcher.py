@@ -50,6 +50,7 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self.processed = 0
+        self._unfinished = 0  # submitted and not yet processed
 
     def handles(self, event: sansio.Event) -> bool:
         """Whether any handler is registered for this event (and action)."""
@@ -57,11 +58,12 @@ class Dispatcher:
 
     def submit(self, delivery_id: str, event: sansio.Event) -> None:
         """Queue a delivery that has just been persisted."""
+        self._unfinished += 1
         self._queue.put_nowait((delivery_id, event))
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize() + len(self._in_flight)
+        return self._unfinished
 
     async def process(self, delivery_id: str, event: sansio.Event) -> None:
         """Run the handlers of one delivery, then mark it processed (with its error, if any)."""
@@ -145,9 +147,10 @@ class Dispatcher:
         try:
             await self.process(delivery_id, event)
         finally:
+            self._unfinished -= 1
             self._slots.release()
 
     async def drain(self) -> None:
         """Wait until every queued delivery has been processed (for tests and shutdown)."""
-        while self._queue.qsize() or self._in_flight or self._tasks:  # noqa: ASYNC110
+        while self._unfinished or self._in_flight:  # noqa: ASYNC110
             await asyncio.sleep(0.01)

@@ -51,6 +51,15 @@ class RecordingGitHubAPI(gidgethub.abc.GitHubAPI):
         self._replies.setdefault((method.upper(), path), []).append(Reply(status, body))
         return self
 
+    def allow(self, repository: str, login: str, role: str) -> RecordingGitHubAPI:
+        """Script the collaborator permission check of `login` (`read`, `write`, `admin`...)."""
+        permission = {"triage": "read", "maintain": "write"}.get(role, role)
+        return self.reply(
+            "GET",
+            f"/repos/{repository}/collaborators/{login}/permission",
+            body={"permission": permission, "role_name": role, "user": {"login": login}},
+        )
+
     def calls_to(self, method: str, path: str) -> list[Call]:
         return [c for c in self.calls if c.method == method.upper() and c.path == path]
 

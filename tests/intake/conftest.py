@@ -10,16 +10,25 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.handlers import build_router
+from bot.handlers.dispatcher import Dispatcher
 from bot.runs.store import RunStore, open_store
 from bot.settings import Settings
+from bot.testing.recording_gh import RecordingGitHubAPI
+from bot.testing.webhooks import fixture_delivery
+from bot.web.app import create_app
 
 PG_BIN = Path(os.environ.get("PATCHBOT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / ".." / "shared" / "fixtures" / "github-webhooks"
 SECRET = "test-webhook-secret-1234"
+INSTALLATION = 42
+REPO_NAME = "Codertocat/Hello-World"
+"""The repository of the fixture payloads."""
 _database_numbers = itertools.count(1)
 
 
@@ -116,3 +125,47 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
             "PATCHBOT_POLL_SECONDS": "0.05",
         }
     )
+
+
+class Intake:
+    """The running web app (real HTTP), its store and the GitHub double it talks to."""
+
+    def __init__(self, client: Any, gh: RecordingGitHubAPI, store: RunStore, dispatcher: Any):
+        self.client = client
+        self.gh = gh
+        self.store = store
+        self.dispatcher = dispatcher
+
+    async def send(
+        self,
+        event: str,
+        fixture: str,
+        overrides: dict[str, Any] | None = None,
+        *,
+        delivery_id: str | None = None,
+        secret: str | None = SECRET,
+    ) -> Any:
+        delivery = fixture_delivery(
+            event, fixture, secret=secret, overrides=overrides, delivery_id=delivery_id
+        )
+        return await self.client.post("/webhooks", data=delivery.body, headers=delivery.headers)
+
+    def allow(self, login: str, role: str) -> None:
+        """Script GitHub's answer to the permission check of `login` on the fixtures' repo."""
+        self.gh.allow(REPO_NAME, login, role)
+
+    async def settle(self) -> None:
+        """Wait until the deliveries sent so far have been handled."""
+        await self.dispatcher.drain()
+
+
+@pytest.fixture
+async def intake(aiohttp_client: Any, store: RunStore, settings: Settings) -> Intake:
+    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
+
+    async def github(installation_id: int) -> RecordingGitHubAPI:
+        return gh
+
+    dispatcher = Dispatcher(store, settings, github, build_router())
+    app = create_app(webhook_secret=SECRET, store=store, dispatcher=dispatcher)
+    return Intake(await aiohttp_client(app), gh, store, dispatcher)

@@ -1,0 +1,186 @@
+"""The webhook entry over real HTTP: status codes, persistence before the answer, dedupe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from bot.handlers import build_router
+from bot.handlers.dispatcher import Dispatcher
+from bot.runs.models import Delivery, RunState
+from bot.runs.store import RunStore
+from bot.settings import Settings
+from bot.testing.recording_gh import RecordingGitHubAPI
+from bot.testing.webhooks import build_delivery, load_fixture
+from bot.web.app import create_app
+
+SECRET = "test-webhook-secret-1234"
+"""The secret the `settings` fixture configures."""
+INSTALLATION = 42
+LABELED = {
+    "installation": {"id": INSTALLATION},
+    "label": {"name": "patchbot"},
+    "sender": {"login": "alice", "type": "User"},
+}
+
+
+async def test_forged_signature_is_refused_with_401(intake: Any) -> None:
+    response = await intake.send("issues", "labeled", LABELED, secret="not-the-secret")
+    assert response.status == 401
+    assert await intake.store.unprocessed_deliveries() == []
+
+
+async def test_missing_signature_is_refused_with_401(intake: Any) -> None:
+    response = await intake.send("issues", "labeled", LABELED, secret=None)
+    assert response.status == 401
+
+
+async def test_unparsable_body_is_rejected_with_400(intake: Any) -> None:
+    body = b"{not json"
+    delivery = build_delivery("issues", {}, secret=SECRET)
+    headers = {**delivery.headers, "X-Hub-Signature-256": _sign(body)}
+    response = await intake.client.post("/webhooks", data=body, headers=headers)
+    assert response.status == 400
+
+
+async def test_missing_event_header_is_rejected_with_400(intake: Any) -> None:
+    delivery = build_delivery("issues", load_fixture("issues", "labeled"), secret=SECRET)
+    headers = {k: v for k, v in delivery.headers.items() if k != "X-GitHub-Event"}
+    response = await intake.client.post("/webhooks", data=delivery.body, headers=headers)
+    assert response.status == 400
+
+
+async def test_unhandled_event_is_accepted_with_202_and_logged(
+    intake: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.web.app")
+    response = await intake.send("push", "with-installation", delivery_id="push-1")
+    assert response.status == 202
+    assert any(getattr(r, "delivery_id", None) == "push-1" for r in caplog.records)
+    opened = await intake.send("issues", "opened", {"installation": {"id": INSTALLATION}})
+    assert opened.status == 202
+    assert await intake.store.known_deliveries(["push-1"]) == set()
+
+
+async def test_delivery_is_persisted_before_the_answer(intake: Any) -> None:
+    intake.allow("alice", "write")
+    response = await intake.send("issues", "labeled", LABELED, delivery_id="d-1")
+    assert response.status == 200
+    stored = await intake.store.get_delivery("d-1")
+    assert stored is not None
+    assert (stored.event, stored.action, stored.installation_id) == (
+        "issues",
+        "labeled",
+        INSTALLATION,
+    )
+    await intake.settle()
+
+
+async def test_duplicate_delivery_makes_one_run(intake: Any) -> None:
+    intake.allow("alice", "write")
+    intake.gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+    first = await intake.send("issues", "labeled", LABELED, delivery_id="same")
+    await intake.settle()
+    again = await intake.send("issues", "labeled", LABELED, delivery_id="same")
+    await intake.settle()
+    assert (first.status, again.status) == (200, 200)
+    assert (await again.json())["status"] == "duplicate"
+    runs = await intake.store.list_runs()
+    assert len(runs) == 1 and runs[0].state is RunState.QUEUED
+    posted = intake.gh.calls_to("POST", "/repos/Codertocat/Hello-World/issues/1/comments")
+    assert len(posted) == 1 and f"run #{runs[0].id}" in posted[0].body["body"]
+
+
+async def test_answer_does_not_wait_for_github(
+    aiohttp_client: Any, store: RunStore, settings: Settings
+) -> None:
+    github_may_answer = asyncio.Event()
+    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
+    gh.allow("Codertocat/Hello-World", "alice", "write")
+    gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+
+    async def slow_github(installation_id: int) -> RecordingGitHubAPI:
+        await github_may_answer.wait()
+        return gh
+
+    dispatcher = Dispatcher(store, settings, slow_github, build_router())
+    client = await aiohttp_client(
+        create_app(webhook_secret=SECRET, store=store, dispatcher=dispatcher)
+    )
+    delivery = build_delivery(
+        "issues", load_fixture("issues", "labeled"), secret=SECRET, overrides=LABELED
+    )
+    response = await asyncio.wait_for(
+        client.post("/webhooks", data=delivery.body, headers=delivery.headers), timeout=5
+    )
+    assert response.status == 200
+    assert await store.list_runs() == []  # acknowledged; the work has not happened yet
+    github_may_answer.set()
+    await dispatcher.drain()
+    assert len(await store.list_runs()) == 1
+
+
+async def test_unprocessed_deliveries_are_handled_at_start_up(
+    aiohttp_client: Any, store: RunStore, settings: Settings
+) -> None:
+    """A delivery acknowledged just before a crash is handled when the app starts again."""
+    delivery = build_delivery(
+        "issues",
+        load_fixture("issues", "labeled"),
+        secret=SECRET,
+        overrides=LABELED,
+        delivery_id="before-crash",
+    )
+    await store.record_delivery(
+        Delivery(
+            delivery_id="before-crash",
+            event="issues",
+            action="labeled",
+            installation_id=INSTALLATION,
+            payload=delivery.body.decode(),
+            received_at=time.time(),
+        )
+    )
+    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
+    gh.allow("Codertocat/Hello-World", "alice", "write")
+    gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+
+    async def github(installation_id: int) -> RecordingGitHubAPI:
+        return gh
+
+    dispatcher = Dispatcher(store, settings, github, build_router())
+    await aiohttp_client(create_app(webhook_secret=SECRET, store=store, dispatcher=dispatcher))
+    for _ in range(200):
+        if not await store.unprocessed_deliveries():
+            break
+        await asyncio.sleep(0.02)
+    runs = await store.list_runs()
+    assert [run.delivery_id for run in runs] == ["before-crash"]
+
+
+async def test_handler_failure_is_recorded_on_its_delivery(intake: Any) -> None:
+    # No permission answer scripted: the handler's GitHub call fails.
+    response = await intake.send("issues", "labeled", LABELED, delivery_id="fails")
+    assert response.status == 200
+    await intake.settle()
+    stored = await intake.store.get_delivery("fails")
+    assert stored is not None and stored.processed_at is not None
+    assert stored.error is not None and "UnscriptedRequest" in stored.error
+    assert await intake.store.list_runs() == []
+
+
+async def test_healthz_reports_the_store(intake: Any) -> None:
+    response = await intake.client.get("/healthz")
+    assert response.status == 200
+    report = await response.json()
+    assert report["store"] == "ok" and report["workers"] == []
+
+
+def _sign(body: bytes) -> str:
+    from bot.testing.webhooks import sign
+
+    return sign(body, SECRET)
