@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from bot.github import git
 from bot.github.client import GitHubApp, GitHubClientConfig, PatchbotGitHubAPI
 from bot.github.retrying import RetryConfig
 from bot.testing.simulator import GitHubSimulator, generate_private_key
@@ -91,3 +92,25 @@ async def make_app(
 def app(make_app: Callable[..., GitHubApp]) -> GitHubApp:
     """The app's client with default retry bounds; waits are recorded in `slept`."""
     return make_app()
+
+
+@pytest.fixture
+def push_commit(
+    github: GitHubSimulator, installation: Installation, tmp_path: Path
+) -> Callable[[str, dict[str, str]], Awaitable[str]]:
+    """Commits `files` on top of the default branch and pushes them to `branch`; returns the
+    new commit's sha."""
+
+    async def push(branch: str, files: dict[str, str]) -> str:
+        token = github.mint_token(installation.id).token
+        work = tmp_path / f"push-{branch.replace('/', '-')}"
+        await git.clone(github.git_url(REPO), work, token)
+        for name, text in files.items():
+            (work / name).write_text(text, encoding="utf-8")
+        identity = ["-c", "user.name=Dev", "-c", "user.email=dev@example.invalid"]
+        await git.run_git(["add", "--all"], cwd=work)
+        await git.run_git([*identity, "commit", "-q", "-m", f"Change on {branch}"], cwd=work)
+        await git.push(work, branch, token)
+        return (await git.run_git(["rev-parse", "HEAD"], cwd=work)).strip()
+
+    return push

@@ -137,6 +137,15 @@ async def create_pull(request: web.Request) -> web.Response:
         return validation_failed("PullRequest", "head", "invalid")
     if await gitrepo.ref_sha(repo.path, f"refs/heads/{base}") is None:
         return validation_failed("PullRequest", "base", "invalid")
+    base_sha = await gitrepo.ref_sha(repo.path, f"refs/heads/{base}")
+    head_sha = await gitrepo.ref_sha(repo.path, f"refs/heads/{head_branch}")
+    if base_sha and head_sha and (await gitrepo.diff_stats(repo.path, base_sha, head_sha))[3] == 0:
+        message = f"No commits between {base} and {head_branch}"
+        return error(
+            422,
+            "Validation Failed",
+            [{"resource": "PullRequest", "code": "custom", "message": message}],
+        )
     for other in repo.pulls.values():
         if other.state == "open" and other.head == head_branch and other.base == base:
             message = f"A pull request already exists for {repo.owner.login}:{head_branch}."
