@@ -69,9 +69,7 @@ def parse_junit(xml_text: str, *, known_ids: Iterable[TestCase] = ()) -> list[Te
             found = element.find(child)
             if found is not None:
                 outcome = child_outcome
-                message = found.get("message") or (found.text or "").strip()
-                if found.get("type") == "pytest.xfail":
-                    message = f"xfail: {message}"
+                message = _junit_message(found)
                 break
         cases.append(
             TestCase(
@@ -82,6 +80,16 @@ def parse_junit(xml_text: str, *, known_ids: Iterable[TestCase] = ()) -> list[Te
             )
         )
     return _merge(cases)
+
+
+def _junit_message(element: ET.Element) -> str:
+    message = element.get("message") or (element.text or "").strip()
+    if element.get("type") == "pytest.xfail":
+        return f"xfail: {message}"
+    if message == "collection failure":  # the reason is only in the text: its last `E` line
+        reasons = [ln[1:].strip() for ln in (element.text or "").splitlines() if ln[:2] == "E "]
+        return f"{message}: {reasons[-1]}" if reasons else message
+    return message
 
 
 def _junit_address(node_id: str) -> tuple[str, str]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import configparser
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
+from bot.sandbox.declared_deps import NAME, TEST_GROUPS, normalize, read_project
 from bot.sandbox.protocol import WORKSPACE
-from bot.sandbox.repo_files import is_dir, is_file, list_dir, load_toml, read_repo_text
+from bot.sandbox.repo_files import is_dir, is_file, list_dir, read_repo_text
 
 VENV = "/env/venv"
 """The set-up environment; the test phase runs with its `bin` first on PATH."""
@@ -21,17 +19,14 @@ CREATE_VENV = f"python3 -m venv --system-site-packages --without-pip {VENV}"
 PIP_INSTALL = f"{VENV}/bin/python -m pip install --no-input --disable-pip-version-check"
 REWRITTEN_DIR = "/env/requirements"
 """Where requirement files that named the project itself are written without those lines."""
-TEST_GROUPS = ("test", "tests", "testing", "dev")
-"""Extras and dependency groups installed with the project's own dependencies."""
 LOCK_FILES = ("Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock")
-"""Files that only key the set-up cache: their content is not installed from (yet)."""
+"""Files that key the set-up cache; installation reads Pipfile's ranges, never the locks."""
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=-[rc]))(\S+)\s*$")
 _SELF = re.compile(
     r"^(?:(?:-e|--editable)(?:\s*=\s*|\s+))?(?:file:)?(?:\.|\./|/workspace/?)"
     r"(?:\[(?P<extras>[^\]]*)\])?\s*(?:#.*)?$"
 )
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 
 
 class SetupPlan(BaseModel):
@@ -60,7 +55,7 @@ def plan_setup(workspace: Path, *, configured: str | None = None) -> SetupPlan:
         command = f"{CREATE_VENV} || exit $?\n{activate}\n{configured}"
         return SetupPlan(command=command, inputs=inputs, pythonpath=pythonpath)
 
-    project = _project_metadata(workspace)
+    project = read_project(workspace)
     requirements = RequirementFiles(workspace)
     for rel in inputs:
         name = posixpath.basename(rel)
@@ -68,7 +63,7 @@ def plan_setup(workspace: Path, *, configured: str | None = None) -> SetupPlan:
             continue  # documentation requirements are heavy and tests rarely need them
         requirements.add(rel, constraint=name.startswith("constraints"))
     extras = requirements.self_extras | set(TEST_GROUPS)
-    strings = _dedupe(project.requirements(extras))
+    strings = project.requirements(extras)
     args = requirements.pip_args() + [shlex.quote(s) for s in strings]
     command = CREATE_VENV
     if args:
@@ -76,84 +71,6 @@ def plan_setup(workspace: Path, *, configured: str | None = None) -> SetupPlan:
         command += " && " + " ".join([PIP_INSTALL, *args])
     inputs = sorted(set(inputs) | requirements.files)
     return SetupPlan(command=command, inputs=inputs, pythonpath=pythonpath)
-
-
-class ProjectMetadata:
-    """Dependencies declared in pyproject.toml, setup.cfg (literal strings only)."""
-
-    def __init__(self, name: str | None) -> None:
-        self.name = _normalize(name) if name else None
-        self.base: list[str] = []
-        self.groups: dict[str, list[str]] = {}
-
-    def requirements(self, groups: set[str]) -> list[str]:
-        """Base dependencies plus the named groups, with references to the project expanded."""
-        out: list[str] = []
-        pending = [*self.base, *(r for g in sorted(groups) for r in self.groups.get(g, []))]
-        seen_groups = set(groups)
-        while pending:
-            req = pending.pop(0).strip()
-            if not req or req.startswith("-"):
-                continue  # empty, or an option in disguise: never an argument to pip
-            match = _NAME.match(req)
-            if match and self.name and _normalize(match.group(1)) == self.name:
-                for extra in (match.group(2) or "").split(","):
-                    if extra.strip() and extra.strip() not in seen_groups:
-                        seen_groups.add(extra.strip())
-                        pending.extend(self.groups.get(extra.strip(), []))
-                continue  # the project itself: tests import it from /workspace
-            out.append(req)
-        return out
-
-
-def _project_metadata(workspace: Path) -> ProjectMetadata:
-    data = load_toml(read_repo_text(workspace, "pyproject.toml"))
-    project = _table(data, "project")
-    name = project.get("name")
-    meta = ProjectMetadata(name if isinstance(name, str) else None)
-    meta.base = _strings(project.get("dependencies"))
-    for group, value in _table(project, "optional-dependencies").items():
-        meta.groups[str(group)] = _strings(value)
-    groups = _table(data, "dependency-groups")
-    for group in TEST_GROUPS:
-        meta.groups.setdefault(group, [])
-        meta.groups[group] += _dependency_group(groups, group, set())
-    _add_setup_cfg(workspace, meta)
-    return meta
-
-
-def _dependency_group(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
-    """PEP 735: strings, and `{include-group = "..."}` tables followed once each."""
-    seen.add(name)
-    out: list[str] = []
-    entries = groups.get(name)
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, str):
-            out.append(entry)
-        elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
-            included = entry["include-group"]
-            if included not in seen:
-                out += _dependency_group(groups, included, seen)
-    return out
-
-
-def _add_setup_cfg(workspace: Path, meta: ProjectMetadata) -> None:
-    text = read_repo_text(workspace, "setup.cfg")
-    if text is None:
-        return
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        return
-    if meta.name is None and parser.has_option("metadata", "name"):
-        meta.name = _normalize(parser.get("metadata", "name"))
-    if parser.has_option("options", "install_requires"):
-        meta.base += _lines(parser.get("options", "install_requires"))
-    if parser.has_section("options.extras_require"):
-        for group, value in parser.items("options.extras_require"):
-            meta.groups.setdefault(group, [])
-            meta.groups[group] += _lines(value)
 
 
 class RequirementFiles:
@@ -254,16 +171,11 @@ def _dependency_files(workspace: Path) -> list[str]:
 
 def declared_requirement_names(workspace: Path) -> set[str]:
     """Normalized names of the packages the repository declares anywhere we look."""
-    strings = _project_metadata(workspace).requirements(set(TEST_GROUPS))
+    strings = read_project(workspace).requirements(set(TEST_GROUPS))
     for rel in _dependency_files(workspace):
         if rel.endswith(".txt"):
             strings += _logical_lines(read_repo_text(workspace, rel) or "")
-    return {_normalize(m.group(1)) for s in strings if (m := _NAME.match(s))}
-
-
-def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
+    return {normalize(m.group(1)) for s in strings if (m := NAME.match(s))}
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -271,19 +183,3 @@ def _logical_lines(text: str) -> list[str]:
     joined = re.sub(r"\\\r?\n", " ", text)
     lines = (re.sub(r"(^|\s)#.*$", "", line).strip() for line in joined.splitlines())
     return [line for line in lines if line]
-
-
-def _lines(value: str) -> list[str]:
-    return [line.strip() for line in value.splitlines() if line.strip()]
-
-
-def _strings(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _dedupe(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

@@ -155,6 +155,8 @@ def test_collection_error_is_an_error_not_an_empty_green_run(
     assert result.exit_code == 2
     assert outcomes(report) == {"tests/test_broken.py": Outcome.ERROR}
     assert not report.all_passed and report.failed == 1
+    if junit:
+        assert "No module named 'no_such_module_for_patchbot'" in report.cases[0].message
 
 
 def test_no_tests_collected_gives_no_cases(tmp_path: Path, run_plan: RunPlan) -> None:
