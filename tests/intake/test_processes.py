@@ -1,0 +1,236 @@
+"""Real processes: a worker killed with SIGKILL mid-run, `patchbot serve` end to end against
+the GitHub simulator, and start-up errors that say how to fix them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.runs.models import NewRun, Run, RunState
+from bot.runs.pipeline import trace_path
+from bot.runs.store import RunStore, open_store
+from bot.testing.simulator import GitHubSimulator
+from bot.trace import read_trace
+
+REPO = Path(__file__).resolve().parents[2]
+BLOCKING = "bot.testing.pipelines:WaitForFilePipeline"
+SECRET = "process-test-secret"
+
+
+def environment(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PATCHBOT_", "APP_ID"))}
+    env.update(
+        DATABASE_URL=database_url,
+        PATCHBOT_DATA_DIR=str(tmp_path / "data"),
+        PATCHBOT_LEASE_SECONDS="1.5",
+        PATCHBOT_POLL_SECONDS="0.1",
+        PYTHONPATH=str(REPO),
+        **extra,
+    )
+    return env
+
+
+@contextmanager
+def patchbot(*args: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`python -m bot ARGS` running in the background; stopped (SIGTERM) at the end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--log-level", "INFO", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` to its end, without blocking the event loop."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def run_in(store: RunStore, run_id: int, **expected: Any) -> Run | None:
+    run = await store.get_run(run_id)
+    if run is not None and all(getattr(run, k) == v for k, v in expected.items()):
+        return run
+    return None
+
+
+@pytest.mark.slow
+async def test_killed_worker_s_run_is_taken_over_and_completes_once(
+    store: RunStore, database_url: str, tmp_path: Path
+) -> None:
+    env = environment(tmp_path, database_url)
+    run, _ = await store.create_run(
+        NewRun(repository="octo/hello", issue=7, requester="alice", trigger="cli")
+    )
+    with patchbot("worker", "--name", "doomed", "--pipeline", BLOCKING, env=env) as doomed:
+        await eventually(
+            lambda: run_in(store, run.id, lease_owner="doomed", state=RunState.RUNNING),
+            "the first worker to claim the run",
+        )
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+    with patchbot("worker", "--name", "heir", "--pipeline", BLOCKING, env=env):
+        taken = await eventually(
+            lambda: run_in(store, run.id, lease_owner="heir", state=RunState.RUNNING),
+            "the second worker to take the run over after the lease",
+        )
+        assert taken.attempts == 2
+        release = tmp_path / "data" / "release" / str(run.id)
+        release.parent.mkdir(parents=True, exist_ok=True)
+        release.touch()
+        done = await eventually(
+            lambda: run_in(store, run.id, state=RunState.SUCCEEDED), "the run to complete"
+        )
+    assert done.attempts == 2 and done.lease_owner is None
+    events = list(read_trace(trace_path(tmp_path / "data", run.id)))
+    claims = [e["worker"] for e in events if e["kind"] == "claimed"]
+    assert claims == ["doomed", "heir"]
+    assert [e["kind"] for e in events].count("finished") == 1
+
+
+def test_missing_webhook_secret_stops_serve_with_the_fix(tmp_path: Path) -> None:
+    env = environment(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    env.pop("WEBHOOK_SECRET", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "WEBHOOK_SECRET is not set" in done.stderr and "How to fix" in done.stderr
+
+
+def test_bad_private_key_stops_serve_with_the_steps(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("not a key")
+    env = environment(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        WEBHOOK_SECRET=SECRET,
+        APP_ID="12",
+        PRIVATE_KEY_PATH=str(key),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "PRIVATE_KEY_PATH does not hold a PEM private key" in done.stderr
+    assert "Generate a private key" in done.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.slow
+async def test_serve_turns_a_label_into_a_finished_run_against_the_simulator(
+    tmp_path: Path,
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'patchbot.db'}"
+    async with GitHubSimulator(tmp_path / "github") as github:
+        github.add_repo("octo/demo", files={"README.md": "demo\n"})
+        github.add_installation("octo", ["octo/demo"])
+        github.add_collaborator("octo/demo", "alice", "write")
+        github.add_collaborator("octo/demo", "mallory", "read")
+        issue = github.add_issue("octo/demo", "Typo in README", author="alice")
+        port = _free_port()
+        env = environment(
+            tmp_path,
+            database_url,
+            WEBHOOK_SECRET=SECRET,
+            APP_ID=str(github.app_id),
+            PRIVATE_KEY=github.private_key_pem,
+            GITHUB_API_URL=github.api_url,
+        )
+        with patchbot("serve", "--port", str(port), "--workers", "1", env=env) as server:
+            assert server.stdout is not None
+            line = await asyncio.to_thread(server.stdout.readline)
+            assert "listening" in line, line
+            github.send_webhooks_to(f"http://127.0.0.1:{port}/webhooks", SECRET)
+            delivery = await github.label_issue("octo/demo", issue.number, "patchbot", by="alice")
+            assert delivery.status == 200, delivery.response
+            refused = await github.comment_on(
+                "octo/demo", issue.number, "/patchbot fix", by="mallory"
+            )
+            assert refused.status == 200
+            store = await open_store(database_url)
+            try:
+                finished = await eventually(
+                    lambda: run_in(store, 1, state=RunState.SUCCEEDED), "the run to finish"
+                )
+                assert finished.requester == "alice" and finished.trigger == "label"
+                assert len(await store.list_runs()) == 1
+            finally:
+                await store.close()
+
+            def bot_comments() -> list[str]:
+                comments = github.repo("octo/demo").comments.values()
+                return [
+                    c.body
+                    for c in comments
+                    if c.user.login != "alice" and c.user.login != "mallory"
+                ]
+
+            async def two_comments() -> list[str] | None:
+                found = bot_comments()
+                return found if len(found) == 2 else None
+
+            said = await eventually(two_comments, "the status comment and the refusal")
+            assert any("queued run #1" in text for text in said)
+            assert any("@mallory" in text and "**write**" in text for text in said)
+            shown = await cli("runs", "show", "1", env=env)
+            assert shown.returncode == 0, shown.stderr
+            assert "succeeded" in shown.stdout and "claimed" in shown.stdout
+            listed = await cli("runs", "list", env=env)
+            assert "octo/demo#1" in listed.stdout
