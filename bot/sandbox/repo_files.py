@@ -20,6 +20,14 @@ SKIP_DIRS = frozenset(
 def read_repo_text(workspace: Path, rel: str, *, limit: int = MAX_FILE_BYTES) -> str | None:
     """The text of a regular file inside the checkout, or None if it is missing, too big, or
     reached through a symbolic link: the checkout is untrusted and may point at host files."""
+    data = read_repo_bytes(workspace, rel, limit=limit)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def read_repo_bytes(workspace: Path, rel: str, *, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    """The content of a regular file inside the checkout, opened one path component at a time
+    without following links (so a link swapped in meanwhile is refused too); None if it is
+    missing, not a regular file, larger than `limit` bytes, or reached through a link."""
     parts = rel.split("/")
     if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
         return None
@@ -44,7 +52,7 @@ def read_repo_text(workspace: Path, rel: str, *, limit: int = MAX_FILE_BYTES) ->
     finally:
         if fd >= 0:
             os.close(fd)
-    return None if len(data) > limit else data.decode("utf-8", errors="replace")
+    return None if len(data) > limit else data
 
 
 def iter_repo_files(workspace: Path, *, limit: int = 20000) -> Iterator[str]:
