@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import aiohttp
 import gidgethub
@@ -24,6 +26,8 @@ from bot.github.retrying import RetryConfig, backoff_wait, retry_wait
 
 Credentials = Callable[[], Awaitable[str]]
 """Returns the value of the `Authorization` header for the next request."""
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "patchbot"
 
@@ -92,6 +96,13 @@ class PatchbotGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                 wait = backoff_wait(self.retry, attempt)
                 if not self._may_wait(attempt, wait):
                     raise GitHubUnreachable(method, url, attempt, e) from e
+                log.warning(
+                    "GitHub API call %s %s got no answer (%s); retrying in %.1f s",
+                    method,
+                    urlsplit(url).path,
+                    type(e).__name__,
+                    wait,
+                )
                 await self._wait(wait)
 
     def _may_wait(self, attempt: int, wait: float) -> bool:
@@ -124,6 +135,15 @@ class PatchbotGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                     f"({self.retry.max_total_wait:.0f} s)"
                 )
             raise call_failed(method, url, exception, attempt, reason) from exception
+        log.warning(
+            "GitHub API call %s %s answered %d; retrying in %.1f s (attempt %d of %d)",
+            method,
+            urlsplit(url).path,
+            status,
+            wait,
+            attempt + 1,
+            self.retry.max_attempts,
+        )
         await self._wait(wait)
         return True
 

@@ -12,7 +12,7 @@ from bot.errors import ConfigError
 from bot.github.auth import InstallationTokens, app_jwt
 from bot.github.client import GitHubApp
 from bot.testing.simulator import GitHubSimulator
-from bot.testing.simulator.server import public_key_of
+from bot.testing.simulator.keys import public_key_of
 from bot.testing.simulator.state import Installation
 
 TOKEN_PATH = "/app/installations/7/access_tokens"

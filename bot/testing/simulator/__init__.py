@@ -2,6 +2,7 @@
 
 from bot.testing.simulator.context import RecordedRequest
 from bot.testing.simulator.faults import Fault, Faults
-from bot.testing.simulator.server import GitHubSimulator, generate_private_key
+from bot.testing.simulator.keys import generate_private_key
+from bot.testing.simulator.server import GitHubSimulator
 
 __all__ = ["Fault", "Faults", "GitHubSimulator", "RecordedRequest", "generate_private_key"]

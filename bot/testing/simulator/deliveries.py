@@ -14,13 +14,12 @@ import aiohttp
 
 from bot.testing.simulator.shapes import (
     Urls,
-    comment_json,
-    issue_json,
     label_json,
     node_id,
     repo_json,
     user_json,
 )
+from bot.testing.simulator.shapes_activity import comment_json, issue_json
 from bot.testing.simulator.state import Comment, Issue, Pull, Repo, SimulatorState, User
 from bot.testing.webhooks import build_delivery, load_fixture
 

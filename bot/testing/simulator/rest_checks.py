@@ -15,7 +15,8 @@ from bot.testing.simulator.context import (
     simulated,
     validation_failed,
 )
-from bot.testing.simulator.shapes import Json, check_run_json, pull_minimal, status_json
+from bot.testing.simulator.shapes import Json
+from bot.testing.simulator.shapes_activity import check_run_json, pull_minimal, status_json
 from bot.testing.simulator.state import CheckRun, CommitStatus, Repo, now_iso
 
 routes = web.RouteTableDef()

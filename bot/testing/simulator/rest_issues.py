@@ -14,7 +14,8 @@ from bot.testing.simulator.context import (
     simulated,
     validation_failed,
 )
-from bot.testing.simulator.shapes import comment_json, issue_json, label_json, reaction_json
+from bot.testing.simulator.shapes import label_json
+from bot.testing.simulator.shapes_activity import comment_json, issue_json, reaction_json
 from bot.testing.simulator.state import Comment, Issue, Pull, Reaction, Repo, now_iso
 
 routes = web.RouteTableDef()

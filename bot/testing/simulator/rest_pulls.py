@@ -21,9 +21,9 @@ from bot.testing.simulator.shapes import (
     author_association,
     label_json,
     repo_json,
-    review_comment_json,
     user_json,
 )
+from bot.testing.simulator.shapes_activity import review_comment_json
 from bot.testing.simulator.state import Pull, Repo, SimulatorState, now_iso
 
 routes = web.RouteTableDef()

@@ -17,7 +17,8 @@ from bot.testing.simulator.context import (
     simulated,
     validation_failed,
 )
-from bot.testing.simulator.shapes import Json, Urls, ref_json, repo_json, user_json
+from bot.testing.simulator.shapes import Json, Urls, repo_json, user_json
+from bot.testing.simulator.shapes_activity import ref_json
 from bot.testing.simulator.state import Repo
 
 routes = web.RouteTableDef()

@@ -19,8 +19,6 @@ from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.testing.simulator import (
     git_http,
@@ -34,6 +32,7 @@ from bot.testing.simulator import (
 from bot.testing.simulator.context import SIMULATED, RecordedRequest, Simulated
 from bot.testing.simulator.deliveries import Delivery, WebhookTarget, payload_for, send
 from bot.testing.simulator.faults import FAULTS, Faults
+from bot.testing.simulator.keys import generate_private_key, public_key_of
 from bot.testing.simulator.middleware import API_PREFIX, authenticate, record_and_fault
 from bot.testing.simulator.shapes import Urls
 from bot.testing.simulator.state import (
@@ -45,25 +44,6 @@ from bot.testing.simulator.state import (
     SimulatorState,
     Token,
 )
-
-
-def generate_private_key() -> str:
-    """A fresh RSA private key (PEM) for a simulated app."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def public_key_of(private_key_pem: str) -> str:
-    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 class GitHubSimulator:
