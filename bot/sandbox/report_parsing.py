@@ -12,6 +12,8 @@ MESSAGE_CHARS = 500
 _WORSE = {Outcome.SKIPPED: 0, Outcome.PASSED: 1, Outcome.FAILED: 2, Outcome.ERROR: 3}
 
 _SUMMARY_HEADER = re.compile(r"^=+ short test summary info =+$")
+_TRUNCATED = re.compile(r"^\[\.\.\. \d+ bytes truncated \.\.\.\]$")
+"""The line the sandbox puts where it cut the middle out of a long output."""
 _PYTEST_RESULT = re.compile(r"^(?P<word>PASSED|FAILED|ERROR|XFAIL|XPASS) (?P<rest>\S.*)$")
 _PYTEST_SKIPPED = re.compile(r"^SKIPPED \[(?P<count>\d+)\] (?P<where>.+?): (?P<message>.*)$")
 _PYTEST_WORDS = {
@@ -121,6 +123,8 @@ def parse_pytest_text(output: str) -> list[TestCase]:
     """Cases from the `short test summary info` that pytest prints with `-rA`."""
     lines = output.splitlines()
     starts = [i for i, line in enumerate(lines) if _SUMMARY_HEADER.match(line)]
+    if not starts:  # the header may have gone with the middle of a capped output
+        starts = [i for i, line in enumerate(lines) if _TRUNCATED.match(line)]
     if not starts:
         return []
     cases = []

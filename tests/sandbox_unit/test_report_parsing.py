@@ -107,3 +107,13 @@ def test_output_tail_keeps_the_last_lines_and_at_most_8_kb() -> None:
     capped = output_tail(wide)
     assert len(capped.encode()) <= 8 * 1024
     assert set(capped.splitlines()) == {"é" * 1000}  # whole lines, no broken character
+
+
+def test_summary_whose_header_was_cut_with_the_middle_of_the_output_is_still_read() -> None:
+    passed = "".join(f"PASSED tests/test_a.py::test_{n}\n" for n in range(3))
+    text = f"...\n[... 123456 bytes truncated ...]\nsts/test_a.py::test_cut\n{passed}"
+    text += "FAILED tests/test_a.py::test_bad - assert 0\n3 passed, 1 failed in 9.1s\n"
+    cases = parse_pytest_text(text)
+    assert [c.id for c in cases] == [f"tests/test_a.py::test_{n}" for n in range(3)] + [
+        "tests/test_a.py::test_bad"
+    ]
