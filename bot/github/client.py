@@ -114,11 +114,14 @@ class PatchbotGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         _waited.set(_waited.get() + seconds)
         await self.sleep(seconds)
 
+    async def _make_request(self, *args: Any, **kwargs: Any) -> tuple[bytes, str | None, int]:
+        _waited.set(0.0)  # one logical call, however many attempts: one wait budget
+        result: tuple[bytes, str | None, int] = await super()._make_request(*args, **kwargs)
+        return result
+
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
     ) -> bool:
-        if attempt == 1:
-            _waited.set(0.0)
         status = int(exception.status_code)
         if status == 401 and attempt == 1 and self._on_unauthorized is not None:
             self._on_unauthorized()  # a revoked token: fetch a new one, once

@@ -28,8 +28,22 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 300.0
 """Seconds a clone, fetch or push may take before it is killed."""
 
-# Inherited variables that could log the credential (GIT_TRACE_CURL...) or redirect git.
-_DROPPED_PREFIXES = ("GIT_",)
+# Inherited variables that could log the credential (GIT_TRACE_CURL...), carry config of
+# their own, or point git at another repository. Others (GIT_SSL_CAINFO...) pass through.
+_DROPPED_PREFIXES = (
+    "GIT_TRACE",
+    "GIT_CURL_VERBOSE",
+    "GIT_REDACT",
+    "GIT_CONFIG_COUNT",
+    "GIT_CONFIG_KEY_",
+    "GIT_CONFIG_VALUE_",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_ASKPASS",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+)
 
 
 class GitError(PatchbotError, RuntimeError):
@@ -64,8 +78,8 @@ def check_remote_url(url: str) -> None:
 
 
 def git_environment(url: str | None = None, token: str | None = None) -> dict[str, str]:
-    """The environment for a git process: no inherited GIT_*, no prompts, and the token (if
-    any) as an extra header for `url` only."""
+    """The environment for a git process: no inherited tracing or config, no prompts, and the
+    token (if any) as an extra header for `url` only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_PREFIXES)}
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GCM_INTERACTIVE"] = "never"

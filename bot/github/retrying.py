@@ -8,6 +8,10 @@ from collections.abc import Mapping
 import gidgethub
 from pydantic import BaseModel, Field
 
+SECONDARY_LIMIT_WAIT = 60.0
+"""Seconds to wait after a secondary rate limit that carries no `Retry-After` (GitHub's docs:
+"wait for at least one minute")."""
+
 
 class RetryConfig(BaseModel):
     """Bounds on retrying transient GitHub failures (5xx, rate limits, no answer)."""
@@ -70,4 +74,6 @@ def retry_wait(config: RetryConfig, error: gidgethub.HTTPException, attempt: int
             return asked
         if status == 429:
             return backoff_wait(config, attempt)
+        if "secondary rate limit" in str(error).lower():
+            return SECONDARY_LIMIT_WAIT  # GitHub's advice when it names no time
     return None

@@ -189,3 +189,32 @@ async def test_unreachable_api_raises_after_bounded_attempts() -> None:
         )
         with pytest.raises(GitHubUnreachable, match=r"GET /rate_limit got no answer after 2"):
             await api.getitem("/rate_limit")
+
+
+async def test_secondary_rate_limit_without_retry_after_waits_a_minute(
+    github: GitHubSimulator, app: GitHubApp, installation: Installation, slept: list[float]
+) -> None:
+    api = await app.installation_api(installation.id)
+    fault = github.faults.secondary_rate_limit(REPO_PATH)
+    fault.headers.clear()
+
+    await api.getitem(REPO_PATH)
+
+    assert statuses(github, REPO_PATH) == [403, 200]
+    assert slept == [60.0]
+
+
+async def test_each_call_gets_its_own_wait_budget(
+    github: GitHubSimulator,
+    make_app: Callable[..., GitHubApp],
+    installation: Installation,
+    slept: list[float],
+) -> None:
+    app = make_app(max_total_wait=10)
+    api = await app.installation_api(installation.id)
+    for _ in range(2):
+        github.faults.secondary_rate_limit(REPO_PATH, retry_after=8)
+        await api.getitem(REPO_PATH)
+
+    assert statuses(github, REPO_PATH) == [403, 200, 403, 200]
+    assert slept == [8.0, 8.0]
