@@ -77,8 +77,15 @@ def is_file(workspace: Path, rel: str) -> bool:
 
 
 def is_dir(workspace: Path, rel: str) -> bool:
+    """True when `rel` is a folder inside the checkout reached through no link at all."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        return False
     try:
-        return stat.S_ISDIR(os.lstat(workspace / rel).st_mode)
+        return all(
+            stat.S_ISDIR(os.lstat(workspace.joinpath(*parts[: n + 1])).st_mode)
+            for n in range(len(parts))
+        )
     except OSError:
         return False
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from bot.errors import ConfigError
 from bot.sandbox.models import ExecResult, Outcome, TestCase, TestReport
-from bot.sandbox.repo_files import iter_repo_files, load_toml, read_repo_text
+from bot.sandbox.repo_files import is_dir, iter_repo_files, load_toml, read_repo_text
 from bot.sandbox.report_parsing import parse_junit, parse_pytest_text, parse_unittest_text
 from bot.sandbox.setup_plan import declared_requirement_names
 
@@ -128,7 +128,7 @@ def _unittest_targets(workspace: Path, path: str) -> list[str]:
     if file_part.endswith(".py"):
         dotted = file_part[:-3].replace("/", ".")
         return [".".join([dotted, *rest.split("::")]) if rest else dotted]
-    if (workspace / file_part).is_dir():
+    if is_dir(workspace, file_part):  # never through a link: it could list host folders
         prefix = "" if file_part == "." else file_part + "/"
         files = [
             prefix + rel
@@ -143,8 +143,7 @@ def _needs_start_dir(workspace: Path) -> bool:
     """True when the tests live in `tests/` without `__init__.py`, which plain discovery skips."""
     tests = workspace / "tests"
     return (
-        tests.is_dir()
-        and not tests.is_symlink()
+        is_dir(workspace, "tests")
         and not (tests / "__init__.py").exists()
         and not any(_TEST_FILE.match(p.name) for p in workspace.glob("*.py"))
     )
@@ -167,7 +166,9 @@ def parse_report(
         cases = parse_pytest_text(output)
     if not cases and plan.runner in ("unittest", "command"):
         cases = parse_unittest_text(output)
-    no_tests = result.exit_code == 5 and (plan.runner == "pytest" or "no tests ran" in output)
+    no_tests = result.exit_code == 5 and (
+        plan.runner == "pytest" or "no tests ran" in output.lower()
+    )
     broken = result.timed_out or (result.exit_code != 0 and not no_tests)
     if broken and not any(c.outcome in (Outcome.FAILED, Outcome.ERROR) for c in cases):
         if result.timed_out:

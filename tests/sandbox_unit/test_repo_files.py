@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.repo_files import iter_repo_files, read_repo_bytes, read_repo_text
+from bot.sandbox.repo_files import is_dir, iter_repo_files, read_repo_bytes, read_repo_text
 
 
 @pytest.fixture
@@ -63,3 +63,10 @@ def test_walk_skips_tool_folders_and_does_not_follow_links(checkout: Path) -> No
         "pkg/sub/mod.py",
     ]  # listed by name; reading them is refused above
     assert len(list(iter_repo_files(checkout, limit=2))) == 2
+
+
+def test_folder_reached_through_a_link_is_not_a_folder_of_the_checkout(checkout: Path) -> None:
+    assert is_dir(checkout, "pkg/sub") and is_dir(checkout, "pkg/./sub/")
+    assert not is_dir(checkout, "linked-dir")
+    assert not is_dir(checkout, "linked-dir/repo/pkg")
+    assert not is_dir(checkout, "pkg/../pkg")

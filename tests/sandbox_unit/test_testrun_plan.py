@@ -145,3 +145,12 @@ def test_examples_pick_the_runner_they_were_written_for(
         "with_deps": "pytest",
         "src_layout": "pytest",
     }
+
+
+def test_unittest_folder_path_through_a_link_lists_nothing_outside(
+    unittest_repo: Path, tmp_path: Path
+) -> None:
+    write(tmp_path / "host", {"test_host_secret_name.py": UNITTEST_FILE})
+    (unittest_repo / "linked").symlink_to(tmp_path / "host")
+    plan = plan_tests(unittest_repo, paths=["linked", "linked/"])
+    assert "host_secret" not in plan.command
