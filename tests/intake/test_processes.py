@@ -105,6 +105,12 @@ async def test_killed_worker_s_run_is_taken_over_and_completes_once(
             lambda: run_in(store, run.id, lease_owner="doomed", state=RunState.RUNNING),
             "the first worker to claim the run",
         )
+        trace = trace_path(tmp_path / "data", run.id)
+
+        async def pipeline_started() -> bool:
+            return trace.exists() and any(e["kind"] == "pipeline" for e in read_trace(trace))
+
+        await eventually(pipeline_started, "the first worker's pipeline to start")
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(timeout=10)
     with patchbot("worker", "--name", "heir", "--pipeline", BLOCKING, env=env):

@@ -64,7 +64,7 @@ async def test_stop_cancels_a_running_run_at_its_next_heartbeat(
     intake.allow("alice", "write")
     intake.gh.reply("POST", REACTIONS, status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
-    body = {
+    body: dict[str, Any] = {
         "installation": {"id": 42},
         "comment": {"body": "/patchbot fix", "user": {"login": "alice", "type": "User"}},
         "sender": {"login": "alice", "type": "User"},
