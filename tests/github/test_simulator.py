@@ -15,6 +15,7 @@ from gidgethub import sansio
 
 from bot.github.auth import app_jwt
 from bot.github.client import GitHubApp
+from bot.github.payloads import InstallationEvent, IssueCommentEvent, IssuesEvent
 from bot.testing.simulator import GitHubSimulator
 from bot.testing.simulator.state import Installation
 
@@ -114,6 +115,8 @@ async def test_pull_request_is_found_by_head_and_not_opened_twice(
 
     assert [p["number"] for p in found] == [opened["number"]]
     assert others == []
+    diff = await api.getitem(opened["url"], accept="application/vnd.github.diff")
+    assert "-    return a - b\n+    return a + b" in diff
 
 
 async def test_pull_request_without_commits_is_refused(
@@ -174,6 +177,7 @@ async def test_labeling_an_issue_delivers_a_signed_event_about_the_simulated_obj
     assert event.data["label"]["name"] == "patchbot"
     assert event.data["sender"]["login"] == "maintainer"
     assert github.repo("octo/demo").issues[1].labels == ["patchbot"]
+    assert IssuesEvent.model_validate(event.data).issue.number == 1  # the intake can read it
 
 
 async def test_comment_delivery_carries_the_comment_and_a_wrong_secret_is_refused(
@@ -196,3 +200,24 @@ async def test_comment_delivery_carries_the_comment_and_a_wrong_secret_is_refuse
     assert data["installation"]["id"] == installation.id
     assert "organization" not in data
     assert json.dumps(data).count("Codertocat") == 0  # nothing left from the fixture's owner
+    assert IssueCommentEvent.model_validate(data).comment.body == "/patchbot fix please"
+
+
+async def test_installation_delivery_lists_the_installed_repositories(
+    github: GitHubSimulator,
+    installation: Installation,
+    receiver: tuple[str, list[sansio.Event]],
+) -> None:
+    url, events = receiver
+    github.send_webhooks_to(url, SECRET)
+
+    delivery = await github.announce_installation(installation.id)
+
+    assert delivery.status == 202
+    [event] = events
+    assert (event.event, event.data["action"]) == ("installation", "created")
+    assert event.data["installation"]["id"] == installation.id
+    assert event.data["installation"]["account"]["login"] == "octo"
+    assert event.data["installation"]["app_id"] == github.app_id
+    assert [r["full_name"] for r in event.data["repositories"]] == ["octo/demo"]
+    assert InstallationEvent.model_validate(event.data).installation.id == installation.id

@@ -13,6 +13,8 @@ from typing import Any
 import aiohttp
 
 from bot.testing.simulator.shapes import (
+    APP_EVENTS,
+    APP_PERMISSIONS,
     Urls,
     label_json,
     node_id,
@@ -20,7 +22,15 @@ from bot.testing.simulator.shapes import (
     user_json,
 )
 from bot.testing.simulator.shapes_activity import comment_json, issue_json
-from bot.testing.simulator.state import Comment, Issue, Pull, Repo, SimulatorState, User
+from bot.testing.simulator.state import (
+    Comment,
+    Installation,
+    Issue,
+    Pull,
+    Repo,
+    SimulatorState,
+    User,
+)
 from bot.testing.webhooks import build_delivery, load_fixture
 
 # The fixture each (event, action) is built from; the rest use `<action>.payload.json`.
@@ -83,6 +93,45 @@ def payload_for(
         payload["comment"] = comment_json(repo, comment, urls)
     if label is not None:
         payload["label"] = label_json(repo, state.label(repo, label), urls)
+    return payload
+
+
+def installation_payload(
+    state: SimulatorState, urls: Urls, installation: Installation, action: str, sender: User
+) -> dict[str, Any]:
+    """An `installation` event (`created`, `deleted`, ...) for this installation."""
+    payload = load_fixture("installation", "created")
+    payload.pop("requester", None)
+    account = installation.account
+    payload["action"] = action
+    payload["sender"] = user_json(sender, urls)
+    payload["installation"] = {
+        **payload["installation"],
+        "id": installation.id,
+        "account": user_json(account, urls),
+        "repository_selection": "selected",
+        "access_tokens_url": f"{urls.api}/app/installations/{installation.id}/access_tokens",
+        "repositories_url": f"{urls.api}/installation/repositories",
+        "html_url": f"{urls.web}/settings/installations/{installation.id}",
+        "app_id": state.app.id,
+        "app_slug": state.app.slug,
+        "target_id": account.id,
+        "target_type": account.type,
+        "permissions": APP_PERMISSIONS,
+        "events": APP_EVENTS,
+        "suspended_at": None,
+        "suspended_by": None,
+    }
+    payload["repositories"] = [
+        {
+            "id": repo.id,
+            "node_id": node_id("Repository", repo.id),
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "private": repo.private,
+        }
+        for repo in (state.repos[name] for name in sorted(installation.repositories))
+    ]
     return payload
 
 

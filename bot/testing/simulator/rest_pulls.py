@@ -197,6 +197,9 @@ async def get_pull(request: web.Request) -> web.Response:
     pull = _pull(repo, request.match_info["number"])
     if repo is None or pull is None:
         return not_found()
+    if "diff" in request.headers.get("Accept", ""):  # application/vnd.github.diff
+        diff = await gitrepo.git(repo.path, "diff", f"{pull.base}...{pull.head}")
+        return web.Response(body=diff, content_type="text/plain", charset="utf-8")
     return answer(await _render(request, repo, pull))
 
 

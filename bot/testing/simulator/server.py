@@ -30,7 +30,13 @@ from bot.testing.simulator import (
     rest_repos,
 )
 from bot.testing.simulator.context import SIMULATED, RecordedRequest, Simulated
-from bot.testing.simulator.deliveries import Delivery, WebhookTarget, payload_for, send
+from bot.testing.simulator.deliveries import (
+    Delivery,
+    WebhookTarget,
+    installation_payload,
+    payload_for,
+    send,
+)
 from bot.testing.simulator.faults import FAULTS, Faults
 from bot.testing.simulator.keys import generate_private_key, public_key_of
 from bot.testing.simulator.middleware import API_PREFIX, authenticate, record_and_fault
@@ -270,6 +276,19 @@ class GitHubSimulator:
             label=label,
         )
         delivery = await send(self.webhook, event, payload)
+        self.deliveries.append(delivery)
+        return delivery
+
+    async def announce_installation(
+        self, installation_id: int, *, action: str = "created", sender: str | None = None
+    ) -> Delivery:
+        """Deliver `installation` / `action` (GitHub sends `created` when the app is installed)."""
+        if self.webhook is None:
+            raise RuntimeError("call send_webhooks_to(url, secret) before delivering webhooks")
+        installation = self.state.installations[installation_id]
+        who = self.state.user(sender) if sender else installation.account
+        payload = installation_payload(self.state, self.urls, installation, action, who)
+        delivery = await send(self.webhook, "installation", payload)
         self.deliveries.append(delivery)
         return delivery
 
