@@ -19,6 +19,8 @@ CREATE_VENV = f"python3 -m venv --system-site-packages --without-pip {VENV}"
 PIP_INSTALL = f"{VENV}/bin/python -m pip install --no-input --disable-pip-version-check"
 REWRITTEN_DIR = "/env/requirements"
 """Where requirement files that named the project itself are written without those lines."""
+MAX_FILES = 200
+"""Most requirement files followed through `-r` and `-c`."""
 LOCK_FILES = ("Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock")
 """Files that key the set-up cache; installation reads Pipfile's ranges, never the locks."""
 
@@ -62,11 +64,12 @@ def plan_setup(workspace: Path, *, configured: str | None = None) -> SetupPlan:
         if not rel.endswith(".txt") or "doc" in name:
             continue  # documentation requirements are heavy and tests rarely need them
         requirements.add(rel, constraint=name.startswith("constraints"))
+    requirements.settle()
     extras = requirements.self_extras | set(TEST_GROUPS)
     strings = project.requirements(extras)
     args = requirements.pip_args() + [shlex.quote(s) for s in strings]
     command = CREATE_VENV
-    if args:
+    if any(not arg.startswith("-c ") for arg in args):  # constraints alone make pip fail
         command = " && ".join([CREATE_VENV, *requirements.write_commands()])
         command += " && " + " ".join([PIP_INSTALL, *args])
     inputs = sorted(set(inputs) | requirements.files)
@@ -88,6 +91,9 @@ class RequirementFiles:
     def add(self, rel: str, *, constraint: bool) -> None:
         self.top.append((rel, constraint))
         self._scan(rel)
+
+    def settle(self) -> None:
+        """Decide which files are rewritten and write their text; call after the last add."""
         changed = True
         while changed:  # a file including a rewritten file must point at the rewritten copy
             changed = False
@@ -119,7 +125,7 @@ class RequirementFiles:
         return rel if relative else f"{WORKSPACE}/{rel}"
 
     def _scan(self, rel: str) -> None:
-        if rel in self.files:
+        if rel in self.files or len(self.files) >= MAX_FILES:
             return
         text = read_repo_text(self.workspace, rel)
         if text is None:

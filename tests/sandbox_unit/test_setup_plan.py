@@ -266,3 +266,18 @@ def test_pythonpath_has_src_only_when_it_is_a_real_folder(repo: Path, tmp_path: 
     (repo / "src").unlink()
     (repo / "src").mkdir()
     assert plan_setup(repo).pythonpath == ["/workspace/src", "/workspace"]
+
+
+def test_constraints_alone_install_nothing(repo: Path) -> None:
+    write(repo, {"constraints.txt": "six<2\n"})
+    plan = plan_setup(repo)
+    assert plan.command == CREATE_VENV
+    assert plan.inputs == ["constraints.txt"]
+
+
+def test_a_long_chain_of_included_files_is_followed_only_so_far(repo: Path) -> None:
+    chain = {f"requirements/r{n}.txt": f"-r r{n + 1}.txt\npkg{n}\n" for n in range(1000)}
+    write(repo, chain)
+    plan = plan_setup(repo)
+    assert len(plan.inputs) == 1000  # every file in requirements/ keys the cache
+    assert (plan.command or "").startswith(CREATE_VENV)
