@@ -35,13 +35,13 @@ def load_trajectory(path: Path) -> list[dict[str, Any]]:
             raise ConfigError(f"{path}:{number}: not a JSON chat message: {error}") from error
         if not isinstance(message, dict):
             raise ConfigError(f"{path}:{number}: expected a JSON object (one chat message)")
-        messages.append(_normalize(message, number))
+        messages.append(message)
     return messages
 
 
 def _normalize(message: dict[str, Any], number: int) -> dict[str, Any]:
     """Fill in what OpenAI's format requires and the file may leave out."""
-    message = {"role": "assistant", "content": None, **message}
+    message = {"role": "assistant", "content": None, **json.loads(json.dumps(message))}
     for index, call in enumerate(message.get("tool_calls") or []):
         call.setdefault("id", f"call_{number}_{index}")
         call.setdefault("type", "function")
@@ -59,7 +59,7 @@ class ScriptedModel:
     """Answers chat-completion requests with the script's messages, in order."""
 
     def __init__(self, messages: list[dict[str, Any]], name: str = "scripted") -> None:
-        self.messages = messages
+        self.messages = [_normalize(message, n) for n, message in enumerate(messages, start=1)]
         self.name = name
         self.requests: list[dict[str, Any]] = []
         """Every request body received, for tests to inspect."""

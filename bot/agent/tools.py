@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot.agent.editor import Editor, EditorArgs, EditorError
 from bot.agent.stops import Submitted
+from bot.errors import ConfigError
 from bot.sandbox.models import TestReport
-from bot.sandbox.protocol import Sandbox
+from bot.sandbox.protocol import WORKSPACE, Sandbox
 
 
 def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> Any:
@@ -186,7 +187,11 @@ class ToolBox:
         if isinstance(args, EditorArgs):
             return await self.editor.run(args)
         if isinstance(args, RunTestsArgs):
-            report = await self.sandbox.run_tests(args.paths, timeout=self.config.test_timeout)
+            paths = [_relative(path) for path in args.paths]
+            try:
+                report = await self.sandbox.run_tests(paths, timeout=self.config.test_timeout)
+            except ConfigError as error:
+                raise ToolCallError(str(error)) from error
             return format_report(report, self.config.failures_shown, self.config.output_chars // 4)
         assert isinstance(args, FinishArgs)
         raise Submitted(args.summary, call_id)
@@ -202,6 +207,13 @@ class ToolBox:
         else:
             status = f"exit code {result.exit_code}"
         return f"{cap(output, self.config.output_chars - 100)}\n[{status}]".lstrip("\n")
+
+
+def _relative(path: str) -> str:
+    """A test path relative to the repository, as the test runner wants it."""
+    if path == WORKSPACE:
+        return "."
+    return path.removeprefix(WORKSPACE + "/")
 
 
 class ToolCallError(Exception):

@@ -141,7 +141,9 @@ class _Run:
         result = self.result
         self.say(0, f"baseline: running the tests on {result.base_commit[:12]}")
         # Importing litellm takes seconds: do it while the baseline runs.
-        warming = asyncio.create_task(asyncio.to_thread(import_litellm))
+        warming = asyncio.create_task(
+            asyncio.to_thread(import_litellm if isinstance(self.model, LitellmModel) else str)
+        )
         try:
             baseline = await run_suite(
                 self.checkouts.fresh(self.checkouts.root / "baseline"),

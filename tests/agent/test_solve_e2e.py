@@ -1,0 +1,206 @@
+"""`patchbot solve` end to end: the CLI, litellm's real HTTP path to the scripted model, and
+real Docker sandboxes for the agent, the baseline and every verification."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox.config import SandboxConfig
+from bot.trace import read_trace
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def snapshot(repo: Path) -> dict[str, tuple[str, int, int]]:
+    """Every file of the repository, `.git` included: content hash, mode and owner."""
+    return {
+        str(path.relative_to(repo)): (
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "",
+            path.lstat().st_mode,
+            path.lstat().st_uid,
+        )
+        for path in sorted(repo.rglob("*"))
+    }
+
+
+async def solve_cli(repo: Path, api_base: str, out: Path, *options: str) -> tuple[int, str]:
+    if "--model" not in options:
+        options = ("--model", "openai/scripted", *options)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "solve",
+        "--repo",
+        str(repo),
+        "--issue-file",
+        str(repo / "ISSUE.md"),
+        "--api-base",
+        api_base,
+        "--out",
+        str(out),
+        *options,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 600)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+@pytest.fixture
+def demo_repo(example_repo: Callable[[str], Path]) -> tuple[Path, dict[str, Any]]:
+    repo = example_repo("buggy_stats")
+    return repo, snapshot(repo)
+
+
+async def test_a_correct_fix_is_verified_and_applies_to_a_fresh_checkout(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    from bot.sandbox.docker import open_sandbox
+
+    repo, before = demo_repo
+    server = await scripted("fix_median")
+    status, stderr = await solve_cli(repo, server.api_base, tmp_path / "out")
+    assert status == 0, stderr
+    assert "[  1] str_replace_editor view /workspace/stats/__init__.py" in stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "# Patchbot: Verified patch" in report
+    assert "| `tests/test_stats.py::test_median_of_even_count` | — | passed | new_passing |" in report
+
+    assert snapshot(repo) == before
+    fresh = tmp_path / "fresh"  # no hard links: the sandbox takes ownership of what it mounts
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(repo), str(fresh)], check=True)
+    subprocess.run(["git", "apply", str(tmp_path / "out" / "patch.diff")], cwd=fresh, check=True)
+    async with open_sandbox(fresh, SandboxConfig()) as sandbox:
+        tests = await sandbox.run_tests()
+    assert tests.all_passed and tests.passed == 5
+
+    events = list(read_trace(tmp_path / "out" / "trace.jsonl"))
+    kinds = {event["kind"] for event in events}
+    assert {"baseline", "model_request", "tool_call", "tool_result", "verification"} <= kinds
+    responses = [event for event in events if event["kind"] == "model_response"]
+    assert len(responses) == 5 and all(event["usage"]["prompt_tokens"] > 0 for event in responses)
+    assert events[-1]["kind"] == "solve_stop" and events[-1]["reason"] == "verified"
+
+
+async def test_a_wrong_fix_is_rejected_retried_and_reported(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    repo, before = demo_repo
+    server = await scripted("wrong_fix")
+    status, stderr = await solve_cli(
+        repo, server.api_base, tmp_path / "out", "--max-attempts", "2"
+    )
+    assert status == 1, stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "**Stop reason:** `rejected`: attempt 2 of 2 rejected: no test went from failing" in report
+    assert "| `tests/test_stats.py::test_median_of_even_count` | — | failed | new_failing |" in report
+    feedback = [
+        message["content"]
+        for request in server.model.requests
+        for message in request["messages"]
+        if message["role"] == "tool" and "Verification rejected" in message["content"]
+    ]
+    assert feedback and "new_failing: tests/test_stats.py::test_median_of_even_count" in feedback[0]
+    assert len(server.model.requests) == 5
+    assert snapshot(repo) == before
+
+
+async def test_a_fix_that_breaks_another_test_is_rejected(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    repo, before = demo_repo
+    server = await scripted("breaks_other")
+    status, stderr = await solve_cli(
+        repo, server.api_base, tmp_path / "out", "--max-attempts", "1"
+    )
+    assert status == 1, stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "rejected: 1 broken test(s): tests/test_stats.py::test_mean" in report
+    assert "| `tests/test_stats.py::test_mean` | passed | failed | broken |" in report
+    assert "-    return sum(values) / len(values)" in (tmp_path / "out" / "patch.diff").read_text()
+    assert snapshot(repo) == before
+
+
+async def test_garbage_tool_calls_are_answered_and_the_run_still_succeeds(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    repo, _ = demo_repo
+    server = await scripted("garbage")
+    status, stderr = await solve_cli(repo, server.api_base, tmp_path / "out")
+    assert status == 0, stderr
+    events = list(read_trace(tmp_path / "out" / "trace.jsonl"))
+    errors = [e["output"] for e in events if e["kind"] == "tool_result" and e.get("error")]
+    assert len(errors) == 3
+    assert "unknown tool 'grep_files'" in errors[0] and "not valid JSON" in errors[1]
+
+
+async def test_a_budget_stop_ends_the_run_with_the_cost_in_the_report(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    repo, before = demo_repo
+    server = await scripted("expensive")
+    status, stderr = await solve_cli(
+        repo,
+        server.api_base,
+        tmp_path / "out",
+        "--model",
+        "openai/gpt-4o-mini",
+        "--cost-limit",
+        "1.0",
+    )
+    assert status == 1, stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "**Stop reason:** `cost_limit`: cost limit reached ($1.2" in report
+    assert len(server.model.requests) == 2
+    stop = [e for e in read_trace(tmp_path / "out" / "trace.jsonl") if e["kind"] == "agent_stop"]
+    assert stop[0]["reason"] == "cost_limit" and stop[0]["steps"] == 2
+    assert snapshot(repo) == before
+
+
+async def test_an_exhausted_script_is_reported_as_a_model_error(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    repo, _ = demo_repo
+    server = await scripted("short")
+    status, _ = await solve_cli(repo, server.api_base, tmp_path / "out")
+    assert status == 1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "`model_error`" in report and "trajectory is exhausted after 1 replies" in report
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ((), "no model: pass --model"),
+        (("--model", "openai/scripted", "--repo", "/nonexistent"), "not a git repository"),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(
+    tmp_path: Path, options: tuple[str, ...], message: str, monkeypatch: Any
+) -> None:
+    monkeypatch.delenv("PATCHBOT_MODEL", raising=False)
+    repo = ("--repo", str(tmp_path)) if "--repo" not in options else ()
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "solve", *repo, "--issue", "Bug", *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "PATCHBOT_MODEL": ""},
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert json.dumps(message)  # the message is plain text
