@@ -74,7 +74,7 @@ async def test_insert_goes_after_the_given_line(editor: Editor) -> None:
     lines = file(editor).read_text().split("\n")
     assert lines[0] == "import os"
     assert lines[-2:] == ["# end", ""]  # after the last line, before the final newline
-    with pytest.raises(EditorError, match="outside 0..8"):
+    with pytest.raises(EditorError, match=r"outside 0\.\.8"):
         await run(editor, command="insert", path="pkg/calc.py", insert_line=9, new_str="x")
 
 

@@ -75,9 +75,7 @@ async def test_the_step_limit_stops_the_run_and_the_trace_keeps_every_step(
     scripted: Any, host_sandbox: Any, tmp_path: Path
 ) -> None:
     script = [reply(call("bash", {"command": f"echo step{n}"})) for n in range(5)]
-    agent, server, events = await make_agent(
-        scripted, host_sandbox, tmp_path, script, max_steps=2
-    )
+    agent, server, events = await make_agent(scripted, host_sandbox, tmp_path, script, max_steps=2)
     outcome = await agent.run()
     assert outcome.reason is StopReason.STEP_LIMIT
     assert "2 of 2 steps" in outcome.detail

@@ -76,7 +76,11 @@ async def test_rate_limits_and_server_errors_are_retried_with_growing_waits(
     answering: Server,
 ) -> None:
     base, received = await answering(
-        [(429, error("slow down", "rate_limit_exceeded")), (503, error("busy")), (200, completion())]
+        [
+            (429, error("slow down", "rate_limit_exceeded")),
+            (503, error("busy")),
+            (200, completion()),
+        ]
     )
     adapter = model(base)
     reply = await adapter.complete(MESSAGES, [])

@@ -55,7 +55,8 @@ def test_a_broken_test_rejects_even_with_fixes() -> None:
 
 def test_without_a_fixed_or_new_passing_test_nothing_is_proven() -> None:
     baseline, candidate = report(a=P, b=F), report(a=P, b=F, c=F)
-    assert "no test went from failing to passing" in judge(baseline, candidate, VerifyConfig()).reason
+    verdict = judge(baseline, candidate, VerifyConfig())
+    assert "no test went from failing to passing" in verdict.reason
     relaxed = VerifyConfig(require_improvement=False)
     assert judge(baseline, candidate, relaxed).accepted
 
