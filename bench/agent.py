@@ -165,7 +165,8 @@ def cli_startup(runs: int = 5) -> dict[str, Any]:
             text=True,
             check=True,
         )
-        modules = {line.split("|")[-1].strip() for line in traced.stderr.splitlines() if "|" in line}
+        lines = traced.stderr.splitlines()
+        modules = {line.split("|")[-1].strip() for line in lines if "|" in line}
         results[label] = {
             "median_s": statistics.median(times),
             "imports_litellm": any(m.split(".")[0] == "litellm" for m in modules),
@@ -188,8 +189,10 @@ def main() -> None:
         print(f"  {key:<28} {steps['p50_ms'][key]:8.1f} {steps['p90_ms'][key]:8.1f}")
     overhead = steps["p50_ms"]["overhead"]
     print(f"harness overhead p50: {overhead:.1f} ms (goal < 50 ms)")
-    print(f"fixed prompt: {tokens['fixed_total']} tokens "
-          f"(system {tokens['system_prompt']}, tools {tokens['tool_schemas']}; goal < 2000)")  # fmt: skip
+    print(
+        f"fixed prompt: {tokens['fixed_total']} tokens (system {tokens['system_prompt']}, "
+        f"tools {tokens['tool_schemas']}; goal < 2000)"
+    )
     for label, row in startup.items():
         print(f"{label:<26} {row['median_s']:.2f} s  litellm imported: {row['imports_litellm']}"
               f"  docker imported: {row['imports_docker']}")  # fmt: skip

@@ -46,6 +46,16 @@ def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
     return done.stdout
 
 
+def head_commit(repo: Path) -> str:
+    """The commit at HEAD of the repository at `repo`; ConfigError when there is none."""
+    try:
+        return git("rev-parse", "--verify", "HEAD^{commit}", cwd=repo).strip()
+    except (GitError, NotADirectoryError, FileNotFoundError) as error:
+        raise ConfigError(
+            f"--repo {repo} is not a git repository with a commit; commit your code first"
+        ) from error
+
+
 class Checkouts:
     """Clones of one repository's HEAD under `root`, which the caller owns and removes."""
 
@@ -54,12 +64,7 @@ class Checkouts:
         self.root = root
         self.trusted = root / "trusted.git"
         self.work = root / "work"
-        try:
-            self.base = git("rev-parse", "--verify", "HEAD^{commit}", cwd=self.repo).strip()
-        except (GitError, NotADirectoryError, FileNotFoundError) as error:
-            raise ConfigError(
-                f"--repo {repo} is not a git repository with a commit; commit your code first"
-            ) from error
+        self.base = head_commit(self.repo)
         git("clone", "--quiet", "--bare", "--no-hardlinks", str(self.repo), str(self.trusted))
         (self.trusted / "info").mkdir(exist_ok=True)
         (self.trusted / "info" / "exclude").write_text(_EXCLUDE)

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.agent.loop import AgentLimits, ProgressEvent
     from bot.agent.model import ModelConfig
     from bot.sandbox.config import SandboxConfig
+    from bot.solve.checkout import head_commit
     from bot.solve.report import render_report
     from bot.solve.solver import SolveRequest, solve
     from bot.solve.verify import VerifyConfig
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     def show(event: ProgressEvent) -> None:
         print(f"[{event.step:>3}] {event.text}", file=sys.stderr, flush=True)
 
+    head_commit(args.repo)  # fail before writing anything
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "trace.jsonl").unlink(missing_ok=True)
