@@ -34,6 +34,7 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.images import find_image
 from bot.sandbox.models import ExecResult, TestReport
 from bot.sandbox.protocol import WORKSPACE, OutputSink
+from bot.sandbox.repo_files import read_repo_bytes
 from bot.sandbox.setup_plan import SetupPlan, plan_setup
 from bot.sandbox.testrun import parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
@@ -172,10 +173,6 @@ def _network_access() -> tuple[dict[str, str], list[Mount]]:
     return environment, mounts
 
 
-def _pythonpath(workspace: Path) -> list[str]:
-    return [f"{WORKSPACE}/src", WORKSPACE] if (workspace / "src").is_dir() else [WORKSPACE]
-
-
 class _Launcher:
     """Creates, starts and removes the containers of one sandbox."""
 
@@ -257,7 +254,8 @@ def environment_key(image: Image, plan: SetupPlan, workspace: Path, uid: int) ->
     """Names the environment: the image, the set-up command, the user, the dependency files."""
     digest = hashlib.sha256(f"{image.id}\0{plan.command}\0{uid}\0".encode())
     for name in sorted(plan.inputs):
-        digest.update(name.encode() + b"\0" + (workspace / name).read_bytes() + b"\0")
+        content = read_repo_bytes(workspace, name) or b""  # no links, no FIFOs: untrusted tree
+        digest.update(name.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()[:24]
 
 
@@ -306,7 +304,7 @@ async def _run_setup(
     launcher: _Launcher, workspace: Path, plan: SetupPlan, user: tuple[int, int], volume: str
 ) -> None:
     config = launcher.config
-    environment = _environment(_pythonpath(workspace))
+    environment = _environment(plan.pythonpath)
     mounts = [
         Mount(WORKSPACE, str(workspace), type="bind", read_only=True),
         Mount("/env", volume, type="volume"),
@@ -372,7 +370,7 @@ async def open_sandbox(
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))
     container, channel = await launcher.start(
-        user=user, mounts=mounts, environment=_environment(_pythonpath(workspace)), network=False
+        user=user, mounts=mounts, environment=_environment(plan.pythonpath), network=False
     )
     log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
     try:
