@@ -205,6 +205,9 @@ class Agent:
         stats.completion_tokens += reply.usage.completion_tokens
         if reply.usage.cost_usd is None:
             stats.unpriced_calls += 1
+            if stats.unpriced_calls == 1 and self.limits.cost_limit:
+                self.trace.event("cost_unknown", step=stats.steps)
+                self._say("the model is not in litellm's price table: cost limit not enforced")
         else:
             stats.cost_usd += reply.usage.cost_usd
         stats.model_seconds += reply.latency

@@ -16,6 +16,8 @@ _HEADLINES = {
     StopReason.SETUP_FAILED: "No verified patch: the repository's tests could not be set up",
     StopReason.FINISHED: "No verified patch",
 }
+TABLE_ROWS = 40
+"""Most tests listed in the before/after table."""
 _CHANGE_ORDER = (
     Change.FIXED,
     Change.NEW_PASSING,
@@ -67,10 +69,17 @@ def render_report(request: SolveRequest, result: SolveResult) -> str:
         lines += [f"Verdict: {verification.reason}", ""]
         lines += ["| test | before | after | change |", "| --- | --- | --- | --- |"]
         ranked = sorted(verification.changes, key=lambda item: _CHANGE_ORDER.index(item.change))
-        for item in ranked:
+        unchanged = verification.count(Change.STILL_PASSING)
+        if len(ranked) > TABLE_ROWS:  # a big suite: list what changed, count the rest
+            ranked = [item for item in ranked if item.change is not Change.STILL_PASSING]
+        for item in ranked[:TABLE_ROWS]:
             before = item.before.value if item.before else "—"
             after = item.after.value if item.after else "—"
             lines.append(f"| `{_cell(item.id)}` | {before} | {after} | {item.change.value} |")
+        shown = min(len(ranked), TABLE_ROWS)
+        if shown < len(verification.changes):
+            hidden = len(verification.changes) - shown
+            lines.append(f"\n{hidden} more tests not listed ({unchanged} still passing).")
         lines.append("")
     if result.attempts:
         lines += ["## Attempts", ""]
