@@ -20,6 +20,8 @@ class StopReason(StrEnum):
     COST_LIMIT = "cost_limit"
     TIME_LIMIT = "time_limit"
     MODEL_ERROR = "model_error"
+    SANDBOX_ERROR = "sandbox_error"
+    """The sandbox broke during the run (e.g. a command killed its exec server)."""
     SETUP_FAILED = "setup_failed"
     """The repository's tests could not be set up or run on the base commit."""
 

@@ -13,6 +13,7 @@ _HEADLINES = {
     StopReason.COST_LIMIT: "No verified patch: cost limit reached",
     StopReason.TIME_LIMIT: "No verified patch: time limit reached",
     StopReason.MODEL_ERROR: "No verified patch: the model could not be called",
+    StopReason.SANDBOX_ERROR: "No verified patch: the sandbox failed during the run",
     StopReason.SETUP_FAILED: "No verified patch: the repository's tests could not be set up",
     StopReason.FINISHED: "No verified patch",
 }

@@ -17,7 +17,7 @@ from bot.agent.model import LitellmModel, Model, ModelConfig, import_litellm
 from bot.agent.prompts import SYSTEM_PROMPT, rejection_message, task_message
 from bot.agent.stops import StopReason
 from bot.agent.tools import ToolBox, ToolConfig, format_report
-from bot.errors import SetupFailed
+from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import TestReport
 from bot.sandbox.protocol import Sandbox
@@ -158,16 +158,22 @@ class _Run:
         result.baseline = baseline
         self.trace.event("baseline", summary=baseline.summary_line(), report=baseline.model_dump())
         self.say(0, f"baseline: {baseline.summary_line()}")
-        async with self.open_sandbox(self.checkouts.work, self.request.sandbox) as sandbox:
-            agent = Agent(
-                self.model,
-                ToolBox(sandbox, self.request.tools),
-                self.request.limits,
-                self.trace,
-                self.progress,
-            )
-            result.stats = agent.stats  # the same object: it stays current as the agent runs
-            await self._attempts(agent, baseline)
+        try:
+            async with self.open_sandbox(self.checkouts.work, self.request.sandbox) as sandbox:
+                agent = Agent(
+                    self.model,
+                    ToolBox(sandbox, self.request.tools),
+                    self.request.limits,
+                    self.trace,
+                    self.progress,
+                )
+                result.stats = agent.stats  # the same object: it stays current as the agent runs
+                await self._attempts(agent, baseline)
+        except SandboxError as error:  # the agent's commands may break their own sandbox
+            self.trace.event("sandbox_error", error=str(error))
+            result.stop_reason = StopReason.SANDBOX_ERROR
+            result.detail = f"the sandbox failed during the run: {error}"
+            result.patch = await asyncio.to_thread(self.checkouts.diff)
         return result
 
     async def _attempts(self, agent: Agent, baseline: TestReport) -> None:

@@ -201,3 +201,31 @@ def test_usage_and_configuration_errors_exit_2(
     )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+
+
+async def test_an_agent_that_kills_its_own_sandbox_ends_the_run_with_a_result(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    from bot.agent.model import ModelConfig
+    from bot.agent.stops import StopReason
+    from bot.solve.solver import SolveRequest, solve
+    from bot.trace import Trace
+
+    repo, before = demo_repo
+    command = "echo '# note' >> stats/__init__.py; kill -9 -1"
+    call = {"type": "function", "function": {"name": "bash", "arguments": {"command": command}}}
+    server = await scripted([{"role": "assistant", "content": None, "tool_calls": [call]}])
+    request = SolveRequest(
+        repo=repo,
+        issue_title="median is wrong",
+        model=ModelConfig(model="openai/scripted", api_base=server.api_base),
+    )
+    progress: list[str] = []
+    with Trace(tmp_path / "trace.jsonl") as trace:
+        result = await solve(request, trace=trace, progress=lambda e: progress.append(e.text))
+    assert result.stop_reason is StopReason.SANDBOX_ERROR and not result.verified
+    assert "exec server is gone" in result.detail
+    assert "+# note" in result.patch
+    assert progress[:2] == ["baseline: running the tests on " + result.base_commit[:12],
+                            "baseline: 4 passed, 0 failed"]  # fmt: skip
+    assert snapshot(repo) == before
