@@ -151,7 +151,7 @@ class LitellmModel:
                 transient = kind in TRANSIENT_ERRORS
                 if not transient or attempt > self.config.max_retries:
                     raise self._model_error(error, kind, transient, attempt) from error
-                await self._sleep(self._backoff(attempt))
+                await self._sleep(max(self._backoff(attempt), self._retry_after(error)))
                 continue
             message = response.choices[0].message.model_dump(exclude_none=True)
             message = {k: v for k, v in message.items() if k in ("role", "content", "tool_calls")}
@@ -184,6 +184,16 @@ class LitellmModel:
     def _backoff(self, attempt: int) -> float:
         delay = min(self.config.backoff_max, self.config.backoff_initial * 2.0 ** (attempt - 1))
         return float(delay * random.uniform(0.5, 1.0))
+
+    def _retry_after(self, error: Exception) -> float:
+        """Seconds the server asked us to wait (Retry-After), capped at `backoff_max`."""
+        response = getattr(error, "response", None)
+        headers = getattr(response, "headers", None) or {}
+        try:
+            seconds = float(headers.get("retry-after", 0))
+        except (TypeError, ValueError):  # an HTTP date, or garbage: use our own backoff
+            return 0.0
+        return min(max(seconds, 0.0), self.config.backoff_max)
 
     def _model_error(
         self, error: Exception, kind: str, transient: bool, attempts: int

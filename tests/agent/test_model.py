@@ -45,7 +45,8 @@ async def answering(aiohttp_server: Any) -> Server:
         async def handle(request: web.Request) -> web.Response:
             received.append(await request.json())
             status, body = answers[min(len(received), len(answers)) - 1]
-            return web.json_response(body, status=status)
+            headers = {"Retry-After": str(body.pop("retry_after"))} if "retry_after" in body else {}
+            return web.json_response(body, status=status, headers=headers)
 
         app = web.Application()
         app.router.add_post("/v1/chat/completions", handle)
@@ -89,6 +90,14 @@ async def test_rate_limits_and_server_errors_are_retried_with_growing_waits(
     assert len(received) == 3  # no hidden retries inside litellm or the OpenAI client
     first, second = adapter.waits  # type: ignore[attr-defined]
     assert 0.25 <= first <= 0.5 and 0.5 <= second <= 1.0
+
+
+async def test_a_retry_after_header_is_honoured_up_to_the_longest_wait(answering: Server) -> None:
+    asks = [{**error("slow down", "rate_limit_exceeded"), "retry_after": n} for n in (7, 900)]
+    base, _ = await answering([(429, asks[0]), (429, asks[1]), (200, completion())])
+    adapter = model(base)
+    await adapter.complete(MESSAGES, [])
+    assert adapter.waits == [7.0, 30.0]  # type: ignore[attr-defined]
 
 
 async def test_transient_errors_give_up_after_the_configured_retries(answering: Server) -> None:
