@@ -35,7 +35,14 @@ from docker.models.containers import Container, ContainerCollection  # noqa: E40
 
 from bot.sandbox.channel import ExecChannel  # noqa: E402
 from bot.sandbox.config import SandboxConfig  # noqa: E402
-from bot.sandbox.docker import DockerSandbox, open_sandbox  # noqa: E402
+from bot.sandbox.docker import (  # noqa: E402
+    LABEL,
+    OWNER_LABEL,
+    DockerSandbox,
+    open_sandbox,
+    owner_label,
+)
+from bot.sandbox.images import find_image  # noqa: E402
 from bot.sandbox.testrun import JUNIT_PATH, plan_tests  # noqa: E402
 from bot.sandbox.workspace import copy_tree  # noqa: E402
 
@@ -159,6 +166,8 @@ class Opening:
     """From the greeting to the first answer."""
     after_start: float
     """From the start request to the first exec answered: the issue's goal."""
+    after_started: float
+    """From the start call's return to the first exec answered."""
     after_create: float
     """From the create request to the first exec answered."""
     teardown: float
@@ -195,12 +204,47 @@ async def timed_open(workspace: Path, config: SandboxConfig, body: Body | None =
         greeting=probe.last("greeting") - probe.last("started"),
         first_exec=answered - probe.last("greeting"),
         after_start=answered - start,
+        after_started=answered - probe.last("started"),
         after_create=answered - create,
         teardown=closed - closing,
         setup_cached=setup.cached,
         setup_duration=setup.duration,
         volume=setup.volume,
     )
+
+
+def engine_floor(client: docker.DockerClient) -> dict[str, float]:
+    """A bare container of the same image (no limits, mounts or hardening) printing one line
+    through the attach socket: what the Docker Engine alone costs, for comparison."""
+    image = find_image(client, "python")
+    began = time.monotonic()
+    container = client.containers.create(
+        str(image.id),
+        command=["sh", "-c", "echo ready; exec cat"],
+        stdin_open=True,
+        network_mode="none",
+        labels={LABEL: "1", OWNER_LABEL: owner_label()},
+    )
+    try:
+        created = time.monotonic()
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        raw = client.api.attach_socket(container.id, params)
+        sock = getattr(raw, "_sock", raw)
+        sock.settimeout(30)
+        starting = time.monotonic()
+        container.start()
+        started = time.monotonic()
+        sock.recv(8)
+        answered = time.monotonic()
+        sock.close()
+    finally:
+        container.remove(force=True)
+    return {
+        "create": created - began,
+        "start": started - starting,
+        "first_byte": answered - started,
+        "after_start": answered - starting,
+    }
 
 
 # --- workspaces ------------------------------------------------------------------------------
@@ -279,10 +323,12 @@ class Bench:
         cached = [await self.opened(calc) for _ in range(self.plan.cached_opens)]
         if not all(o.setup_cached for o in cached + cached_deps):
             raise RuntimeError("a reopened repository missed the set-up cache")
+        floor = [engine_floor(self.client) for _ in range(self.plan.cached_opens)]
 
         def phases(openings: list[Opening]) -> dict[str, dict[str, float]]:
             names = ["ready", "prepare", "create", "attach", "start", "greeting", "first_exec"]
-            names += ["after_start", "after_create", "teardown", "setup_duration"]
+            names += ["after_start", "after_started", "after_create", "teardown"]
+            names += ["setup_duration"]
             return {name: stats([getattr(o, name) for o in openings]) for name in names}
 
         first_setup = statistics.median(o.setup_duration for o in cold)
@@ -293,6 +339,10 @@ class Bench:
             "cold_with_deps": phases(cold),
             "cached_with_deps": phases(cached_deps),
             "cached_calc": phases(cached),
+            "engine_floor": {
+                name: stats([sample[name] for sample in floor])
+                for name in ("create", "start", "first_byte", "after_start")
+            },
         }
         self.results["setup"] = {
             "first_setup_median": first_setup,
@@ -466,8 +516,13 @@ def print_table(results: dict[str, Any]) -> None:
         ("  start returned -> exec server greeting", "cached_calc", "greeting"),
         ("  greeting -> first exec answered", "cached_calc", "first_exec"),
         ("first exec answered after start request", "cached_calc", "after_start"),
+        ("first exec answered after start returned", "cached_calc", "after_started"),
         ("first exec answered after create request", "cached_calc", "after_create"),
         ("teardown (remove container)", "cached_calc", "teardown"),
+        ("engine floor: bare container, create", "engine_floor", "create"),
+        ("engine floor: start", "engine_floor", "start"),
+        ("engine floor: start returned -> first byte (sh)", "engine_floor", "first_byte"),
+        ("engine floor: start request -> first byte", "engine_floor", "after_start"),
     ]
     for label, group, name in rows:
         s = ready[group][name]
@@ -503,6 +558,7 @@ def print_table(results: dict[str, Any]) -> None:
 
 async def run(plan: Plan, quick: bool) -> dict[str, Any]:
     started = time.monotonic()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="patchbot-bench-") as scratch:
         bench = Bench(plan, Path(scratch))
         try:
@@ -519,6 +575,7 @@ async def run(plan: Plan, quick: bool) -> dict[str, Any]:
         "plan": plan.__dict__,
         "wall_seconds": time.monotonic() - started,
         "removed_volumes": removed,
+        "load_average_before": load_before,
     }
     return results
 
@@ -533,6 +590,7 @@ def main() -> None:
         [sys.executable, "-m", "pytest", "--version"], capture_output=True, text=True
     )
     results["meta"] |= {
+        "load_average_after": os.getloadavg(),
         "host_cpus": os.cpu_count(),
         "host_python": f"{sys.executable} {platform.python_version()}",
         "host_pytest": version.stdout.strip(),
