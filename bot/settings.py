@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PATCHBOT_MODEL", "MODEL"),
     )
     """litellm model name the agent uses."""
+    model_api_base: str | None = Field(default=None, validation_alias="PATCHBOT_MODEL_API_BASE")
+    """Base URL of an OpenAI-compatible model server (a proxy, a local model, the demo's
+    scripted model); unset uses the provider's own."""
+    model_api_key: SecretStr | None = Field(default=None, validation_alias="PATCHBOT_MODEL_API_KEY")
+    """Key for the model provider; unset lets litellm read the provider's usual variable
+    (e.g. ANTHROPIC_API_KEY). It stays in this process: never in the sandbox or a trace."""
     github_api_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_API_URL")
     """Base URL of GitHub's REST API; set it for GitHub Enterprise Server or the simulator."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
@@ -162,7 +168,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Secret values to redact from logs and traces."""
-        found = [s.get_secret_value() for s in (self.private_key, self.webhook_secret) if s]
+        held = (self.private_key, self.webhook_secret, self.model_api_key)
+        found = [s.get_secret_value() for s in held if s]
         return [value for value in found if value]
 
 

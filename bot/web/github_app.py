@@ -1,18 +1,22 @@
-"""The GitHub API factory `serve` hands the dispatcher: one API object per installation,
-authenticated as the App (JWT, cached installation tokens) by `bot.github.client`."""
+"""The GitHub App client built from the settings: `serve` hands its per-installation API
+factory to the dispatcher, and the pipeline uses it for API calls and git tokens."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from bot.handlers.dispatcher import GitHubFactory
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.github.client import GitHubApp
+
 
 @asynccontextmanager
-async def installation_apis(settings: Settings) -> AsyncIterator[GitHubFactory]:
-    """`async (installation_id) -> GitHubAPI` for as long as the context is open."""
+async def github_app(settings: Settings) -> AsyncIterator[GitHubApp]:
+    """The app (JWT, cached installation tokens, retries) for as long as the context is open."""
     from pydantic import SecretStr
 
     from bot.github.client import GitHubApp, GitHubClientConfig
@@ -22,4 +26,11 @@ async def installation_apis(settings: Settings) -> AsyncIterator[GitHubFactory]:
         api_url=settings.github_api_url, app_id=app_id, private_key=SecretStr(private_key)
     )
     async with GitHubApp(config) as app:
+        yield app
+
+
+@asynccontextmanager
+async def installation_apis(settings: Settings) -> AsyncIterator[GitHubFactory]:
+    """`async (installation_id) -> GitHubAPI` for as long as the context is open."""
+    async with github_app(settings) as app:
         yield app.installation_api

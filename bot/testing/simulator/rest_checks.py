@@ -127,3 +127,18 @@ async def create_status(request: web.Request) -> web.Response:
     )
     repo.statuses.append(status)
     return answer(status_json(repo, status, sim.urls), 201)
+
+
+@routes.get(REPO + "/commits/{ref}/check-runs")
+async def list_check_runs_for_ref(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    if repo is None:
+        return not_found()
+    sha = await gitrepo.ref_sha(repo.path, request.match_info["ref"])
+    name = request.query.get("check_name")
+    runs = [
+        await _render(request, repo, run)
+        for run in repo.check_runs.values()
+        if sha is not None and run.head_sha == sha and (name is None or run.name == name)
+    ]
+    return answer({"total_count": len(runs), "check_runs": runs})

@@ -1,0 +1,1 @@
+"""From a run to GitHub: the status comment, the branch, the pull request, the escalation."""

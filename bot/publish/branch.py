@@ -1,0 +1,82 @@
+"""The run's branch: one commit with the verified patch, pushed without ever clobbering a human.
+
+A branch Patchbot pushed before (its tip carries a `Patchbot-Run:` trailer) is replaced with
+`--force-with-lease`, so a retried run updates its branch instead of making a second one; a
+branch whose tip someone else made is left alone and the run escalates.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.errors import PatchbotError
+from bot.github.git import run_git
+
+TRAILER = "Patchbot-Run"
+BOT_NAME = "patchbot[bot]"
+BOT_EMAIL = "patchbot[bot]@users.noreply.github.com"
+
+
+class BranchTaken(PatchbotError, RuntimeError):
+    """The branch exists with commits Patchbot did not make."""
+
+
+def branch_name(issue: int, title: str) -> str:
+    """`patchbot/issue-<N>-<slug>`, the slug made of the title's first words."""
+    words = re.sub(r"[^a-z0-9]+", " ", title.lower()).split()
+    slug = ""
+    for word in words:  # whole words, at most 40 characters
+        if len(slug) + len(word) + 1 > 40:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return f"patchbot/issue-{issue}" + (f"-{slug}" if slug else "")
+
+
+def commit_message(issue: int, title: str, run_id: int) -> str:
+    subject = f"Fix #{issue}: {title}".strip()
+    if len(subject) > 72:
+        subject = subject[:71].rstrip() + "…"
+    body = "Verified by the repository's tests in Patchbot's sandbox."
+    return f"{subject}\n\n{body}\n\n{TRAILER}: {run_id}\n"
+
+
+async def commit_patch(checkout: Path, branch: str, patch: str, message: str) -> str:
+    """Apply `patch` on a new local branch at HEAD and commit it as the bot; the commit id."""
+    git = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
+    await run_git(["checkout", "--quiet", "-B", branch], cwd=checkout)
+    patch_file = checkout / ".git" / "patchbot.diff"
+    patch_file.write_text(patch)
+    await run_git(["apply", "--index", "--binary", str(patch_file)], cwd=checkout)
+    patch_file.unlink()
+    await run_git([*git, "commit", "--quiet", "--no-verify", "-m", message], cwd=checkout)
+    return (await run_git(["rev-parse", "HEAD"], cwd=checkout)).strip()
+
+
+async def push_branch(checkout: Path, branch: str, url: str, token: str) -> None:
+    """Push HEAD to `branch`; replace it only when its tip is Patchbot's own commit."""
+    remote = await run_git(
+        ["ls-remote", "--heads", url, f"refs/heads/{branch}"], url=url, token=token
+    )
+    lease = []
+    if remote.strip():
+        tip = remote.split()[0]
+        await run_git(
+            ["fetch", "--quiet", "--no-tags", url, f"refs/heads/{branch}"],
+            cwd=checkout,
+            url=url,
+            token=token,
+        )
+        message = await run_git(["log", "-1", "--format=%B", "FETCH_HEAD"], cwd=checkout)
+        if f"{TRAILER}:" not in message:
+            raise BranchTaken(
+                f"branch {branch} already exists with commits Patchbot did not make; "
+                "delete or rename it, then comment `/patchbot retry`"
+            )
+        lease = [f"--force-with-lease=refs/heads/{branch}:{tip}"]
+    await run_git(
+        ["push", "--quiet", *lease, url, f"HEAD:refs/heads/{branch}"],
+        cwd=checkout,
+        url=url,
+        token=token,
+    )

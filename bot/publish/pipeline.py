@@ -1,0 +1,241 @@
+"""The run-to-pull-request pipeline: clone → repository config → solve → branch → PR → check.
+
+Every GitHub write finds what an earlier attempt of the same run made (its status comment,
+branch, pull request, check run) and updates it, so a retried or resumed run never makes a
+second one. A run that cannot be verified escalates: the status comment says what was tried
+and why it stopped, and the issue gets the `patchbot:needs-human` label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from bot.agent.loop import ProgressEvent
+from bot.agent.model import ModelConfig
+from bot.errors import ConfigError
+from bot.github.client import GitHubApp
+from bot.github.git import clone
+from bot.publish import texts
+from bot.publish.branch import branch_name, commit_message, commit_patch, push_branch
+from bot.publish.pull_request import open_or_update_pull, report_check
+from bot.publish.repo_config import RepoConfig, load_repo_config
+from bot.publish.status import StatusComment
+from bot.runs.models import Run, RunOutcome, RunState
+from bot.runs.pipeline import RunContext
+from bot.sandbox.config import SandboxConfig
+from bot.settings import Settings
+from bot.solve.solver import SolveRequest, SolveResult, solve
+from bot.web.github_app import github_app
+
+log = logging.getLogger(__name__)
+
+
+class GitHubPipeline:
+    """Turns a claimed run into a verified pull request or an escalation."""
+
+    async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
+        if run.installation_id is None:
+            raise ConfigError(f"run {run.id} has no GitHub installation to act as")
+        async with github_app(context.settings) as app:
+            gh = await app.installation_api(run.installation_id)
+            status = StatusComment(gh, run.repository, run.issue, run.id)
+            try:
+                return await _Publish(run, context, app, gh, status).execute()
+            except asyncio.CancelledError:
+                await status.close()
+                await _stopped_notice(run, context, status)
+                raise
+            except Exception as error:
+                await status.close()
+                reason = context.trace.redact(f"{type(error).__name__}: {error}")
+                with contextlib.suppress(Exception):
+                    await status.show(texts.failure_text(run.id, reason))
+                raise
+            finally:
+                await status.close()
+
+
+async def _stopped_notice(run: Run, context: RunContext, status: StatusComment) -> None:
+    """Say so on the issue when a maintainer stopped the run (not when a lease moved)."""
+
+    async def notice() -> None:
+        current = await context.store.get_run(run.id)
+        if current is not None and current.cancel_requested:
+            await status.show(texts.stopped_text(run.id))
+
+    task = asyncio.ensure_future(notice())
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.shield(task), 10)
+
+
+class _Publish:
+    def __init__(
+        self,
+        run: Run,
+        context: RunContext,
+        app: GitHubApp,
+        gh: GitHubAPI,
+        status: StatusComment,
+    ) -> None:
+        self.run = run
+        self.context = context
+        self.app = app
+        self.gh = gh
+        self.status = status
+        self.done: list[tuple[str, str]] = []
+
+    def step(self, name: str, detail: str = "") -> None:
+        self.done.append((name, detail))
+        self.context.trace.event("pipeline", step=name, detail=detail)
+
+    async def working_on(self, current: str, note: str = "") -> None:
+        await self.status.show(texts.status_text(self.run.id, self.done, current, note))
+
+    async def execute(self) -> RunOutcome:
+        run, settings = self.run, self.context.settings
+        await self.working_on("cloning the repository")
+        issue = await self.gh.getitem(f"/repos/{run.repository}/issues/{run.issue}")
+        repository = await self.gh.getitem(f"/repos/{run.repository}")
+        assert run.installation_id is not None
+        token = await self.app.installation_token(run.installation_id)
+        self.context.trace.redact.add(token)
+        with tempfile.TemporaryDirectory(prefix=f"patchbot-run-{run.id}-") as tmp:
+            checkout = Path(tmp) / "repo"
+            url = str(repository["clone_url"])
+            await clone(url, checkout, token, branch=str(repository["default_branch"]))
+            self.step("cloned", f"`{repository['default_branch']}`")
+            try:
+                config = load_repo_config(checkout)
+            except ConfigError as error:
+                return await self.escalate_config(error)
+            result = await self.solve(checkout, issue, config, settings)
+            if not result.verified:
+                return await self.escalate(result)
+            return await self.publish(checkout, url, token, issue, repository, config, result)
+
+    async def solve(
+        self, checkout: Path, issue: dict[str, Any], config: RepoConfig, settings: Settings
+    ) -> SolveResult:
+        await self.working_on("baseline", "running the tests on the default branch")
+        model = ModelConfig(
+            model=settings.model,
+            api_base=settings.model_api_base,
+            api_key=settings.model_api_key,
+        )
+        sandbox = SandboxConfig(
+            test_command=config.test_command,
+            setup_command=config.setup_command,
+            setup_network=config.setup_network,
+        )
+        request = SolveRequest(
+            repo=checkout,
+            issue_title=str(issue.get("title") or ""),
+            issue_body=str(issue.get("body") or ""),
+            instructions=self.run.instructions,
+            model=model,
+            sandbox=sandbox,
+        )
+
+        def progress(event: ProgressEvent) -> None:
+            current = "agent" if event.step else "baseline"
+            note = f"step {event.step}: {event.text}" if event.step else event.text
+            self.status.progress(texts.status_text(self.run.id, self.done, current, note[:200]))
+
+        result = await solve(request, trace=self.context.trace, progress=progress)
+        await self.status.close()
+        self.step("solved", result.detail)
+        return result
+
+    async def escalate(self, result: SolveResult) -> RunOutcome:
+        await self.status.show(texts.escalation_text(self.run.id, result))
+        await self.label(texts.NEEDS_HUMAN_LABEL)
+        self.context.trace.event("escalated", reason=result.stop_reason.value, detail=result.detail)
+        return RunOutcome(
+            state=RunState.ESCALATED, summary=result.detail, cost_usd=result.stats.cost_usd
+        )
+
+    async def escalate_config(self, error: ConfigError) -> RunOutcome:
+        text = "\n".join(
+            [
+                texts.status_marker(self.run.id),
+                f"**Patchbot cannot work on this repository** (run #{self.run.id}): its "
+                "configuration is invalid.",
+                "",
+                f"```\n{error}\n```",
+                "",
+                "Fix `.github/patchbot.yml` on the default branch, then comment "
+                "`/patchbot retry`. Nothing was pushed.",
+            ]
+        )
+        await self.status.show(text)
+        await self.label(texts.NEEDS_HUMAN_LABEL)
+        self.context.trace.event("escalated", reason="invalid repository config", detail=str(error))
+        return RunOutcome(state=RunState.ESCALATED, summary=str(error))
+
+    async def publish(
+        self,
+        checkout: Path,
+        url: str,
+        token: str,
+        issue: dict[str, Any],
+        repository: dict[str, Any],
+        config: RepoConfig,
+        result: SolveResult,
+    ) -> RunOutcome:
+        assert result.verification is not None
+        run = self.run
+        title = str(issue.get("title") or f"issue {run.issue}")
+        branch = branch_name(run.issue, title)
+        await self.working_on("pushing", f"branch `{branch}`")
+        message = commit_message(run.issue, title, run.id)
+        head = await commit_patch(checkout, branch, result.patch, message)
+        await push_branch(checkout, branch, url, token)
+        self.step("pushed", f"`{branch}` at {head[:12]}")
+        body = texts.pr_body(run.id, run.issue, result, self.context.settings.model)
+        pull = await open_or_update_pull(
+            self.gh,
+            run.repository,
+            branch=branch,
+            base=str(repository["default_branch"]),
+            title=f"Fix #{run.issue}: {title}",
+            body=body,
+            draft=config.draft,
+        )
+        verification = result.verification
+        await report_check(
+            self.gh,
+            run.repository,
+            head,
+            title=f"{verification.candidate_summary} (was {verification.baseline_summary})",
+            summary=texts.test_table(verification),
+            success=True,
+        )
+        await self.unlabel(texts.NEEDS_HUMAN_LABEL)
+        pr_url = str(pull["html_url"])
+        await self.status.show(texts.done_text(run.id, pr_url, verification))
+        self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
+        return RunOutcome(
+            state=RunState.SUCCEEDED,
+            summary=f"opened {pr_url}",
+            cost_usd=result.stats.cost_usd,
+        )
+
+    async def label(self, name: str) -> None:
+        url = f"/repos/{self.run.repository}/issues/{self.run.issue}/labels"
+        await self.gh.post(url, data={"labels": [name]})
+
+    async def unlabel(self, name: str) -> None:
+        url = f"/repos/{self.run.repository}/issues/{self.run.issue}/labels/{name}"
+        try:
+            await self.gh.delete(url)
+        except gidgethub.BadRequest as error:
+            if error.status_code != 404:
+                raise

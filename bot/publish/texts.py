@@ -1,0 +1,165 @@
+"""What a run posts on GitHub: the status comment, the pull request body, the escalation.
+
+Each text carries a hidden `<!-- patchbot:... run=N -->` marker, so a retried or resumed run
+finds its own comment or pull request and edits it instead of posting another. Text that
+came from the issue or the model is untrusted: it is quoted, its mentions are defused, and
+it can never carry one of our markers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.agent.loop import AgentStats
+from bot.solve.solver import SolveResult
+from bot.solve.verify import Change, Verification
+
+NEEDS_HUMAN_LABEL = "patchbot:needs-human"
+CHECK_NAME = "patchbot/verify"
+
+
+def status_marker(run_id: int) -> str:
+    return f"<!-- patchbot:status run={run_id} -->"
+
+
+def pr_marker(run_id: int) -> str:
+    return f"<!-- patchbot:pr run={run_id} -->"
+
+
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_COMMENT = re.compile(r"<!--|-->")
+
+
+def untrusted(text: str, limit: int = 2000) -> str:
+    """Quote text from the issue or the model: shortened, no pings, no hidden markers."""
+    text = text.strip()
+    if len(text) > limit:
+        text = text[:limit].rstrip() + " …"
+    text = _COMMENT.sub("", _MENTION.sub("@\u200b", text))
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines()) or "> (none)"
+
+
+def stats_line(stats: AgentStats, duration: float) -> str:
+    tokens = stats.prompt_tokens + stats.completion_tokens
+    return (
+        f"{stats.steps} model calls, {stats.tool_calls} tool calls, {tokens:,} tokens "
+        f"({stats.prompt_tokens:,} in, {stats.completion_tokens:,} out), cost {stats.cost_text()}, "
+        f"{duration:.0f} s"
+    )
+
+
+def status_text(run_id: int, phases: list[tuple[str, str]], current: str, note: str) -> str:
+    """The status comment while a run works: done phases ticked, the current one with a note."""
+    lines = [status_marker(run_id), f"**Patchbot** is working on this issue (run #{run_id}).", ""]
+    for name, detail in phases:
+        lines.append(f"- [x] {name}" + (f": {detail}" if detail else ""))
+    lines.append(f"- [ ] **{current}**" + (f": {note}" if note else ""))
+    lines += ["", "Comment `/patchbot stop` to stop me."]
+    return "\n".join(lines)
+
+
+def test_table(verification: Verification) -> str:
+    rows = [
+        "| tests | count | which |",
+        "| --- | --- | --- |",
+    ]
+    for change in (Change.FIXED, Change.NEW_PASSING, Change.BROKEN, Change.STILL_FAILING):
+        ids = verification.ids(change)
+        if ids:
+            shown = ", ".join(f"`{test_id}`" for test_id in ids[:8])
+            more = f" and {len(ids) - 8} more" if len(ids) > 8 else ""
+            rows.append(f"| {change.value.replace('_', ' ')} | {len(ids)} | {shown}{more} |")
+    rows.append(f"| still passing | {verification.count(Change.STILL_PASSING)} | |")
+    return (
+        f"**Before:** {verification.baseline_summary} → "
+        f"**after:** {verification.candidate_summary}\n\n" + "\n".join(rows)
+    )
+
+
+def pr_body(run_id: int, issue: int, result: SolveResult, model: str) -> str:
+    assert result.verification is not None
+    return "\n".join(
+        [
+            pr_marker(run_id),
+            f"Fixes #{issue}",
+            "",
+            "## What changed",
+            "The agent's own summary (model output, unverified text):",
+            "",
+            untrusted(result.summary or "(no summary)"),
+            "",
+            "## Tests",
+            "Patchbot ran the repository's test suite on the base commit and on this change, "
+            "each in a fresh sandbox with no network:",
+            "",
+            test_table(result.verification),
+            "",
+            "## Run",
+            f"- run #{run_id}, model `{model}`, {len(result.attempts)} attempt(s)",
+            f"- {stats_line(result.stats, result.duration)}",
+            "",
+            "_Patchbot is a bot. Review this change as you would any other; the check "
+            f"`{CHECK_NAME}` carries the test results._",
+        ]
+    )
+
+
+def escalation_text(run_id: int, result: SolveResult) -> str:
+    lines = [
+        status_marker(run_id),
+        f"**Patchbot could not fix this issue on its own** (run #{run_id}); a human needs to "
+        "look at it.",
+        "",
+        f"**Why it stopped:** {result.detail or result.stop_reason.value}",
+        "",
+        f"**What it tried:** {len(result.attempts)} verified attempt(s).",
+    ]
+    if result.summary:
+        lines += ["The agent's last summary (model output):", "", untrusted(result.summary, 800)]
+    if result.verification is not None:
+        lines += ["", "**Last verification:**", "", test_table(result.verification)]
+    elif result.baseline is not None:
+        lines += ["", f"**Tests on the base commit:** {result.baseline.summary_line()}"]
+    lines += [
+        "",
+        f"**Spent:** {stats_line(result.stats, result.duration)}",
+        "",
+        "Nothing was pushed. To try again, comment `/patchbot retry`, or "
+        "`/patchbot fix <more instructions>` to tell me more.",
+    ]
+    return "\n".join(lines)
+
+
+def failure_text(run_id: int, error: str) -> str:
+    return "\n".join(
+        [
+            status_marker(run_id),
+            f"**Patchbot failed** on run #{run_id}: {error}",
+            "",
+            "Nothing was pushed. This is a problem on Patchbot's side or with reaching GitHub, "
+            "not a verdict on the issue. To try again, comment `/patchbot retry`.",
+        ]
+    )
+
+
+def stopped_text(run_id: int) -> str:
+    return "\n".join(
+        [
+            status_marker(run_id),
+            f"**Patchbot stopped** run #{run_id}, as asked. Its sandbox is gone and nothing "
+            "was pushed. Comment `/patchbot retry` to start again.",
+        ]
+    )
+
+
+def done_text(run_id: int, pr_url: str, verification: Verification) -> str:
+    return "\n".join(
+        [
+            status_marker(run_id),
+            f"**Patchbot opened {pr_url}** for this issue (run #{run_id}).",
+            "",
+            test_table(verification),
+            "",
+            "Review it as you would any other pull request.",
+        ]
+    )
