@@ -25,7 +25,7 @@ class AgentLimits(BaseModel):
     """Stop before the next model call once the run has cost this many US dollars; 0 = none.
     Not enforceable for a model without a price in litellm's table (the report says so)."""
     time_limit: float = Field(default=1800.0, gt=0)
-    """Seconds of wall time for the whole run, verification included."""
+    """Seconds of wall time from the agent's first step on, verification included."""
 
 
 class ProgressEvent(BaseModel):

@@ -145,16 +145,14 @@ class _Run:
             asyncio.to_thread(import_litellm if isinstance(self.model, LitellmModel) else str)
         )
         try:
-            baseline = await run_suite(
-                self.checkouts.fresh(self.checkouts.root / "baseline"),
-                self.request.sandbox,
-                self.open_sandbox,
-            )
+            tree = await asyncio.to_thread(self.checkouts.fresh, self.checkouts.root / "baseline")
+            baseline = await run_suite(tree, self.request.sandbox, self.open_sandbox)
+            await warming
         except SetupFailed as error:
-            warming.cancel()
             result.detail = f"the repository could not be set up: {error}"
             return result
-        await warming
+        finally:
+            warming.cancel()  # a no-op once it is done
         result.baseline = baseline
         self.trace.event("baseline", summary=baseline.summary_line(), report=baseline.model_dump())
         self.say(0, f"baseline: {baseline.summary_line()}")
