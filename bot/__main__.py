@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bot.runs.cli",
     "bot.solve.cli",
     "bot.agent.cli",
+    "bot.testing.demo",
 )
 
 EXIT_ERROR = 2
