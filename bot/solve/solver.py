@@ -96,21 +96,29 @@ async def solve(
 ) -> SolveResult:
     """Turn the issue into a patch and verify it; see `SolveResult` for what came of it."""
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="patchbot-solve-") as root:
-        checkouts = await asyncio.to_thread(Checkouts, request.repo, Path(root))
+    result: SolveResult | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="patchbot-solve-") as root:
+            checkouts = await asyncio.to_thread(Checkouts, request.repo, Path(root))
+            trace.event(
+                "solve_start",
+                repo=str(checkouts.repo),
+                base=checkouts.base,
+                model=request.model.model,
+                limits=request.limits.model_dump(),
+                verify=request.verify.model_dump(),
+            )
+            run = _Run(request, checkouts, trace, progress, open_sandbox, model)
+            result = await run.execute()
+        result.duration = time.monotonic() - started
+        return result
+    finally:
         trace.event(
-            "solve_start",
-            repo=str(checkouts.repo),
-            base=checkouts.base,
-            model=request.model.model,
-            limits=request.limits.model_dump(),
-            verify=request.verify.model_dump(),
+            "solve_stop",
+            reason=result.stop_reason.value if result else "interrupted",
+            detail=result.detail if result else "the run ended before it had a result",
+            duration=round(time.monotonic() - started, 3),
         )
-        run = _Run(request, checkouts, trace, progress, open_sandbox, model)
-        result = await run.execute()
-    result.duration = time.monotonic() - started
-    trace.event("solve_stop", reason=result.stop_reason.value, detail=result.detail)
-    return result
 
 
 class _Run:
