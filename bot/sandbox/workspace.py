@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+from bot.errors import SandboxError
 from bot.sandbox.images import SANDBOX_UID
 
 
@@ -19,7 +20,15 @@ def sandbox_user(workspace: Path, *, take_ownership: bool) -> tuple[int, int]:
     if os.geteuid() != 0:
         return os.getuid(), os.getgid()
     if take_ownership:
-        for path in [workspace, *workspace.rglob("*")]:
+        paths = [workspace, *workspace.rglob("*")]
+        shared = [p for p in paths if p.is_file() and not p.is_symlink() and p.stat().st_nlink > 1]
+        if shared:
+            # A hard link is the same file in another tree: the sandbox could write there.
+            raise SandboxError(
+                f"{shared[0]} is hard-linked to a file outside the sandbox's copy; give the "
+                "sandbox a real copy (`git clone --no-hardlinks`, or copy the tree)"
+            )
+        for path in paths:
             os.lchown(path, SANDBOX_UID, SANDBOX_UID)
         return SANDBOX_UID, SANDBOX_UID
     owner = workspace.stat()

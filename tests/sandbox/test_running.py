@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from bot.errors import SetupFailed
+from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import LABEL, OWNER_LABEL, open_sandbox, owner_label
 from bot.sandbox.models import Outcome
@@ -144,3 +144,19 @@ async def test_workspace_is_handed_to_the_sandbox_user_when_running_as_root(
     assert uid != 0
     if os.geteuid() == 0:
         assert repo.stat().st_uid == uid
+
+
+async def test_workspace_sharing_files_through_hard_links_is_refused(
+    example_repo: Callable[[str], Path], tmp_path: Path
+) -> None:
+    repo = example_repo("calc")
+    outside = tmp_path / "outside.py"
+    outside.write_text("original\n")
+    os.link(outside, repo / "linked.py")
+    if os.geteuid() != 0:
+        pytest.skip("only a root Patchbot hands files over to the sandbox user")
+    with pytest.raises(SandboxError, match="hard-linked"):
+        async with open_sandbox(repo, SandboxConfig()):
+            pass
+    assert outside.stat().st_uid == 0
+    assert own_containers() == []
