@@ -173,16 +173,20 @@ def status_comments(stack: LocalStack, issue: int) -> list[Comment]:
     return [comment for comment in comments if STATUS_MARKER in comment.body]
 
 
-def sandbox_containers(owner: str | None = None) -> list[Any]:
-    """Patchbot's sandbox containers (all states), only those made by `owner` if given."""
+def sandbox_containers(owner: str | None = None) -> list[str]:
+    """Ids of Patchbot's sandbox containers (all states), only those made by `owner` if given."""
     import docker
 
     client = docker.from_env()
-    try:
-        found = client.containers.list(all=True, filters={"label": SANDBOX_LABEL})
+    try:  # one listing call: a container removed meanwhile cannot break it
+        found = client.api.containers(all=True, filters={"label": SANDBOX_LABEL})
     finally:
         client.close()
-    return [c for c in found if owner is None or c.labels.get(OWNER_LABEL) == owner]
+    return [
+        str(c["Id"])
+        for c in found
+        if owner is None or (c.get("Labels") or {}).get(OWNER_LABEL) == owner
+    ]
 
 
 def owner_of(pid: int) -> str:

@@ -152,7 +152,7 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
     for text in (environment, pid1_environment, git_config):
         assert not [token for token in tokens if token in text]
         assert "ghs_" not in text and "x-access-token" not in text.lower()
-    assert "extraheader" not in git_config.lower()
+    assert "core.bare=false" in git_config and "extraheader" not in git_config.lower()
 
     worker_log = log.read_text()
     assert f"claimed run {run.id}" in worker_log  # the log was written, at DEBUG
