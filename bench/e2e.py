@@ -22,6 +22,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -313,7 +314,17 @@ def time_demo() -> dict[str, Any]:
                           text=True, check=False)  # fmt: skip
     took = time.perf_counter() - started
     said = next((line for line in done.stdout.splitlines() if line.startswith("run #")), "")
-    return {"seconds": took, "exit_code": done.returncode, "says": said}
+    run = re.search(r" in ([0-9.]+) s:", said)
+    return {"seconds": took, "exit_code": done.returncode, "says": said,
+            "run_seconds": float(run.group(1)) if run else None}  # fmt: skip
+
+
+def time_litellm_import() -> float:
+    """Seconds a fresh interpreter takes to import litellm: what a cold worker's run waits for."""
+    code = "import os; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'; import litellm"
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - started
 
 
 def _median(runs: list[dict[str, Any]], *path: str) -> float:
@@ -380,15 +391,20 @@ def main() -> None:
     summary = print_table(runs)
     demo = None if args.no_demo else time_demo()
     later = runs[1:] or runs
+    litellm_import = time_litellm_import()
     goals = {
-        "webhook_to_pr_under_20s": _median(later, "total") < GOAL_TOTAL,
         "demo_command_under_20s": None if demo is None else demo["seconds"] < GOAL_TOTAL,
+        "webhook_to_pr_under_20s_run_1": runs[0]["total"] < GOAL_TOTAL,
+        "webhook_to_pr_under_20s": _median(later, "total") < GOAL_TOTAL,
+        "overhead_under_5s_run_1": runs[0]["overhead"] < GOAL_OVERHEAD,
         "overhead_under_5s": _median(later, "overhead") < GOAL_OVERHEAD,
     }
+    print(f"\n`import litellm` in a fresh interpreter: {litellm_import:.2f} s")
     if demo is not None:
-        print(f"\n`python -m bot demo` whole command: {demo['seconds']:.2f} s ({demo['says']})")
+        print(f"`python -m bot demo` whole command: {demo['seconds']:.2f} s ({demo['says']})")
     print(f"goals: {json.dumps(goals)}")
     results = {**summary, "goals": goals, "demo_command": demo, "runs": runs,
+               "litellm_import": litellm_import,
                "load_average": {"before": load_before, "after": os.getloadavg()}}  # fmt: skip
     out = ROOT / "bench" / "results" / "e2e.json"
     out.parent.mkdir(parents=True, exist_ok=True)
