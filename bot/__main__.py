@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bot.solve.cli",
     "bot.agent.cli",
     "bot.testing.demo",
+    "bot.policy.cli",
 )
 
 EXIT_ERROR = 2
