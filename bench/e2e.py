@@ -115,14 +115,14 @@ class SandboxProbe:
                     finally:
                         use.tests.append((started, time.time()))
 
-                sandbox.run_tests = timed_tests
+                sandbox.run_tests = timed_tests  # type: ignore[method-assign]
                 try:
                     yield sandbox
                 finally:
                     use.closing = time.time()
             use.closed = time.time()
 
-        docker_module.open_sandbox = timed  # type: ignore[assignment]
+        docker_module.open_sandbox = timed
         try:
             yield self
         finally:
@@ -214,7 +214,9 @@ def analyse(events: list[dict[str, Any]], sent: float, answered: float, created:
 
     def request_at(method: str, path_part: str, after: float) -> float:
         return next(
-            r.at for r in requests if r.method == method and path_part in r.path and r.at >= after
+            float(r.at)
+            for r in requests
+            if r.method == method and path_part in r.path and r.at >= after
         )
 
     base, agent, verify = probe.role("baseline"), probe.role("agent"), probe.role("verify")
