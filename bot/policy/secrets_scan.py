@@ -48,10 +48,10 @@ _NO_ENTROPY = (
     "*.svg", "*.min.js", "*.min.css", "*.map", "*.snap",
 )  # fmt: skip
 BASE64_MIN_LENGTH = 24
-ENTROPY_RATIO = 0.83
+ENTROPY_RATIO = 0.8
 """Least entropy, as a share of the most a string of its length can have (log2 of the length,
 up to 64): 99% of random base64 strings of 24-64 characters score above it."""
-WORDY_SHARE = 0.6
+WORDY_SHARE = 0.65
 """A string this much made of words (`Camel`, `lower`, `UPPER` runs of 3+) is an identifier."""
 HEX_MIN_LENGTH = 32
 HEX_MIN_ENTROPY = 3.0
@@ -137,7 +137,7 @@ def _mixed(token: str) -> bool:
     return (
         any(c.isupper() for c in token)
         and any(c.islower() for c in token)
-        and sum(c.isdigit() for c in token) >= 2
+        and any(c.isdigit() for c in token)
     )
 
 
