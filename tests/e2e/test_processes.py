@@ -163,9 +163,9 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
     clones = [path for path in configs if f"patchbot-run-{run.id}-" in str(path)]
     assert clones, f"no clone of the run seen among {list(configs)}"
     for path, versions in configs.items():
-        for text in versions:
-            assert not [secret for secret in secrets if secret.encode() in text], path
-            assert b"x-access-token" not in text and b"extraheader" not in text.lower(), path
+        for version in versions:
+            assert not [secret for secret in secrets if secret.encode() in version], path
+            assert b"x-access-token" not in version and b"extraheader" not in version.lower(), path
     # Nothing the stack keeps (database, traces, the simulated GitHub's repositories) holds it.
     assert files_holding(stack.root, secrets) == []
     assert files_holding(worker_tmp, secrets) == []
