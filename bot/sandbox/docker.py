@@ -193,7 +193,7 @@ class _Launcher:
         container: Container = await asyncio.to_thread(
             self.client.containers.create,
             str(self.image.id),
-            command=["python3", "-c", _SERVER_SOURCE],
+            command=["python3", "-I", "-S", "-c", _SERVER_SOURCE],  # stdlib only: no site
             user=f"{user[0]}:{user[1]}",
             working_dir=WORKSPACE,
             environment=environment,
