@@ -36,7 +36,7 @@ class PolicyProblem(BaseModel):
 
     def __str__(self) -> str:
         where = f"{self.source} line {self.line}" if self.line else self.source
-        key = f" `{self.key}`" if self.key else ""
+        key = f" `{self.key}`:" if self.key else ""
         return f"{where}:{key} {self.message}\n  How to fix: {self.fix}"
 
 
@@ -97,6 +97,9 @@ def read_yaml(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]
         line = mark.line + 1 if mark is not None else None
         problem = getattr(error, "problem", None) or str(error)
         message = f"is not valid YAML: {problem}"
+        context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and start is not None and start.line + 1 != line:
+            message += f" ({context} on line {start.line + 1})"
         raise PolicyError(
             [PolicyProblem(source=source, line=line, message=message, fix=fix)]
         ) from error

@@ -97,14 +97,18 @@ def _subset(what: str, *, keep_one: bool = False) -> Rule:
 
 
 def _path_levels() -> Rule:
-    """Globs → autonomy: a repository's rule can only lower what matching files may do."""
+    """Globs → autonomy: a repository may add rules and lower the server's, not raise them."""
 
-    def merge(server: dict[str, str], wanted: dict[str, str]) -> tuple[dict[str, str], None]:
+    def merge(server: dict[str, str], wanted: dict[str, str]) -> tuple[dict[str, str], str | None]:
         out = dict(server)
+        raised = []
         for glob, level in wanted.items():
-            if glob not in out or AUTONOMY_ORDER.index(level) < AUTONOMY_ORDER.index(out[glob]):
+            if glob not in out or AUTONOMY_ORDER.index(level) <= AUTONOMY_ORDER.index(out[glob]):
                 out[glob] = level
-        return out, None
+            else:
+                raised.append(f"`{glob}`")
+        why = f"a repository may only lower autonomy ({', '.join(raised)})" if raised else None
+        return out, why
 
     def tight(value: dict[str, str], server: dict[str, str]) -> bool:
         return all(
