@@ -150,6 +150,7 @@ def test_repository_may_tighten_but_not_loosen(tmp_path, key, overrides, wanted,
     merged = effective_policy(server, checkout(tmp_path, nested(key, wanted)))
 
     assert get(merged.policy.model_dump(), key) == expected
+    assert looser_keys(merged.policy, server) == []
     assert at_least_as_tight(merged.policy, server) == []
     if refused:
         [note] = merged.notes
@@ -194,7 +195,7 @@ def random_value(rng: random.Random, key: str, current: Any) -> Any:
         items = rng.sample(pools[key], rng.randint(0, len(pools[key])))
         return items or (["node"] if key == "sandbox.images" else items)
     if key == "autonomy.paths":
-        globs = ["src/**", "docs/**", "*.md"]
+        globs = ["src/**", "docs/**", "**/auth/**", "**/migrations/**"]
         return {g: rng.choice(["comment", "draft_pr", "pr"]) for g in rng.sample(globs, 2)}
     if key in ("test_command", "setup_command"):
         return rng.choice([None, "make test", "true"])
@@ -207,6 +208,48 @@ def random_value(rng: random.Random, key: str, current: Any) -> Any:
     if isinstance(current, float):
         return round(rng.uniform(0.1, current * 4), 2)
     raise AssertionError(f"no generator for {key}")
+
+
+PERMISSIONS = ["none", "read", "triage", "write", "maintain", "admin"]
+LEVELS = ["comment", "draft_pr", "pr"]
+ON_IS_TIGHT = {"trigger.exclude_bots", "secrets.scan", "secrets.high_entropy", "draft"}
+OFF_IS_TIGHT = {"approval.allow_requester", "sandbox.setup_network"}
+SUBSETS = {"trigger.labels", "trigger.commands", "sandbox.images"}
+SUPERSETS = {"paths.deny", "paths.approve"}
+
+
+def looser_keys(policy: Policy, server: Policy) -> list[str]:
+    """Written apart from bot.policy.merge, so the property below checks the rules, not
+    the rules against themselves."""
+    mine, theirs = policy.model_dump(), server.model_dump()
+    looser = []
+    for key in leaf_keys():
+        value, limit = get(mine, key), get(theirs, key)
+        if key.endswith("min_permission"):
+            ok = PERMISSIONS.index(value) >= PERMISSIONS.index(limit)
+        elif key == "autonomy.default":
+            ok = LEVELS.index(value) <= LEVELS.index(limit)
+        elif key == "autonomy.paths":
+            ok = all(LEVELS.index(value[g]) <= LEVELS.index(v) for g, v in limit.items())
+        elif key == "diff.over_limit":
+            ok = value == limit or value == "deny"
+        elif key in ON_IS_TIGHT:
+            ok = value or not limit
+        elif key in OFF_IS_TIGHT:
+            ok = not value or limit
+        elif key in SUBSETS:
+            ok = {v.lower() for v in value} <= {v.lower() for v in limit}
+        elif key in SUPERSETS:
+            ok = set(limit) <= set(value)
+        elif key == "sandbox.image":
+            ok = value in theirs["sandbox"]["images"]
+        elif key in ("test_command", "setup_command"):
+            ok = True
+        else:  # a number; None is no limit
+            ok = limit is None or (value is not None and value <= limit)
+        if not ok:
+            looser.append(key)
+    return looser
 
 
 @pytest.mark.parametrize("server_file", ["default.yml", "strict.yml"])
@@ -225,5 +268,6 @@ def test_random_repository_files_never_loosen_the_server_policy(tmp_path, server
                 section = section.setdefault(part, {})
             section[last] = value
         merged = effective_policy(server, checkout(tmp_path, data))
+        assert looser_keys(merged.policy, server) == [], (trial, data)
         assert at_least_as_tight(merged.policy, server) == [], (trial, data)
         assert {note.key for note in merged.notes} <= set(keys), (trial, data)
