@@ -119,7 +119,7 @@ def budget_gate(policy: Policy, usage: Usage, *, starting: bool = False) -> Deci
                 gate="budgets",
                 verdict="deny",
                 reason=f"the {scope}'s daily cost cap is used up: ${spent:.2f} of ${cap:.2f} "
-                "today (`budgets.daily_cost_{scope}_usd`)",
+                f"today (`budgets.daily_cost_{scope}_usd`)",
             )
         if spent + usage.cost_usd > cap:
             over.append(f"{scope} daily cost ${spent + usage.cost_usd:.2f} > ${cap:.2f}")
