@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import ConfigError
-from bot.policy.merge import Merged, MergeNote, merge
+from bot.policy.merge import Merged, merge
 from bot.policy.model import Policy
 from bot.sandbox.repo_files import read_repo_text
 
@@ -231,15 +231,13 @@ def effective_policy(server: Policy, checkout: Path | None) -> Merged:
     if found is None:
         return Merged(policy=server, notes=[])
     data, root = found
-    notes: list[MergeNote] = []
     if "setup_network" in data:  # the spelling of the first `.github/patchbot.yml`
         data = dict(data)
         sandbox = data.get("sandbox")
         if sandbox is None or (isinstance(sandbox, dict) and "setup_network" not in sandbox):
             data["sandbox"] = {**(sandbox or {}), "setup_network": data.pop("setup_network")}
     wanted = validate(_overlay(server.model_dump(), data), REPO_POLICY_PATH, root, partial=True)
-    merged = merge(server, wanted)
-    return Merged(policy=merged.policy, notes=notes + merged.notes)
+    return merge(server, wanted)
 
 
 def _overlay(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
