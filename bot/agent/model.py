@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
 from typing import Any, Protocol
 
@@ -109,6 +110,12 @@ def import_litellm() -> Any:
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+def preload_litellm() -> None:
+    """Import litellm in a background thread now, so that no run waits seconds for it: for
+    long-lived processes (server, worker, demo), at start."""
+    threading.Thread(target=import_litellm, name="import-litellm", daemon=True).start()
 
 
 def _error_kind(litellm: Any, error: Exception) -> str | None:

@@ -19,7 +19,7 @@ import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot.agent.loop import ProgressEvent
-from bot.agent.model import ModelConfig
+from bot.agent.model import ModelConfig, preload_litellm
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.github.git import clone
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 class GitHubPipeline:
     """Turns a claimed run into a verified pull request or an escalation."""
+
+    def __init__(self) -> None:
+        preload_litellm()  # made once per process, before any run: the import takes seconds
 
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
         if run.installation_id is None:
