@@ -104,6 +104,8 @@ def parse_diff(text: str) -> list[ChangedFile]:
             current.status = "deleted"
         elif line.startswith("new mode "):
             current.mode = line.split()[-1]
+        elif line.startswith("index ") and len(line.split()) == 3:
+            current.mode = line.split()[-1]  # `index abc..def 120000`: mode unchanged
         elif line.startswith(("rename from ", "copy from ")):
             current.old_path = _unquote(line.split(" ", 2)[2])
             current.status = "renamed" if line.startswith("rename") else "copied"

@@ -187,8 +187,8 @@ def diff_size_gate(policy: Policy, files: list[ChangedFile]) -> Decision:
 
 
 def secrets_gate(policy: Policy, files: list[ChangedFile]) -> Decision:
-    """A credential on an added line denies; one on a removed line needs a human (it is in the
-    history already and should be rotated). Reasons name places, never values."""
+    """A credential on an added line denies; one on a removed line, or a binary file (which
+    cannot be scanned), needs a human. Reasons name places, never values."""
     if not policy.secrets.scan:
         return Decision(
             gate="secrets", verdict="allow", reason="scanning is off in the server policy"
@@ -200,13 +200,17 @@ def secrets_gate(policy: Policy, files: list[ChangedFile]) -> Decision:
         return Decision(
             gate="secrets", verdict="deny", reason=f"possible credential: {_listed(added)}"
         )
-    if removed:
-        return Decision(
-            gate="secrets",
-            verdict="needs_approval",
-            reason="removes a possible credential (it stays in the history: rotate it): "
-            + _listed(removed),
-        )
+    binary = [f.path for f in files if f.binary and f.status != "deleted"]
+    if removed or binary:
+        reasons = []
+        if removed:
+            reasons.append(
+                "removes a possible credential (it stays in the history: rotate it): "
+                + _listed(removed)
+            )
+        if binary:
+            reasons.append(f"binary files cannot be scanned: {_listed(binary)}")
+        return Decision(gate="secrets", verdict="needs_approval", reason="; ".join(reasons))
     return Decision(gate="secrets", verdict="allow", reason="no credential found")
 
 

@@ -95,6 +95,16 @@ def test_symbolic_links_and_mode_changes_are_recorded(make_repo):
     assert files["run.sh"].added == 0
 
 
+def test_a_link_pointed_elsewhere_keeps_its_link_mode(make_repo):
+    repo = make_repo({"README.md": "x\n"})
+    os.symlink("README.md", repo.path / "link")
+    repo.commit()
+    (repo.path / "link").unlink()
+    os.symlink("/etc/passwd", repo.path / "link")
+    [link] = parse_diff(repo.diff())
+    assert (link.path, link.mode, link.status) == ("link", "120000", "modified")
+
+
 def test_an_empty_diff_has_no_files(make_repo):
     repo = make_repo({"a.py": "x\n"})
     assert parse_diff(repo.diff()) == []

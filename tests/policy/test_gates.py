@@ -250,6 +250,15 @@ def test_removing_a_token_needs_approval(make_repo, policy):
     assert decision.verdict == "needs_approval" and "rotate" in decision.reason
 
 
+def test_a_binary_file_needs_approval_because_it_cannot_be_scanned(make_repo, policy):
+    repo = make_repo({"README.md": "x\n", "old.bin": b"\x00\x01" * 50})
+    repo.write("logo.png", b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)))
+    (repo.path / "old.bin").unlink()
+    decision = secrets_gate(policy, parse_diff(repo.diff()))
+    assert decision.verdict == "needs_approval" and "`logo.png`" in decision.reason
+    assert "old.bin" not in decision.reason
+
+
 def test_secret_scanning_off_in_the_server_policy_allows(make_repo):
     files = files_of(make_repo, {"a.py": f"TOKEN = '{FAKE_TOKEN}'\n"})
     assert secrets_gate(with_(secrets={"scan": False}), files).verdict == "allow"
