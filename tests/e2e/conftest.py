@@ -63,12 +63,13 @@ def issue_text() -> tuple[str, str]:
 
 @pytest.fixture
 async def start_stack(tmp_path: Path) -> AsyncIterator[StartStack]:
-    """Start one LocalStack replaying a trajectory, seeded with the demo repository and its
-    issue; gives (stack, issue number). Stopped at the end of the test."""
+    """Start one LocalStack replaying trajectories (one after the other), seeded with the demo
+    repository and its issue; gives (stack, issue number). Stopped at the end of the test."""
     async with contextlib.AsyncExitStack() as exits:
 
-        async def start(script: str, **options: Any) -> tuple[LocalStack, int]:
-            stack = LocalStack(tmp_path / "stack", trajectory(script), **options)
+        async def start(*scripts: str, **options: Any) -> tuple[LocalStack, int]:
+            messages = [message for script in scripts for message in trajectory(script)]
+            stack = LocalStack(tmp_path / "stack", messages, **options)
             await exits.enter_async_context(stack)
             title, body = issue_text()
             return stack, await stack.seed(REPOSITORY, EXAMPLE, title, body)
@@ -108,8 +109,11 @@ def worker_environment(stack: LocalStack, **extra: str) -> dict[str, str]:
 def worker_process(
     stack: LocalStack, name: str, log: Path, **extra: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m bot worker` running the GitHub pipeline, its output in `log`; stopped with
-    SIGTERM (then SIGKILL) at the end unless it is already dead."""
+    """`python -m bot worker` running the GitHub pipeline, its output in `log` and its
+    temporary files (checkouts) in `LOG.tmp/` unless `TMPDIR` is given; stopped with SIGTERM
+    (then SIGKILL) at the end unless it is already dead."""
+    temporary = Path(extra.setdefault("TMPDIR", str(log.with_suffix(".tmp"))))
+    temporary.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "worker", "--name", name, "--pipeline", PIPELINE],

@@ -20,6 +20,7 @@ from bot.testing.stack import MAINTAINER
 from tests.e2e.conftest import (
     REPOSITORY,
     StartStack,
+    branches,
     eventually,
     files_holding,
     owner_of,
@@ -51,9 +52,8 @@ async def test_killed_worker_s_run_is_finished_by_another_with_one_pull_request(
     stack, number = await start_stack(
         "fix_median", workers=0, environment={"PATCHBOT_LEASE_SECONDS": "5"}
     )
-    doomed_tmp = tmp_path / "doomed-tmp"
-    doomed_tmp.mkdir()
-    with worker_process(stack, "doomed", tmp_path / "doomed.log", TMPDIR=str(doomed_tmp)) as doomed:
+    doomed_tmp = tmp_path / "doomed.tmp"
+    with worker_process(stack, "doomed", tmp_path / "doomed.log") as doomed:
         owner = owner_of(doomed.pid)
         await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
         # Kill it while its baseline runs: before its first model call, since the scripted
@@ -96,6 +96,49 @@ async def test_killed_worker_s_run_is_finished_by_another_with_one_pull_request(
     assert await asyncio.to_thread(sandbox_containers, owner) == []
 
 
+async def test_worker_killed_after_opening_the_pull_request_is_resumed_without_a_second_one(
+    start_stack: StartStack, tmp_path: Path
+) -> None:
+    # The scripted model cannot replay a conversation: the second worker's agent gets the
+    # second copy of the trajectory.
+    stack, number = await start_stack(
+        "fix_median", "fix_median", workers=0, environment={"PATCHBOT_LEASE_SECONDS": "5"}
+    )
+    # The first worker's check run is answered late: it is killed while waiting for it. (Not
+    # much later: the simulator's shutdown waits for the answer.)
+    stack.github.faults.slow("/repos/*/check-runs", 10, method="POST")
+    repo = stack.github.repo(REPOSITORY)
+
+    def check_run_requested() -> bool:
+        return any(
+            r.method == "POST" and r.path.endswith("/check-runs") for r in stack.github.requests
+        )
+
+    with worker_process(stack, "doomed", tmp_path / "doomed.log") as doomed:
+        await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
+        await eventually(check_run_requested, "the first worker's check run", timeout=120)
+        doomed.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(doomed.wait, 10)
+    assert len(repo.pulls) == 1
+    first = next(iter(repo.pulls.values()))
+    first_head = await stack.github.branch_sha(REPOSITORY, first.head)
+    assert stack.model.model.remaining == 5
+
+    with worker_process(stack, "heir", tmp_path / "heir.log"):
+        run = await stack.finished_run(REPOSITORY, number, timeout=180)
+    assert run.state is RunState.SUCCEEDED, run.summary
+    assert run.attempts == 2 and stack.model.model.remaining == 0
+    assert list(repo.pulls) == [first.number]
+    assert branches(stack) == ["refs/heads/main", f"refs/heads/{first.head}"]
+    head = await stack.github.branch_sha(REPOSITORY, first.head)
+    assert head is not None and head != first_head
+    checks = [c for c in repo.check_runs.values() if c.head_sha == head]
+    assert [(c.name, c.conclusion) for c in checks] == [("patchbot/verify", "success")]
+    comments = status_comments(stack, number)
+    assert len(comments) == 1, [comment.body for comment in comments]
+    assert f"/pull/{first.number}** for this issue (run #{run.id})" in comments[0].body
+
+
 def decoded_outputs(events: list[dict[str, object]]) -> list[str]:
     """What the agent's `bash` calls printed, decoded from the base64 they printed it as."""
     texts = []
@@ -116,8 +159,7 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
 ) -> None:
     caplog.set_level(logging.DEBUG)
     stack, number = await start_stack("fix_median_env", workers=0)
-    worker_tmp = tmp_path / "worker-tmp"
-    worker_tmp.mkdir()
+    worker_tmp = tmp_path / "worker.tmp"
     configs: dict[Path, set[bytes]] = {}
 
     async def watch_git_configs() -> None:
@@ -131,7 +173,7 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
             await asyncio.sleep(0.1)
 
     log = tmp_path / "worker.log"
-    with worker_process(stack, "worker", log, TMPDIR=str(worker_tmp), LOG_LEVEL="DEBUG"):
+    with worker_process(stack, "worker", log, LOG_LEVEL="DEBUG"):
         watcher = asyncio.create_task(watch_git_configs())
         try:
             await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
