@@ -183,7 +183,8 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
     assert run.state is RunState.SUCCEEDED, run.summary
     tokens = list(stack.github.state.tokens)
     assert tokens, "the simulator minted no installation token"
-    secrets = secret_forms(tokens)
+    # The app's own secrets go nowhere either (the worker holds them in its environment).
+    secrets = [*secret_forms(tokens), stack.webhook_secret, stack.github.private_key_pem.split()[5]]
 
     trace = trace_path(stack.settings.data_dir, run.id).read_text()
     assert not [secret for secret in secrets if secret in trace]
@@ -192,7 +193,7 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
     environment, pid1_environment, git_config = decoded_outputs(trace_events(stack, run.id))
     assert "PATH=" in environment and "PATH=" in pid1_environment
     for text in (environment, pid1_environment, git_config):
-        assert not [token for token in tokens if token in text]
+        assert not [secret for secret in secrets if secret in text]
         assert "ghs_" not in text and "x-access-token" not in text.lower()
     assert "core.bare=false" in git_config and "extraheader" not in git_config.lower()
 
