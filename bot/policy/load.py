@@ -92,6 +92,10 @@ def read_yaml(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]
         events = list(yaml.parse(text, Loader=yaml.SafeLoader))
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except RecursionError as error:
+        raise PolicyError(
+            [PolicyProblem(source=source, message="nests too deeply", fix="flatten the file")]
+        ) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

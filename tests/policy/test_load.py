@@ -130,6 +130,7 @@ def test_image_must_be_one_of_the_images(tmp_path):
         ("- a\n- b\n", "must be a mapping"),
         ("budgets: &b {max_steps: 3}\nother: *b\n", "alias"),
         ("budgets:\n  max_steps: 3\n  max_steps: 50\n", "given twice"),
+        ("paths: " + "[" * 20000 + "]" * 20000 + "\n", "nests too deeply"),
     ],
 )
 def test_odd_files_are_refused_with_a_reason(tmp_path, text, message):
