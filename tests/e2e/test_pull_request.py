@@ -4,6 +4,8 @@ and 429 on the way."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
 
 from bot.runs.models import RunState
@@ -98,38 +100,51 @@ async def test_wrong_fix_escalates_with_the_reason_and_pushes_nothing(
     assert "Nothing was pushed" in text and "/patchbot retry" in text
 
 
+def statuses(stack: LocalStack, method: str, pattern: str) -> list[int]:
+    """The simulator's answers to the requests matching `method` and the path glob."""
+    return [
+        request.status
+        for request in stack.github.requests
+        if request.method == method and fnmatchcase(request.path, pattern)
+    ]
+
+
 async def test_502_and_429_from_github_are_retried_and_the_run_succeeds(
     start_stack: StartStack,
 ) -> None:
     stack, number = await start_stack("fix_median")
     faults = stack.github.faults
     faults.server_error("/repos/*/pulls", status=502, times=2, method="POST")
-    faults.secondary_rate_limit(
-        "/repos/*/issues/*/comments", status=429, retry_after=1, times=1, method="POST"
-    )
-    faults.server_error("/repos/*/issues/comments/*", status=502, times=1, method="PATCH")
     faults.secondary_rate_limit("/repos/*/check-runs", status=429, retry_after=1, method="POST")
+    # The status comment's edits: the first answers 502, the next 429.
+    faults.server_error("/repos/*/issues/comments/*", status=502, method="PATCH")
+    faults.secondary_rate_limit(
+        "/repos/*/issues/comments/*", status=429, retry_after=1, method="PATCH"
+    )
     await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
     run = await stack.finished_run(REPOSITORY, number, timeout=180)
 
     assert run.state is RunState.SUCCEEDED, run.summary
     assert all(fault.hits == fault.times for fault in faults.pending)
+    assert statuses(stack, "POST", "/repos/octo/stats/pulls") == [502, 502, 201]
+    assert statuses(stack, "POST", "/repos/octo/stats/check-runs") == [429, 201]
+    edits = statuses(stack, "PATCH", "/repos/octo/stats/issues/comments/*")
+    assert edits[:3] == [502, 429, 200] and edits[-1] == 200
+    await assert_one_verified_pull_request(stack, number, run.id)
 
-    def statuses(method: str, pattern: str) -> list[int]:
-        from fnmatch import fnmatchcase
 
-        return [
-            r.status
-            for r in stack.github.requests
-            if r.method == method and fnmatchcase(r.path, pattern)
-        ]
+async def test_queued_comment_held_back_by_github_stays_the_one_status_comment(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median")
+    # GitHub holds back the intake's "queued" comment (which later steps edit) for a second.
+    stack.github.faults.secondary_rate_limit(
+        "/repos/*/issues/*/comments", status=429, retry_after=1, method="POST"
+    )
+    await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
+    run = await stack.finished_run(REPOSITORY, number, timeout=180)
 
-    assert statuses("POST", "/repos/octo/stats/pulls") == [502, 502, 201]
-    assert statuses("POST", "/repos/octo/stats/check-runs") == [429, 201]
-    assert statuses("POST", f"/repos/octo/stats/issues/{number}/comments")[:2] == [429, 201]
-    edits = statuses("PATCH", "/repos/octo/stats/issues/comments/*")
-    assert edits[0] == 502 and edits[1] == 200
-    assert edits[-1] == 200
-    # The intake's "queued" acknowledgement is the status comment the run edits later; while
-    # GitHub holds it back (429 and Retry-After), the worker must not post a second one.
+    assert run.state is RunState.SUCCEEDED, run.summary
+    assert statuses(stack, "POST", f"/repos/octo/stats/issues/{number}/comments")[:2] == [429, 201]
+    # Meanwhile the worker claimed the run: it must not post a second status comment.
     await assert_one_verified_pull_request(stack, number, run.id)
