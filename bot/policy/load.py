@@ -20,6 +20,8 @@ REPO_POLICY_PATH = ".github/patchbot.yml"
 REPO_POLICY_MAX_BYTES = 64 * 1024
 """A bigger `.github/patchbot.yml` is refused (it is untrusted input)."""
 POLICY_ENV = "PATCHBOT_POLICY"
+MAX_FLOW_DEPTH = 20
+"""Deepest `[`/`{` nesting read; a policy needs two or three."""
 
 
 class PolicyProblem(BaseModel):
@@ -84,15 +86,33 @@ def load_repo_data(checkout: Path) -> tuple[dict[str, Any], yaml.Node | None] | 
     return read_yaml(text, REPO_POLICY_PATH)
 
 
+class _AliasRefused(yaml.composer.ComposerError):
+    pass
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Refuses aliases (`*name`): they can make a small file expand without bound."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise _AliasRefused(None, None, "aliases (`*name`) are not allowed", mark)
+        return super().compose_node(parent, index)  # type: ignore[arg-type]
+
+
 def read_yaml(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
     """The mapping in `text` and its node tree (for line numbers). Anchors and aliases are
     refused (they can make a small file expand without bound), and so are duplicate keys."""
     fix = "fix the YAML at that line (indentation, a missing `:`, an unclosed quote)"
+    if _flow_depth(text) > MAX_FLOW_DEPTH:
+        raise PolicyError(
+            [PolicyProblem(source=source, message="nests too deeply", fix="flatten the file")]
+        )
+    loader = _NoAliasLoader(text)
     try:
-        events = list(yaml.parse(text, Loader=yaml.SafeLoader))
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except RecursionError as error:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except RecursionError as error:  # deep block nesting
         raise PolicyError(
             [PolicyProblem(source=source, message="nests too deeply", fix="flatten the file")]
         ) from error
@@ -104,21 +124,13 @@ def read_yaml(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]
         context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
         if context and start is not None and start.line + 1 != line:
             message += f" ({context} on line {start.line + 1})"
+        if isinstance(error, _AliasRefused):
+            fix = "write the value out instead of using anchors and aliases"
         raise PolicyError(
             [PolicyProblem(source=source, line=line, message=message, fix=fix)]
         ) from error
-    for event in events:
-        if isinstance(event, yaml.AliasEvent):
-            raise PolicyError(
-                [
-                    PolicyProblem(
-                        source=source,
-                        line=event.start_mark.line + 1 if event.start_mark else None,
-                        message="uses a YAML alias (`*name`)",
-                        fix="write the value out instead of using anchors and aliases",
-                    )
-                ]
-            )
+    finally:
+        loader.dispose()
     if data is None:
         return {}, None
     if not isinstance(data, dict):
@@ -135,6 +147,23 @@ def read_yaml(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]
         )
     _check_duplicates(root, source)
     return data, root
+
+
+def _flow_depth(text: str) -> int:
+    """How deep `[`/`{` nest outside quotes (PyYAML's scanner slows quadratically with it)."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _check_duplicates(node: yaml.Node | None, source: str, path: str = "") -> None:
