@@ -8,12 +8,13 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from bot.runs.models import RunState
+from bot.runs.models import Run, RunState
 from bot.testing.stack import MAINTAINER, LocalStack
 from tests.e2e.conftest import (
     REPOSITORY,
     StartStack,
     branches,
+    eventually,
     git_show,
     status_comments,
     trace_events,
@@ -72,15 +73,15 @@ async def test_label_opens_one_pull_request_with_verified_tests_and_a_passing_ch
     assert kinds.count("pull_request") == 1 and kinds[-1] == "finished"
 
 
-async def test_wrong_fix_escalates_with_the_reason_and_pushes_nothing(
+async def test_wrong_fix_escalates_with_the_reason_and_pushes_nothing_until_a_retry_fixes_it(
     start_stack: StartStack,
 ) -> None:
-    stack, number = await start_stack("wrong_median")
+    stack, number = await start_stack("wrong_median", "fix_median")
     await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
     run = await stack.finished_run(REPOSITORY, number, timeout=180)
 
     assert run.state is RunState.ESCALATED, run.summary
-    assert stack.model.model.remaining == 0  # every attempt resumed the one conversation
+    assert stack.model.model.remaining == 5  # every attempt resumed the one conversation
     verdicts = [e for e in trace_events(stack, run.id) if e["kind"] == "verification"]
     assert [(e["attempt"], e["accepted"]) for e in verdicts] == [(1, False), (2, False), (3, False)]
     repo = stack.github.repo(REPOSITORY)
@@ -98,6 +99,25 @@ async def test_wrong_fix_escalates_with_the_reason_and_pushes_nothing(
     assert "**What it tried:** 3 verified attempt(s)" in text
     assert "median() takes the upper middle value." in text
     assert "Nothing was pushed" in text and "/patchbot retry" in text
+
+    # The way out the comment offers: a retry, which this time the agent gets right.
+    await stack.github.comment_on(REPOSITORY, number, "/patchbot retry", by=MAINTAINER)
+
+    async def retry_run() -> Run | None:
+        latest = await stack.store.latest_run(REPOSITORY, number)
+        return latest if latest is not None and latest.id != run.id else None
+
+    await eventually(retry_run, "the retry's run", timeout=30)
+    retried = await stack.finished_run(REPOSITORY, number, timeout=180)
+    assert retried.id != run.id and retried.trigger == "retry"
+    assert retried.state is RunState.SUCCEEDED, retried.summary
+    assert "patchbot:needs-human" not in repo.issues[number].labels
+    assert len(repo.pulls) == 1
+    assert [c.body.splitlines()[0] for c in status_comments(stack, number)] == [
+        f"<!-- patchbot:status run={run.id} -->",
+        f"<!-- patchbot:status run={retried.id} -->",
+    ]
+    assert "could not fix this issue" in status_comments(stack, number)[0].body
 
 
 def statuses(stack: LocalStack, method: str, pattern: str) -> list[int]:
