@@ -168,3 +168,17 @@ async def test_queued_comment_held_back_by_github_stays_the_one_status_comment(
     assert statuses(stack, "POST", f"/repos/octo/stats/issues/{number}/comments")[:2] == [429, 201]
     # Meanwhile the worker claimed the run: it must not post a second status comment.
     await assert_one_verified_pull_request(stack, number, run.id)
+
+
+async def test_run_that_outlives_its_installation_token_still_pushes(
+    start_stack: StartStack,
+) -> None:
+    # GitHub's tokens last an hour, and a run may take longer (agent time limit, set-up and
+    # test timeouts for the baseline and three verifications); here they last 3 seconds.
+    stack, number = await start_stack("fix_median")
+    stack.github.set_token_lifetime(3)
+    await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
+    run = await stack.finished_run(REPOSITORY, number, timeout=180)
+
+    assert run.state is RunState.SUCCEEDED, run.summary
+    await assert_one_verified_pull_request(stack, number, run.id)
