@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,6 +28,7 @@ from bot.runs.models import (
     RunNotFound,
     RunState,
 )
+from bot.runs.sqlite_batch import DeliveryWriter, Mark
 from bot.runs.store import (
     DELIVERY_FIELDS,
     GAVE_UP,
@@ -37,16 +39,25 @@ from bot.runs.store import (
 )
 
 T = TypeVar("T")
-_Statement = tuple[str, tuple[Any, ...], "asyncio.Future[int]"]
+log = logging.getLogger(__name__)
+
+MARK_DELAY = 0.05
+"""Seconds a processed-mark may wait to share a commit with newly received deliveries."""
+CHECKPOINT_EVERY = 500
+"""Deliveries written between two WAL checkpoints."""
 
 
 class SQLiteRunStore:
     """RunStore on one SQLite file; safe to share between processes on one machine."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, writer: DeliveryWriter) -> None:
         self._db = db
+        self._writer = writer
+        self._since_checkpoint = 0
+        self._checkpointing = False
         self._lock = asyncio.Lock()
-        self._pending: list[_Statement] = []
+        self._new_deliveries: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._processed: list[tuple[Mark, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
@@ -59,13 +70,14 @@ class SQLiteRunStore:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=30000")
-        store = cls(db)
+        store = cls(db, DeliveryWriter(path))
         await store._migrate()
         return store
 
     async def close(self) -> None:
         if self._flusher is not None:
             await self._flusher
+        self._writer.close()
         await self._db.close()
 
     async def ping(self) -> None:
@@ -97,39 +109,52 @@ class SQLiteRunStore:
             await self._db.execute("COMMIT")
             return result
 
-    async def _batched(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Execute one statement in the next group commit; its row count once committed."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((sql, params, future))
+    def _kick(self) -> None:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await future
 
     async def _flush(self) -> None:
-        while self._pending:
-            async with self._lock:
-                batch, self._pending = self._pending, []
-                counts: list[int | BaseException] = []
+        """Commit every waiting delivery and processed-mark in one transaction (group commit),
+        then wake their callers."""
+        while self._new_deliveries or self._processed:
+            new, self._new_deliveries = self._new_deliveries, []
+            marks, self._processed = self._processed, []
+            deliveries = [delivery for delivery, _ in new]
+            params = [mark for mark, _ in marks]
+            try:
                 try:
-                    await self._db.execute("BEGIN IMMEDIATE")
-                    for sql, params, _ in batch:
-                        try:
-                            cursor = await self._db.execute(sql, params)
-                            counts.append(cursor.rowcount)
-                        except sqlite3.Error as error:  # only this statement is undone
-                            counts.append(error)
-                    await self._db.execute("COMMIT")
-                except sqlite3.Error as error:
-                    if self._db.in_transaction:
-                        await self._db.execute("ROLLBACK")
-                    counts = [error] * len(batch)
-            for (_, _, future), count in zip(batch, counts, strict=True):
-                if future.done():
-                    continue
-                if isinstance(count, BaseException):
-                    future.set_exception(count)
-                else:
-                    future.set_result(count)
+                    inserted = self._writer.write(deliveries, params)
+                except sqlite3.OperationalError:  # another process holds the write lock
+                    inserted = await asyncio.to_thread(
+                        self._writer.write_patiently, deliveries, params
+                    )
+            except sqlite3.Error as error:
+                futures: list[asyncio.Future[Any]] = [f for _, f in new]
+                futures += [f for _, f in marks]
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, new_future), was_new in zip(new, inserted, strict=True):
+                if not new_future.done():
+                    new_future.set_result(was_new)
+            for _, mark_future in marks:
+                if not mark_future.done():
+                    mark_future.set_result(None)
+            self._since_checkpoint += len(new)
+            if self._since_checkpoint >= CHECKPOINT_EVERY and not self._checkpointing:
+                self._since_checkpoint = 0
+                self._checkpointing = True
+                asyncio.create_task(self._checkpoint())  # noqa: RUF006 - flag tracks it
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database file, in aiosqlite's thread (it may fsync)."""
+        try:
+            await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
+        finally:
+            self._checkpointing = False
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self._db.execute(sql, params) as cursor:
@@ -139,21 +164,10 @@ class SQLiteRunStore:
     # Deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:
-        inserted = await self._batched(
-            f"INSERT INTO deliveries ({DELIVERY_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (delivery_id) DO NOTHING",
-            (
-                delivery.delivery_id,
-                delivery.event,
-                delivery.action,
-                delivery.installation_id,
-                delivery.payload,
-                delivery.received_at,
-                delivery.processed_at,
-                delivery.error,
-            ),
-        )
-        return inserted == 1
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._new_deliveries.append((delivery, future))
+        self._kick()
+        return await future
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         row = await self._one(
@@ -172,10 +186,11 @@ class SQLiteRunStore:
         return [delivery_from_row(row) for row in rows]
 
     async def mark_delivery_processed(self, delivery_id: str, error: str | None = None) -> None:
-        await self._batched(
-            "UPDATE deliveries SET processed_at = ?, error = ? WHERE delivery_id = ?",
-            (time.time(), error, delivery_id),
-        )
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._processed.append(((time.time(), error, delivery_id), future))
+        if len(self._processed) == 1:  # not urgent: ride along with the next deliveries
+            asyncio.get_running_loop().call_later(MARK_DELAY, self._kick)
+        await future
 
     async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
         found: set[str] = set()

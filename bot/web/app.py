@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 MAX_BODY = 25 * 1024 * 1024
 """GitHub caps webhook payloads at 25 MB."""
 
+_ACCEPTED = b'{"status": "accepted"}'
+_DUPLICATE = b'{"status": "duplicate"}'
+
 SECRET = web.AppKey("webhook_secret", str)
 STORE = web.AppKey("store", RunStore)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
@@ -92,21 +95,24 @@ async def receive_webhook(request: web.Request) -> web.Response:
     if not dispatcher.handles(event):
         log.info("not handled: %s %s", event.event, action or "", extra=extra)
         return web.json_response({"status": "ignored"}, status=202)
-    installation = event.data.get("installation") or {}
-    delivery = Delivery(
+    installation = event.data.get("installation")
+    installation_id = installation.get("id") if isinstance(installation, dict) else None
+    delivery = Delivery.model_construct(  # the values are checked above; skip re-validation
         delivery_id=event.delivery_id,
         event=event.event,
         action=action if isinstance(action, str) else None,
-        installation_id=installation.get("id"),
+        installation_id=installation_id if isinstance(installation_id, int) else None,
         payload=body.decode("utf-8"),
         received_at=time.time(),
+        processed_at=None,
+        error=None,
     )
     if not await request.app[STORE].record_delivery(delivery):
         log.info("redelivery of %s ignored", event.event, extra=extra)
-        return web.json_response({"status": "duplicate"})
+        return web.Response(body=_DUPLICATE, content_type="application/json")
     dispatcher.submit(event.delivery_id, event)
     log.debug("accepted %s %s", event.event, action or "", extra=extra)
-    return web.json_response({"status": "accepted"})
+    return web.Response(body=_ACCEPTED, content_type="application/json")
 
 
 async def healthz(request: web.Request) -> web.Response:
