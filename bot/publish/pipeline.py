@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,17 @@ from bot.agent.model import ModelConfig, preload_litellm
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.github.git import clone
+from bot.policy.decisions import GateReport, Usage
+from bot.policy.gates import budget_gate, evaluate_final
+from bot.policy.limits import agent_limits, sandbox_config, verify_config
+from bot.policy.load import default_policy_path, effective_policy, load_policy_file
+from bot.policy.model import Policy
 from bot.publish import texts
 from bot.publish.branch import branch_name, commit_message, commit_patch, push_branch
 from bot.publish.pull_request import open_or_update_pull, report_check
-from bot.publish.repo_config import RepoConfig, load_repo_config
 from bot.publish.status import StatusComment
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
-from bot.sandbox.config import SandboxConfig
 from bot.settings import Settings
 from bot.solve.solver import SolveRequest, SolveResult, solve
 from bot.web.github_app import github_app
@@ -41,8 +45,11 @@ log = logging.getLogger(__name__)
 class GitHubPipeline:
     """Turns a claimed run into a verified pull request or an escalation."""
 
-    def __init__(self) -> None:
-        preload_litellm()  # made once per process, before any run: the import takes seconds
+    def __init__(self, policy_path: Path | None = None) -> None:
+        # Made once per process, at start: a broken server policy stops start-up, and the
+        # litellm import (seconds) is done before any run needs it.
+        self.server_policy = load_policy_file(policy_path or default_policy_path())
+        preload_litellm()
 
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
         if run.installation_id is None:
@@ -51,7 +58,8 @@ class GitHubPipeline:
             gh = await app.installation_api(run.installation_id)
             status = StatusComment(gh, run.repository, run.issue, run.id)
             try:
-                return await _Publish(run, context, app, gh, status).execute()
+                publish = _Publish(run, context, app, gh, status, self.server_policy)
+                return await publish.execute()
             except asyncio.CancelledError:
                 await status.close()
                 await _stopped_notice(run, context, status)
@@ -87,7 +95,9 @@ class _Publish:
         app: GitHubApp,
         gh: GitHubAPI,
         status: StatusComment,
+        server_policy: Policy,
     ) -> None:
+        self.server_policy = server_policy
         self.run = run
         self.context = context
         self.app = app
@@ -116,16 +126,57 @@ class _Publish:
             await clone(url, checkout, token, branch=str(repository["default_branch"]))
             self.step("cloned", f"`{repository['default_branch']}`")
             try:
-                config = load_repo_config(checkout)
+                merged = effective_policy(self.server_policy, checkout)
             except ConfigError as error:
                 return await self.escalate_config(error)
-            result = await self.solve(checkout, issue, config, settings)
+            notes = [str(note) for note in merged.notes]
+            self.context.trace.event("policy", notes=notes, policy=merged.policy.model_dump())
+            policy, today = merged.policy, await self.spent_today()
+            start = GateReport(decisions=[budget_gate(policy, today, starting=True)])
+            self.context.trace.event("policy_gates", **start.trace_fields())
+            if start.verdict == "deny":
+                return await self.hold(start, "")
+            result = await self.solve(checkout, issue, policy, today, settings)
             if not result.verified:
                 return await self.escalate(result)
-            return await self.publish(checkout, url, token, issue, repository, config, result)
+            usage = today.model_copy(
+                update={
+                    "steps": result.stats.steps,
+                    "cost_usd": result.stats.cost_usd,
+                    "wall_time": result.duration,
+                    "attempts": len(result.attempts),
+                }
+            )
+            gates = evaluate_final(policy, result.patch, usage, sandbox_config(policy))
+            self.context.trace.event("policy_gates", **gates.trace_fields())
+            if gates.verdict != "allow":
+                return await self.hold(gates, result.patch, result)
+            if gates.autonomy == "comment":
+                return await self.comment_patch(gates, result)
+            return await self.publish(checkout, url, token, issue, repository, gates, notes, result)
+
+    async def spent_today(self) -> Usage:
+        """Model spend since midnight UTC of this run's repository and installation."""
+        midnight = time.time() // 86400 * 86400
+        repository = installation = 0.0
+        for other in await self.context.store.list_runs(limit=10_000):
+            if other.id == self.run.id or (other.finished_at or 0) < midnight:
+                continue
+            if other.repository == self.run.repository:
+                repository += other.cost_usd
+            if other.installation_id == self.run.installation_id:
+                installation += other.cost_usd
+        return Usage(
+            repository_spent_today_usd=repository, installation_spent_today_usd=installation
+        )
 
     async def solve(
-        self, checkout: Path, issue: dict[str, Any], config: RepoConfig, settings: Settings
+        self,
+        checkout: Path,
+        issue: dict[str, Any],
+        policy: Policy,
+        today: Usage,
+        settings: Settings,
     ) -> SolveResult:
         await self.working_on("baseline", "running the tests on the default branch")
         model = ModelConfig(
@@ -133,18 +184,15 @@ class _Publish:
             api_base=settings.model_api_base,
             api_key=settings.model_api_key,
         )
-        sandbox = SandboxConfig(
-            test_command=config.test_command,
-            setup_command=config.setup_command,
-            setup_network=config.setup_network,
-        )
         request = SolveRequest(
             repo=checkout,
             issue_title=str(issue.get("title") or ""),
             issue_body=str(issue.get("body") or ""),
             instructions=self.run.instructions,
             model=model,
-            sandbox=sandbox,
+            sandbox=sandbox_config(policy),
+            limits=agent_limits(policy, today),
+            verify=verify_config(policy),
         )
 
         def progress(event: ProgressEvent) -> None:
@@ -165,6 +213,27 @@ class _Publish:
             state=RunState.ESCALATED, summary=result.detail, cost_usd=result.stats.cost_usd
         )
 
+    async def hold(
+        self, gates: GateReport, patch: str, result: SolveResult | None = None
+    ) -> RunOutcome:
+        """A gate denied the run or holds its patch for a human: nothing is pushed."""
+        await self.status.show(texts.held_text(self.run.id, gates, patch, result))
+        await self.label(texts.NEEDS_HUMAN_LABEL)
+        reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
+        self.context.trace.event("escalated", reason=f"policy {gates.verdict}", detail=reasons)
+        cost = result.stats.cost_usd if result is not None else 0.0
+        return RunOutcome(state=RunState.ESCALATED, summary=reasons, cost_usd=cost)
+
+    async def comment_patch(self, gates: GateReport, result: SolveResult) -> RunOutcome:
+        """Autonomy `comment`: the verified patch goes in the status comment, no branch."""
+        await self.status.show(texts.patch_comment_text(self.run.id, gates, result))
+        self.context.trace.event("patch_commented", autonomy=gates.autonomy)
+        return RunOutcome(
+            state=RunState.SUCCEEDED,
+            summary="posted the verified patch in a comment (autonomy: comment)",
+            cost_usd=result.stats.cost_usd,
+        )
+
     async def escalate_config(self, error: ConfigError) -> RunOutcome:
         text = "\n".join(
             [
@@ -174,7 +243,8 @@ class _Publish:
                 "",
                 f"```\n{error}\n```",
                 "",
-                "Fix `.github/patchbot.yml` on the default branch, then comment "
+                "Fix `.github/patchbot.yml` on the default branch (check it with "
+                "`patchbot policy check --repo PATH`), then comment "
                 "`/patchbot retry`. Nothing was pushed.",
             ]
         )
@@ -190,7 +260,8 @@ class _Publish:
         token: str,
         issue: dict[str, Any],
         repository: dict[str, Any],
-        config: RepoConfig,
+        gates: GateReport,
+        notes: list[str],
         result: SolveResult,
     ) -> RunOutcome:
         assert result.verification is not None
@@ -202,7 +273,7 @@ class _Publish:
         head = await commit_patch(checkout, branch, result.patch, message)
         await push_branch(checkout, branch, url, token)
         self.step("pushed", f"`{branch}` at {head[:12]}")
-        body = texts.pr_body(run.id, run.issue, result, self.context.settings.model)
+        body = texts.pr_body(run.id, run.issue, result, self.context.settings.model, gates, notes)
         pull = await open_or_update_pull(
             self.gh,
             run.repository,
@@ -210,7 +281,7 @@ class _Publish:
             base=str(repository["default_branch"]),
             title=f"Fix #{run.issue}: {title}",
             body=body,
-            draft=config.draft,
+            draft=gates.autonomy == "draft_pr",
         )
         verification = result.verification
         await report_check(

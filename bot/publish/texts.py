@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from bot.agent.loop import AgentStats
+from bot.policy.decisions import GateReport
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, Verification
 
@@ -76,7 +77,31 @@ def test_table(verification: Verification) -> str:
     )
 
 
-def pr_body(run_id: int, issue: int, result: SolveResult, model: str) -> str:
+def fenced_patch(patch: str, limit: int = 40_000) -> str:
+    """The patch in a ```diff block that no backtick run inside it can close early."""
+    if len(patch) > limit:
+        patch = patch[:limit] + f"\n... ({len(patch) - limit} more characters not shown)\n"
+    longest = max((len(run) for run in re.findall(r"`+", patch)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}diff\n{patch.rstrip()}\n{fence}"
+
+
+def _policy_section(gates: GateReport, notes: list[str]) -> list[str]:
+    lines = ["## Policy", "", gates.markdown()]
+    if notes:
+        lines += ["", "The repository's `.github/patchbot.yml` asked for, and did not get:", ""]
+        lines += [f"- {note}" for note in notes]
+    return lines
+
+
+def pr_body(
+    run_id: int,
+    issue: int,
+    result: SolveResult,
+    model: str,
+    gates: GateReport,
+    notes: list[str],
+) -> str:
     assert result.verification is not None
     return "\n".join(
         [
@@ -93,6 +118,8 @@ def pr_body(run_id: int, issue: int, result: SolveResult, model: str) -> str:
             "each in a fresh sandbox with no network:",
             "",
             test_table(result.verification),
+            "",
+            *_policy_section(gates, notes),
             "",
             "## Run",
             f"- run #{run_id}, model `{model}`, {len(result.attempts)} attempt(s)",
@@ -161,5 +188,55 @@ def done_text(run_id: int, pr_url: str, verification: Verification) -> str:
             test_table(verification),
             "",
             "Review it as you would any other pull request.",
+        ]
+    )
+
+
+def held_text(run_id: int, gates: GateReport, patch: str, result: SolveResult | None) -> str:
+    """A gate denied the run, or holds its verified patch until a human decides."""
+    denied = gates.verdict == "deny"
+    lines = [
+        status_marker(run_id),
+        f"**Patchbot stopped before pushing** (run #{run_id}): "
+        + ("the policy does not allow this change." if denied else "this change needs a human."),
+        "",
+        gates.markdown(),
+    ]
+    if result is not None and result.verification is not None:
+        lines += ["", "**Verification:**", "", test_table(result.verification)]
+    if patch and not any(d.gate == "secrets" and d.verdict != "allow" for d in gates.decisions):
+        lines += [
+            "",
+            "<details><summary>The patch</summary>",
+            "",
+            fenced_patch(patch),
+            "</details>",
+        ]
+    lines += [
+        "",
+        "Nothing was pushed. A maintainer can apply the patch by hand, or change what the "
+        "policy holds back and comment `/patchbot retry`.",
+    ]
+    return "\n".join(lines)
+
+
+def patch_comment_text(run_id: int, gates: GateReport, result: SolveResult) -> str:
+    """Autonomy `comment`: the verified patch itself, for a human to apply."""
+    assert result.verification is not None
+    return "\n".join(
+        [
+            status_marker(run_id),
+            f"**Patchbot has a verified patch** for this issue (run #{run_id}). This "
+            "repository's policy lets it comment only, so it pushed nothing.",
+            "",
+            test_table(result.verification),
+            "",
+            "The agent's summary (model output):",
+            "",
+            untrusted(result.summary or "(no summary)"),
+            "",
+            fenced_patch(result.patch),
+            "",
+            f"Apply it with `git apply`. {stats_line(result.stats, result.duration)}.",
         ]
     )
