@@ -60,7 +60,7 @@ async def serve(port: int, database_url: str, data_dir: str) -> None:
     from bot.runs.worker import Worker
     from bot.settings import Settings
     from bot.testing.recording_gh import RecordingGitHubAPI
-    from bot.web.app import create_app
+    from bot.web.app import create_app, tune_garbage_collector
     from bot.web.cli import wait_for_signal
 
     settings = Settings.from_env(
@@ -81,6 +81,7 @@ async def serve(port: int, database_url: str, data_dir: str) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    tune_garbage_collector()
     print("ready", flush=True)
     await wait_for_signal()
     await runner.cleanup()

@@ -118,30 +118,31 @@ class Dispatcher:
 
         Every `sweep_seconds` (default: the lease), deliveries still unprocessed that long
         after they arrived are processed too (a crashed handler task, another replica's)."""
-        sweep = sweep_seconds or self.settings.lease_seconds
         recovered = await self.recover()
         if recovered:
             log.info("processed %d deliveries left from before the start", recovered)
-        next_sweep = time.monotonic() + sweep
+        sweeping = asyncio.create_task(self._sweep(sweep_seconds or self.settings.lease_seconds))
         try:
             while True:
-                timeout = max(0.0, next_sweep - time.monotonic())
-                try:
-                    delivery_id, event = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
-                    await self.recover(received_before=time.time() - sweep)
-                    next_sweep = time.monotonic() + sweep
-                    continue
+                delivery_id, event = await self._queue.get()
                 await self._slots.acquire()
                 task = asyncio.create_task(self._process_in_slot(delivery_id, event))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         finally:
-            for task in list(self._tasks):
+            for task in (sweeping, *self._tasks):
                 task.cancel()
-            for task in list(self._tasks):
+            for task in (sweeping, *self._tasks):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    async def _sweep(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.recover(received_before=time.time() - every)
+            except Exception:  # the store is unreachable now; the next sweep tries again
+                log.exception("sweeping unprocessed deliveries failed")
 
     async def _process_in_slot(self, delivery_id: str, event: sansio.Event) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -30,6 +31,15 @@ STORE = web.AppKey("store", RunStore)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 WORKERS = web.AppKey("workers", list[Worker])
 WORKER_TASKS = web.AppKey("worker_tasks", list["asyncio.Task[None]"])
+
+
+def tune_garbage_collector() -> None:
+    """Call once the server is set up. Webhook payloads are trees of dicts freed by reference
+    counting; the cyclic collector, run every 700 allocations, only adds pauses to the
+    acknowledgement time. Collect rarely, and never rescan what start-up created."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def create_app(

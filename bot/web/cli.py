@@ -48,7 +48,7 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.runs.pipeline import load_pipeline
     from bot.runs.store import open_store
     from bot.runs.worker import Worker
-    from bot.web.app import create_app
+    from bot.web.app import create_app, tune_garbage_collector
     from bot.web.github_app import installation_apis
 
     pipeline = load_pipeline(args.pipeline)
@@ -67,6 +67,7 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
             await runner.setup()
             try:
                 await web.TCPSite(runner, args.host, args.port).start()
+                tune_garbage_collector()
                 print(f"patchbot: listening on http://{args.host}:{args.port}/webhooks", flush=True)
                 await wait_for_signal()
             finally:
