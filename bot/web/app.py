@@ -117,9 +117,15 @@ async def receive_webhook(request: web.Request) -> web.Response:
         processed_at=None,
         error=None,
     )
-    if not await request.app[STORE].record_delivery(delivery):
-        log.info("redelivery of %s ignored", event.event, extra=extra)
-        return web.Response(body=_DUPLICATE, content_type="application/json")
+    store = request.app[STORE]
+    if not await store.record_delivery(delivery):
+        stored = await store.get_delivery(event.delivery_id)
+        if stored is None or stored.error is None:
+            log.info("redelivery of %s ignored", event.event, extra=extra)
+            return web.Response(body=_DUPLICATE, content_type="application/json")
+        # Redelivered by hand after its handling failed: handle it again (a delivery still
+        # makes at most one run).
+        log.info("redelivery of failed %s: handling it again", event.event, extra=extra)
     dispatcher.submit(event.delivery_id, event)
     log.debug("accepted %s %s", event.event, action or "", extra=extra)
     return web.Response(body=_ACCEPTED, content_type="application/json")

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.runs.models import NewRun, Run, RunState
@@ -203,6 +204,13 @@ async def test_serve_turns_a_label_into_a_finished_run_against_the_simulator(
             assert server.stdout is not None
             line = await asyncio.to_thread(server.stdout.readline)
             assert "listening" in line, line
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{port}/healthz") as health,
+            ):
+                report = await health.json()
+            assert health.status == 200 and report["store"] == "ok"
+            assert [w["alive"] for w in report["workers"]] == [True]
             github.send_webhooks_to(f"http://127.0.0.1:{port}/webhooks", SECRET)
             delivery = await github.label_issue("octo/demo", issue.number, "patchbot", by="alice")
             assert delivery.status == 200, delivery.response

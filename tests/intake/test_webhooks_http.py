@@ -184,3 +184,19 @@ def _sign(body: bytes) -> str:
     from bot.testing.webhooks import sign
 
     return sign(body, SECRET)
+
+
+async def test_redelivery_of_a_failed_delivery_is_handled_again(intake: Any) -> None:
+    labeled = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
+    assert labeled.status == 200
+    await intake.settle()  # fails: GitHub's permission answer is not scripted yet
+    intake.allow("alice", "write")
+    intake.gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+    again = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
+    assert again.status == 200 and (await again.json())["status"] == "accepted"
+    await intake.settle()
+    stored = await intake.store.get_delivery("flaky")
+    assert stored is not None and stored.error is None
+    assert len(await intake.store.list_runs()) == 1
+    third = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
+    assert (await third.json())["status"] == "duplicate"
