@@ -1,5 +1,6 @@
-"""The GitHub App client built from the settings: `serve` hands its per-installation API
-factory to the dispatcher, and the pipeline uses it for API calls and git tokens."""
+"""The GitHub App client built from the settings (`bot.github.client`), and the API factory
+`serve` hands the dispatcher: one API object per installation, authenticated as the App
+(JWT, cached installation tokens)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 @asynccontextmanager
 async def github_app(settings: Settings) -> AsyncIterator[GitHubApp]:
-    """The app (JWT, cached installation tokens, retries) for as long as the context is open."""
+    """The App client (APP_ID, PRIVATE_KEY[_PATH], GITHUB_API_URL), closed afterwards."""
     from pydantic import SecretStr
 
     from bot.github.client import GitHubApp, GitHubClientConfig
