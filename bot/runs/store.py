@@ -107,14 +107,45 @@ def sqlite_path(database_url: str) -> Path:
 async def open_store(database_url: str) -> RunStore:
     """Connect to the store `DATABASE_URL` names and bring its schema up to date."""
     if database_url.startswith("sqlite:///"):
+        import sqlite3
+
         from bot.runs.sqlite_store import SQLiteRunStore
 
-        return await SQLiteRunStore.open(sqlite_path(database_url))
+        path = sqlite_path(database_url)
+        try:
+            return await SQLiteRunStore.open(path)
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(
+                f"DATABASE_URL: cannot open the SQLite database {path} ({error}).\n"
+                "  How to fix: point DATABASE_URL at a writable file, e.g. "
+                "sqlite:///var/lib/patchbot/patchbot.db (the folder is created if missing)."
+            ) from error
     if database_url.startswith(("postgresql://", "postgres://")):
+        import asyncpg
+
         from bot.runs.postgres_store import PostgresRunStore
 
-        return await PostgresRunStore.open(database_url)
+        try:
+            return await PostgresRunStore.open(database_url)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            where = _without_password(database_url)
+            raise ConfigError(
+                f"DATABASE_URL: cannot use the PostgreSQL database at {where}"
+                f" ({type(error).__name__}: {error}).\n"
+                "  How to fix: check that the server runs and accepts connections from here, "
+                "that the database exists and that the user may create tables in it."
+            ) from error
     raise ConfigError(
         f"DATABASE_URL={database_url.split(':', 1)[0]}:... is not supported; "
         "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB"
     )
+
+
+def _without_password(url: str) -> str:
+    """The URL with any password replaced, fit for an error message."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
