@@ -69,7 +69,9 @@ async def test_killed_worker_s_run_is_finished_by_another_with_one_pull_request(
     orphaned = await stack.store.latest_run(REPOSITORY, number)
     assert orphaned is not None and orphaned.state is RunState.RUNNING
     assert orphaned.lease_owner == "doomed"
-    assert await asyncio.to_thread(sandbox_containers, owner), "the dead worker's sandbox is gone"
+    assert await asyncio.to_thread(sandbox_containers, owner), (
+        "the dead worker's sandbox vanished before `sandbox gc`"
+    )
 
     # What the killed worker left on disk holds no credential, its clone's config included.
     leftover = git_configs(doomed_tmp)

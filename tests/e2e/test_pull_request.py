@@ -1,6 +1,6 @@
 """Label → pull request through the GitHub simulator, the scripted model over litellm's real
-HTTP path and real Docker sandboxes: a verified fix, a wrong fix, and GitHub answering 502
-and 429 on the way."""
+HTTP path and real Docker sandboxes: a verified fix; a wrong fix that escalates, then a retry;
+GitHub answering 502 and 429 or holding a comment back; a run outliving its token."""
 
 from __future__ import annotations
 
