@@ -19,8 +19,9 @@ from bot.runs.store import DELIVERY_FIELDS
 Mark = tuple[float, str | None, str]
 """(processed_at, error, delivery_id) of a processed delivery."""
 
-INLINE_BUSY_MS = 5
-"""How long a write on the event loop waits for another process's write lock."""
+INLINE_BUSY_MS = 0
+"""How long a write on the event loop waits for another connection's write lock: not at all;
+the batch moves to a thread instead, so the loop never stalls."""
 
 
 class DeliveryWriter:

@@ -22,7 +22,19 @@ from bot.testing.recording_gh import RecordingGitHubAPI
 from bot.testing.webhooks import fixture_delivery
 from bot.web.app import create_app
 
-PG_BIN = Path(os.environ.get("PATCHBOT_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _postgres_bin() -> Path:
+    """Debian's server binaries (`apt-get install postgresql`), newest version first."""
+    if "PATCHBOT_PG_BIN" in os.environ:
+        return Path(os.environ["PATCHBOT_PG_BIN"])
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _postgres_bin()
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / ".." / "shared" / "fixtures" / "github-webhooks"
 SECRET = "test-webhook-secret-1234"
