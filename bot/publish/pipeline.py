@@ -56,7 +56,8 @@ class GitHubPipeline:
             raise ConfigError(f"run {run.id} has no GitHub installation to act as")
         async with github_app(context.settings) as app:
             gh = await app.installation_api(run.installation_id)
-            status = StatusComment(gh, run.repository, run.issue, run.id)
+            login = context.settings.bot_login
+            status = StatusComment(gh, run.repository, run.issue, run.id, login)
             try:
                 publish = _Publish(run, context, app, gh, status, self.server_policy)
                 return await publish.execute()
@@ -68,7 +69,7 @@ class GitHubPipeline:
                 await status.close()
                 reason = context.trace.redact(f"{type(error).__name__}: {error}")
                 with contextlib.suppress(Exception):
-                    await status.show(texts.failure_text(run.id, reason))
+                    await status.show(texts.failure_text(run.id, reason), final=True)
                 raise
             finally:
                 await status.close()
@@ -80,7 +81,7 @@ async def _stopped_notice(run: Run, context: RunContext, status: StatusComment) 
     async def notice() -> None:
         current = await context.store.get_run(run.id)
         if current is not None and current.cancel_requested:
-            await status.show(texts.stopped_text(run.id))
+            await status.show(texts.stopped_text(run.id), final=True)
 
     task = asyncio.ensure_future(notice())
     with contextlib.suppress(Exception):
@@ -117,9 +118,7 @@ class _Publish:
         await self.working_on("cloning the repository")
         issue = await self.gh.getitem(f"/repos/{run.repository}/issues/{run.issue}")
         repository = await self.gh.getitem(f"/repos/{run.repository}")
-        assert run.installation_id is not None
-        token = await self.app.installation_token(run.installation_id)
-        self.context.trace.redact.add(token)
+        token = await self.fresh_token()
         with tempfile.TemporaryDirectory(prefix=f"patchbot-run-{run.id}-") as tmp:
             checkout = Path(tmp) / "repo"
             url = str(repository["clone_url"])
@@ -153,7 +152,15 @@ class _Publish:
                 return await self.hold(gates, result.patch, result)
             if gates.autonomy == "comment":
                 return await self.comment_patch(gates, result)
-            return await self.publish(checkout, url, token, issue, repository, gates, notes, result)
+            return await self.publish(checkout, url, issue, repository, gates, notes, result)
+
+    async def fresh_token(self) -> str:
+        """An installation token valid for a while yet (a run can outlive the one it cloned
+        with), added to what the trace redacts."""
+        assert self.run.installation_id is not None
+        token = await self.app.installation_token(self.run.installation_id)
+        self.context.trace.redact.add(token)
+        return token
 
     async def spent_today(self) -> Usage:
         """Model spend since midnight UTC of this run's repository and installation."""
@@ -206,7 +213,7 @@ class _Publish:
         return result
 
     async def escalate(self, result: SolveResult) -> RunOutcome:
-        await self.status.show(texts.escalation_text(self.run.id, result))
+        await self.status.show(texts.escalation_text(self.run.id, result), final=True)
         await self.label(texts.NEEDS_HUMAN_LABEL)
         self.context.trace.event("escalated", reason=result.stop_reason.value, detail=result.detail)
         return RunOutcome(
@@ -217,7 +224,7 @@ class _Publish:
         self, gates: GateReport, patch: str, result: SolveResult | None = None
     ) -> RunOutcome:
         """A gate denied the run or holds its patch for a human: nothing is pushed."""
-        await self.status.show(texts.held_text(self.run.id, gates, patch, result))
+        await self.status.show(texts.held_text(self.run.id, gates, patch, result), final=True)
         await self.label(texts.NEEDS_HUMAN_LABEL)
         reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
         self.context.trace.event("escalated", reason=f"policy {gates.verdict}", detail=reasons)
@@ -226,7 +233,7 @@ class _Publish:
 
     async def comment_patch(self, gates: GateReport, result: SolveResult) -> RunOutcome:
         """Autonomy `comment`: the verified patch goes in the status comment, no branch."""
-        await self.status.show(texts.patch_comment_text(self.run.id, gates, result))
+        await self.status.show(texts.patch_comment_text(self.run.id, gates, result), final=True)
         self.context.trace.event("patch_commented", autonomy=gates.autonomy)
         return RunOutcome(
             state=RunState.SUCCEEDED,
@@ -248,7 +255,7 @@ class _Publish:
                 "`/patchbot retry`. Nothing was pushed.",
             ]
         )
-        await self.status.show(text)
+        await self.status.show(text, final=True)
         await self.label(texts.NEEDS_HUMAN_LABEL)
         self.context.trace.event("escalated", reason="invalid repository config", detail=str(error))
         return RunOutcome(state=RunState.ESCALATED, summary=str(error))
@@ -257,7 +264,6 @@ class _Publish:
         self,
         checkout: Path,
         url: str,
-        token: str,
         issue: dict[str, Any],
         repository: dict[str, Any],
         gates: GateReport,
@@ -271,7 +277,7 @@ class _Publish:
         await self.working_on("pushing", f"branch `{branch}`")
         message = commit_message(run.issue, title, run.id)
         head = await commit_patch(checkout, branch, result.patch, message)
-        await push_branch(checkout, branch, url, token)
+        await push_branch(checkout, branch, url, await self.fresh_token())
         self.step("pushed", f"`{branch}` at {head[:12]}")
         body = texts.pr_body(run.id, run.issue, result, self.context.settings.model, gates, notes)
         pull = await open_or_update_pull(
@@ -294,7 +300,7 @@ class _Publish:
         )
         await self.unlabel(texts.NEEDS_HUMAN_LABEL)
         pr_url = str(pull["html_url"])
-        await self.status.show(texts.done_text(run.id, pr_url, verification))
+        await self.status.show(texts.done_text(run.id, pr_url, verification), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
         return RunOutcome(
             state=RunState.SUCCEEDED,

@@ -19,8 +19,11 @@ MIN_INTERVAL = 2.0
 class StatusComment:
     """Posts the run's status comment once, then edits it; progress edits are coalesced."""
 
-    def __init__(self, gh: GitHubAPI, repository: str, issue: int, run_id: int) -> None:
+    def __init__(
+        self, gh: GitHubAPI, repository: str, issue: int, run_id: int, bot_login: str
+    ) -> None:
         self.gh = gh
+        self.bot_login = bot_login
         self.repository = repository
         self.issue = issue
         self.run_id = run_id
@@ -30,17 +33,29 @@ class StatusComment:
         self._lock = asyncio.Lock()
 
     async def _find(self) -> int | None:
+        """The run's status comment: the oldest one the bot wrote with the run's marker.
+
+        Two can exist when the intake's "queued" comment reached GitHub only after the
+        pipeline had posted its own (a retried request); the later ones are deleted. A
+        comment someone else wrote with the marker in it is never touched.
+        """
         marker = status_marker(self.run_id)
         url = f"/repos/{self.repository}/issues/{self.issue}/comments"
-        async for comment in self.gh.getiter(url):
-            if marker in (comment.get("body") or ""):
-                return int(comment["id"])
-        return None
+        ours = [
+            int(comment["id"])
+            async for comment in self.gh.getiter(url)
+            if marker in (comment.get("body") or "")
+            and (comment.get("user") or {}).get("login") == self.bot_login
+        ]
+        for duplicate in sorted(ours)[1:]:
+            await self.gh.delete(f"/repos/{self.repository}/issues/comments/{duplicate}")
+        return min(ours) if ours else None
 
-    async def show(self, body: str) -> None:
-        """Make the comment say `body` now (the latest call wins)."""
+    async def show(self, body: str, *, final: bool = False) -> None:
+        """Make the comment say `body` now (the latest call wins); `final` also removes a
+        duplicate that appeared meanwhile."""
         async with self._lock:
-            if self.comment_id is None:
+            if self.comment_id is None or final:
                 self.comment_id = await self._find()
             if self.comment_id is None:
                 url = f"/repos/{self.repository}/issues/{self.issue}/comments"

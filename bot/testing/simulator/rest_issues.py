@@ -109,6 +109,16 @@ async def edit_comment(request: web.Request) -> web.Response:
     return answer(comment_json(repo, comment, simulated(request).urls))
 
 
+@routes.delete(REPO + "/issues/comments/{comment_id}")
+async def delete_comment(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    comment = _comment(repo, request.match_info["comment_id"])
+    if repo is None or comment is None:
+        return not_found()
+    del repo.comments[comment.id]
+    return web.Response(status=204)
+
+
 def _comment(repo: Repo | None, comment_id: str) -> Comment | None:
     if repo is None or not comment_id.isdigit():
         return None
