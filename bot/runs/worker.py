@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 
 from bot.runs.models import LeaseLost, Run, RunOutcome, RunState
@@ -99,6 +100,7 @@ class Worker:
 
     async def _watch(self, run: Run, task: asyncio.Task[RunOutcome]) -> str | None:
         """Heartbeat until the pipeline ends; why it must stop early ("cancel"/"lease"), if so."""
+        renewed = time.monotonic()
         while True:
             done, _ = await asyncio.wait({task}, timeout=self.settings.heartbeat_seconds)
             if done:
@@ -107,9 +109,12 @@ class Worker:
                 beat = await self.store.heartbeat(run.id, self.name, self.settings.lease_seconds)
             except LeaseLost:
                 return "lease"
-            except Exception:  # keep trying until the lease itself runs out
+            except Exception:  # the store is unreachable: keep trying while the lease lasts
                 log.exception("heartbeat of run %d failed", run.id)
+                if time.monotonic() - renewed >= self.settings.lease_seconds:
+                    return "lease"  # another worker may hold it by now: stop, never run twice
                 continue
+            renewed = time.monotonic()
             if beat.cancel_requested:
                 return "cancel"
 

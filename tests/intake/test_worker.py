@@ -86,3 +86,28 @@ async def test_stop_cancels_a_running_run_at_its_next_heartbeat(
     assert kinds == ["claimed", "pipeline", "cancelled"]  # never released, never finished
     [reply] = intake.gh.calls_to("POST", COMMENTS)
     assert f"stopping run #{stopped.id}" in reply.body["body"]
+
+
+class StoreThatLosesHeartbeats:
+    """The real store, except that every heartbeat fails as if the database were unreachable."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def heartbeat(self, run_id: int, worker: str, lease_seconds: float) -> Any:
+        raise ConnectionRefusedError("database unreachable")
+
+
+async def test_worker_stops_its_pipeline_once_its_lease_may_have_passed(
+    store: RunStore, settings: Settings
+) -> None:
+    run, _ = await store.create_run(request())
+    flaky: Any = StoreThatLosesHeartbeats(store)
+    worker = Worker(flaky, WaitForFilePipeline(), settings, name="cut-off")
+    stopped = await asyncio.wait_for(worker.run_one(), timeout=settings.lease_seconds * 4)
+    assert stopped is not None and stopped.state is RunState.RUNNING  # left for another worker
+    kinds = [e["kind"] for e in read_trace(trace_path(settings.data_dir, run.id))]
+    assert kinds[-1] == "lease lost" and "finished" not in kinds
