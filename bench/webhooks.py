@@ -235,13 +235,28 @@ def stop_server(server: subprocess.Popen[str]) -> None:
         raise RuntimeError("the benchmark server did not stop on SIGTERM") from None
 
 
-async def measure(url: str, requests: int) -> list[dict[str, Any]]:
+async def measure(url: str, requests: int, database_url: str) -> list[dict[str, Any]]:
     await blast(url, deliveries(500, "warmup"), 16)
     rows = []
     for concurrency in CONCURRENCIES:
         count = requests // 2 if concurrency == 1 else requests
-        rows.append(await blast(url, deliveries(count, f"c{concurrency}"), concurrency))
+        row = await blast(url, deliveries(count, f"c{concurrency}"), concurrency)
+        row["handled_all_after_s"] = await backlog_drained(database_url)
+        rows.append(row)
     return rows
+
+
+async def backlog_drained(database_url: str) -> float:
+    """Seconds after the last acknowledgement until every delivery has been handled
+    (handling waits while acknowledgements are being made)."""
+    started = time.monotonic()
+    store = await open_store(database_url)
+    try:
+        while await store.unprocessed_deliveries(limit=1):  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.02)
+    finally:
+        await store.close()
+    return round(time.monotonic() - started, 2)
 
 
 async def count_missing(database_url: str, rows: list[dict[str, Any]]) -> None:
@@ -259,7 +274,7 @@ def main(requests: int) -> dict[str, Any]:
     database_url = f"sqlite:///{root / 'patchbot.db'}"
     server, url = start_server(root, database_url)
     try:
-        rows = asyncio.run(measure(url, requests))
+        rows = asyncio.run(measure(url, requests, database_url))
     finally:
         stop_server(server)
     asyncio.run(count_missing(database_url, rows))
@@ -283,12 +298,13 @@ def main(requests: int) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> None:
     print(
         f"{'concurrency':>11} {'requests':>9} {'deliveries/s':>13} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'failed':>7} {'missing':>8}"
+        f"{'failed':>7} {'missing':>8} {'all handled +s':>15}"
     )
     for row in results["rows"]:
         print(
             f"{row['concurrency']:>11} {row['requests']:>9} {row['per_second']:>13} "
-            f"{row['p50_ms']:>8} {row['p99_ms']:>8} {row['failures']:>7} {row['missing']:>8}"
+            f"{row['p50_ms']:>8} {row['p99_ms']:>8} {row['failures']:>7} {row['missing']:>8} "
+            f"{row['handled_all_after_s']:>15}"
         )
     print(
         f"orphaned run running again after {results['orphan_running_again_s']} s "

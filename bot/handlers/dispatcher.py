@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
@@ -24,6 +24,9 @@ from bot.runs.store import RunStore
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+ACK_PRIORITY = 0.1
+"""Seconds handling a delivery may wait for webhook answers in progress to be sent first."""
 
 GitHubFactory = Callable[[int], Awaitable[GitHubAPI]]
 """`async (installation_id) -> GitHubAPI` acting as that installation of the App."""
@@ -51,6 +54,10 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self.processed = 0
         self._unfinished = 0  # submitted and not yet processed
+        self._submitted: set[str] = set()  # ids of those, which recover() must leave alone
+        self._acknowledging = 0  # webhook answers in progress
+        self._no_acknowledgements = asyncio.Event()
+        self._no_acknowledgements.set()
 
     def handles(self, event: sansio.Event) -> bool:
         """Whether any handler is registered for this event (and action)."""
@@ -59,6 +66,7 @@ class Dispatcher:
     def submit(self, delivery_id: str, event: sansio.Event) -> None:
         """Queue a delivery that has just been persisted."""
         self._unfinished += 1
+        self._submitted.add(delivery_id)
         self._queue.put_nowait((delivery_id, event))
 
     @property
@@ -106,7 +114,11 @@ class Dispatcher:
             backlog = await self.store.unprocessed_deliveries(
                 received_before=received_before, limit=100
             )
-            backlog = [d for d in backlog if d.delivery_id not in self._in_flight]
+            backlog = [
+                d
+                for d in backlog
+                if d.delivery_id not in self._in_flight and d.delivery_id not in self._submitted
+            ]
             if not backlog:
                 return done
             for delivery in backlog:
@@ -118,7 +130,8 @@ class Dispatcher:
 
         Every `sweep_seconds` (default: the lease), deliveries still unprocessed that long
         after they arrived are processed too (a crashed handler task, another replica's)."""
-        recovered = await self.recover()
+        # Deliveries received from now on come through the queue; recover the ones before.
+        recovered = await self.recover(received_before=time.time())
         if recovered:
             log.info("processed %d deliveries left from before the start", recovered)
         sweeping = asyncio.create_task(self._sweep(sweep_seconds or self.settings.lease_seconds))
@@ -126,6 +139,7 @@ class Dispatcher:
             while True:
                 delivery_id, event = await self._queue.get()
                 await self._slots.acquire()
+                await self._acknowledgements_settled()
                 task = asyncio.create_task(self._process_in_slot(delivery_id, event))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -135,6 +149,24 @@ class Dispatcher:
             for task in (sweeping, *self._tasks):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    @contextlib.contextmanager
+    def acknowledging(self) -> Iterator[None]:
+        """Wrap the answer to a webhook: while answers are being made, handling waits (up to
+        ACK_PRIORITY seconds), so a burst of deliveries is acknowledged first."""
+        self._acknowledging += 1
+        self._no_acknowledgements.clear()
+        try:
+            yield
+        finally:
+            self._acknowledging -= 1
+            if not self._acknowledging:
+                self._no_acknowledgements.set()
+
+    async def _acknowledgements_settled(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ACK_PRIORITY):
+                await self._no_acknowledgements.wait()
 
     async def _sweep(self, every: float) -> None:
         while True:
@@ -149,6 +181,7 @@ class Dispatcher:
             await self.process(delivery_id, event)
         finally:
             self._unfinished -= 1
+            self._submitted.discard(delivery_id)
             self._slots.release()
 
     async def drain(self) -> None:

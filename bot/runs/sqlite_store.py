@@ -150,7 +150,8 @@ class SQLiteRunStore:
     async def _checkpoint(self) -> None:
         """Copy the WAL into the database file, in aiosqlite's thread (it may fsync)."""
         try:
-            await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            async with self._lock:  # not inside another coroutine's transaction
+                await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error:
             log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
         finally:

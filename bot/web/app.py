@@ -85,6 +85,11 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def receive_webhook(request: web.Request) -> web.Response:
+    with request.app[DISPATCHER].acknowledging():
+        return await _acknowledge(request)
+
+
+async def _acknowledge(request: web.Request) -> web.Response:
     body = await request.read()
     try:
         event = sansio.Event.from_http(request.headers, body, secret=request.app[SECRET])
