@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
 
 import pytest
+from gidgethub import sansio
 
 from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
@@ -200,3 +202,41 @@ async def test_redelivery_of_a_failed_delivery_is_handled_again(intake: Any) -> 
     assert len(await intake.store.list_runs()) == 1
     third = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
     assert (await third.json())["status"] == "duplicate"
+
+
+async def test_delivery_queued_while_recovering_is_handled_once(
+    store: RunStore, settings: Settings
+) -> None:
+    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
+    gh.allow("Codertocat/Hello-World", "mallory", "read")
+    gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+
+    async def github(installation_id: int) -> RecordingGitHubAPI:
+        return gh
+
+    dispatcher = Dispatcher(store, settings, github, build_router())
+    refused = {**LABELED, "sender": {"login": "mallory", "type": "User"}}
+    delivery = build_delivery(
+        "issues",
+        load_fixture("issues", "labeled"),
+        secret=SECRET,
+        overrides=refused,
+        delivery_id="raced",
+    )
+    await store.record_delivery(
+        Delivery(
+            delivery_id="raced",
+            event="issues",
+            action="labeled",
+            installation_id=INSTALLATION,
+            payload=delivery.body.decode(),
+            received_at=time.time() - 1,
+        )
+    )
+    payload = json.loads(delivery.body)
+    dispatcher.submit("raced", sansio.Event(payload, event="issues", delivery_id="raced"))
+    running = asyncio.create_task(dispatcher.run())
+    await dispatcher.drain()
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert len(gh.calls_to("POST", "/repos/Codertocat/Hello-World/issues/1/comments")) == 1
