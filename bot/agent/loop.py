@@ -33,6 +33,8 @@ class ProgressEvent(BaseModel):
 
     step: int
     text: str
+    cost: str = ""
+    """The model's cost so far (`AgentStats.cost_text`), once the agent has started."""
 
 
 Progress = Callable[[ProgressEvent], None]
@@ -260,7 +262,8 @@ class Agent:
 
     def _say(self, text: str) -> None:
         if self.progress is not None:
-            self.progress(ProgressEvent(step=self.stats.steps, text=text))
+            event = ProgressEvent(step=self.stats.steps, text=text, cost=self.stats.cost_text())
+            self.progress(event)
 
 
 __all__ = ["Agent", "AgentLimits", "AgentOutcome", "AgentStats", "AgentStop", "ProgressEvent"]

@@ -205,6 +205,8 @@ class _Publish:
         def progress(event: ProgressEvent) -> None:
             current = "agent" if event.step else "baseline"
             note = f"step {event.step}: {event.text}" if event.step else event.text
+            if event.cost:
+                note = f"{note[:160]} (cost so far: {event.cost})"
             self.status.progress(texts.status_text(self.run.id, self.done, current, note[:200]))
 
         result = await solve(request, trace=self.context.trace, progress=progress)
