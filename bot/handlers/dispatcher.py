@@ -73,8 +73,16 @@ class Dispatcher:
     def backlog(self) -> int:
         return self._unfinished
 
-    async def process(self, delivery_id: str, event: sansio.Event) -> None:
-        """Run the handlers of one delivery, then mark it processed (with its error, if any)."""
+    async def process(
+        self,
+        delivery_id: str,
+        event: sansio.Event,
+        *,
+        handled: Callable[[], None] | None = None,
+    ) -> None:
+        """Run the handlers of one delivery, then mark it processed (with its error, if any).
+
+        `handled` is called once the handlers are done, before the mark is committed."""
         if delivery_id in self._in_flight:
             return
         self._in_flight.add(delivery_id)
@@ -95,6 +103,8 @@ class Dispatcher:
             log.exception("delivery %s failed in its handlers", delivery_id, extra=extra)
         finally:
             self._in_flight.discard(delivery_id)
+            if handled is not None:
+                handled()
         await self.store.mark_delivery_processed(delivery_id, error)
         self.processed += 1
 
@@ -177,12 +187,20 @@ class Dispatcher:
                 log.exception("sweeping unprocessed deliveries failed")
 
     async def _process_in_slot(self, delivery_id: str, event: sansio.Event) -> None:
+        released = False
+
+        def free_slot() -> None:  # the slot is for handling; waiting for the mark needs none
+            nonlocal released
+            if not released:
+                released = True
+                self._slots.release()
+
         try:
-            await self.process(delivery_id, event)
+            await self.process(delivery_id, event, handled=free_slot)
         finally:
+            free_slot()
             self._unfinished -= 1
             self._submitted.discard(delivery_id)
-            self._slots.release()
 
     async def drain(self) -> None:
         """Wait until every queued delivery has been processed (for tests and shutdown)."""

@@ -41,7 +41,7 @@ from bot.runs.store import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-MARK_DELAY = 0.05
+MARK_DELAY = 0.01
 """Seconds a processed-mark may wait to share a commit with newly received deliveries."""
 CHECKPOINT_EVERY = 500
 """Deliveries written between two WAL checkpoints."""
