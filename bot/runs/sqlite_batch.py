@@ -1,5 +1,8 @@
 """The SQLite store's hot path: webhook deliveries written in batches by one writer connection.
 
+Deliveries arrive many at a time; each caller waits for its own row to be committed, but the
+rows of all callers waiting at once go into one transaction (group commit).
+
 Handing each statement to aiosqlite's thread costs a thread switch (hundreds of microseconds
 on a busy machine), which dominated the acknowledgement time. A batch commit in WAL mode with
 `synchronous=NORMAL` takes tens of microseconds, so it runs directly on the event loop; only
@@ -9,12 +12,23 @@ Checkpoints (which fsync) are left to the store's aiosqlite thread, off the even
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.runs.models import Delivery
 from bot.runs.store import DELIVERY_FIELDS
+
+log = logging.getLogger(__name__)
+
+MARK_DELAY = 0.01
+"""Seconds a processed-mark may wait to share a commit with newly received deliveries."""
+CHECKPOINT_EVERY = 500
+"""Deliveries written between two WAL checkpoints."""
 
 Mark = tuple[float, str | None, str]
 """(processed_at, error, delivery_id) of a processed delivery."""
@@ -86,3 +100,72 @@ class DeliveryWriter:
             )
             fresh.append(cursor.rowcount == 1)
         return fresh
+
+
+class DeliveryBatcher:
+    """Group commit: callers wait for their own row; all rows waiting at once share a commit."""
+
+    def __init__(self, path: Path, checkpoint: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._writer = DeliveryWriter(path)
+        self._checkpoint = checkpoint
+        self._new: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._marks: list[tuple[Mark, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._since_checkpoint = 0
+        self._checkpointing: asyncio.Task[None] | None = None
+
+    async def record(self, delivery: Delivery) -> bool:
+        """Store the delivery; False when its id was stored before."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._new.append((delivery, future))
+        self._kick()
+        return await future
+
+    async def mark_processed(self, delivery_id: str, error: str | None) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append(((time.time(), error, delivery_id), future))
+        if len(self._marks) == 1:  # not urgent: ride along with the next deliveries
+            asyncio.get_running_loop().call_later(MARK_DELAY, self._kick)
+        await future
+
+    async def close(self) -> None:
+        for task in (self._flusher, self._checkpointing):
+            if task is not None:
+                await task
+        self._writer.close()
+
+    def _kick(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._new or self._marks:
+            new, self._new = self._new, []
+            marks, self._marks = self._marks, []
+            deliveries = [delivery for delivery, _ in new]
+            params = [mark for mark, _ in marks]
+            try:
+                try:
+                    inserted = self._writer.write(deliveries, params)
+                except sqlite3.OperationalError:  # another connection holds the write lock
+                    inserted = await asyncio.to_thread(
+                        self._writer.write_patiently, deliveries, params
+                    )
+            except sqlite3.Error as error:
+                futures: list[asyncio.Future[Any]] = [f for _, f in new]
+                futures += [f for _, f in marks]
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, new_future), was_new in zip(new, inserted, strict=True):
+                if not new_future.done():
+                    new_future.set_result(was_new)
+            for _, mark_future in marks:
+                if not mark_future.done():
+                    mark_future.set_result(None)
+            self._since_checkpoint += len(new)
+            busy = self._checkpointing is not None and not self._checkpointing.done()
+            if self._since_checkpoint >= CHECKPOINT_EVERY and not busy:
+                self._since_checkpoint = 0
+                self._checkpointing = asyncio.create_task(self._checkpoint())

@@ -1,8 +1,5 @@
-"""RunStore on SQLite: one machine, WAL mode, one writer connection with group commit.
-
-Webhook deliveries arrive many at a time; each waits for its own row to be committed, but the
-rows of all requests waiting at once go into one transaction (one commit for the batch).
-"""
+"""RunStore on SQLite: one machine, WAL mode. Runs and installations go through aiosqlite;
+webhook deliveries, the hot path, through the group-committing `DeliveryBatcher`."""
 
 from __future__ import annotations
 
@@ -28,7 +25,7 @@ from bot.runs.models import (
     RunNotFound,
     RunState,
 )
-from bot.runs.sqlite_batch import DeliveryWriter, Mark
+from bot.runs.sqlite_batch import DeliveryBatcher
 from bot.runs.store import (
     DELIVERY_FIELDS,
     GAVE_UP,
@@ -41,24 +38,14 @@ from bot.runs.store import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-MARK_DELAY = 0.01
-"""Seconds a processed-mark may wait to share a commit with newly received deliveries."""
-CHECKPOINT_EVERY = 500
-"""Deliveries written between two WAL checkpoints."""
-
 
 class SQLiteRunStore:
     """RunStore on one SQLite file; safe to share between processes on one machine."""
 
-    def __init__(self, db: aiosqlite.Connection, writer: DeliveryWriter) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
-        self._writer = writer
-        self._since_checkpoint = 0
-        self._checkpointing = False
         self._lock = asyncio.Lock()
-        self._new_deliveries: list[tuple[Delivery, asyncio.Future[bool]]] = []
-        self._processed: list[tuple[Mark, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._deliveries = DeliveryBatcher(path, self._checkpoint)
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteRunStore:
@@ -70,14 +57,12 @@ class SQLiteRunStore:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=30000")
-        store = cls(db, DeliveryWriter(path))
+        store = cls(db, path)
         await store._migrate()
         return store
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
-        self._writer.close()
+        await self._deliveries.close()
         await self._db.close()
 
     async def ping(self) -> None:
@@ -109,44 +94,6 @@ class SQLiteRunStore:
             await self._db.execute("COMMIT")
             return result
 
-    def _kick(self) -> None:
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-
-    async def _flush(self) -> None:
-        """Commit every waiting delivery and processed-mark in one transaction (group commit),
-        then wake their callers."""
-        while self._new_deliveries or self._processed:
-            new, self._new_deliveries = self._new_deliveries, []
-            marks, self._processed = self._processed, []
-            deliveries = [delivery for delivery, _ in new]
-            params = [mark for mark, _ in marks]
-            try:
-                try:
-                    inserted = self._writer.write(deliveries, params)
-                except sqlite3.OperationalError:  # another process holds the write lock
-                    inserted = await asyncio.to_thread(
-                        self._writer.write_patiently, deliveries, params
-                    )
-            except sqlite3.Error as error:
-                futures: list[asyncio.Future[Any]] = [f for _, f in new]
-                futures += [f for _, f in marks]
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, new_future), was_new in zip(new, inserted, strict=True):
-                if not new_future.done():
-                    new_future.set_result(was_new)
-            for _, mark_future in marks:
-                if not mark_future.done():
-                    mark_future.set_result(None)
-            self._since_checkpoint += len(new)
-            if self._since_checkpoint >= CHECKPOINT_EVERY and not self._checkpointing:
-                self._since_checkpoint = 0
-                self._checkpointing = True
-                asyncio.create_task(self._checkpoint())  # noqa: RUF006 - flag tracks it
-
     async def _checkpoint(self) -> None:
         """Copy the WAL into the database file, in aiosqlite's thread (it may fsync)."""
         try:
@@ -154,8 +101,6 @@ class SQLiteRunStore:
                 await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error:
             log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
-        finally:
-            self._checkpointing = False
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self._db.execute(sql, params) as cursor:
@@ -165,10 +110,7 @@ class SQLiteRunStore:
     # Deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._new_deliveries.append((delivery, future))
-        self._kick()
-        return await future
+        return await self._deliveries.record(delivery)
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         row = await self._one(
@@ -187,11 +129,7 @@ class SQLiteRunStore:
         return [delivery_from_row(row) for row in rows]
 
     async def mark_delivery_processed(self, delivery_id: str, error: str | None = None) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._processed.append(((time.time(), error, delivery_id), future))
-        if len(self._processed) == 1:  # not urgent: ride along with the next deliveries
-            asyncio.get_running_loop().call_later(MARK_DELAY, self._kick)
-        await future
+        await self._deliveries.mark_processed(delivery_id, error)
 
     async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
