@@ -30,7 +30,8 @@ _HOW_TO_FIX: dict[str, str] = {
     "print(secrets.token_hex(32))'`;\n"
     "  2. enter it as 'Webhook secret' on your GitHub App's settings page;\n"
     "  3. set WEBHOOK_SECRET to the same value here.",
-    "DATABASE_URL": "use sqlite:///path/to/patchbot.db or postgresql://user:pass@host:5432/db.",
+    "DATABASE_URL": "use sqlite:///relative/patchbot.db, sqlite:////absolute/patchbot.db or "
+    "postgresql://user:pass@host:5432/db.",
     "GITHUB_API_URL": "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise "
     "Server.",
 }

@@ -118,7 +118,8 @@ async def open_store(database_url: str) -> RunStore:
             raise ConfigError(
                 f"DATABASE_URL: cannot open the SQLite database {path} ({error}).\n"
                 "  How to fix: point DATABASE_URL at a writable file, e.g. "
-                "sqlite:///var/lib/patchbot/patchbot.db (the folder is created if missing)."
+                "sqlite:////var/lib/patchbot/patchbot.db (four slashes: an absolute path; "
+                "the folder is created if missing)."
             ) from error
     if database_url.startswith(("postgresql://", "postgres://")):
         import asyncpg
