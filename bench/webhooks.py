@@ -56,9 +56,9 @@ async def serve(port: int, database_url: str, data_dir: str) -> None:
 
     from bot.handlers import build_router
     from bot.handlers.dispatcher import Dispatcher
-    from bot.runs.pipeline import ClaimOnlyPipeline
     from bot.runs.worker import Worker
     from bot.settings import Settings
+    from bot.testing.pipelines import ClaimOnlyPipeline
     from bot.testing.recording_gh import RecordingGitHubAPI
     from bot.web.app import create_app, tune_garbage_collector
     from bot.web.cli import wait_for_signal

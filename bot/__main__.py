@@ -39,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _with_delivery_id(record: logging.LogRecord) -> bool:
+    """Log lines about a webhook carry its delivery id (`extra=`); the others show `-`."""
+    if not hasattr(record, "delivery_id"):
+        record.delivery_id = "-"
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     rest: list[str] = []
@@ -50,8 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and not getattr(args, "takes_command", False):
         parser.error(f"unexpected arguments after --: {' '.join(rest)}")
     args.rest = rest
+    handler = logging.StreamHandler()
+    handler.addFilter(_with_delivery_id)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(delivery_id)s]: %(message)s",
+        handlers=[handler],
     )
     try:
         status: int = args.run(args)

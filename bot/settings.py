@@ -127,8 +127,9 @@ class Settings(BaseSettings):
 
     @property
     def heartbeat_seconds(self) -> float:
-        """A worker renews its lease this often: three chances before it expires."""
-        return self.lease_seconds / 3
+        """A worker renews its lease this often: three chances before it expires, and at
+        least every 5 s, so that `/patchbot stop` takes effect within seconds."""
+        return min(self.lease_seconds / 3, 5.0)
 
     def require_webhook_secret(self) -> str:
         """The webhook secret, or ConfigError saying how to set one."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.errors import ConfigError
-from bot.runs.models import Run, RunOutcome, RunState
+from bot.runs.models import Run, RunOutcome
 from bot.runs.store import RunStore
 from bot.settings import Settings
 from bot.trace import Trace
@@ -36,21 +36,8 @@ class Pipeline(Protocol):
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome: ...
 
 
-class ClaimOnlyPipeline:
-    """The pipeline until the pull-request pipeline lands: record the claim and complete."""
-
-    async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
-        context.trace.event(
-            "pipeline",
-            step="claimed",
-            repository=run.repository,
-            issue=run.issue,
-            instructions=run.instructions,
-        )
-        return RunOutcome(state=RunState.SUCCEEDED, summary="run claimed and traced")
-
-
-DEFAULT_PIPELINE = "bot.runs.pipeline:ClaimOnlyPipeline"
+DEFAULT_PIPELINE = "bot.publish.pipeline:GitHubPipeline"
+"""The run-to-pull-request pipeline; tests pick others from `bot.testing.pipelines`."""
 
 
 def load_pipeline(spec: str) -> Pipeline:

@@ -8,6 +8,20 @@ from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
 
 
+class ClaimOnlyPipeline:
+    """Records the claim and completes: for tests of intake and workers, with no GitHub work."""
+
+    async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
+        context.trace.event(
+            "pipeline",
+            step="claimed",
+            repository=run.repository,
+            issue=run.issue,
+            instructions=run.instructions,
+        )
+        return RunOutcome(state=RunState.SUCCEEDED, summary="run claimed and traced")
+
+
 class WaitForFilePipeline:
     """Blocks until the file `DATA_DIR/release/RUN_ID` exists, then succeeds.
 

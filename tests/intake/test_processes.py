@@ -24,6 +24,7 @@ from bot.trace import read_trace
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCKING = "bot.testing.pipelines:WaitForFilePipeline"
+CLAIM_ONLY = "bot.testing.pipelines:ClaimOnlyPipeline"
 SECRET = "process-test-secret"
 
 
@@ -200,7 +201,8 @@ async def test_serve_turns_a_label_into_a_finished_run_against_the_simulator(
             PRIVATE_KEY=github.private_key_pem,
             GITHUB_API_URL=github.api_url,
         )
-        with patchbot("serve", "--port", str(port), "--workers", "1", env=env) as server:
+        serve = ("serve", "--port", str(port), "--workers", "1", "--pipeline", CLAIM_ONLY)
+        with patchbot(*serve, env=env) as server:
             assert server.stdout is not None
             line = await asyncio.to_thread(server.stdout.readline)
             assert "listening" in line, line

@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 from bot.runs.models import NewRun, RunState
-from bot.runs.pipeline import ClaimOnlyPipeline, RunContext, trace_path
+from bot.runs.pipeline import RunContext, trace_path
 from bot.runs.store import RunStore
 from bot.runs.worker import Worker
 from bot.settings import Settings
-from bot.testing.pipelines import FailingPipeline, WaitForFilePipeline
+from bot.testing.pipelines import ClaimOnlyPipeline, FailingPipeline, WaitForFilePipeline
 from bot.trace import read_trace
 
 COMMENTS = "/repos/Codertocat/Hello-World/issues/1/comments"
