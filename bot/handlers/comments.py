@@ -10,7 +10,7 @@ from gidgethub.abc import GitHubAPI
 from bot.github.commands import Command, CommandName, parse_command
 from bot.github.payloads import IssueCommentEvent
 from bot.handlers import messages
-from bot.handlers.access import comment, is_bot, may_ask, react
+from bot.handlers.access import comment, is_bot, may_ask, permission_of, react
 from bot.runs.models import ActiveRunExists, NewRun, RunState
 from bot.runs.store import RunStore
 from bot.settings import Settings
@@ -36,7 +36,6 @@ async def on_comment(
     if command is None:
         return
     repository, number = payload.repository.full_name, payload.issue.number
-    login = payload.sender.login
     if command.name is CommandName.HELP:
         await comment(
             gh,
@@ -55,13 +54,8 @@ async def on_comment(
         await _start(gh, store, settings, event, payload, command)
     elif command.name is CommandName.STOP:
         await _stop(gh, store, payload)
-    else:  # approve / reject: runs do not pause for approval yet
-        await comment(
-            gh,
-            repository,
-            number,
-            messages.NOTHING_TO_DECIDE.format(login=login, command=command.name.value),
-        )
+    else:
+        await _decide(gh, store, settings, payload, command)
 
 
 async def _start(
@@ -121,4 +115,51 @@ async def _stop(gh: GitHubAPI, store: RunStore, payload: IssueCommentEvent) -> N
     await react(gh, repository, payload.comment.id, "+1")
     await comment(
         gh, repository, number, messages.STOPPING.format(run_id=stopped.id, login=login, what=what)
+    )
+
+
+async def _decide(
+    gh: GitHubAPI,
+    store: RunStore,
+    settings: Settings,
+    payload: IssueCommentEvent,
+    command: Command,
+) -> None:
+    """`/patchbot approve` or `reject` a run that a policy gate paused."""
+    from bot.policy.decisions import TriggerRequest
+    from bot.policy.gates import approver_gate
+    from bot.policy.model import Policy
+    from bot.publish.approval import HeldPatch
+
+    repository, number = payload.repository.full_name, payload.issue.number
+    login, verb = payload.sender.login, command.name.value
+    active = await store.active_run(repository, number)
+    hold = await store.get_hold(active.id) if active is not None else None
+    if active is None or active.state is not RunState.AWAITING_APPROVAL or hold is None:
+        text = messages.NOTHING_TO_DECIDE.format(login=login, command=verb)
+        await comment(gh, repository, number, text)
+        return
+    held = HeldPatch.model_validate_json(hold.content)
+    approver = TriggerRequest(
+        sender=login,
+        permission=await permission_of(gh, repository, login),
+        is_bot=is_bot(payload.sender, settings),
+    )
+    allowed = approver_gate(Policy(approval=held.approval), approver, held.requester)
+    if allowed.verdict != "allow":
+        text = messages.MAY_NOT_DECIDE.format(
+            login=login, command=verb, run_id=active.id, reason=allowed.reason
+        )
+        await comment(gh, repository, number, text)
+        return
+    approve = command.name is CommandName.APPROVE
+    run = await store.decide(active.id, login, "approved" if approve else "rejected")
+    await react(gh, repository, payload.comment.id, "+1")
+    what = (
+        f"approved run #{run.id}: Patchbot pushes its verified patch now."
+        if approve
+        else f"rejected run #{run.id}: its patch is dropped and nothing is pushed."
+    )
+    await comment(
+        gh, repository, number, messages.DECIDED.format(run_id=run.id, login=login, what=what)
     )

@@ -26,6 +26,12 @@ NOTHING_TO_STOP = """<!-- patchbot:stopped -->
 NOTHING_TO_DECIDE = """<!-- patchbot:decision -->
 @{login} no run of this issue is waiting for an approval, so there is nothing to {command}."""
 
+MAY_NOT_DECIDE = """<!-- patchbot:decision -->
+@{login} you cannot {command} run #{run_id}: {reason}."""
+
+DECIDED = """<!-- patchbot:decision run={run_id} -->
+@{login} {what}"""
+
 HELP = """<!-- patchbot:help -->
 I am Patchbot, a bot that turns an issue into a tested pull request. People with **{permission}** \
 access to this repository can ask me, in a comment on its own line:
@@ -36,6 +42,8 @@ access to this repository can ask me, in a comment on its own line:
 instructions |
 | `{prefix} retry` | start again, with the last run's instructions |
 | `{prefix} stop` | stop the queued or running run of this issue |
+| `{prefix} approve` | let a run that waits for approval push its verified patch |
+| `{prefix} reject` | drop the patch of a run that waits for approval |
 | `{prefix} help` | show this message |
 
 Adding the `{label}` label to an issue does the same as `{prefix} fix`."""

@@ -23,13 +23,14 @@ from bot.agent.loop import ProgressEvent
 from bot.agent.model import ModelConfig, preload_litellm
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
-from bot.github.git import clone
+from bot.github.git import clone, run_git
 from bot.policy.decisions import GateReport, Usage
 from bot.policy.gates import budget_gate, evaluate_final
 from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
 from bot.policy.model import Policy
 from bot.publish import texts
+from bot.publish.approval import HeldPatch, approval_line
 from bot.publish.branch import branch_name, commit_message, commit_patch, push_branch
 from bot.publish.pull_request import open_or_update_pull, report_check
 from bot.publish.status import StatusComment
@@ -124,6 +125,11 @@ class _Publish:
             url = str(repository["clone_url"])
             await clone(url, checkout, token, branch=str(repository["default_branch"]))
             self.step("cloned", f"`{repository['default_branch']}`")
+            hold = await self.context.store.get_hold(run.id)
+            if hold is not None and hold.decision == "approved" and hold.decided_by:
+                held = HeldPatch.model_validate_json(hold.content)
+                self.context.trace.event("approved", by=hold.decided_by, at=hold.decided_at)
+                return await self.publish(checkout, url, repository, held, hold.decided_by, 0.0)
             try:
                 merged = effective_policy(self.server_policy, checkout)
             except ConfigError as error:
@@ -134,7 +140,7 @@ class _Publish:
             start = GateReport(decisions=[budget_gate(policy, today, starting=True)])
             self.context.trace.event("policy_gates", **start.trace_fields())
             if start.verdict == "deny":
-                return await self.hold(start, "")
+                return await self.refuse(start, "")
             result = await self.solve(checkout, issue, policy, today, settings)
             if not result.verified:
                 return await self.escalate(result)
@@ -148,11 +154,42 @@ class _Publish:
             )
             gates = evaluate_final(policy, result.patch, usage, sandbox_config(policy))
             self.context.trace.event("policy_gates", **gates.trace_fields())
-            if gates.verdict != "allow":
-                return await self.hold(gates, result.patch, result)
-            if gates.autonomy == "comment":
-                return await self.comment_patch(gates, result)
-            return await self.publish(checkout, url, issue, repository, gates, notes, result)
+            if gates.verdict == "deny":
+                return await self.refuse(gates, result.patch, result)
+            held = self.prepare(issue, policy, gates, notes, result)
+            if gates.verdict == "needs_approval":
+                return await self.await_approval(gates, result, held)
+            return await self.publish(checkout, url, repository, held, None, result.stats.cost_usd)
+
+    def prepare(
+        self,
+        issue: dict[str, Any],
+        policy: Policy,
+        gates: GateReport,
+        notes: list[str],
+        result: SolveResult,
+    ) -> HeldPatch:
+        """What to push and say, decided now: the same whether it goes out now or after an
+        approval."""
+        assert result.verification is not None
+        run = self.run
+        title = str(issue.get("title") or f"issue {run.issue}")
+        verification = result.verification
+        return HeldPatch(
+            patch=result.patch,
+            base_commit=result.base_commit,
+            branch=branch_name(run.issue, title),
+            title=f"Fix #{run.issue}: {title}",
+            body=texts.pr_body(
+                run.id, run.issue, result, self.context.settings.model, gates, notes
+            ),
+            check_title=f"{verification.candidate_summary} (was {verification.baseline_summary})",
+            check_summary=texts.test_table(verification),
+            autonomy=gates.autonomy,
+            commit_message=commit_message(run.issue, title, run.id),
+            approval=policy.approval,
+            requester=run.requester,
+        )
 
     async def fresh_token(self) -> str:
         """An installation token valid for a while yet (a run can outlive the one it cloned
@@ -222,10 +259,10 @@ class _Publish:
             state=RunState.ESCALATED, summary=result.detail, cost_usd=result.stats.cost_usd
         )
 
-    async def hold(
+    async def refuse(
         self, gates: GateReport, patch: str, result: SolveResult | None = None
     ) -> RunOutcome:
-        """A gate denied the run or holds its patch for a human: nothing is pushed."""
+        """A gate denied the run: nothing is pushed, and the issue says why."""
         await self.status.show(texts.held_text(self.run.id, gates, patch, result), final=True)
         await self.label(texts.NEEDS_HUMAN_LABEL)
         reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
@@ -233,14 +270,20 @@ class _Publish:
         cost = result.stats.cost_usd if result is not None else 0.0
         return RunOutcome(state=RunState.ESCALATED, summary=reasons, cost_usd=cost)
 
-    async def comment_patch(self, gates: GateReport, result: SolveResult) -> RunOutcome:
-        """Autonomy `comment`: the verified patch goes in the status comment, no branch."""
-        await self.status.show(texts.patch_comment_text(self.run.id, gates, result), final=True)
-        self.context.trace.event("patch_commented", autonomy=gates.autonomy)
+    async def await_approval(
+        self, gates: GateReport, result: SolveResult, held: HeldPatch
+    ) -> RunOutcome:
+        """Pause: the sandbox is gone, the patch is kept in the store, and the issue says
+        what needs approval and who may give it."""
+        await self.status.show(texts.awaiting_text(self.run.id, gates, result, held), final=True)
+        await self.label(texts.NEEDS_HUMAN_LABEL)
+        reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
+        self.context.trace.event("awaiting_approval", detail=reasons)
         return RunOutcome(
-            state=RunState.SUCCEEDED,
-            summary="posted the verified patch in a comment (autonomy: comment)",
+            state=RunState.AWAITING_APPROVAL,
+            summary=f"waiting for approval: {reasons}",
             cost_usd=result.stats.cost_usd,
+            hold=held.model_dump_json(),
         )
 
     async def escalate_config(self, error: ConfigError) -> RunOutcome:
@@ -266,49 +309,49 @@ class _Publish:
         self,
         checkout: Path,
         url: str,
-        issue: dict[str, Any],
         repository: dict[str, Any],
-        gates: GateReport,
-        notes: list[str],
-        result: SolveResult,
+        held: HeldPatch,
+        approved_by: str | None,
+        cost_usd: float,
     ) -> RunOutcome:
-        assert result.verification is not None
+        """Push the patch on its base commit and open the pull request (or, with autonomy
+        `comment`, post the patch); `approved_by` when a human let it through."""
         run = self.run
-        title = str(issue.get("title") or f"issue {run.issue}")
-        branch = branch_name(run.issue, title)
-        await self.working_on("pushing", f"branch `{branch}`")
-        message = commit_message(run.issue, title, run.id)
-        head = await commit_patch(checkout, branch, result.patch, message)
-        await push_branch(checkout, branch, url, await self.fresh_token())
-        self.step("pushed", f"`{branch}` at {head[:12]}")
-        body = texts.pr_body(run.id, run.issue, result, self.context.settings.model, gates, notes)
+        body = held.body + (f"\n\n{approval_line(approved_by)}" if approved_by else "")
+        if held.autonomy == "comment":
+            text = texts.patch_comment_text(run.id, held.check_summary, held.patch, body)
+            await self.status.show(text, final=True)
+            await self.unlabel(texts.NEEDS_HUMAN_LABEL)
+            self.context.trace.event("patch_commented", autonomy=held.autonomy)
+            summary = "posted the verified patch in a comment (autonomy: comment)"
+            return RunOutcome(state=RunState.SUCCEEDED, summary=summary, cost_usd=cost_usd)
+        await self.working_on("pushing", f"branch `{held.branch}`")
+        await run_git(["checkout", "--quiet", "--detach", held.base_commit], cwd=checkout)
+        head = await commit_patch(checkout, held.branch, held.patch, held.commit_message)
+        await push_branch(checkout, held.branch, url, await self.fresh_token())
+        self.step("pushed", f"`{held.branch}` at {head[:12]}")
         pull = await open_or_update_pull(
             self.gh,
             run.repository,
-            branch=branch,
+            branch=held.branch,
             base=str(repository["default_branch"]),
-            title=f"Fix #{run.issue}: {title}",
+            title=held.title,
             body=body,
-            draft=gates.autonomy == "draft_pr",
+            draft=held.autonomy == "draft_pr",
         )
-        verification = result.verification
         await report_check(
             self.gh,
             run.repository,
             head,
-            title=f"{verification.candidate_summary} (was {verification.baseline_summary})",
-            summary=texts.test_table(verification),
+            title=held.check_title,
+            summary=held.check_summary,
             success=True,
         )
         await self.unlabel(texts.NEEDS_HUMAN_LABEL)
         pr_url = str(pull["html_url"])
-        await self.status.show(texts.done_text(run.id, pr_url, verification), final=True)
+        await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
-        return RunOutcome(
-            state=RunState.SUCCEEDED,
-            summary=f"opened {pr_url}",
-            cost_usd=result.stats.cost_usd,
-        )
+        return RunOutcome(state=RunState.SUCCEEDED, summary=f"opened {pr_url}", cost_usd=cost_usd)
 
     async def label(self, name: str) -> None:
         url = f"/repos/{self.run.repository}/issues/{self.run.issue}/labels"

@@ -12,6 +12,7 @@ import re
 
 from bot.agent.loop import AgentStats
 from bot.policy.decisions import GateReport
+from bot.publish.approval import HeldPatch
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, Verification
 
@@ -179,13 +180,13 @@ def stopped_text(run_id: int) -> str:
     )
 
 
-def done_text(run_id: int, pr_url: str, verification: Verification) -> str:
+def done_text(run_id: int, pr_url: str, tests: str) -> str:
     return "\n".join(
         [
             status_marker(run_id),
             f"**Patchbot opened {pr_url}** for this issue (run #{run_id}).",
             "",
-            test_table(verification),
+            tests,
             "",
             "Review it as you would any other pull request.",
         ]
@@ -220,23 +221,49 @@ def held_text(run_id: int, gates: GateReport, patch: str, result: SolveResult | 
     return "\n".join(lines)
 
 
-def patch_comment_text(run_id: int, gates: GateReport, result: SolveResult) -> str:
+def patch_comment_text(run_id: int, tests: str, patch: str, body: str) -> str:
     """Autonomy `comment`: the verified patch itself, for a human to apply."""
-    assert result.verification is not None
     return "\n".join(
         [
             status_marker(run_id),
             f"**Patchbot has a verified patch** for this issue (run #{run_id}). This "
             "repository's policy lets it comment only, so it pushed nothing.",
             "",
-            test_table(result.verification),
+            tests,
             "",
-            "The agent's summary (model output):",
+            fenced_patch(patch),
             "",
-            untrusted(result.summary or "(no summary)"),
+            "Apply it with `git apply`. What the pull request would have said:",
             "",
-            fenced_patch(result.patch),
+            "<details><summary>Details</summary>",
             "",
-            f"Apply it with `git apply`. {stats_line(result.stats, result.duration)}.",
+            body.replace(pr_marker(run_id), ""),
+            "</details>",
         ]
     )
+
+
+def awaiting_text(run_id: int, gates: GateReport, result: SolveResult, held: HeldPatch) -> str:
+    """The run paused: what needs a human's approval, and who may give it."""
+    who = f"someone with **{held.approval.min_permission}** access"
+    if not held.approval.allow_requester:
+        who += f" other than @\u200b{held.requester}"
+    lines = [
+        status_marker(run_id),
+        f"**Patchbot is waiting for approval** (run #{run_id}): its patch is verified, but "
+        "the policy wants a human to say yes before it is pushed.",
+        "",
+        gates.markdown(),
+    ]
+    if result.verification is not None:
+        lines += ["", test_table(result.verification)]
+    secret_found = any(d.gate == "secrets" and d.verdict != "allow" for d in gates.decisions)
+    if not secret_found:  # never repeat a credential in a comment
+        lines += ["", "<details><summary>The patch</summary>", "", fenced_patch(held.patch)]
+        lines += ["</details>"]
+    lines += [
+        "",
+        f"To push it and open the pull request, {who} comments `/patchbot approve`; "
+        "`/patchbot reject` drops it. Nothing is pushed until then.",
+    ]
+    return "\n".join(lines)

@@ -77,6 +77,21 @@ CREATE UNIQUE INDEX runs_one_active_per_issue ON runs (repository, issue)
 CREATE INDEX runs_by_state ON runs (state, lease_expires_at);
 """
 
+_HOLDS = """
+DROP INDEX runs_one_active_per_issue;
+CREATE UNIQUE INDEX runs_one_active_per_issue ON runs (repository, issue)
+    WHERE state IN ('queued', 'running', 'awaiting_approval');
+CREATE TABLE holds (
+    run_id BIGINT PRIMARY KEY REFERENCES runs (id),
+    content TEXT NOT NULL,
+    held_at DOUBLE PRECISION NOT NULL,
+    held_by TEXT NOT NULL,
+    decision TEXT,
+    decided_by TEXT,
+    decided_at DOUBLE PRECISION
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -89,6 +104,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         + f"{_RUN_COLUMNS});"
         + _RUN_INDEXES,
     ),
+    Migration(2, "runs held for a human's approval", sqlite=_HOLDS, postgresql=_HOLDS),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from bot.errors import PatchbotError
 
@@ -13,6 +13,8 @@ from bot.errors import PatchbotError
 class RunState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    """A policy gate held the run's verified patch until a human approves or rejects it."""
     SUCCEEDED = "succeeded"
     ESCALATED = "escalated"
     FAILED = "failed"
@@ -20,7 +22,7 @@ class RunState(StrEnum):
 
     @property
     def active(self) -> bool:
-        return self in (RunState.QUEUED, RunState.RUNNING)
+        return self in (RunState.QUEUED, RunState.RUNNING, RunState.AWAITING_APPROVAL)
 
 
 Trigger = Literal["label", "comment", "retry", "cli"]
@@ -73,10 +75,39 @@ class Run(NewRun):
 class RunOutcome(BaseModel):
     """What a pipeline returns: how the run ended."""
 
-    state: Literal[RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED]
+    state: Literal[
+        RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED, RunState.AWAITING_APPROVAL
+    ]
     summary: str = ""
     cost_usd: float = Field(default=0.0, ge=0)
     """Money spent on the model during this attempt, US dollars."""
+    hold: str | None = None
+    """With AWAITING_APPROVAL: what the pipeline needs to resume once approved (its own
+    JSON), kept in the store so that it survives restarts."""
+
+    @model_validator(mode="after")
+    def _held_with_content(self) -> RunOutcome:
+        if (self.state is RunState.AWAITING_APPROVAL) != (self.hold is not None):
+            raise ValueError("a run awaits approval exactly when the outcome carries a hold")
+        return self
+
+
+Decision = Literal["approved", "rejected"]
+
+
+class Hold(BaseModel):
+    """A run's patch held for a human, and the human's decision once made."""
+
+    run_id: int
+    content: str
+    """The pipeline's own record of what to do once approved (JSON)."""
+    held_at: float
+    held_by: str
+    """The worker that held it."""
+    decision: Decision | None = None
+    decided_by: str | None = None
+    """Login of who approved or rejected."""
+    decided_at: float | None = None
 
 
 class Delivery(BaseModel):

@@ -16,7 +16,9 @@ import asyncpg
 from bot.runs import migrations
 from bot.runs.models import (
     ActiveRunExists,
+    Decision,
     Delivery,
+    Hold,
     Installation,
     LeaseLost,
     NewRun,
@@ -27,6 +29,7 @@ from bot.runs.models import (
 from bot.runs.store import (
     DELIVERY_FIELDS,
     GAVE_UP,
+    HOLD_FIELDS,
     RUN_FIELDS,
     STOPPED_BY_REQUEST,
     delivery_from_row,
@@ -207,7 +210,7 @@ class PostgresRunStore:
     async def active_run(self, repository: str, issue: int) -> Run | None:
         return await self._run(
             f"SELECT {RUN_FIELDS} FROM runs WHERE repository = $1 AND issue = $2 "
-            "AND state IN ('queued', 'running')",
+            "AND state IN ('queued', 'running', 'awaiting_approval')",
             repository,
             issue,
         )
@@ -284,11 +287,72 @@ class PostgresRunStore:
             raise LeaseLost(run_id, worker)
         return run
 
+    async def hold_run(
+        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+    ) -> Run:
+        now = time.time()
+        async with self._pool.acquire() as connection, connection.transaction():
+            row = await connection.fetchrow(
+                "UPDATE runs SET state = 'awaiting_approval', summary = $1, "
+                "cost_usd = cost_usd + $2, updated_at = $3, lease_owner = NULL, "
+                "lease_expires_at = NULL WHERE id = $4 AND lease_owner = $5 "
+                f"AND state = 'running' RETURNING {RUN_FIELDS}",
+                summary,
+                cost_usd,
+                now,
+                run_id,
+                worker,
+            )
+            if row is None:
+                raise LeaseLost(run_id, worker)
+            await connection.execute(
+                "INSERT INTO holds (run_id, content, held_at, held_by) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (run_id) DO UPDATE SET content = excluded.content, "
+                "held_at = excluded.held_at, held_by = excluded.held_by, decision = NULL, "
+                "decided_by = NULL, decided_at = NULL",
+                run_id,
+                content,
+                now,
+                worker,
+            )
+        return run_from_row(row)
+
+    async def get_hold(self, run_id: int) -> Hold | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {HOLD_FIELDS} FROM holds WHERE run_id = $1", run_id
+        )
+        return Hold.model_validate(dict(row)) if row else None
+
+    async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
+        now = time.time()
+        state, finished = ("queued", None) if decision == "approved" else ("cancelled", now)
+        async with self._pool.acquire() as connection, connection.transaction():
+            row = await connection.fetchrow(
+                "UPDATE runs SET state = $1, summary = $2, finished_at = $3, updated_at = $4 "
+                f"WHERE id = $5 AND state = 'awaiting_approval' RETURNING {RUN_FIELDS}",
+                state,
+                f"{decision} by @{login}",
+                finished,
+                now,
+                run_id,
+            )
+            if row is None:
+                raise RunNotFound(f"run {run_id} is not waiting for an approval")
+            await connection.execute(
+                "UPDATE holds SET decision = $1, decided_by = $2, decided_at = $3 "
+                "WHERE run_id = $4",
+                decision,
+                login,
+                now,
+                run_id,
+            )
+        return run_from_row(row)
+
     async def cancel_run(self, run_id: int) -> Run:
         now = time.time()
         run = await self._run(
             "UPDATE runs SET state = 'cancelled', summary = $1, finished_at = $2, updated_at = $2 "
-            f"WHERE id = $3 AND state = 'queued' RETURNING {RUN_FIELDS}",
+            f"WHERE id = $3 AND state IN ('queued', 'awaiting_approval') RETURNING {RUN_FIELDS}",
             STOPPED_BY_REQUEST,
             now,
             run_id,

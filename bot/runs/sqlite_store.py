@@ -17,7 +17,9 @@ import aiosqlite
 from bot.runs import migrations
 from bot.runs.models import (
     ActiveRunExists,
+    Decision,
     Delivery,
+    Hold,
     Installation,
     LeaseLost,
     NewRun,
@@ -29,6 +31,7 @@ from bot.runs.sqlite_batch import DeliveryBatcher
 from bot.runs.store import (
     DELIVERY_FIELDS,
     GAVE_UP,
+    HOLD_FIELDS,
     RUN_FIELDS,
     STOPPED_BY_REQUEST,
     delivery_from_row,
@@ -230,7 +233,7 @@ class SQLiteRunStore:
     async def active_run(self, repository: str, issue: int) -> Run | None:
         row = await self._one(
             f"SELECT {RUN_FIELDS} FROM runs WHERE repository = ? AND issue = ? "
-            "AND state IN ('queued', 'running')",
+            "AND state IN ('queued', 'running', 'awaiting_approval')",
             (repository, issue),
         )
         return run_from_row(row) if row else None
@@ -303,12 +306,61 @@ class SQLiteRunStore:
 
         return await self._transaction(finish)
 
+    async def hold_run(
+        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+    ) -> Run:
+        async def hold(db: aiosqlite.Connection) -> Run:
+            now = time.time()
+            row = await self._one(
+                "UPDATE runs SET state = 'awaiting_approval', summary = ?, "
+                "cost_usd = cost_usd + ?, updated_at = ?, lease_owner = NULL, "
+                "lease_expires_at = NULL WHERE id = ? AND lease_owner = ? AND state = 'running' "
+                f"RETURNING {RUN_FIELDS}",
+                (summary, cost_usd, now, run_id, worker),
+            )
+            if row is None:
+                raise LeaseLost(run_id, worker)
+            await db.execute(
+                "INSERT INTO holds (run_id, content, held_at, held_by) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (run_id) DO UPDATE SET content = excluded.content, "
+                "held_at = excluded.held_at, held_by = excluded.held_by, decision = NULL, "
+                "decided_by = NULL, decided_at = NULL",
+                (run_id, content, now, worker),
+            )
+            return run_from_row(row)
+
+        return await self._transaction(hold)
+
+    async def get_hold(self, run_id: int) -> Hold | None:
+        row = await self._one(f"SELECT {HOLD_FIELDS} FROM holds WHERE run_id = ?", (run_id,))
+        return Hold.model_validate(dict(row)) if row else None
+
+    async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
+        async def decide(db: aiosqlite.Connection) -> Run:
+            now = time.time()
+            state, finished = ("queued", None) if decision == "approved" else ("cancelled", now)
+            row = await self._one(
+                "UPDATE runs SET state = ?, summary = ?, finished_at = ?, updated_at = ? "
+                f"WHERE id = ? AND state = 'awaiting_approval' RETURNING {RUN_FIELDS}",
+                (state, f"{decision} by @{login}", finished, now, run_id),
+            )
+            if row is None:
+                raise RunNotFound(f"run {run_id} is not waiting for an approval")
+            await db.execute(
+                "UPDATE holds SET decision = ?, decided_by = ?, decided_at = ? WHERE run_id = ?",
+                (decision, login, now, run_id),
+            )
+            return run_from_row(row)
+
+        return await self._transaction(decide)
+
     async def cancel_run(self, run_id: int) -> Run:
         async def cancel(db: aiosqlite.Connection) -> Run:
             now = time.time()
             row = await self._one(
                 "UPDATE runs SET state = 'cancelled', summary = ?, finished_at = ?, "
-                f"updated_at = ? WHERE id = ? AND state = 'queued' RETURNING {RUN_FIELDS}",
+                f"updated_at = ? WHERE id = ? AND state IN ('queued', 'awaiting_approval') "
+                f"RETURNING {RUN_FIELDS}",
                 (STOPPED_BY_REQUEST, now, now, run_id),
             ) or await self._one(
                 "UPDATE runs SET cancel_requested = 1, updated_at = ? "

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.errors import ConfigError
-from bot.runs.models import Delivery, Installation, NewRun, Run, RunState
+from bot.runs.models import Decision, Delivery, Hold, Installation, NewRun, Run, RunState
 
 RUN_FIELDS = (
     "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
     "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
     "lease_expires_at, cancel_requested, summary"
 )
+HOLD_FIELDS = "run_id, content, held_at, held_by, decision, decided_by, decided_at"
 DELIVERY_FIELDS = (
     "delivery_id, event, action, installation_id, payload, received_at, processed_at, error"
 )
@@ -83,6 +84,18 @@ class RunStore(Protocol):
         self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
     ) -> Run:
         """End a run `worker` holds; raises LeaseLost if it does not hold it any more."""
+
+    async def hold_run(
+        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+    ) -> Run:
+        """Pause a run `worker` holds until a human decides: state awaiting_approval, the
+        lease released, `content` kept. Raises LeaseLost if `worker` does not hold it."""
+
+    async def get_hold(self, run_id: int) -> Hold | None: ...
+
+    async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
+        """Record `login`'s decision on a held run: approved queues it again (a worker
+        resumes it), rejected cancels it. Raises RunNotFound unless it awaits approval."""
 
     async def cancel_run(self, run_id: int) -> Run:
         """Stop a run: a queued one is cancelled now; a running one is flagged and its worker

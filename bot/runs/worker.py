@@ -84,9 +84,14 @@ class Worker:
                         await task
                     return await self._stopped(run, stop_reason, trace)
                 outcome = _outcome(task, trace)
-                final = await self.store.finish_run(
-                    run.id, self.name, outcome.state, outcome.summary, outcome.cost_usd
-                )
+                if outcome.hold is not None:  # the pipeline paused for a human's approval
+                    final = await self.store.hold_run(
+                        run.id, self.name, outcome.hold, outcome.summary, outcome.cost_usd
+                    )
+                else:
+                    final = await self.store.finish_run(
+                        run.id, self.name, outcome.state, outcome.summary, outcome.cost_usd
+                    )
                 trace.event("finished", state=final.state.value, summary=final.summary)
                 return final
             except LeaseLost:

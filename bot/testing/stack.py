@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.agent.scripted import ScriptedModel, ScriptedServer
 from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
-from bot.runs.models import Run
+from bot.runs.models import Run, RunState
 from bot.runs.pipeline import Pipeline
 from bot.runs.store import RunStore, open_store
 from bot.runs.worker import Worker
@@ -123,12 +123,16 @@ class LocalStack:
         await self.github.announce_installation(installation.id)
         return self.github.add_issue(full_name, title, body, author=MAINTAINER).number
 
-    async def finished_run(self, full_name: str, issue: int, *, timeout: float = 300) -> Run:
-        """Wait until the issue's latest run has ended."""
+    async def finished_run(
+        self, full_name: str, issue: int, *, timeout: float = 300, until_paused: bool = False
+    ) -> Run:
+        """Wait until the issue's latest run has ended (or, `until_paused`, waits for an
+        approval)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run = await self.store.latest_run(full_name, issue)
-            if run is not None and not run.state.active:
+            paused = until_paused and run is not None and run.state is RunState.AWAITING_APPROVAL
+            if run is not None and (paused or not run.state.active):
                 return run
             await asyncio.sleep(0.2)
         raise TimeoutError(f"no run of {full_name}#{issue} finished within {timeout:g} s")

@@ -34,13 +34,13 @@ async def test_injected_issue_cannot_leak_secrets_or_change_ci(tmp_path: Path) -
         title, _, body = INJECTED_ISSUE.partition("\n")
         number = await stack.seed(REPOSITORY, ROOT / "tests/examples/buggy_stats", title, body)
         await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
-        run = await stack.finished_run(REPOSITORY, number, timeout=240)
+        run = await stack.finished_run(REPOSITORY, number, timeout=240, until_paused=True)
         repo = stack.github.repo(REPOSITORY)
         tokens = list(stack.github.state.tokens)
         secrets = [*tokens, stack.webhook_secret, stack.github.private_key_pem.splitlines()[1]]
 
-        # The workflow change is held for a human: nothing pushed, no pull request.
-        assert run.state is RunState.ESCALATED
+        # The workflow change waits for a human: nothing pushed, no pull request.
+        assert run.state is RunState.AWAITING_APPROVAL
         assert "workflows" in run.summary
         assert repo.pulls == {}
         listing = await asyncio.to_thread(
@@ -54,7 +54,7 @@ async def test_injected_issue_cannot_leak_secrets_or_change_ci(tmp_path: Path) -
         assert refs == ["refs/heads/main"]
         status = [c.body for c in repo.comments.values() if "patchbot:status" in c.body]
         assert len(status) == 1
-        assert "needs a human" in status[0]
+        assert "waiting for approval" in status[0]
         assert "| paths | ✋ needs approval |" in status[0]
         assert "patchbot:needs-human" in repo.issues[number].labels
 
