@@ -24,8 +24,9 @@ from bot.agent.model import ModelConfig, preload_litellm
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.github.git import clone, run_git
-from bot.policy.decisions import GateReport, Usage
-from bot.policy.gates import budget_gate, evaluate_final
+from bot.handlers.access import permission_of
+from bot.policy.decisions import GateReport, TriggerRequest, Usage
+from bot.policy.gates import evaluate_final, evaluate_start
 from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
 from bot.policy.model import Policy
@@ -137,7 +138,7 @@ class _Publish:
             notes = [str(note) for note in merged.notes]
             self.context.trace.event("policy", notes=notes, policy=merged.policy.model_dump())
             policy, today = merged.policy, await self.spent_today()
-            start = GateReport(decisions=[budget_gate(policy, today, starting=True)])
+            start = evaluate_start(policy, await self.trigger(), today)
             self.context.trace.event("policy_gates", **start.trace_fields())
             if start.verdict == "deny":
                 return await self.refuse(start, "")
@@ -189,6 +190,17 @@ class _Publish:
             commit_message=commit_message(run.issue, title, run.id),
             approval=policy.approval,
             requester=run.requester,
+        )
+
+    async def trigger(self) -> TriggerRequest:
+        """Who asked and how, with their permission as it is now: the repository's policy
+        (read only now, from the clone) may ask more than the server's did at intake."""
+        run, settings = self.run, self.context.settings
+        return TriggerRequest(
+            sender=run.requester,
+            permission=await permission_of(self.gh, run.repository, run.requester),
+            label=settings.trigger_label if run.trigger == "label" else None,
+            command={"comment": "fix", "retry": "retry"}.get(run.trigger),
         )
 
     async def fresh_token(self) -> str:

@@ -65,3 +65,17 @@ async def test_repository_may_tighten_to_a_draft_and_is_refused_loosening(
         body = pull.body or ""
         assert "budgets.max_steps" in body  # the refused loosening is reported, not hidden
         assert "40 steps" in body or "/40 steps" in body
+
+
+async def test_repository_may_ask_more_of_who_triggers_and_nothing_runs(tmp_path: Path) -> None:
+    source = repository_with(tmp_path, "trigger:\n  min_permission: maintain\n")
+    async with LocalStack(tmp_path / "stack", load_trajectory(FIX)) as stack:
+        number = await stack.seed(REPOSITORY, source, "median() is wrong", "see title")
+        await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
+        run = await stack.finished_run(REPOSITORY, number, timeout=120)
+        assert run.state is RunState.ESCALATED
+        assert "needs `maintain`" in run.summary
+        [status] = status_comments(stack)
+        assert "| trigger | ⛔ deny |" in status
+        assert stack.model.model.remaining == len(load_trajectory(FIX))  # no model call
+        assert stack.github.repo(REPOSITORY).pulls == {}
