@@ -9,6 +9,8 @@ from gidgethub.abc import GitHubAPI
 
 from bot.github.payloads import User
 from bot.handlers import messages
+from bot.runs.models import ActiveRunExists, NewRun, Run
+from bot.runs.store import RunStore
 from bot.settings import PERMISSION_ORDER, Settings, permission_at_least
 
 PERMISSION_URL = "/repos/{owner}/{repo}/collaborators/{username}/permission"
@@ -77,3 +79,20 @@ async def react(gh: GitHubAPI, repository: str, comment_id: int, content: str) -
         url_vars={"owner": owner, "repo": repo, "comment_id": str(comment_id)},
         data={"content": content},
     )
+
+
+async def queue_run(gh: GitHubAPI, store: RunStore, settings: Settings, new: NewRun) -> Run | None:
+    """Queue the run; None when it was not new (a redelivery) or the issue already has an
+    active run, which the requester is told, once, in a short reply."""
+    try:
+        run, created = await store.create_run(new)
+    except ActiveRunExists as busy:
+        text = messages.BUSY.format(
+            login=new.requester,
+            run_id=busy.run.id,
+            state=busy.run.state.value,
+            prefix=settings.command_prefix,
+        )
+        await comment(gh, new.repository, new.issue, text)
+        return None
+    return run if created else None

@@ -10,8 +10,8 @@ from gidgethub.abc import GitHubAPI
 from bot.github.commands import Command, CommandName, parse_command
 from bot.github.payloads import IssueCommentEvent
 from bot.handlers import messages
-from bot.handlers.access import comment, is_bot, may_ask, permission_of, react
-from bot.runs.models import ActiveRunExists, NewRun, RunState
+from bot.handlers.access import comment, is_bot, may_ask, permission_of, queue_run, react
+from bot.runs.models import NewRun, RunState
 from bot.runs.store import RunStore
 from bot.settings import Settings
 
@@ -71,32 +71,21 @@ async def _start(
     if command.name is CommandName.RETRY and not instructions:
         last = await store.latest_run(repository, number)
         instructions = last.instructions if last else ""
-    try:
-        _, created = await store.create_run(
-            NewRun(
-                repository=repository,
-                issue=number,
-                requester=payload.sender.login,
-                trigger="retry" if command.name is CommandName.RETRY else "comment",
-                instructions=instructions,
-                installation_id=payload.installation_id,
-                delivery_id=event.delivery_id,
-            )
-        )
-    except ActiveRunExists as busy:
-        await comment(
-            gh,
-            repository,
-            number,
-            messages.BUSY.format(
-                login=payload.sender.login,
-                run_id=busy.run.id,
-                state=busy.run.state.value,
-                prefix=settings.command_prefix,
-            ),
-        )
-        return
-    if created:
+    run = await queue_run(
+        gh,
+        store,
+        settings,
+        NewRun(
+            repository=repository,
+            issue=number,
+            requester=payload.sender.login,
+            trigger="retry" if command.name is CommandName.RETRY else "comment",
+            instructions=instructions,
+            installation_id=payload.installation_id,
+            delivery_id=event.delivery_id,
+        ),
+    )
+    if run is not None:
         await react(gh, repository, payload.comment.id, "eyes")
 
 

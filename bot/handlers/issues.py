@@ -9,8 +9,8 @@ from gidgethub.abc import GitHubAPI
 
 from bot.github.payloads import IssuesEvent
 from bot.handlers import messages
-from bot.handlers.access import comment, is_bot, may_ask
-from bot.runs.models import ActiveRunExists, NewRun
+from bot.handlers.access import comment, is_bot, may_ask, queue_run
+from bot.runs.models import NewRun
 from bot.runs.store import RunStore
 from bot.settings import Settings
 
@@ -35,31 +35,20 @@ async def on_labeled(
     repository, number = payload.repository.full_name, payload.issue.number
     if not await may_ask(gh, settings, repository, number, payload.sender):
         return
-    try:
-        run, created = await store.create_run(
-            NewRun(
-                repository=repository,
-                issue=number,
-                requester=payload.sender.login,
-                trigger="label",
-                installation_id=payload.installation_id,
-                delivery_id=event.delivery_id,
-            )
-        )
-    except ActiveRunExists as busy:
-        await comment(
-            gh,
-            repository,
-            number,
-            messages.BUSY.format(
-                login=payload.sender.login,
-                run_id=busy.run.id,
-                state=busy.run.state.value,
-                prefix=settings.command_prefix,
-            ),
-        )
-        return
-    if created:
+    run = await queue_run(
+        gh,
+        store,
+        settings,
+        NewRun(
+            repository=repository,
+            issue=number,
+            requester=payload.sender.login,
+            trigger="label",
+            installation_id=payload.installation_id,
+            delivery_id=event.delivery_id,
+        ),
+    )
+    if run is not None:
         # A label has no comment to react to (and the issue reactions endpoint is not one the
         # App relies on), so the acknowledgement is a short status comment instead; later
         # steps of the run find it by its marker and edit it.
