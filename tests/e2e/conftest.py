@@ -8,7 +8,6 @@ import asyncio
 import base64
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 
 from bot.agent.scripted import load_trajectory
 from bot.runs.pipeline import trace_path
+from bot.testing.processes import run_patchbot, stopped_at_exit
 from bot.testing.simulator.state import Comment
 from bot.testing.stack import LocalStack
 from bot.trace import read_trace
@@ -123,29 +123,13 @@ def worker_process(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    try:
+    with stopped_at_exit(process, grace=15):
         yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def patchbot_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS` to its end, without blocking the event loop."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_patchbot(*args, env=env)
 
 
 def git_show(bare: Path, *args: str) -> str:

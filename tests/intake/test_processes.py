@@ -19,6 +19,7 @@ import pytest
 from bot.runs.models import NewRun, Run, RunState
 from bot.runs.pipeline import trace_path
 from bot.runs.store import RunStore, open_store
+from bot.testing.processes import run_patchbot, stopped_at_exit
 from bot.testing.simulator import GitHubSimulator
 from bot.trace import read_trace
 
@@ -52,29 +53,13 @@ def patchbot(*args: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
+    with stopped_at_exit(process):
         yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS` to its end, without blocking the event loop."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return await run_patchbot(*args, env=env, timeout=60)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20) -> Any:
