@@ -18,6 +18,8 @@ from bot.sandbox.protocol import OutputSink
 log = logging.getLogger(__name__)
 
 _STDOUT, _STDERR = 1, 2
+MAX_LINE = 256 * 1024 * 1024
+"""Bytes of one answer at most (the biggest is a JUnit report read back, capped far lower)."""
 ANSWER_MARGIN = 30.0
 """Seconds past a command's own timeout to wait for the exec server before giving up on it."""
 
@@ -84,8 +86,15 @@ class ExecChannel:
                 self._pending += payload
             elif header[0] == _STDERR:
                 log.warning("sandbox exec server: %s", payload.decode(errors="replace").rstrip())
+            if len(self._pending) > MAX_LINE:
+                raise SandboxError("the sandbox's exec server sent an answer past any size cap")
         line, _, self._pending = self._pending.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise SandboxError("the sandbox's exec server answered something not JSON") from error
+        if not isinstance(message, dict):
+            raise SandboxError("the sandbox's exec server answered something not an object")
         return message
 
     async def close(self) -> None:

@@ -207,7 +207,7 @@ class _Launcher:
             mem_limit=f"{config.memory_mb}m",
             memswap_limit=f"{config.memory_mb}m",
             nano_cpus=int(config.cpus * 1e9),
-            init=True,
+            init=False,  # the exec server is PID 1 (see exec_server.py), not docker-init
             stdin_open=True,
             log_config=LogConfig(type=LogConfig.types.NONE),
             labels={LABEL: "1", OWNER_LABEL: owner_label()},
@@ -334,8 +334,8 @@ async def _run_setup(
             )
             raise SetupFailed(f"set-up {why}; {hint}. Its last output:\n{tail}")
     finally:
+        await launcher.remove(container)  # first: it survives a second cancellation
         await channel.close()
-        await launcher.remove(container)
 
 
 def _prepare(
@@ -376,5 +376,5 @@ async def open_sandbox(
     try:
         yield DockerSandbox(workspace, config, container, channel, setup)
     finally:
+        await launcher.remove(container)  # first: it survives a second cancellation
         await channel.close()
-        await launcher.remove(container)

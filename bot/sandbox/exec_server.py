@@ -1,4 +1,6 @@
-"""The exec server: runs inside every sandbox container as `python3 -c <this file>`.
+"""The exec server: runs inside every sandbox container as `python3 -c <this file>`, as its
+PID 1, so that it alone holds the container's stdin and stdout: it makes itself non-dumpable,
+and then no command can read its requests or write answers in its name through /proc.
 
 It reads one JSON request per line on stdin and answers one JSON line per request on
 stdout, so that many commands cost one container start instead of one `docker exec` each.
@@ -112,6 +114,15 @@ def _kill_tree(process: subprocess.Popen[bytes]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def _reap_orphans() -> None:
+    """This server is the container's PID 1: collect the processes that commands left behind
+    and that have ended since, so they do not pile up as zombies (never while a command runs,
+    whose exit status `subprocess` must collect itself)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
 def _send(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -162,6 +173,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 text = decoders[name].decode(data)
                 if text:
                     _send({"id": request.get("id"), "stream": name, "data": text})
+    if not timed_out:
+        try:  # the pipes can close long before the command ends (`exec >/dev/null`)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_tree(process)
     if timed_out:
         process.wait()
         exit_code = TIMEOUT_EXIT
@@ -194,6 +211,7 @@ def main() -> None:
             answer = run(request)
         except Exception as error:  # report, never die: the host decides what to do
             answer = {"id": request.get("id"), "error": f"{type(error).__name__}: {error}"}
+        _reap_orphans()
         _send(answer)
 
 

@@ -106,3 +106,26 @@ async def test_background_process_does_not_hold_the_command_open(
     assert result.ok
     assert result.duration < 10
     await sandbox.exec("pkill sleep || true")
+
+
+async def test_commands_cannot_reach_the_exec_servers_channel(sandbox: DockerSandbox) -> None:
+    forged = '{"id": 1000, "exit_code": 0, "stdout": "FORGED"}'
+    attempt = await sandbox.exec(
+        f"echo '{forged}' > /proc/1/fd/1; cat /proc/1/fd/0 & sleep 0.2; ls /proc/1/fd"
+    )
+    assert "Permission denied" in attempt.stderr
+    answers = [(await sandbox.exec("echo real")).stdout for _ in range(3)]
+    assert answers == ["real\n"] * 3
+
+
+async def test_timeout_holds_when_a_command_closes_its_output(sandbox: DockerSandbox) -> None:
+    result = await sandbox.exec("exec >/dev/null 2>&1; sleep 60", timeout=2)
+    assert result.timed_out and result.exit_code == 124
+    assert result.duration < 10
+
+
+async def test_finished_background_processes_are_reaped(sandbox: DockerSandbox) -> None:
+    await sandbox.exec("for i in 1 2 3; do sleep 0.1 & done; echo started")
+    await sandbox.exec("sleep 0.5")
+    zombies = await sandbox.exec("ps -eo stat --no-headers | grep -c '^Z' || true")
+    assert zombies.stdout.strip() == "0"
