@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from bot.github.markdown import plain
 from bot.policy.diff import ChangedFile
 from bot.policy.model import Autonomy
 
@@ -78,9 +79,7 @@ class GateReport(BaseModel):
     def markdown(self) -> str:
         """A table for the pull request body or the escalation comment."""
         icons = {"allow": "✅ allow", "needs_approval": "✋ needs approval", "deny": "⛔ deny"}
-        rows = [f"| {d.gate} | {icons[d.verdict]} | {_cell(d.reason)} |" for d in self.decisions]
+        rows = [
+            f"| {d.gate} | {icons[d.verdict]} | {plain(d.reason, 500)} |" for d in self.decisions
+        ]
         return "\n".join(["| gate | decision | why |", "| --- | --- | --- |", *rows])
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

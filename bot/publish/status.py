@@ -44,7 +44,7 @@ class StatusComment:
         ours = [
             int(comment["id"])
             async for comment in self.gh.getiter(url)
-            if marker in (comment.get("body") or "")
+            if (comment.get("body") or "").startswith(marker)  # quoted text never starts one
             and (comment.get("user") or {}).get("login") == self.bot_login
         ]
         for duplicate in sorted(ours)[1:]:

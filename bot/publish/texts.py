@@ -8,9 +8,8 @@ it can never carry one of our markers.
 
 from __future__ import annotations
 
-import re
-
 from bot.agent.loop import AgentStats
+from bot.github.markdown import code, fenced, plain, quote
 from bot.policy.decisions import GateReport
 from bot.publish.approval import HeldPatch
 from bot.solve.solver import SolveResult
@@ -28,19 +27,6 @@ def pr_marker(run_id: int) -> str:
     return f"<!-- patchbot:pr run={run_id} -->"
 
 
-_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
-_COMMENT = re.compile(r"<!--|-->")
-
-
-def untrusted(text: str, limit: int = 2000) -> str:
-    """Quote text from the issue or the model: shortened, no pings, no hidden markers."""
-    text = text.strip()
-    if len(text) > limit:
-        text = text[:limit].rstrip() + " …"
-    text = _COMMENT.sub("", _MENTION.sub("@\u200b", text))
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines()) or "> (none)"
-
-
 def stats_line(stats: AgentStats, duration: float) -> str:
     tokens = stats.prompt_tokens + stats.completion_tokens
     return (
@@ -54,8 +40,8 @@ def status_text(run_id: int, phases: list[tuple[str, str]], current: str, note: 
     """The status comment while a run works: done phases ticked, the current one with a note."""
     lines = [status_marker(run_id), f"**Patchbot** is working on this issue (run #{run_id}).", ""]
     for name, detail in phases:
-        lines.append(f"- [x] {name}" + (f": {detail}" if detail else ""))
-    lines.append(f"- [ ] **{current}**" + (f": {note}" if note else ""))
+        lines.append(f"- [x] {name}" + (f": {plain(detail)}" if detail else ""))
+    lines.append(f"- [ ] **{current}**" + (f": {plain(note)}" if note else ""))
     lines += ["", "Comment `/patchbot stop` to stop me."]
     return "\n".join(lines)
 
@@ -68,30 +54,21 @@ def test_table(verification: Verification) -> str:
     for change in (Change.FIXED, Change.NEW_PASSING, Change.BROKEN, Change.STILL_FAILING):
         ids = verification.ids(change)
         if ids:
-            shown = ", ".join(f"`{test_id}`" for test_id in ids[:8])
+            shown = ", ".join(code(test_id) for test_id in ids[:8])
             more = f" and {len(ids) - 8} more" if len(ids) > 8 else ""
             rows.append(f"| {change.value.replace('_', ' ')} | {len(ids)} | {shown}{more} |")
     rows.append(f"| still passing | {verification.count(Change.STILL_PASSING)} | |")
     return (
-        f"**Before:** {verification.baseline_summary} → "
-        f"**after:** {verification.candidate_summary}\n\n" + "\n".join(rows)
+        f"**Before:** {plain(verification.baseline_summary)} → "
+        f"**after:** {plain(verification.candidate_summary)}\n\n" + "\n".join(rows)
     )
-
-
-def fenced_patch(patch: str, limit: int = 40_000) -> str:
-    """The patch in a ```diff block that no backtick run inside it can close early."""
-    if len(patch) > limit:
-        patch = patch[:limit] + f"\n... ({len(patch) - limit} more characters not shown)\n"
-    longest = max((len(run) for run in re.findall(r"`+", patch)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}diff\n{patch.rstrip()}\n{fence}"
 
 
 def _policy_section(gates: GateReport, notes: list[str]) -> list[str]:
     lines = ["## Policy", "", gates.markdown()]
     if notes:
         lines += ["", "The repository's `.github/patchbot.yml` asked for, and did not get:", ""]
-        lines += [f"- {note}" for note in notes]
+        lines += [f"- {plain(note)}" for note in notes]
     return lines
 
 
@@ -112,7 +89,7 @@ def pr_body(
             "## What changed",
             "The agent's own summary (model output, unverified text):",
             "",
-            untrusted(result.summary or "(no summary)"),
+            quote(result.summary or "(no summary)"),
             "",
             "## Tests",
             "Patchbot ran the repository's test suite on the base commit and on this change, "
@@ -138,12 +115,12 @@ def escalation_text(run_id: int, result: SolveResult) -> str:
         f"**Patchbot could not fix this issue on its own** (run #{run_id}); a human needs to "
         "look at it.",
         "",
-        f"**Why it stopped:** {result.detail or result.stop_reason.value}",
+        f"**Why it stopped:** {plain(result.detail or result.stop_reason.value, 1000)}",
         "",
         f"**What it tried:** {len(result.attempts)} verified attempt(s).",
     ]
     if result.summary:
-        lines += ["The agent's last summary (model output):", "", untrusted(result.summary, 800)]
+        lines += ["The agent's last summary (model output):", "", quote(result.summary, 800)]
     if result.verification is not None:
         lines += ["", "**Last verification:**", "", test_table(result.verification)]
     elif result.baseline is not None:
@@ -162,7 +139,7 @@ def failure_text(run_id: int, error: str) -> str:
     return "\n".join(
         [
             status_marker(run_id),
-            f"**Patchbot failed** on run #{run_id}: {error}",
+            f"**Patchbot failed** on run #{run_id}: {plain(error, 1000)}",
             "",
             "Nothing was pushed. This is a problem on Patchbot's side or with reaching GitHub, "
             "not a verdict on the issue. To try again, comment `/patchbot retry`.",
@@ -210,7 +187,7 @@ def held_text(run_id: int, gates: GateReport, patch: str, result: SolveResult | 
             "",
             "<details><summary>The patch</summary>",
             "",
-            fenced_patch(patch),
+            fenced(patch, "diff"),
             "</details>",
         ]
     lines += [
@@ -231,7 +208,7 @@ def patch_comment_text(run_id: int, tests: str, patch: str, body: str) -> str:
             "",
             tests,
             "",
-            fenced_patch(patch),
+            fenced(patch, "diff"),
             "",
             "Apply it with `git apply`. What the pull request would have said:",
             "",
@@ -259,7 +236,7 @@ def awaiting_text(run_id: int, gates: GateReport, result: SolveResult, held: Hel
         lines += ["", test_table(result.verification)]
     secret_found = any(d.gate == "secrets" and d.verdict != "allow" for d in gates.decisions)
     if not secret_found:  # never repeat a credential in a comment
-        lines += ["", "<details><summary>The patch</summary>", "", fenced_patch(held.patch)]
+        lines += ["", "<details><summary>The patch</summary>", "", fenced(held.patch, "diff")]
         lines += ["</details>"]
     lines += [
         "",

@@ -203,18 +203,46 @@ def test_usage_and_configuration_errors_exit_2(
     assert message in done.stderr
 
 
-async def test_an_agent_that_kills_its_own_sandbox_ends_the_run_with_a_result(
+async def test_an_agent_cannot_kill_its_own_sandbox(
     scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     from bot.agent.model import ModelConfig
+    from bot.solve.solver import SolveRequest, solve
+    from bot.trace import Trace, read_trace
+
+    repo, before = demo_repo
+    calls = ["echo '# note' >> stats/__init__.py; kill -9 -1", "echo still alive"]
+    script = [
+        {"role": "assistant", "content": None, "tool_calls": [_bash(command)]} for command in calls
+    ]
+    server = await scripted(script)
+    request = SolveRequest(
+        repo=repo,
+        issue_title="median is wrong",
+        model=ModelConfig(model="openai/scripted", api_base=server.api_base),
+    )
+    with Trace(tmp_path / "trace.jsonl") as trace:
+        await solve(request, trace=trace)
+    results = [e for e in read_trace(tmp_path / "trace.jsonl") if e["kind"] == "tool_result"]
+    assert "still alive" in str(results[1]["output"])
+    assert snapshot(repo) == before
+
+
+async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
+    scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    import docker
+
+    from bot.agent.model import ModelConfig
     from bot.agent.stops import StopReason
+    from bot.sandbox.docker import LABEL, OWNER_LABEL, owner_label
     from bot.solve.solver import SolveRequest, solve
     from bot.trace import Trace
 
     repo, before = demo_repo
-    command = "echo '# note' >> stats/__init__.py; kill -9 -1"
-    call = {"type": "function", "function": {"name": "bash", "arguments": {"command": command}}}
-    server = await scripted([{"role": "assistant", "content": None, "tool_calls": [call]}])
+    server = await scripted(
+        [{"role": "assistant", "content": None, "tool_calls": [_bash("sleep 60")]}]
+    )
     request = SolveRequest(
         repo=repo,
         issue_title="median is wrong",
@@ -222,10 +250,24 @@ async def test_an_agent_that_kills_its_own_sandbox_ends_the_run_with_a_result(
     )
     progress: list[str] = []
     with Trace(tmp_path / "trace.jsonl") as trace:
-        result = await solve(request, trace=trace, progress=lambda e: progress.append(e.text))
+        running = asyncio.create_task(
+            solve(request, trace=trace, progress=lambda e: progress.append(e.text))
+        )
+        while not any(e["kind"] == "tool_call" for e in read_trace(tmp_path / "trace.jsonl")):
+            assert not running.done(), running
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        client = docker.from_env()
+        mine = {"label": [LABEL, f"{OWNER_LABEL}={owner_label()}"]}
+        for container in client.containers.list(filters=mine):
+            container.kill()
+        result = await running
     assert result.stop_reason is StopReason.SANDBOX_ERROR and not result.verified
     assert "exec server is gone" in result.detail
-    assert "+# note" in result.patch
     assert progress[:2] == ["baseline: running the tests on " + result.base_commit[:12],
                             "baseline: 4 passed, 0 failed"]  # fmt: skip
     assert snapshot(repo) == before
+
+
+def _bash(command: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": "bash", "arguments": {"command": command}}}

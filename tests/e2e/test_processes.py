@@ -194,6 +194,7 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
 
     environment, pid1_environment, git_config = decoded_outputs(trace_events(stack, run.id))
     assert "PATH=" in environment and "PATH=" in pid1_environment
+    assert "/proc/1/environ: Permission denied" in pid1_environment
     for text in (environment, pid1_environment, git_config):
         assert not [secret for secret in secrets if secret in text]
         assert "ghs_" not in text and "x-access-token" not in text.lower()
