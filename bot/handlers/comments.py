@@ -11,7 +11,7 @@ from bot.github.commands import Command, CommandName, parse_command
 from bot.github.payloads import IssueCommentEvent
 from bot.handlers import messages
 from bot.handlers.access import comment, is_bot, may_ask, permission_of, queue_run, react
-from bot.runs.models import NewRun, RunState
+from bot.runs.models import NewRun, RunNotFound, RunState
 from bot.runs.store import RunStore
 from bot.settings import Settings
 
@@ -142,7 +142,12 @@ async def _decide(
         await comment(gh, repository, number, text)
         return
     approve = command.name is CommandName.APPROVE
-    run = await store.decide(active.id, login, "approved" if approve else "rejected")
+    try:
+        run = await store.decide(active.id, login, "approved" if approve else "rejected")
+    except RunNotFound:  # someone else decided a moment ago
+        text = messages.NOTHING_TO_DECIDE.format(login=login, command=verb)
+        await comment(gh, repository, number, text)
+        return
     await react(gh, repository, payload.comment.id, "+1")
     what = (
         f"approved run #{run.id}: Patchbot pushes its verified patch now."

@@ -293,7 +293,11 @@ class PostgresRunStore:
         now = time.time()
         async with self._pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(
-                "UPDATE runs SET state = 'awaiting_approval', summary = $1, "
+                # A stop asked for meanwhile wins: the run ends instead of waiting.
+                "UPDATE runs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' "
+                "ELSE 'awaiting_approval' END, summary = CASE WHEN cancel_requested = 1 "
+                "THEN $6 ELSE $1 END, "
+                "finished_at = CASE WHEN cancel_requested = 1 THEN $3::float8 END, "
                 "cost_usd = cost_usd + $2, updated_at = $3, lease_owner = NULL, "
                 "lease_expires_at = NULL WHERE id = $4 AND lease_owner = $5 "
                 f"AND state = 'running' RETURNING {RUN_FIELDS}",
@@ -302,6 +306,7 @@ class PostgresRunStore:
                 now,
                 run_id,
                 worker,
+                STOPPED_BY_REQUEST,
             )
             if row is None:
                 raise LeaseLost(run_id, worker)
@@ -328,7 +333,8 @@ class PostgresRunStore:
         state, finished = ("queued", None) if decision == "approved" else ("cancelled", now)
         async with self._pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(
-                "UPDATE runs SET state = $1, summary = $2, finished_at = $3, updated_at = $4 "
+                "UPDATE runs SET state = $1, summary = $2, finished_at = $3, updated_at = $4, "
+                "cancel_requested = 0 "
                 f"WHERE id = $5 AND state = 'awaiting_approval' RETURNING {RUN_FIELDS}",
                 state,
                 f"{decision} by @{login}",
@@ -350,20 +356,25 @@ class PostgresRunStore:
 
     async def cancel_run(self, run_id: int) -> Run:
         now = time.time()
-        run = await self._run(
-            "UPDATE runs SET state = 'cancelled', summary = $1, finished_at = $2, updated_at = $2 "
-            f"WHERE id = $3 AND state IN ('queued', 'awaiting_approval') RETURNING {RUN_FIELDS}",
-            STOPPED_BY_REQUEST,
-            now,
-            run_id,
-        ) or await self._run(
-            "UPDATE runs SET cancel_requested = 1, updated_at = $1 "
-            f"WHERE id = $2 AND state = 'running' RETURNING {RUN_FIELDS}",
-            now,
-            run_id,
-        )
+        async with self._pool.acquire() as connection, connection.transaction():
+            # One transaction, the run locked: a worker cannot hold or finish it in between.
+            await connection.execute("SELECT id FROM runs WHERE id = $1 FOR UPDATE", run_id)
+            row = await connection.fetchrow(
+                "UPDATE runs SET state = 'cancelled', summary = $1, finished_at = $2, "
+                "updated_at = $2 WHERE id = $3 AND state IN ('queued', 'awaiting_approval') "
+                f"RETURNING {RUN_FIELDS}",
+                STOPPED_BY_REQUEST,
+                now,
+                run_id,
+            ) or await connection.fetchrow(
+                "UPDATE runs SET cancel_requested = 1, updated_at = $1 "
+                f"WHERE id = $2 AND state = 'running' RETURNING {RUN_FIELDS}",
+                now,
+                run_id,
+            )
+        if row is not None:
+            return run_from_row(row)
+        run = await self.get_run(run_id)
         if run is None:
-            run = await self.get_run(run_id)
-            if run is None:
-                raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
+            raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
         return run

@@ -312,11 +312,14 @@ class SQLiteRunStore:
         async def hold(db: aiosqlite.Connection) -> Run:
             now = time.time()
             row = await self._one(
-                "UPDATE runs SET state = 'awaiting_approval', summary = ?, "
+                # A stop asked for meanwhile wins: the run ends instead of waiting.
+                "UPDATE runs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' "
+                "ELSE 'awaiting_approval' END, summary = CASE WHEN cancel_requested = 1 "
+                "THEN ? ELSE ? END, finished_at = CASE WHEN cancel_requested = 1 THEN ? END, "
                 "cost_usd = cost_usd + ?, updated_at = ?, lease_owner = NULL, "
                 "lease_expires_at = NULL WHERE id = ? AND lease_owner = ? AND state = 'running' "
                 f"RETURNING {RUN_FIELDS}",
-                (summary, cost_usd, now, run_id, worker),
+                (STOPPED_BY_REQUEST, summary, now, cost_usd, now, run_id, worker),
             )
             if row is None:
                 raise LeaseLost(run_id, worker)
@@ -340,7 +343,8 @@ class SQLiteRunStore:
             now = time.time()
             state, finished = ("queued", None) if decision == "approved" else ("cancelled", now)
             row = await self._one(
-                "UPDATE runs SET state = ?, summary = ?, finished_at = ?, updated_at = ? "
+                "UPDATE runs SET state = ?, summary = ?, finished_at = ?, updated_at = ?, "
+                "cancel_requested = 0 "
                 f"WHERE id = ? AND state = 'awaiting_approval' RETURNING {RUN_FIELDS}",
                 (state, f"{decision} by @{login}", finished, now, run_id),
             )

@@ -81,3 +81,12 @@ async def test_decision_survives_reopening_the_store(database_url: str) -> None:
         assert run is not None and run.state is RunState.QUEUED
     finally:
         await second.close()
+
+
+async def test_a_stop_asked_for_while_running_wins_over_pausing(store: RunStore) -> None:
+    run, _ = await store.create_run(new_run())
+    await store.claim_run("w1", 60, 3)
+    await store.cancel_run(run.id)  # flagged; the worker has not seen it yet
+    ended = await store.hold_run(run.id, "w1", "{}", "needs approval")
+    assert ended.state is RunState.CANCELLED
+    assert ended.finished_at is not None
