@@ -67,8 +67,13 @@ async def push_branch(checkout: Path, branch: str, url: str, token: str) -> None
             url=url,
             token=token,
         )
-        message = await run_git(["log", "-1", "--format=%B", "FETCH_HEAD"], cwd=checkout)
-        if f"{TRAILER}:" not in message:
+        # Ours only if Patchbot committed it: a human who amends or rebases becomes the
+        # committer, even when the trailer stays in the message.
+        tip_format = f"--format=%ce%n%(trailers:key={TRAILER},valueonly)"
+        committer, _, run = (
+            await run_git(["log", "-1", tip_format, "FETCH_HEAD"], cwd=checkout)
+        ).partition("\n")
+        if committer.strip() != BOT_EMAIL or not run.strip().isdigit():
             raise BranchTaken(
                 f"branch {branch} already exists with commits Patchbot did not make; "
                 "delete or rename it, then comment `/patchbot retry`"

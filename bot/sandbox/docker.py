@@ -240,14 +240,20 @@ class _Launcher:
 @contextlib.asynccontextmanager
 async def _key_lock(key: str) -> AsyncIterator[None]:
     """One set-up per dependency key at a time on this machine."""
-    directory = Path(tempfile.gettempdir()) / "patchbot-locks"
-    directory.mkdir(exist_ok=True)
-    with (directory / f"{key}.lock").open("w") as handle:
+    directory = Path(tempfile.gettempdir()) / f"patchbot-locks-{os.geteuid()}"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    if directory.is_symlink() or directory.stat().st_uid != os.geteuid():
+        raise SandboxError(f"{directory} is not this user's own folder; remove it")
+    # No following links, no truncating: the folder is in a shared /tmp.
+    handle = os.open(directory / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
         await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
 
 
 def environment_key(image: Image, plan: SetupPlan, workspace: Path, uid: int) -> str:
