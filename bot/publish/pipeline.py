@@ -246,7 +246,7 @@ class _Publish:
             issue_body=str(issue.get("body") or ""),
             instructions=self.run.instructions,
             model=model,
-            sandbox=sandbox_config(policy),
+            sandbox=sandbox_config(policy).model_copy(update={"cache_scope": self.run.repository}),
             limits=agent_limits(policy, today),
             verify=verify_config(policy),
         )

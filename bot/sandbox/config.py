@@ -10,6 +10,9 @@ class SandboxConfig(BaseModel):
 
     image: str = "python"
     """Name of the image's folder under `sandbox_images/` (built by `patchbot images build`)."""
+    cache_scope: str = ""
+    """Who may share a cached set-up environment, e.g. the repository's full name: set-up
+    runs the repository's own code, so one repository never reuses another's environment."""
     setup_network: bool = True
     """Whether the set-up phase (installing dependencies) may use the network. Tests never may."""
     setup_command: str | None = None

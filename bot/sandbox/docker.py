@@ -256,9 +256,10 @@ async def _key_lock(key: str) -> AsyncIterator[None]:
         os.close(handle)
 
 
-def environment_key(image: Image, plan: SetupPlan, workspace: Path, uid: int) -> str:
-    """Names the environment: the image, the set-up command, the user, the dependency files."""
-    digest = hashlib.sha256(f"{image.id}\0{plan.command}\0{uid}\0".encode())
+def environment_key(image: Image, plan: SetupPlan, workspace: Path, uid: int, scope: str) -> str:
+    """Names the environment: the image, the set-up command, the user, the cache scope and
+    the dependency files."""
+    digest = hashlib.sha256(f"{image.id}\0{plan.command}\0{uid}\0{scope}\0".encode())
     for name in sorted(plan.inputs):
         content = read_repo_bytes(workspace, name) or b""  # no links, no FIFOs: untrusted tree
         digest.update(name.encode() + b"\0" + content + b"\0")
@@ -289,7 +290,7 @@ async def _prepare_environment(
     """
     started = time.monotonic()
     client = launcher.client
-    key = environment_key(launcher.image, plan, workspace, user[0])
+    key = environment_key(launcher.image, plan, workspace, user[0], launcher.config.cache_scope)
     name = f"patchbot-env-{key}"
     labels = {LABEL: "1", ENV_LABEL: key}
     async with _key_lock(key):

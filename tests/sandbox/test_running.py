@@ -160,3 +160,21 @@ async def test_workspace_sharing_files_through_hard_links_is_refused(
             pass
     assert outside.stat().st_uid == 0
     assert own_containers() == []
+
+
+async def test_repositories_never_share_a_setup_environment(
+    example_repo: Callable[[str], Path],
+) -> None:
+    repo = example_repo("with_deps")
+    with (repo / "requirements.txt").open("a") as requirements:
+        requirements.write(f"# {uuid.uuid4().hex}\n")
+    volumes = []
+    for scope in ("octo/one", "octo/two"):
+        async with open_sandbox(repo, SandboxConfig(cache_scope=scope)) as sandbox:
+            assert not sandbox.setup.cached
+            volumes.append(sandbox.setup.volume)
+    assert volumes[0] != volumes[1]
+    client = docker.from_env()
+    for volume in volumes:
+        client.volumes.get(volume).remove(force=True)
+        client.volumes.get(f"{volume}-ready").remove(force=True)
