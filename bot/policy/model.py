@@ -49,6 +49,9 @@ DEFAULT_APPROVE: tuple[str, ...] = (
     ".gitmodules",
     # Who reviews what.
     "CODEOWNERS",
+    # How the tests run: verification runs the candidate's own test set-up.
+    "**/conftest.py",
+    "pytest.ini",
     # Secret-like file names.
     ".env*",
     "*.pem",
