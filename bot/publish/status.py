@@ -56,7 +56,9 @@ class StatusComment:
         duplicate that appeared meanwhile."""
         async with self._lock:
             if self.comment_id is None or final:
-                self.comment_id = await self._find()
+                # The one found by its marker, else the one this process made (the bot's
+                # login may be configured wrong, PATCHBOT_BOT_LOGIN).
+                self.comment_id = await self._find() or self.comment_id
             if self.comment_id is None:
                 url = f"/repos/{self.repository}/issues/{self.issue}/comments"
                 created = await self.gh.post(url, data={"body": body})
