@@ -36,7 +36,7 @@ from bot.publish.branch import branch_name, commit_message, commit_patch, push_b
 from bot.publish.pull_request import open_or_update_pull, report_check
 from bot.publish.status import StatusComment
 from bot.runs.models import Run, RunOutcome, RunState
-from bot.runs.pipeline import RunContext
+from bot.runs.pipeline import RunContext, work_dir
 from bot.settings import Settings
 from bot.solve.solver import SolveRequest, SolveResult, solve
 from bot.web.github_app import github_app
@@ -121,7 +121,8 @@ class _Publish:
         issue = await self.gh.getitem(f"/repos/{run.repository}/issues/{run.issue}")
         repository = await self.gh.getitem(f"/repos/{run.repository}")
         token = await self.fresh_token()
-        with tempfile.TemporaryDirectory(prefix=f"patchbot-run-{run.id}-") as tmp:
+        work = work_dir(settings.data_dir)
+        with tempfile.TemporaryDirectory(prefix=f"patchbot-run-{run.id}-", dir=work) as tmp:
             checkout = Path(tmp) / "repo"
             url = str(repository["clone_url"])
             await clone(url, checkout, token, branch=str(repository["default_branch"]))
@@ -247,6 +248,7 @@ class _Publish:
             instructions=self.run.instructions,
             model=model,
             sandbox=sandbox_config(policy).model_copy(update={"cache_scope": self.run.repository}),
+            work_dir=checkout.parent,
             limits=agent_limits(policy, today),
             verify=verify_config(policy),
         )

@@ -56,3 +56,13 @@ def load_pipeline(spec: str) -> Pipeline:
 def trace_path(data_dir: Path, run_id: int) -> Path:
     """Where a run's trace lives: one JSON-lines file per run."""
     return data_dir / "runs" / f"{run_id}.jsonl"
+
+
+def work_dir(data_dir: Path) -> Path:
+    """This process's folder for run checkouts, `DATA_DIR/work/<host>:<pid>`: after a crash,
+    `patchbot sandbox gc` finds it by its dead owner and removes it."""
+    from bot.sandbox.docker import owner_label
+
+    folder = (data_dir / "work" / owner_label()).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -17,6 +19,7 @@ from bot.sandbox.docker import ENV_LABEL, LABEL, OWNER_LABEL
 class Removed:
     containers: int = 0
     volumes: int = 0
+    folders: int = 0
 
 
 def _owner_alive(owner: str) -> bool:
@@ -34,11 +37,21 @@ def _owner_alive(owner: str) -> bool:
 
 
 def collect_garbage(
-    client: docker.DockerClient, *, everything: bool = False, volumes: bool = False
+    client: docker.DockerClient,
+    *,
+    everything: bool = False,
+    volumes: bool = False,
+    work_root: Path | None = None,
 ) -> Removed:
-    """Remove labelled containers whose owner is gone (all with `everything`); with
-    `volumes`, also the cached set-up environments and any volume a killed set-up left."""
+    """Remove labelled containers whose owner is gone (all with `everything`), and the
+    checkout folders under `work_root` whose owner is gone; with `volumes`, also the cached
+    set-up environments and any volume a killed set-up left."""
     removed = Removed()
+    if work_root is not None and work_root.is_dir():
+        for folder in work_root.iterdir():
+            if folder.is_dir() and not folder.is_symlink() and not _owner_alive(folder.name):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.folders += 1
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         if everything or not _owner_alive(container.labels.get(OWNER_LABEL, "")):
             with contextlib.suppress(docker.errors.NotFound):

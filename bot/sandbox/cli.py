@@ -135,9 +135,16 @@ def _exec(args: argparse.Namespace) -> int:
 def _gc(args: argparse.Namespace) -> int:
     from bot.sandbox.cleanup import collect_garbage
     from bot.sandbox.docker import docker_client
+    from bot.settings import Settings
 
-    removed = collect_garbage(docker_client(), everything=args.all, volumes=args.volumes)
-    print(f"removed {removed.containers} containers and {removed.volumes} volumes")
+    work_root = Settings.from_env().data_dir / "work"
+    removed = collect_garbage(
+        docker_client(), everything=args.all, volumes=args.volumes, work_root=work_root
+    )
+    print(
+        f"removed {removed.containers} containers, {removed.volumes} volumes and "
+        f"{removed.folders} checkout folders"
+    )
     return 0
 
 

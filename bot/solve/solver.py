@@ -40,6 +40,8 @@ class SolveRequest(BaseModel):
     limits: AgentLimits = Field(default_factory=AgentLimits)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     tools: ToolConfig = Field(default_factory=ToolConfig)
+    work_dir: Path | None = None
+    """Folder for the run's checkouts (default: the system's temporary folder)."""
 
 
 class Attempt(BaseModel):
@@ -98,7 +100,7 @@ async def solve(
     started = time.monotonic()
     result: SolveResult | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="patchbot-solve-") as root:
+        with tempfile.TemporaryDirectory(prefix="patchbot-solve-", dir=request.work_dir) as root:
             checkouts = await asyncio.to_thread(Checkouts, request.repo, Path(root))
             trace.event(
                 "solve_start",

@@ -52,7 +52,7 @@ async def test_killed_worker_s_run_is_finished_by_another_with_one_pull_request(
     stack, number = await start_stack(
         "fix_median", workers=0, environment={"PATCHBOT_LEASE_SECONDS": "5"}
     )
-    doomed_tmp = tmp_path / "doomed.tmp"
+    work_root = stack.settings.data_dir / "work"  # where workers keep their checkouts
     with worker_process(stack, "doomed", tmp_path / "doomed.log") as doomed:
         owner = owner_of(doomed.pid)
         await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
@@ -74,6 +74,7 @@ async def test_killed_worker_s_run_is_finished_by_another_with_one_pull_request(
     )
 
     # What the killed worker left on disk holds no credential, its clone's config included.
+    doomed_tmp = work_root / owner
     leftover = git_configs(doomed_tmp)
     assert any(f"patchbot-run-{orphaned.id}-" in str(path) for path in leftover), leftover
     tokens = list(stack.github.state.tokens)
@@ -96,6 +97,7 @@ async def test_killed_worker_s_run_is_finished_by_another_with_one_pull_request(
     collected = await patchbot_cli("sandbox", "gc", env=worker_environment(stack))
     assert collected.returncode == 0, collected.stderr
     assert await asyncio.to_thread(sandbox_containers, owner) == []
+    assert not doomed_tmp.exists()  # the dead worker's checkouts went with its sandbox
 
 
 async def test_worker_killed_after_opening_the_pull_request_is_resumed_without_a_second_one(
@@ -161,7 +163,7 @@ async def test_installation_token_never_reaches_trace_logs_sandbox_or_git_config
 ) -> None:
     caplog.set_level(logging.DEBUG)
     stack, number = await start_stack("fix_median_env", workers=0)
-    worker_tmp = tmp_path / "worker.tmp"
+    worker_tmp = stack.settings.data_dir / "work"  # where workers keep their checkouts
     configs: dict[Path, set[bytes]] = {}
 
     async def watch_git_configs() -> None:
