@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 LABEL = "patchbot.sandbox"
 OWNER_LABEL = "patchbot.owner"
 ENV_LABEL = "patchbot.env"
-ENV_READY = "/env/.patchbot-ready"
 START_TIMEOUT = 30.0
 HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 CA_IN_SANDBOX = "/run/patchbot/ca.crt"
