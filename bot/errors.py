@@ -19,7 +19,3 @@ class ImageBuildError(SandboxError):
 
 class SetupFailed(SandboxError):
     """The repository's set-up phase (installing its dependencies) failed."""
-
-
-class CommandTimeout(SandboxError, TimeoutError):
-    """A command in the sandbox ran past its timeout and was killed."""

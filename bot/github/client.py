@@ -213,14 +213,6 @@ class GitHubApp:
             request_timeout=self.config.request_timeout,
         )
 
-    def app_api(self) -> PatchbotGitHubAPI:
-        """An API object authenticated as the app (for `/app...` endpoints)."""
-
-        async def bearer() -> str:
-            return f"bearer {self.tokens.app_jwt()}"
-
-        return self._api(bearer)
-
     async def _request_token(self, installation_id: int, app_jwt: str) -> dict[str, Any]:
         async def bearer() -> str:
             return f"bearer {app_jwt}"

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from bot.errors import PatchbotError
-from bot.github.git import run_git
+from bot.github.git import remote_branch_sha, run_git
 
 TRAILER = "Patchbot-Run"
 BOT_NAME = "patchbot[bot]"
@@ -55,12 +55,9 @@ async def commit_patch(checkout: Path, branch: str, patch: str, message: str) ->
 
 async def push_branch(checkout: Path, branch: str, url: str, token: str) -> None:
     """Push HEAD to `branch`; replace it only when its tip is Patchbot's own commit."""
-    remote = await run_git(
-        ["ls-remote", "--heads", url, f"refs/heads/{branch}"], url=url, token=token
-    )
+    tip = await remote_branch_sha(url, branch, token)
     lease = []
-    if remote.strip():
-        tip = remote.split()[0]
+    if tip is not None:
         await run_git(
             ["fetch", "--quiet", "--no-tags", url, f"refs/heads/{branch}"],
             cwd=checkout,
