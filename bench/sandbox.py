@@ -35,14 +35,9 @@ from docker.models.containers import Container, ContainerCollection  # noqa: E40
 
 from bot.sandbox.channel import ExecChannel  # noqa: E402
 from bot.sandbox.config import SandboxConfig  # noqa: E402
-from bot.sandbox.docker import (  # noqa: E402
-    LABEL,
-    OWNER_LABEL,
-    DockerSandbox,
-    open_sandbox,
-    owner_label,
-)
+from bot.sandbox.docker import DockerSandbox, open_sandbox  # noqa: E402
 from bot.sandbox.images import find_image  # noqa: E402
+from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label  # noqa: E402
 from bot.sandbox.testrun import JUNIT_PATH, plan_tests  # noqa: E402
 from bot.sandbox.workspace import copy_tree  # noqa: E402
 

@@ -61,7 +61,7 @@ def trace_path(data_dir: Path, run_id: int) -> Path:
 def work_dir(data_dir: Path) -> Path:
     """This process's folder for run checkouts, `DATA_DIR/work/<host>:<pid>`: after a crash,
     `patchbot sandbox gc` finds it by its dead owner and removes it."""
-    from bot.sandbox.docker import owner_label
+    from bot.sandbox.launch import owner_label
 
     folder = (data_dir / "work" / owner_label()).resolve()
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from bot.sandbox.docker import ENV_LABEL, LABEL, OWNER_LABEL
+from bot.sandbox.environments import ENV_LABEL
+from bot.sandbox.launch import LABEL, OWNER_LABEL
 
 
 @dataclass

@@ -235,7 +235,7 @@ async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
 
     from bot.agent.model import ModelConfig
     from bot.agent.stops import StopReason
-    from bot.sandbox.docker import LABEL, OWNER_LABEL, owner_label
+    from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
     from bot.solve.solver import SolveRequest, solve
     from bot.trace import Trace
 

@@ -13,7 +13,8 @@ import pytest
 
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
-from bot.sandbox.docker import LABEL, OWNER_LABEL, open_sandbox, owner_label
+from bot.sandbox.docker import open_sandbox
+from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
 from bot.sandbox.models import Outcome
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
