@@ -214,15 +214,13 @@ class _Publish:
 
     async def spent_today(self) -> Usage:
         """Model spend since midnight UTC of this run's repository and installation."""
-        midnight = time.time() // 86400 * 86400
-        repository = installation = 0.0
-        for other in await self.context.store.list_runs(limit=10_000):
-            if other.id == self.run.id or (other.finished_at or 0) < midnight:
-                continue
-            if other.repository == self.run.repository:
-                repository += other.cost_usd
-            if other.installation_id == self.run.installation_id:
-                installation += other.cost_usd
+        assert self.run.installation_id is not None
+        repository, installation = await self.context.store.spent_since(
+            time.time() // 86400 * 86400,
+            self.run.repository,
+            self.run.installation_id,
+            excluding=self.run.id,
+        )
         return Usage(
             repository_spent_today_usd=repository, installation_spent_today_usd=installation
         )

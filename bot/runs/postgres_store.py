@@ -31,6 +31,7 @@ from bot.runs.store import (
     GAVE_UP,
     HOLD_FIELDS,
     RUN_FIELDS,
+    SPENT_SINCE_POSTGRES,
     STOPPED_BY_REQUEST,
     delivery_from_row,
     run_from_row,
@@ -214,6 +215,14 @@ class PostgresRunStore:
             repository,
             issue,
         )
+
+    async def spent_since(
+        self, since: float, repository: str, installation_id: int, *, excluding: int
+    ) -> tuple[float, float]:
+        row = await self._pool.fetchrow(
+            SPENT_SINCE_POSTGRES, repository, installation_id, since, excluding
+        )
+        return float(row[0]), float(row[1])
 
     async def latest_run(self, repository: str, issue: int) -> Run | None:
         return await self._run(

@@ -33,6 +33,7 @@ from bot.runs.store import (
     GAVE_UP,
     HOLD_FIELDS,
     RUN_FIELDS,
+    SPENT_SINCE_SQLITE,
     STOPPED_BY_REQUEST,
     delivery_from_row,
     run_from_row,
@@ -237,6 +238,13 @@ class SQLiteRunStore:
             (repository, issue),
         )
         return run_from_row(row) if row else None
+
+    async def spent_since(
+        self, since: float, repository: str, installation_id: int, *, excluding: int
+    ) -> tuple[float, float]:
+        row = await self._one(SPENT_SINCE_SQLITE, (repository, installation_id, since, excluding))
+        assert row is not None
+        return float(row[0]), float(row[1])
 
     async def latest_run(self, repository: str, issue: int) -> Run | None:
         row = await self._one(

@@ -18,6 +18,13 @@ RUN_FIELDS = (
     "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
     "lease_expires_at, cancel_requested, summary"
 )
+_SPENT_SINCE = (
+    "SELECT COALESCE(SUM(CASE WHEN repository = {0} THEN cost_usd END), 0), "
+    "COALESCE(SUM(CASE WHEN installation_id = {1} THEN cost_usd END), 0) "
+    "FROM runs WHERE finished_at >= {2} AND id <> {3}"
+)
+SPENT_SINCE_SQLITE = _SPENT_SINCE.format("?", "?", "?", "?")
+SPENT_SINCE_POSTGRES = _SPENT_SINCE.format("$1", "$2", "$3", "$4")
 HOLD_FIELDS = "run_id, content, held_at, held_by, decision, decided_by, decided_at"
 DELIVERY_FIELDS = (
     "delivery_id, event, action, installation_id, payload, received_at, processed_at, error"
@@ -68,6 +75,12 @@ class RunStore(Protocol):
         """Newest first."""
 
     async def active_run(self, repository: str, issue: int) -> Run | None: ...
+
+    async def spent_since(
+        self, since: float, repository: str, installation_id: int, *, excluding: int
+    ) -> tuple[float, float]:
+        """Model spend (US dollars) of the runs finished since `since` (Unix time), other
+        than run `excluding`: (in `repository`, in the installation)."""
 
     async def latest_run(self, repository: str, issue: int) -> Run | None: ...
 
