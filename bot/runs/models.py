@@ -1,4 +1,5 @@
-"""The durable records: a Run (one request to fix one issue), a Delivery, an Installation."""
+"""The durable records: a Run (one request to fix one issue), the Feedback maintainers give on
+Patchbot's pull requests, a Delivery, an Installation."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ class RunState(StrEnum):
         return self in (RunState.QUEUED, RunState.RUNNING, RunState.AWAITING_APPROVAL)
 
 
-Trigger = Literal["label", "comment", "retry", "cli"]
+Trigger = Literal["label", "comment", "retry", "cli", "review", "revise", "update", "ci"]
+"""The first four start a first run; the others a revision run of Patchbot's own pull request
+(a review, `/patchbot revise`, `/patchbot update`, a failing external check)."""
 
 
 class NewRun(BaseModel):
@@ -45,6 +48,12 @@ class NewRun(BaseModel):
     """GitHub App installation to act as (None for local runs)."""
     delivery_id: str | None = None
     """Webhook delivery that created the run; a delivery creates at most one run."""
+    pull_request: int | None = None
+    """The pull request a revision run works on (Patchbot's own); None for a first run."""
+    iteration: int = 0
+    """0 for a first run; N for the Nth revision run of its pull request (counts rework)."""
+    not_before: float | None = None
+    """Unix time before which no worker claims it: lets a burst of review comments gather."""
 
 
 class Run(NewRun):
@@ -90,6 +99,48 @@ class RunOutcome(BaseModel):
         if (self.state is RunState.AWAITING_APPROVAL) != (self.hold is not None):
             raise ValueError("a run awaits approval exactly when the outcome carries a hold")
         return self
+
+
+FeedbackKind = Literal["review", "line", "comment", "update", "check"]
+"""A review's body, a line comment, a `/patchbot revise` comment, a `/patchbot update`
+comment, a failing external check."""
+
+
+class NewFeedback(BaseModel):
+    """One thing a maintainer (or a check) said about a Patchbot pull request, as received."""
+
+    repository: str
+    """Full name `owner/name`."""
+    pull_request: int
+    """Pull request number in that repository."""
+    kind: FeedbackKind
+    author: str
+    """Login of who said it; for a check, the slug of the app that ran it."""
+    body: str = ""
+    """The text: review body, comment, or a check's summary and annotations."""
+    source_id: int
+    """GitHub id of the review, comment or check run. (repository, pull_request, kind,
+    source_id) is unique, so a redelivery or a second event about it is kept once."""
+    path: str | None = None
+    """For a line comment: the file it is on."""
+    line: int | None = None
+    """For a line comment: its line in that file."""
+    diff_hunk: str | None = None
+    """For a line comment: the diff around it, as GitHub shows it."""
+    review_id: int | None = None
+    """For a line comment: the review it belongs to, if any."""
+    delivery_id: str | None = None
+    """Webhook delivery that brought it."""
+
+
+class Feedback(NewFeedback):
+    """Feedback as stored: pending until a revision run takes it."""
+
+    id: int
+    run_id: int | None = None
+    """The run that took it; None while pending."""
+    received_at: float
+    """Unix time, seconds."""
 
 
 Decision = Literal["approved", "rejected"]
