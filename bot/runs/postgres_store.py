@@ -1,6 +1,7 @@
 """RunStore on PostgreSQL: many web replicas and workers on many machines share one database.
 
 Workers claim with `FOR UPDATE SKIP LOCKED`, so two never wait on or take the same run.
+The feedback SQL lives in `postgres_feedback`.
 Times are Unix seconds from the caller's clock, as in the SQLite store; keep machines in NTP.
 """
 
@@ -13,14 +14,16 @@ from typing import Any
 
 import asyncpg
 
-from bot.runs import migrations
+from bot.runs import migrations, postgres_feedback
 from bot.runs.models import (
     ActiveRunExists,
     Decision,
     Delivery,
+    Feedback,
     Hold,
     Installation,
     LeaseLost,
+    NewFeedback,
     NewRun,
     Run,
     RunNotFound,
@@ -171,8 +174,10 @@ class PostgresRunStore:
         try:
             run = await self._run(
                 "INSERT INTO runs (repository, issue, requester, trigger_kind, instructions, "
-                "installation_id, delivery_id, state, created_at, updated_at) "
-                f"VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8) RETURNING {RUN_FIELDS}",
+                "installation_id, delivery_id, pull_request, iteration, not_before, state, "
+                "created_at, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11) "
+                f"RETURNING {RUN_FIELDS}",
                 new.repository,
                 new.issue,
                 new.requester,
@@ -180,6 +185,9 @@ class PostgresRunStore:
                 new.instructions,
                 new.installation_id,
                 new.delivery_id,
+                new.pull_request,
+                new.iteration,
+                new.not_before,
                 now,
             )
         except asyncpg.UniqueViolationError as error:
@@ -253,7 +261,8 @@ class PostgresRunStore:
             row = await db.fetchrow(
                 "UPDATE runs SET state = 'running', lease_owner = $1, lease_expires_at = $2, "
                 "attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 "
-                "WHERE id = (SELECT id FROM runs WHERE state = 'queued' "
+                "WHERE id = (SELECT id FROM runs "
+                "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= $3)) "
                 "OR (state = 'running' AND lease_expires_at < $3) "
                 "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
                 f"RETURNING {RUN_FIELDS}",
@@ -387,3 +396,35 @@ class PostgresRunStore:
         if run is None:
             raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
         return run
+
+    async def postpone_run(self, run_id: int, not_before: float) -> Run | None:
+        return await self._run(
+            "UPDATE runs SET not_before = GREATEST(not_before, $1), updated_at = $2 "
+            f"WHERE id = $3 AND state = 'queued' RETURNING {RUN_FIELDS}",
+            not_before,
+            time.time(),
+            run_id,
+        )
+
+    async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
+        rows = await self._pool.fetch(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = $1 AND pull_request = $2 "
+            "ORDER BY id",
+            repository,
+            pull_request,
+        )
+        return [run_from_row(row) for row in rows]
+
+    # Feedback
+
+    async def add_feedback(self, item: NewFeedback) -> bool:
+        return await postgres_feedback.add(self._pool, item)
+
+    async def take_feedback(
+        self, run_id: int, repository: str, pull_request: int
+    ) -> list[Feedback]:
+        async with self._pool.acquire() as db, db.transaction():
+            return await postgres_feedback.take(db, run_id, repository, pull_request)
+
+    async def pending_feedback(self, repository: str, pull_request: int) -> list[Feedback]:
+        return await postgres_feedback.pending(self._pool, repository, pull_request)

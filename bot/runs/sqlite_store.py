@@ -1,5 +1,6 @@
-"""RunStore on SQLite: one machine, WAL mode. Runs and installations go through aiosqlite;
-webhook deliveries, the hot path, through the group-committing `DeliveryBatcher`."""
+"""RunStore on SQLite: one machine, WAL mode. Runs, feedback and installations go through
+aiosqlite (feedback SQL in `sqlite_feedback`); webhook deliveries, the hot path, through the
+group-committing `DeliveryBatcher`."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.runs import migrations
+from bot.runs import migrations, sqlite_feedback
 from bot.runs.models import (
     ActiveRunExists,
     Decision,
     Delivery,
+    Feedback,
     Hold,
     Installation,
     LeaseLost,
+    NewFeedback,
     NewRun,
     Run,
     RunNotFound,
@@ -201,8 +204,9 @@ class SQLiteRunStore:
             now = time.time()
             row = await self._one(
                 "INSERT INTO runs (repository, issue, requester, trigger_kind, instructions, "
-                "installation_id, delivery_id, state, created_at, updated_at) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING {RUN_FIELDS}",
+                "installation_id, delivery_id, pull_request, iteration, not_before, state, "
+                "created_at, updated_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING {RUN_FIELDS}",
                 (
                     new.repository,
                     new.issue,
@@ -211,6 +215,9 @@ class SQLiteRunStore:
                     new.instructions,
                     new.installation_id,
                     new.delivery_id,
+                    new.pull_request,
+                    new.iteration,
+                    new.not_before,
                     now,
                     now,
                 ),
@@ -272,10 +279,11 @@ class SQLiteRunStore:
             row = await self._one(
                 "UPDATE runs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
                 "attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ? "
-                "WHERE id = (SELECT id FROM runs WHERE state = 'queued' "
+                "WHERE id = (SELECT id FROM runs "
+                "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= ?)) "
                 "OR (state = 'running' AND lease_expires_at < ?) ORDER BY id LIMIT 1) "
                 f"RETURNING {RUN_FIELDS}",
-                (worker, now + lease_seconds, now, now, now),
+                (worker, now + lease_seconds, now, now, now, now),
             )
             return run_from_row(row) if row else None
 
@@ -387,3 +395,36 @@ class SQLiteRunStore:
             return run_from_row(row)
 
         return await self._transaction(cancel)
+
+    async def postpone_run(self, run_id: int, not_before: float) -> Run | None:
+        async def postpone(db: aiosqlite.Connection) -> Run | None:
+            row = await self._one(
+                "UPDATE runs SET not_before = MAX(COALESCE(not_before, 0), ?), updated_at = ? "
+                f"WHERE id = ? AND state = 'queued' RETURNING {RUN_FIELDS}",
+                (not_before, time.time(), run_id),
+            )
+            return run_from_row(row) if row else None
+
+        return await self._transaction(postpone)
+
+    async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
+        rows = await self._db.execute_fetchall(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = ? AND pull_request = ? ORDER BY id",
+            (repository, pull_request),
+        )
+        return [run_from_row(row) for row in rows]
+
+    # Feedback
+
+    async def add_feedback(self, item: NewFeedback) -> bool:
+        return await self._transaction(lambda db: sqlite_feedback.add(db, item))
+
+    async def take_feedback(
+        self, run_id: int, repository: str, pull_request: int
+    ) -> list[Feedback]:
+        return await self._transaction(
+            lambda db: sqlite_feedback.take(db, run_id, repository, pull_request)
+        )
+
+    async def pending_feedback(self, repository: str, pull_request: int) -> list[Feedback]:
+        return await sqlite_feedback.pending(self._db, repository, pull_request)

@@ -1,4 +1,5 @@
-"""The RunStore interface: runs, webhook deliveries and installations, durable and shared.
+"""The RunStore interface: runs, feedback on pull requests, webhook deliveries and
+installations, durable and shared.
 
 Two implementations behind one Protocol, chosen by `DATABASE_URL`: SQLite (one machine, the
 default) and PostgreSQL (many machines; workers claim with `FOR UPDATE SKIP LOCKED`).
@@ -11,12 +12,26 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.errors import ConfigError
-from bot.runs.models import Decision, Delivery, Hold, Installation, NewRun, Run, RunState
+from bot.runs.models import (
+    Decision,
+    Delivery,
+    Feedback,
+    Hold,
+    Installation,
+    NewFeedback,
+    NewRun,
+    Run,
+    RunState,
+)
 
 RUN_FIELDS = (
     "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
     "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
-    "lease_expires_at, cancel_requested, summary"
+    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before"
+)
+FEEDBACK_FIELDS = (
+    "id, repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, "
+    "review_id, delivery_id, run_id, received_at"
 )
 _SPENT_SINCE = (
     "SELECT COALESCE(SUM(CASE WHEN repository = {0} THEN cost_usd END), 0), "
@@ -85,7 +100,8 @@ class RunStore(Protocol):
     async def latest_run(self, repository: str, issue: int) -> Run | None: ...
 
     async def claim_run(self, worker: str, lease_seconds: float, max_attempts: int) -> Run | None:
-        """Take the oldest queued run, or a running one whose lease expired, for `worker`.
+        """Take the oldest queued run whose `not_before` has passed, or a running one whose
+        lease expired, for `worker`.
 
         Before claiming, a run whose lease expired after `max_attempts` claims is marked
         failed, and an expired run someone asked to stop is marked cancelled."""
@@ -114,12 +130,39 @@ class RunStore(Protocol):
         """Stop a run: a queued one is cancelled now; a running one is flagged and its worker
         stops it at its next heartbeat. Raises RunNotFound."""
 
+    async def postpone_run(self, run_id: int, not_before: float) -> Run | None:
+        """Move a queued run's not_before to `not_before` if that is later; None when the run
+        is not queued any more (a worker took it)."""
+
+    async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
+        """The revision runs of a pull request, oldest first."""
+
+    # Feedback on Patchbot's pull requests
+    async def add_feedback(self, item: NewFeedback) -> bool:
+        """Keep one piece of feedback on a pull request; False when it was kept before (same
+        repository, pull request, kind and source_id: a redelivery, or the same comment seen
+        through two events)."""
+
+    async def take_feedback(
+        self, run_id: int, repository: str, pull_request: int
+    ) -> list[Feedback]:
+        """Give the run every pending item of its pull request; all items the run holds,
+        oldest first (a retried attempt of the run gets the same ones again).
+        Raises RunNotFound when there is no run `run_id`."""
+
+    async def pending_feedback(self, repository: str, pull_request: int) -> list[Feedback]:
+        """Items no run has taken yet, oldest first."""
+
 
 def run_from_row(row: Any) -> Run:
     data = dict(row)
     data["trigger"] = data.pop("trigger_kind")
     data["cancel_requested"] = bool(data["cancel_requested"])
     return Run.model_validate(data)
+
+
+def feedback_from_row(row: Any) -> Feedback:
+    return Feedback.model_validate(dict(row))
 
 
 def delivery_from_row(row: Any) -> Delivery:

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
+from contextlib import closing
+from typing import Any
 
+import asyncpg
 import pytest
 
-from bot.runs.models import ActiveRunExists, Delivery, Installation, LeaseLost, NewRun, RunState
-from bot.runs.store import RunStore, open_store
+from bot.runs import migrations
+from bot.runs.models import (
+    ActiveRunExists,
+    Delivery,
+    Installation,
+    LeaseLost,
+    NewFeedback,
+    NewRun,
+    RunState,
+)
+from bot.runs.store import RunStore, open_store, sqlite_path
 
 
-def new_run(issue: int = 1, delivery_id: str | None = None) -> NewRun:
+def new_run(issue: int = 1, delivery_id: str | None = None, **revision: Any) -> NewRun:
+    """A first run; with `pull_request=`, `iteration=`, `not_before=`, a revision run."""
     return NewRun(
         repository="octo/hello",
         issue=issue,
         requester="alice",
-        trigger="comment",
+        trigger="review" if "pull_request" in revision else "comment",
         instructions="fix it",
         installation_id=42,
         delivery_id=delivery_id,
+        **revision,
     )
 
 
@@ -184,3 +199,111 @@ async def test_reopening_the_store_keeps_data_and_migrations(database_url: str) 
         assert await second.get_run(run.id) == run
     finally:
         await second.close()
+
+
+async def test_revision_run_keeps_its_pull_request_iteration_and_wait(store: RunStore) -> None:
+    first, _ = await store.create_run(new_run())
+    assert (first.pull_request, first.iteration, first.not_before) == (None, 0, None)
+    wait_until = time.time() + 60
+    run, _ = await store.create_run(
+        new_run(issue=2, pull_request=7, iteration=2, not_before=wait_until)
+    )
+    assert (run.trigger, run.pull_request, run.iteration, run.not_before) == (
+        "review",
+        7,
+        2,
+        wait_until,
+    )
+    assert await store.get_run(run.id) == run
+
+
+async def test_claim_skips_a_run_until_its_not_before(store: RunStore) -> None:
+    now = time.time()
+    waiting, _ = await store.create_run(new_run(issue=1, pull_request=7, not_before=now + 0.15))
+    due, _ = await store.create_run(new_run(issue=2, pull_request=8, not_before=now - 1))
+    first = await store.claim_run("w1", lease_seconds=30, max_attempts=3)
+    assert first is not None and first.id == due.id
+    assert await store.claim_run("w1", lease_seconds=30, max_attempts=3) is None
+    await asyncio.sleep(0.2)
+    later = await store.claim_run("w1", lease_seconds=30, max_attempts=3)
+    assert later is not None and later.id == waiting.id
+
+
+async def test_postpone_only_moves_a_queued_run_later(store: RunStore) -> None:
+    now = time.time()
+    run, _ = await store.create_run(new_run(issue=1, pull_request=7, not_before=now + 60))
+    kept = await store.postpone_run(run.id, now + 30)
+    assert kept is not None and kept.not_before == now + 60
+    moved = await store.postpone_run(run.id, now + 120)
+    assert moved is not None and moved.not_before == now + 120
+    free, _ = await store.create_run(new_run(issue=2, pull_request=8))
+    set_now = await store.postpone_run(free.id, now + 10)
+    assert set_now is not None and set_now.not_before == now + 10
+    assert await store.claim_run("w1", lease_seconds=30, max_attempts=3) is None
+
+
+async def test_postpone_of_a_run_a_worker_took_gives_none(store: RunStore) -> None:
+    run, _ = await store.create_run(new_run(pull_request=7))
+    await store.claim_run("w1", lease_seconds=30, max_attempts=3)
+    assert await store.postpone_run(run.id, time.time() + 60) is None
+    assert await store.postpone_run(run.id + 1000, time.time() + 60) is None
+    still = await store.get_run(run.id)
+    assert still is not None and still.not_before is None
+
+
+async def test_pull_runs_lists_the_revision_runs_of_one_pull_request(store: RunStore) -> None:
+    first, _ = await store.create_run(new_run(issue=1))
+    await store.cancel_run(first.id)
+    one, _ = await store.create_run(new_run(issue=1, pull_request=10, iteration=1))
+    await store.cancel_run(one.id)
+    await store.create_run(new_run(issue=2, pull_request=11, iteration=1))
+    await store.create_run(
+        NewRun(repository="octo/other", issue=1, requester="bob", trigger="ci", pull_request=10)
+    )
+    two, _ = await store.create_run(new_run(issue=1, pull_request=10, iteration=2))
+    runs = await store.pull_runs("octo/hello", 10)
+    assert [(run.id, run.iteration) for run in runs] == [(one.id, 1), (two.id, 2)]
+
+
+async def _execute(database_url: str, sql: str) -> None:
+    """Run one statement on the database behind the store's back."""
+    if database_url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(sqlite_path(database_url))) as db, db:
+            db.execute(sql)
+        return
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def test_a_version_2_database_upgrades_and_keeps_its_runs(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as old_release:
+        old_release.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        await (await open_store(database_url)).close()
+    await _execute(
+        database_url,
+        "INSERT INTO runs (repository, issue, requester, trigger_kind, state, created_at, "
+        "updated_at) VALUES ('octo/hello', 3, 'alice', 'label', 'queued', 1.0, 1.0)",
+    )
+    upgraded = await open_store(database_url)
+    try:
+        [run] = await upgraded.list_runs()
+        assert (run.repository, run.issue, run.trigger, run.state) == (
+            "octo/hello",
+            3,
+            "label",
+            RunState.QUEUED,
+        )
+        assert (run.pull_request, run.iteration, run.not_before) == (None, 0, None)
+        claimed = await upgraded.claim_run("w1", lease_seconds=30, max_attempts=3)
+        assert claimed is not None and claimed.id == run.id
+        item = NewFeedback(
+            repository="octo/hello", pull_request=5, kind="comment", author="bob", source_id=1
+        )
+        assert await upgraded.add_feedback(item)
+    finally:
+        await upgraded.close()
