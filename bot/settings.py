@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     """How often an idle worker looks for queued runs, in seconds."""
     max_attempts: int = Field(default=3, validation_alias="PATCHBOT_MAX_ATTEMPTS", ge=1)
     """Claims of one run before a run whose workers keep dying is marked failed."""
+    revision_delay: float = Field(default=3.0, validation_alias="PATCHBOT_REVISION_DELAY", ge=0)
+    """Seconds a revision run waits after the latest review feedback before a worker takes
+    it: a review with many line comments arrives as many webhooks, and becomes one run."""
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
 """Slash commands in comments: `/patchbot fix [instructions]`, `retry`, `stop`, `help`, ...
+On Patchbot's own pull requests: `/patchbot revise [instructions]` and `/patchbot update`.
 
 A command is a line that starts with the prefix (case-insensitive, leading spaces allowed).
 Text inside fenced code blocks and quoted lines (`> ...`) never counts, so quoting someone
@@ -20,12 +21,15 @@ class CommandName(StrEnum):
     HELP = "help"
     APPROVE = "approve"
     REJECT = "reject"
+    REVISE = "revise"
+    UPDATE = "update"
 
 
 class Command(BaseModel):
     name: CommandName
     arguments: str = ""
-    """The rest of the line, and for `fix` the lines that follow it (extra instructions)."""
+    """The rest of the line, and for `fix` and `revise` the lines that follow it (extra
+    instructions)."""
 
 
 def parse_command(body: str, prefix: str = "/patchbot") -> Command | None:
@@ -47,7 +51,7 @@ def parse_command(body: str, prefix: str = "/patchbot") -> Command | None:
         except ValueError:
             continue
         arguments = match.group(2).strip()
-        if name is CommandName.FIX:
+        if name in (CommandName.FIX, CommandName.REVISE):
             following = "\n".join(lines[index + 1 :]).strip()
             arguments = "\n".join(part for part in (arguments, following) if part)
         return Command(name=name, arguments=arguments)

@@ -110,6 +110,121 @@ class InstallationRepositoriesEvent(_Event):
     repositories_removed: list[RepositoryRef]
 
 
+class Branch(_Payload):
+    ref: str
+    sha: str
+
+
+class BranchRef(Branch):
+    repo: RepositoryRef | None = None
+    """None when the fork it came from was deleted."""
+
+
+class PullRequest(_Payload):
+    number: int
+    title: str = ""
+    state: str
+    user: User
+    head: BranchRef
+    base: BranchRef
+    merged: bool | None = None
+
+
+class Review(_Payload):
+    id: int
+    user: User
+    body: str | None = None
+    state: str
+    """`approved`, `changes_requested`, `commented` or `dismissed` (lowercase in webhooks)."""
+    commit_id: str | None = None
+
+
+class ReviewComment(_Payload):
+    id: int
+    user: User
+    body: str
+    path: str
+    line: int | None = None
+    original_line: int | None = None
+    diff_hunk: str | None = None
+    pull_request_review_id: int | None = None
+    in_reply_to_id: int | None = None
+
+
+class AppRef(_Payload):
+    id: int
+    slug: str | None = None
+
+
+class PullRequestMinimal(_Payload):
+    """A pull request as check runs and suites list them (no author, no full repository)."""
+
+    number: int
+    head: Branch
+
+
+class CheckOutput(_Payload):
+    title: str | None = None
+    summary: str | None = None
+    text: str | None = None
+    annotations_count: int = 0
+
+
+class CheckRun(_Payload):
+    id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None = None
+    app: AppRef | None = None
+    output: CheckOutput = CheckOutput()
+    pull_requests: list[PullRequestMinimal] = []
+    html_url: str | None = None
+
+
+class CheckSuite(_Payload):
+    id: int
+    head_sha: str
+    head_branch: str | None = None
+    status: str | None = None
+    conclusion: str | None = None
+    app: AppRef | None = None
+    pull_requests: list[PullRequestMinimal] = []
+
+
+class PullRequestEvent(_Event):
+    action: str
+    number: int
+    pull_request: PullRequest
+    repository: Repository
+
+
+class PullRequestReviewEvent(_Event):
+    action: str
+    review: Review
+    pull_request: PullRequest
+    repository: Repository
+
+
+class PullRequestReviewCommentEvent(_Event):
+    action: str
+    comment: ReviewComment
+    pull_request: PullRequest
+    repository: Repository
+
+
+class CheckRunEvent(_Event):
+    action: str
+    check_run: CheckRun
+    repository: Repository
+
+
+class CheckSuiteEvent(_Event):
+    action: str
+    check_suite: CheckSuite
+    repository: Repository
+
+
 class PingEvent(_Payload):
     zen: str
     hook_id: int
@@ -122,5 +237,10 @@ EVENT_MODELS: dict[str, type[_Payload]] = {
     "installation": InstallationEvent,
     "installation_repositories": InstallationRepositoriesEvent,
     "ping": PingEvent,
+    "pull_request": PullRequestEvent,
+    "pull_request_review": PullRequestReviewEvent,
+    "pull_request_review_comment": PullRequestReviewCommentEvent,
+    "check_run": CheckRunEvent,
+    "check_suite": CheckSuiteEvent,
 }
 """The model of each event Patchbot reads, by the event's `X-GitHub-Event` name."""

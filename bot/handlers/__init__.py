@@ -7,6 +7,6 @@ from gidgethub import routing
 
 def build_router() -> routing.Router:
     """The router of every handler; what it has no route for, Patchbot does not handle."""
-    from bot.handlers import comments, installations, issues
+    from bot.handlers import comments, installations, issues, pulls
 
-    return routing.Router(comments.router, installations.router, issues.router)
+    return routing.Router(comments.router, installations.router, issues.router, pulls.router)

@@ -1,4 +1,5 @@
-"""Who may ask: GitHub's collaborator permission, and never the bots (no loops)."""
+"""Who may ask (GitHub's collaborator permission, never a bot: no loops), and the replies
+that queue or stop a run."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
-from bot.github.payloads import User
+from bot.github.payloads import IssueCommentEvent, User
 from bot.handlers import messages
-from bot.runs.models import ActiveRunExists, NewRun, Run
+from bot.runs.models import ActiveRunExists, NewRun, Run, RunState
 from bot.runs.store import RunStore
 from bot.settings import PERMISSION_ORDER, Settings, permission_at_least
 
@@ -40,13 +41,19 @@ async def permission_of(gh: GitHubAPI, repository: str, login: str) -> str:
     return str(answer.get("permission", "none"))
 
 
+async def has_permission(gh: GitHubAPI, settings: Settings, repository: str, user: User) -> bool:
+    """Whether a person (never a bot) has the minimum permission to steer Patchbot."""
+    if is_bot(user, settings):
+        return False
+    permission = await permission_of(gh, repository, user.login)
+    return permission_at_least(permission, settings.min_permission)
+
+
 async def may_ask(
     gh: GitHubAPI, settings: Settings, repository: str, issue: int, sender: User
 ) -> bool:
     """Whether the sender has the minimum permission; if not, tell them once, briefly."""
-    if permission_at_least(
-        await permission_of(gh, repository, sender.login), settings.min_permission
-    ):
+    if await has_permission(gh, settings, repository, sender):
         return True
     await comment(
         gh,
@@ -96,3 +103,24 @@ async def queue_run(gh: GitHubAPI, store: RunStore, settings: Settings, new: New
         await comment(gh, new.repository, new.issue, text)
         return None
     return run if created else None
+
+
+async def stop_active(
+    gh: GitHubAPI, store: RunStore, payload: IssueCommentEvent, issue: int
+) -> None:
+    """`/patchbot stop` on the issue, or on the pull request that fixes `issue`."""
+    repository, number = payload.repository.full_name, payload.issue.number
+    login = payload.sender.login
+    active = await store.active_run(repository, issue)
+    if active is None:
+        await comment(gh, repository, number, messages.NOTHING_TO_STOP.format(login=login))
+        return
+    stopped = await store.cancel_run(active.id)
+    if stopped.state is RunState.CANCELLED:
+        what = f"run #{stopped.id} had not started yet; it is cancelled."
+    else:
+        what = f"stopping run #{stopped.id}; its sandbox is removed and nothing is pushed."
+    await react(gh, repository, payload.comment.id, "+1")
+    await comment(
+        gh, repository, number, messages.STOPPING.format(run_id=stopped.id, login=login, what=what)
+    )

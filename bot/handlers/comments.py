@@ -10,7 +10,16 @@ from gidgethub.abc import GitHubAPI
 from bot.github.commands import Command, CommandName, parse_command
 from bot.github.payloads import IssueCommentEvent
 from bot.handlers import messages
-from bot.handlers.access import comment, is_bot, may_ask, permission_of, queue_run, react
+from bot.handlers.access import (
+    comment,
+    is_bot,
+    may_ask,
+    permission_of,
+    queue_run,
+    react,
+    stop_active,
+)
+from bot.handlers.pulls import on_pull_command
 from bot.runs.models import NewRun, RunNotFound, RunState
 from bot.runs.store import RunStore
 from bot.settings import Settings
@@ -48,14 +57,22 @@ async def on_comment(
             ),
         )
         return
+    if payload.issue.pull_request is not None:
+        await on_pull_command(event, gh, store, settings, payload, command)
+        return
     if not await may_ask(gh, settings, repository, number, payload.sender):
         return
     if command.name in (CommandName.FIX, CommandName.RETRY):
         await _start(gh, store, settings, event, payload, command)
     elif command.name is CommandName.STOP:
-        await _stop(gh, store, payload)
-    else:
+        await stop_active(gh, store, payload, number)
+    elif command.name in (CommandName.APPROVE, CommandName.REJECT):
         await _decide(gh, store, settings, payload, command)
+    else:  # revise, update: pull request commands
+        text = messages.ISSUE_COMMANDS.format(
+            login=payload.sender.login, prefix=settings.command_prefix, command=command.name.value
+        )
+        await comment(gh, repository, number, text)
 
 
 async def _start(
@@ -87,24 +104,6 @@ async def _start(
     )
     if run is not None:
         await react(gh, repository, payload.comment.id, "eyes")
-
-
-async def _stop(gh: GitHubAPI, store: RunStore, payload: IssueCommentEvent) -> None:
-    repository, number = payload.repository.full_name, payload.issue.number
-    login = payload.sender.login
-    active = await store.active_run(repository, number)
-    if active is None:
-        await comment(gh, repository, number, messages.NOTHING_TO_STOP.format(login=login))
-        return
-    stopped = await store.cancel_run(active.id)
-    if stopped.state is RunState.CANCELLED:
-        what = f"run #{stopped.id} had not started yet; it is cancelled."
-    else:
-        what = f"stopping run #{stopped.id}; its sandbox is removed and no pull request is opened."
-    await react(gh, repository, payload.comment.id, "+1")
-    await comment(
-        gh, repository, number, messages.STOPPING.format(run_id=stopped.id, login=login, what=what)
-    )
 
 
 async def _decide(

@@ -4,6 +4,10 @@ comments apart (and never acts on them) and can later find and edit them."""
 from __future__ import annotations
 
 MARKER = "<!-- patchbot:"
+NEEDS_HUMAN_LABEL = "patchbot:needs-human"
+"""Put on an issue or pull request Patchbot gave up on; it starts no repair run while there."""
+CHECK_NAME = "patchbot/verify"
+"""Patchbot's own check run: the tests' verdict on each commit it pushes."""
 
 REFUSED = """<!-- patchbot:refused -->
 @{login} only people with **{permission}** access (or more) to this repository can ask me to \
@@ -32,6 +36,31 @@ MAY_NOT_DECIDE = """<!-- patchbot:decision -->
 DECIDED = """<!-- patchbot:decision run={run_id} -->
 @{login} {what}"""
 
+REVISION_QUEUED = """<!-- patchbot:status run={run_id} -->
+Patchbot queued run #{run_id}, revision {iteration} of this pull request, for {what}. It starts \
+once the feedback has settled (a few seconds) and pushes one new, verified commit to this \
+branch; it never rewrites the commits already here. Comment `{prefix} stop` to stop me."""
+
+REVISION_WAITING = """<!-- patchbot:revision run={run_id} -->
+@{login} I am working on run #{run_id} for this pull request right now. Your feedback is kept; \
+the next revision starts when this run ends."""
+
+NOT_OURS = """<!-- patchbot:pull -->
+@{login} I only revise pull requests I opened, so I do nothing on this one."""
+
+PULL_CLOSED = """<!-- patchbot:pull -->
+@{login} this pull request is closed, so there is nothing to {command}."""
+
+PULL_COMMANDS = """<!-- patchbot:pull -->
+@{login} on a pull request I answer `{prefix} revise [instructions]`, `{prefix} update` and \
+`{prefix} stop`; `{prefix} {command}` works on the issue."""
+
+ISSUE_COMMANDS = """<!-- patchbot:pull -->
+@{login} `{prefix} {command}` works on a pull request Patchbot opened; comment it there."""
+
+CLOSED_CANCELLED = """<!-- patchbot:stopped run={run_id} -->
+This pull request was closed, so Patchbot stopped run #{run_id}; it pushes nothing more here."""
+
 HELP = """<!-- patchbot:help -->
 I am Patchbot, a bot that turns an issue into a tested pull request. People with **{permission}** \
 access to this repository can ask me, in a comment on its own line:
@@ -46,4 +75,17 @@ instructions |
 | `{prefix} reject` | drop the patch of a run that waits for approval |
 | `{prefix} help` | show this message |
 
-Adding the `{label}` label to an issue does the same as `{prefix} fix`."""
+Adding the `{label}` label to an issue does the same as `{prefix} fix`.
+
+On a pull request Patchbot opened:
+
+| Command | What it does |
+| --- | --- |
+| `{prefix} revise [instructions]` | push a new, verified commit that addresses the review \
+comments and the instructions |
+| `{prefix} update` | merge the base branch into the pull request (never a force-push), \
+resolving conflicts if it can, and verify again |
+| `{prefix} stop` | stop the pull request's queued or running revision |
+
+A review that requests changes does the same as `{prefix} revise`; its line comments, with \
+their file and line, are what the revision addresses."""

@@ -166,6 +166,10 @@ RULES: dict[str, Rule] = {
     "sandbox.setup_timeout": _LOWER,
     "sandbox.test_timeout": _LOWER,
     "sandbox.exec_timeout": _LOWER,
+    "revisions.enabled": _OFF,
+    "revisions.max_revisions": _LOWER,
+    "revisions.ci_repair": _OFF,
+    "revisions.max_ci_repairs": _LOWER,
     "draft": _ON,
     "test_command": _ANY,  # runs inside the sandbox only, under the sandbox's limits
     "setup_command": _ANY,

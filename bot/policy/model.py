@@ -198,6 +198,20 @@ class SandboxPolicy(_Section):
         return self
 
 
+class RevisionPolicy(_Section):
+    """Runs on Patchbot's own pull requests: review feedback, `/patchbot revise` and `update`,
+    and failing checks of other apps."""
+
+    enabled: bool = True
+    """Answer review feedback and `/patchbot revise` or `update` with new, verified commits."""
+    max_revisions: int = Field(default=10, ge=1)
+    """Revision runs per pull request, whatever started them; past it, Patchbot escalates."""
+    ci_repair: bool = True
+    """Start a repair run when another app's check fails on the pull request's head."""
+    max_ci_repairs: int = Field(default=2, ge=0)
+    """Repair runs per pull request; past it, Patchbot escalates instead."""
+
+
 class Policy(_Section):
     """Everything that decides what a run may do. Every default is a sensible server default."""
 
@@ -217,6 +231,8 @@ class Policy(_Section):
     """Credential scanning of the final diff."""
     sandbox: SandboxPolicy = Field(default_factory=SandboxPolicy)
     """Limits of the sandbox."""
+    revisions: RevisionPolicy = Field(default_factory=RevisionPolicy)
+    """What Patchbot does when its pull request gets feedback or a failing check."""
     draft: bool = False
     """Open pull requests as drafts, whatever `autonomy` allows."""
     test_command: str | None = None

@@ -25,6 +25,7 @@ from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.github.git import clone, run_git
 from bot.handlers.access import permission_of
+from bot.handlers.messages import NEEDS_HUMAN_LABEL
 from bot.policy.decisions import GateReport, TriggerRequest, Usage
 from bot.policy.gates import evaluate_final, evaluate_start
 from bot.policy.limits import agent_limits, sandbox_config, verify_config
@@ -265,7 +266,7 @@ class _Publish:
 
     async def escalate(self, result: SolveResult) -> RunOutcome:
         await self.status.show(texts.escalation_text(self.run.id, result), final=True)
-        await self.label(texts.NEEDS_HUMAN_LABEL)
+        await self.label(NEEDS_HUMAN_LABEL)
         self.context.trace.event("escalated", reason=result.stop_reason.value, detail=result.detail)
         return RunOutcome(
             state=RunState.ESCALATED, summary=result.detail, cost_usd=result.stats.cost_usd
@@ -276,7 +277,7 @@ class _Publish:
     ) -> RunOutcome:
         """A gate denied the run: nothing is pushed, and the issue says why."""
         await self.status.show(texts.held_text(self.run.id, gates, patch, result), final=True)
-        await self.label(texts.NEEDS_HUMAN_LABEL)
+        await self.label(NEEDS_HUMAN_LABEL)
         reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
         self.context.trace.event("escalated", reason=f"policy {gates.verdict}", detail=reasons)
         cost = result.stats.cost_usd if result is not None else 0.0
@@ -288,7 +289,7 @@ class _Publish:
         """Pause: the sandbox is gone, the patch is kept in the store, and the issue says
         what needs approval and who may give it."""
         await self.status.show(texts.awaiting_text(self.run.id, gates, result, held), final=True)
-        await self.label(texts.NEEDS_HUMAN_LABEL)
+        await self.label(NEEDS_HUMAN_LABEL)
         reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
         self.context.trace.event("awaiting_approval", detail=reasons)
         return RunOutcome(
@@ -313,7 +314,7 @@ class _Publish:
             ]
         )
         await self.status.show(text, final=True)
-        await self.label(texts.NEEDS_HUMAN_LABEL)
+        await self.label(NEEDS_HUMAN_LABEL)
         self.context.trace.event("escalated", reason="invalid repository config", detail=str(error))
         return RunOutcome(state=RunState.ESCALATED, summary=str(error))
 
@@ -333,7 +334,7 @@ class _Publish:
         if held.autonomy == "comment":
             text = texts.patch_comment_text(run.id, held.check_summary, held.patch, body)
             await self.status.show(text, final=True)
-            await self.unlabel(texts.NEEDS_HUMAN_LABEL)
+            await self.unlabel(NEEDS_HUMAN_LABEL)
             self.context.trace.event("patch_commented", autonomy=held.autonomy)
             summary = "posted the verified patch in a comment (autonomy: comment)"
             return RunOutcome(state=RunState.SUCCEEDED, summary=summary, cost_usd=cost_usd)
@@ -359,7 +360,7 @@ class _Publish:
             summary=held.check_summary,
             success=True,
         )
-        await self.unlabel(texts.NEEDS_HUMAN_LABEL)
+        await self.unlabel(NEEDS_HUMAN_LABEL)
         pr_url = str(pull["html_url"])
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)

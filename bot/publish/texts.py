@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from bot.agent.loop import AgentStats
 from bot.github.markdown import code, fenced, plain, quote
+from bot.handlers.messages import CHECK_NAME
 from bot.policy.decisions import GateReport
 from bot.publish.approval import HeldPatch
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, Verification
-
-NEEDS_HUMAN_LABEL = "patchbot:needs-human"
-CHECK_NAME = "patchbot/verify"
 
 
 def status_marker(run_id: int) -> str:

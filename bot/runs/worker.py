@@ -19,11 +19,14 @@ import uuid
 
 from bot.runs.models import LeaseLost, Run, RunOutcome, RunState
 from bot.runs.pipeline import Pipeline, RunContext, trace_path
+from bot.runs.revisions import follow_up
 from bot.runs.store import STOPPED_BY_REQUEST, RunStore
 from bot.settings import Settings
 from bot.trace import Redactor, Trace
 
 log = logging.getLogger(__name__)
+_ENDED = (RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED)
+"""A run that ended in one of these (not cancelled, not paused) may have a follow-up."""
 
 
 def worker_name() -> str:
@@ -64,10 +67,19 @@ class Worker:
             return None
         self.current = run
         try:
-            return await self._work(run)
+            final = await self._work(run)
         finally:
             self.current = None
             self.finished += 1
+        if final.pull_request is not None and final.state in _ENDED:
+            try:  # review feedback that came in while this revision ran
+                queued = await follow_up(self.store, final)
+            except Exception:  # not fatal: the next feedback on the pull request asks again
+                log.exception("could not queue the revision after run %d", final.id)
+            else:
+                if queued is not None:
+                    log.info("queued revision run %d after run %d", queued.id, final.id)
+        return final
 
     async def _work(self, run: Run) -> Run:
         redactor = Redactor(self.settings.secrets())

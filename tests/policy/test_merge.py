@@ -99,6 +99,14 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, bool]] = [
     ("sandbox.test_timeout", {}, 6000, 600, True),
     ("sandbox.exec_timeout", {}, 30, 30, False),
     ("sandbox.exec_timeout", {}, 1200, 120, True),
+    ("revisions.enabled", {}, False, False, False),
+    ("revisions.enabled", {"revisions.enabled": False}, True, False, True),
+    ("revisions.max_revisions", {}, 3, 3, False),
+    ("revisions.max_revisions", {}, 11, 10, True),
+    ("revisions.ci_repair", {}, False, False, False),
+    ("revisions.ci_repair", {"revisions.ci_repair": False}, True, False, True),
+    ("revisions.max_ci_repairs", {}, 0, 0, False),
+    ("revisions.max_ci_repairs", {}, 5, 2, True),
     ("draft", {}, True, True, False),
     ("draft", {"draft": True}, False, True, True),
     ("test_command", {}, "make test", "make test", False),
@@ -202,7 +210,8 @@ def random_value(rng: random.Random, key: str, current: Any) -> Any:
     if isinstance(current, bool):
         return rng.random() < 0.5
     if isinstance(current, int):
-        return rng.randint(max(1, current // 4), current * 4)
+        low = 0 if key == "revisions.max_ci_repairs" else 1  # the only limit that may be 0
+        return rng.randint(max(low, current // 4), max(low, current) * 4)
     if key.startswith("budgets.daily_cost"):
         return rng.choice([None, round(rng.uniform(0.1, 400.0), 2)])
     if isinstance(current, float):
