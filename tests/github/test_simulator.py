@@ -10,13 +10,12 @@ from typing import Any
 import aiohttp
 import gidgethub
 import pytest
-from aiohttp import web
 from gidgethub import sansio
 
 from bot.github.auth import app_jwt
 from bot.github.client import GitHubApp
 from bot.github.payloads import InstallationEvent, IssueCommentEvent, IssuesEvent
-from bot.testing.simulator import GitHubSimulator
+from bot.testing.simulator import GitHubSimulator, WebhookReceiver
 from bot.testing.simulator.state import Installation
 
 SECRET = "webhook-secret-for-tests"
@@ -135,25 +134,8 @@ async def test_pull_request_without_commits_is_refused(
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[str, list[sansio.Event]]]:
     """A webhook endpoint that verifies signatures as the bot does, and keeps the events."""
-    events: list[sansio.Event] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        body = await request.read()
-        try:
-            events.append(sansio.Event.from_http(request.headers, body, secret=SECRET))
-        except gidgethub.ValidationFailure:
-            return web.Response(status=401)
-        return web.Response(status=202)
-
-    app = web.Application()
-    app.router.add_post("/webhooks", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/webhooks", events
-    await runner.cleanup()
+    async with WebhookReceiver(SECRET) as hooks:
+        yield hooks.url, hooks.events
 
 
 async def test_labeling_an_issue_delivers_a_signed_event_about_the_simulated_objects(
