@@ -70,8 +70,10 @@ def create_bare_repo(
         _run(["push", "--quiet", str(path), f"HEAD:refs/heads/{default_branch}"], work)
 
 
-async def git(bare: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    """Run git on a bare repository; raise on failure."""
+async def git(
+    bare: Path, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> bytes:
+    """Run git on a bare repository, with `env` over the simulator's own; raise on failure."""
     process = await asyncio.create_subprocess_exec(
         "git",
         f"--git-dir={bare}",
@@ -79,7 +81,7 @@ async def git(bare: Path, *args: str, stdin: bytes | None = None) -> bytes:
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=git_env(),
+        env={**git_env(), **(env or {})},
     )
     out, err = await process.communicate(stdin)
     if process.returncode != 0:
