@@ -1,17 +1,19 @@
 """Signed webhook deliveries from the simulator, built from the real payload fixtures.
 
 The fixture gives the event's shape; the simulator's state replaces the objects in it
-(repository, issue, comment, label, sender, installation), so a handler that reacts to the
-delivery finds the same objects through the REST API.
+(repository, issue, pull request, review, comment, check run or suite, label, sender,
+installation), so a handler that reacts to the delivery finds the same objects through REST.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from bot.testing.simulator import gitcommits, gitrepo
 from bot.testing.simulator.shapes import (
     APP_EVENTS,
     APP_PERMISSIONS,
@@ -22,12 +24,22 @@ from bot.testing.simulator.shapes import (
     user_json,
 )
 from bot.testing.simulator.shapes_activity import comment_json, issue_json
+from bot.testing.simulator.shapes_checks import check_run_json, check_suite_json
+from bot.testing.simulator.shapes_pulls import (
+    open_pulls_at,
+    pull_json,
+    review_comment_json,
+    review_json,
+)
 from bot.testing.simulator.state import (
+    CheckRun,
     Comment,
     Installation,
     Issue,
     Pull,
     Repo,
+    Review,
+    ReviewComment,
     SimulatorState,
     User,
 )
@@ -61,7 +73,7 @@ def installation_for(state: SimulatorState, repo: Repo) -> int | None:
     return None
 
 
-def payload_for(
+async def payload_for(
     state: SimulatorState,
     urls: Urls,
     event: str,
@@ -72,8 +84,17 @@ def payload_for(
     issue: Issue | Pull | None = None,
     comment: Comment | None = None,
     label: str | None = None,
+    pull: Pull | None = None,
+    review: Review | None = None,
+    review_comment: ReviewComment | None = None,
+    check_run: CheckRun | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The payload of `event`/`action`, from its fixture, filled with the simulator's objects."""
+    """The payload of `event`/`action`, from its fixture, filled with the simulator's objects.
+
+    `pull` gives `pull_request` (and `number` for `pull_request` events); `review` and
+    `review_comment` need `pull`; `check_run` gives `check_run`, or for `check_suite` events
+    the suite of that run's app on its commit; `extra` sets top-level fields (`before`...)."""
     payload = load_fixture(event, FIXTURE_NAMES.get((event, action), action))
     payload.pop("organization", None)
     payload["action"] = action
@@ -93,7 +114,39 @@ def payload_for(
         payload["comment"] = comment_json(repo, comment, urls)
     if label is not None:
         payload["label"] = label_json(repo, state.label(repo, label), urls)
+    if pull is not None:
+        payload["pull_request"] = await pull_json(state, repo, pull, urls)
+        if event == "pull_request":
+            payload["number"] = pull.number
+        if review is not None:
+            payload["review"] = review_json(repo, pull, review, urls, webhook=True)
+        if review_comment is not None:
+            payload["comment"] = review_comment_json(repo, pull, review_comment, urls)
+    if check_run is not None:
+        payload[event] = await _check_json(repo, event, check_run, urls)
+    payload.update(extra or {})
     return payload
+
+
+async def _check_json(repo: Repo, event: str, run: CheckRun, urls: Urls) -> dict[str, Any]:
+    prs = await open_pulls_at(repo, run.head_sha, urls)
+    if event == "check_run":
+        return check_run_json(repo, run, prs, urls)
+    heads = [pr["head"]["ref"] for pr in prs]
+    if not heads:  # no pull request: a branch at that commit, as a push would name it
+        out = await gitrepo.git(
+            repo.path, "for-each-ref", "--points-at", run.head_sha, "--format=%(refname:short)"
+        )
+        heads = out.decode().split()
+    return check_suite_json(
+        repo,
+        repo.check_suite(run.app, run.head_sha),
+        head_branch=heads[0] if heads else None,
+        before=await gitcommits.first_parent(repo.path, run.head_sha),
+        head_commit=await gitcommits.commit_info(repo.path, run.head_sha),
+        prs=prs,
+        urls=urls,
+    )
 
 
 def installation_payload(

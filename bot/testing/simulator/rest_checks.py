@@ -1,4 +1,4 @@
-"""Check runs and commit statuses."""
+"""Check runs (Patchbot's own, and reading other apps') and commit statuses."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from aiohttp import web
 from bot.testing.simulator import gitrepo
 from bot.testing.simulator.context import (
     answer,
+    error,
     json_body,
     not_found,
     repo_for,
     simulated,
     validation_failed,
 )
+from bot.testing.simulator.rest_issues import paginate
 from bot.testing.simulator.shapes import Json
-from bot.testing.simulator.shapes_activity import check_run_json, pull_minimal, status_json
+from bot.testing.simulator.shapes_activity import status_json
+from bot.testing.simulator.shapes_checks import annotation, annotation_json, check_run_json
+from bot.testing.simulator.shapes_pulls import open_pulls_at
 from bot.testing.simulator.state import CheckRun, CommitStatus, Repo, now_iso
 
 routes = web.RouteTableDef()
@@ -35,14 +39,12 @@ CONCLUSIONS = {
 
 
 async def _render(request: web.Request, repo: Repo, run: CheckRun) -> Json:
-    sim = simulated(request)
-    prs = []
-    for pull in repo.pulls.values():
-        head_sha = await gitrepo.ref_sha(repo.path, pull.head)
-        if pull.state == "open" and head_sha == run.head_sha:
-            base_sha = await gitrepo.ref_sha(repo.path, pull.base) or ""
-            prs.append(pull_minimal(repo, pull, head_sha, base_sha, sim.urls))
-    return check_run_json(sim.state.app, repo, run, prs, sim.urls)
+    urls = simulated(request).urls
+    return check_run_json(repo, run, await open_pulls_at(repo, run.head_sha, urls), urls)
+
+
+def _run(repo: Repo | None, run_id: str) -> CheckRun | None:
+    return repo.check_runs.get(int(run_id)) if repo and run_id.isdigit() else None
 
 
 def _apply(run: CheckRun, body: dict[str, Any]) -> str | None:
@@ -68,6 +70,10 @@ def _apply(run: CheckRun, body: dict[str, Any]) -> str | None:
         if not output.get("title") or not output.get("summary"):
             return "output"
         run.output = {k: output.get(k) for k in ("title", "summary", "text")}
+        try:  # GitHub adds each request's annotations to those the run already has
+            run.annotations.extend(annotation(a) for a in output.get("annotations", []))
+        except (KeyError, TypeError):
+            return "output"
     return None
 
 
@@ -83,7 +89,11 @@ async def create_check_run(request: web.Request) -> web.Response:
     if not isinstance(head_sha, str) or await gitrepo.ref_sha(repo.path, head_sha) is None:
         return validation_failed("CheckRun", "head_sha", "invalid", "No commit found for SHA")
     sim = simulated(request)
-    run = CheckRun(sim.state.new_id(), head_sha, body["name"], check_suite_id=sim.state.new_id())
+    suite = repo.check_suite(sim.state.app, head_sha)
+    suite_id = suite[0].check_suite_id if suite else sim.state.new_id()
+    run = CheckRun(
+        sim.state.new_id(), head_sha, body["name"], sim.state.app, check_suite_id=suite_id
+    )
     invalid = _apply(run, body)
     if invalid is not None:
         return validation_failed("CheckRun", invalid, "invalid")
@@ -94,14 +104,40 @@ async def create_check_run(request: web.Request) -> web.Response:
 @routes.patch(REPO + "/check-runs/{check_run_id}")
 async def update_check_run(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    run_id = request.match_info["check_run_id"]
-    run = repo.check_runs.get(int(run_id)) if repo and run_id.isdigit() else None
+    run = _run(repo, request.match_info["check_run_id"])
     if repo is None or run is None:
         return not_found()
+    app = simulated(request).state.app
+    if run.app.id != app.id:
+        return error(
+            403,
+            f"Invalid app_id `{app.id}` - check run can only be modified by the GitHub App "
+            "that created it.",
+        )
     invalid = _apply(run, await json_body(request) or {})
     if invalid is not None:
         return validation_failed("CheckRun", invalid, "invalid")
     return answer(await _render(request, repo, run))
+
+
+@routes.get(REPO + "/check-runs/{check_run_id}")
+async def get_check_run(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    run = _run(repo, request.match_info["check_run_id"])
+    if repo is None or run is None:
+        return not_found()
+    return answer(await _render(request, repo, run))
+
+
+@routes.get(REPO + "/check-runs/{check_run_id}/annotations")
+async def list_annotations(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    run = _run(repo, request.match_info["check_run_id"])
+    if repo is None or run is None:
+        return not_found()
+    urls = simulated(request).urls
+    page, headers = paginate(request, run.annotations)
+    return answer([annotation_json(repo, run, a, urls) for a in page], headers=headers)
 
 
 @routes.post(REPO + "/statuses/{sha}")

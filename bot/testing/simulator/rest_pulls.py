@@ -1,4 +1,4 @@
-"""Pull requests: open, list by head, read, edit, review comments, requested reviewers."""
+"""Pull requests: open, list by head, read, edit, request reviewers. Reviews: `rest_reviews.py`."""
 
 from __future__ import annotations
 
@@ -15,99 +15,12 @@ from bot.testing.simulator.context import (
     validation_failed,
 )
 from bot.testing.simulator.rest_issues import paginate
-from bot.testing.simulator.shapes import (
-    Json,
-    Urls,
-    author_association,
-    label_json,
-    repo_json,
-    user_json,
-)
-from bot.testing.simulator.shapes_activity import review_comment_json
-from bot.testing.simulator.state import Pull, Repo, SimulatorState, now_iso
+from bot.testing.simulator.shapes import Json
+from bot.testing.simulator.shapes_pulls import pull_json
+from bot.testing.simulator.state import Pull, Repo, now_iso
 
 routes = web.RouteTableDef()
 REPO = "/repos/{owner}/{repo}"
-
-
-async def pull_json(state: SimulatorState, repo: Repo, pull: Pull, urls: Urls) -> Json:
-    api, web_url = urls.api, urls.web
-    head_sha = await gitrepo.ref_sha(repo.path, pull.head) or "0" * 40
-    base_sha = await gitrepo.ref_sha(repo.path, pull.base) or "0" * 40
-    additions, deletions, changed, commits = await gitrepo.diff_stats(repo.path, base_sha, head_sha)
-    rest = f"{api}/repos/{repo.full_name}"
-    html = f"{web_url}/{repo.full_name}/pull/{pull.number}"
-    self_url = f"{rest}/pulls/{pull.number}"
-    links = {
-        "self": self_url,
-        "html": html,
-        "issue": f"{rest}/issues/{pull.number}",
-        "comments": f"{rest}/issues/{pull.number}/comments",
-        "review_comments": f"{self_url}/comments",
-        "review_comment": f"{rest}/pulls/comments{{/number}}",
-        "commits": f"{self_url}/commits",
-        "statuses": f"{rest}/statuses/{head_sha}",
-    }
-
-    def side(ref: str, sha: str) -> Json:
-        return {
-            "label": f"{repo.owner.login}:{ref}",
-            "ref": ref,
-            "sha": sha,
-            "user": user_json(repo.owner, urls),
-            "repo": repo_json(repo, urls),
-        }
-
-    return {
-        "url": self_url,
-        "id": pull.id,
-        "node_id": f"PR_sim{pull.id}",
-        "html_url": html,
-        "diff_url": f"{html}.diff",
-        "patch_url": f"{html}.patch",
-        "issue_url": links["issue"],
-        "commits_url": links["commits"],
-        "review_comments_url": links["review_comments"],
-        "review_comment_url": links["review_comment"],
-        "comments_url": links["comments"],
-        "statuses_url": links["statuses"],
-        "number": pull.number,
-        "state": pull.state,
-        "locked": False,
-        "title": pull.title,
-        "user": user_json(pull.user, urls),
-        "body": pull.body,
-        "labels": [label_json(repo, state.label(repo, n), urls) for n in pull.labels],
-        "milestone": None,
-        "active_lock_reason": None,
-        "created_at": pull.created_at,
-        "updated_at": pull.updated_at,
-        "closed_at": pull.closed_at,
-        "merged_at": None,
-        "merge_commit_sha": None,
-        "assignee": None,
-        "assignees": [],
-        "requested_reviewers": [user_json(state.user(r), urls) for r in pull.requested_reviewers],
-        "requested_teams": [],
-        "head": side(pull.head, head_sha),
-        "base": side(pull.base, base_sha),
-        "_links": {name: {"href": href} for name, href in links.items()},
-        "author_association": author_association(repo, pull.user),
-        "auto_merge": None,
-        "draft": pull.draft,
-        "merged": False,
-        "mergeable": True,
-        "rebaseable": True,
-        "mergeable_state": "clean",
-        "merged_by": None,
-        "comments": len(repo.comments_on(pull.number)),
-        "review_comments": len(pull.review_comments),
-        "maintainer_can_modify": pull.maintainer_can_modify,
-        "commits": commits,
-        "additions": additions,
-        "deletions": deletions,
-        "changed_files": changed,
-    }
 
 
 async def _render(request: web.Request, repo: Repo, pull: Pull) -> Json:
@@ -115,7 +28,8 @@ async def _render(request: web.Request, repo: Repo, pull: Pull) -> Json:
     return await pull_json(sim.state, repo, pull, sim.urls)
 
 
-def _pull(repo: Repo | None, number: str) -> Pull | None:
+def pull_in(repo: Repo | None, number: str) -> Pull | None:
+    """The pull numbered `number` (a path segment) in `repo`, or None."""
     if repo is None or not number.isdigit():
         return None
     return repo.pulls.get(int(number))
@@ -194,7 +108,7 @@ async def list_pulls(request: web.Request) -> web.Response:
 @routes.get(REPO + "/pulls/{number}")
 async def get_pull(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    pull = _pull(repo, request.match_info["number"])
+    pull = pull_in(repo, request.match_info["number"])
     if repo is None or pull is None:
         return not_found()
     if "diff" in request.headers.get("Accept", ""):  # application/vnd.github.diff
@@ -206,7 +120,7 @@ async def get_pull(request: web.Request) -> web.Response:
 @routes.patch(REPO + "/pulls/{number}")
 async def update_pull(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    pull = _pull(repo, request.match_info["number"])
+    pull = pull_in(repo, request.match_info["number"])
     if repo is None or pull is None:
         return not_found()
     body = await json_body(request) or {}
@@ -223,21 +137,10 @@ async def update_pull(request: web.Request) -> web.Response:
     return answer(await _render(request, repo, pull))
 
 
-@routes.get(REPO + "/pulls/{number}/comments")
-async def list_review_comments(request: web.Request) -> web.Response:
-    repo = repo_for(request)
-    pull = _pull(repo, request.match_info["number"])
-    if repo is None or pull is None:
-        return not_found()
-    urls = simulated(request).urls
-    page, headers = paginate(request, pull.review_comments)
-    return answer([review_comment_json(repo, pull, c, urls) for c in page], headers=headers)
-
-
 @routes.post(REPO + "/pulls/{number}/requested_reviewers")
 async def request_reviewers(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    pull = _pull(repo, request.match_info["number"])
+    pull = pull_in(repo, request.match_info["number"])
     if repo is None or pull is None:
         return not_found()
     body = await json_body(request) or {}

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -28,7 +29,9 @@ from bot.testing.simulator import (
     rest_issues,
     rest_pulls,
     rest_repos,
+    rest_reviews,
 )
+from bot.testing.simulator.activity_pulls import PullActivity
 from bot.testing.simulator.context import SIMULATED, RecordedRequest, Simulated
 from bot.testing.simulator.deliveries import (
     Delivery,
@@ -42,18 +45,24 @@ from bot.testing.simulator.keys import generate_private_key, public_key_of
 from bot.testing.simulator.middleware import API_PREFIX, authenticate, record_and_fault
 from bot.testing.simulator.shapes import Urls
 from bot.testing.simulator.state import (
+    CheckRun,
     Comment,
     Installation,
     Issue,
     Permission,
     Repo,
+    Review,
+    ReviewComment,
     SimulatorState,
     Token,
 )
 
 
-class GitHubSimulator:
-    """A GitHub for tests and the demo: REST, git over HTTP, webhooks, fault injection."""
+class GitHubSimulator(PullActivity):
+    """A GitHub for tests and the demo: REST, git over HTTP, webhooks, fault injection.
+
+    People and other apps acting on pull requests (reviews, pushes, CI results, closing):
+    `PullActivity` in `activity_pulls.py`."""
 
     def __init__(
         self,
@@ -90,7 +99,7 @@ class GitHubSimulator:
             self.state, Urls(f"{web_url}{API_PREFIX}", web_url), public_key_of(self.private_key_pem)
         )
         api = web.Application(middlewares=[authenticate])
-        for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_checks):
+        for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_reviews, rest_checks):
             api.add_routes(module.routes)
         app = web.Application(middlewares=[record_and_fault], client_max_size=1024**3)
         app[SIMULATED] = self._sim
@@ -259,12 +268,16 @@ class GitHubSimulator:
         issue: int | None = None,
         comment: Comment | None = None,
         label: str | None = None,
+        pull: int | None = None,
+        review: Review | None = None,
+        review_comment: ReviewComment | None = None,
+        check_run: CheckRun | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Delivery:
-        """Send one signed delivery about the current state (does not change the state)."""
-        if self.webhook is None:
-            raise RuntimeError("call send_webhooks_to(url, secret) before delivering webhooks")
+        """Send one signed delivery about the current state (does not change the state).
+        `pull` is a pull request's number; see `payload_for` for the rest."""
         repo = self._repo(full_name)
-        payload = payload_for(
+        payload = await payload_for(
             self.state,
             self.urls,
             event,
@@ -274,7 +287,18 @@ class GitHubSimulator:
             issue=(repo.issues.get(issue) or repo.pulls.get(issue)) if issue else None,
             comment=comment,
             label=label,
+            pull=repo.pulls[pull] if pull is not None else None,
+            review=review,
+            review_comment=review_comment,
+            check_run=check_run,
+            extra=extra,
         )
+        return await self.send_event(event, payload)
+
+    async def send_event(self, event: str, payload: dict[str, Any]) -> Delivery:
+        """Sign and deliver one payload to the webhook target, and keep it in `deliveries`."""
+        if self.webhook is None:
+            raise RuntimeError("call send_webhooks_to(url, secret) before delivering webhooks")
         delivery = await send(self.webhook, event, payload)
         self.deliveries.append(delivery)
         return delivery
@@ -283,14 +307,10 @@ class GitHubSimulator:
         self, installation_id: int, *, action: str = "created", sender: str | None = None
     ) -> Delivery:
         """Deliver `installation` / `action` (GitHub sends `created` when the app is installed)."""
-        if self.webhook is None:
-            raise RuntimeError("call send_webhooks_to(url, secret) before delivering webhooks")
         installation = self.state.installations[installation_id]
         who = self.state.user(sender) if sender else installation.account
         payload = installation_payload(self.state, self.urls, installation, action, who)
-        delivery = await send(self.webhook, "installation", payload)
-        self.deliveries.append(delivery)
-        return delivery
+        return await self.send_event("installation", payload)
 
     async def open_issue(
         self, full_name: str, title: str, body: str | None = None, *, author: str = "octocat"

@@ -19,7 +19,15 @@ APP_PERMISSIONS = {
     "pull_requests": "write",
     "statuses": "write",
 }
-APP_EVENTS = ["issues", "issue_comment", "pull_request", "check_run"]
+APP_EVENTS = [
+    "issues",
+    "issue_comment",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "check_run",
+    "check_suite",
+]
 
 
 @dataclass(frozen=True)
@@ -189,7 +197,7 @@ def app_json(app: AppInfo, urls: Urls) -> Json:
         "client_id": f"Iv1.sim{app.id:012d}",
         "owner": user_json(app.owner, urls),
         "name": app.name,
-        "description": "Turns issues into tested pull requests (simulated).",
+        "description": app.description,
         "external_url": f"{urls.web}/apps/{app.slug}",
         "html_url": f"{urls.web}/apps/{app.slug}",
         "created_at": "2026-01-01T00:00:00Z",

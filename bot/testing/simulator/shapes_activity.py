@@ -1,26 +1,24 @@
-"""JSON shaped like GitHub's REST answers for issues, comments, reactions, checks and refs."""
+"""JSON shaped like GitHub's REST answers for issues, comments, reactions, statuses and refs.
+
+Pulls and reviews: `shapes_pulls.py`; check runs and suites: `shapes_checks.py`."""
 
 from __future__ import annotations
 
 from bot.testing.simulator.shapes import (
     Json,
     Urls,
-    app_json,
     author_association,
     label_json,
     node_id,
     user_json,
 )
 from bot.testing.simulator.state import (
-    AppInfo,
-    CheckRun,
     Comment,
     CommitStatus,
     Issue,
     Pull,
     Reaction,
     Repo,
-    ReviewComment,
     SimulatorState,
 )
 
@@ -56,14 +54,14 @@ def issue_json(state: SimulatorState, repo: Repo, issue: Issue | Pull, urls: Url
         "updated_at": issue.updated_at,
         "author_association": author_association(repo, issue.user),
     }
-    if is_pull:
+    if isinstance(issue, Pull):
         pulls = f"{urls.api}/repos/{repo.full_name}/pulls/{issue.number}"
         data["pull_request"] = {
             "url": pulls,
             "html_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
-            "merged_at": None,
+            "merged_at": issue.merged_at,
         }
     return data
 
@@ -96,46 +94,6 @@ def reaction_json(reaction: Reaction, urls: Urls) -> Json:
     }
 
 
-def pull_minimal(repo: Repo, pull: Pull, head_sha: str, base_sha: str, urls: Urls) -> Json:
-    small_repo = {"id": repo.id, "url": f"{urls.api}/repos/{repo.full_name}", "name": repo.name}
-    return {
-        "id": pull.id,
-        "number": pull.number,
-        "url": f"{urls.api}/repos/{repo.full_name}/pulls/{pull.number}",
-        "head": {"ref": pull.head, "sha": head_sha, "repo": small_repo},
-        "base": {"ref": pull.base, "sha": base_sha, "repo": small_repo},
-    }
-
-
-def check_run_json(app: AppInfo, repo: Repo, run: CheckRun, prs: list[Json], urls: Urls) -> Json:
-    api = f"{urls.api}/repos/{repo.full_name}/check-runs/{run.id}"
-    output = run.output
-    return {
-        "id": run.id,
-        "node_id": node_id("CheckRun", run.id),
-        "head_sha": run.head_sha,
-        "external_id": run.external_id,
-        "url": api,
-        "html_url": f"{urls.web}/{repo.full_name}/runs/{run.id}",
-        "details_url": run.details_url or f"{urls.web}/apps/{app.slug}",
-        "status": run.status,
-        "conclusion": run.conclusion,
-        "started_at": run.started_at,
-        "completed_at": run.completed_at,
-        "name": run.name,
-        "output": {
-            "title": output.get("title"),
-            "summary": output.get("summary"),
-            "text": output.get("text"),
-            "annotations_count": 0,
-            "annotations_url": f"{api}/annotations",
-        },
-        "check_suite": {"id": run.check_suite_id},
-        "app": app_json(app, urls),
-        "pull_requests": prs,
-    }
-
-
 def status_json(repo: Repo, status: CommitStatus, urls: Urls) -> Json:
     assert status.creator is not None
     return {
@@ -160,35 +118,4 @@ def ref_json(repo: Repo, ref: str, sha: str, urls: Urls) -> Json:
         "node_id": node_id("Ref", abs(hash((repo.id, ref))) % 10**9),
         "url": f"{api}/git/{ref}",
         "object": {"type": "commit", "sha": sha, "url": f"{api}/git/commits/{sha}"},
-    }
-
-
-def review_comment_json(repo: Repo, pull: Pull, comment: ReviewComment, urls: Urls) -> Json:
-    api = f"{urls.api}/repos/{repo.full_name}/pulls"
-    html = f"{urls.web}/{repo.full_name}/pull/{pull.number}#discussion_r{comment.id}"
-    return {
-        "url": f"{api}/comments/{comment.id}",
-        "id": comment.id,
-        "node_id": node_id("PullRequestReviewComment", comment.id),
-        "pull_request_review_id": comment.id + 1,
-        "diff_hunk": comment.diff_hunk,
-        "path": comment.path,
-        "position": comment.line,
-        "original_position": comment.line,
-        "commit_id": comment.commit_id,
-        "original_commit_id": comment.commit_id,
-        "user": user_json(comment.user, urls),
-        "body": comment.body,
-        "created_at": comment.created_at,
-        "updated_at": comment.created_at,
-        "html_url": html,
-        "pull_request_url": f"{api}/{pull.number}",
-        "author_association": author_association(repo, comment.user),
-        "_links": {
-            "self": {"href": f"{api}/comments/{comment.id}"},
-            "html": {"href": html},
-            "pull_request": {"href": f"{api}/{pull.number}"},
-        },
-        "line": comment.line,
-        "side": "RIGHT",
     }

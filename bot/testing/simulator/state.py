@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Permission = Literal["admin", "maintain", "write", "triage", "read"]
+ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED"]
 
 
 def now_iso() -> str:
@@ -71,6 +72,8 @@ class Issue:
 
 @dataclass
 class ReviewComment:
+    """A comment on one line of a pull request's diff, or a reply in its thread."""
+
     id: int
     body: str
     path: str
@@ -78,7 +81,24 @@ class ReviewComment:
     commit_id: str
     diff_hunk: str = "@@ -1 +1 @@"
     line: int | None = 1
+    original_line: int | None = None
+    """The line when the comment was made; None means the same as `line`."""
+    position: int | None = None
+    """Lines below the file's first `@@` header in the diff; None means the same as `line`."""
+    review_id: int | None = None
+    in_reply_to_id: int | None = None
+    """The thread's first comment, for a reply."""
     created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Review:
+    id: int
+    user: User
+    state: ReviewState
+    body: str
+    commit_id: str
+    submitted_at: str = field(default_factory=now_iso)
 
 
 @dataclass
@@ -98,9 +118,14 @@ class Pull:
     labels: list[str] = field(default_factory=list)
     requested_reviewers: list[str] = field(default_factory=list)
     review_comments: list[ReviewComment] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     closed_at: str | None = None
+    merged: bool = False
+    merged_at: str | None = None
+    merged_by: User | None = None
+    merge_commit_sha: str | None = None
 
 
 @dataclass
@@ -108,6 +133,8 @@ class CheckRun:
     id: int
     head_sha: str
     name: str
+    app: AppInfo
+    """The app that made the run: Patchbot for runs made through the REST API."""
     status: str = "queued"
     conclusion: str | None = None
     details_url: str | None = None
@@ -115,6 +142,8 @@ class CheckRun:
     started_at: str | None = field(default_factory=now_iso)
     completed_at: str | None = None
     output: dict[str, str | None] = field(default_factory=dict)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    """GitHub annotation objects: path, start_line, end_line, annotation_level, message..."""
     check_suite_id: int = 0
 
 
@@ -159,6 +188,12 @@ class Repo:
     def comments_on(self, number: int) -> list[Comment]:
         return [c for c in self.comments.values() if c.issue_number == number]
 
+    def check_suite(self, app: AppInfo, head_sha: str) -> list[CheckRun]:
+        """The app's runs on this commit: GitHub groups them in one check suite."""
+        return [
+            r for r in self.check_runs.values() if r.app.id == app.id and r.head_sha == head_sha
+        ]
+
 
 @dataclass
 class Installation:
@@ -183,6 +218,7 @@ class AppInfo:
     owner: User
     bot: User
     """The `<slug>[bot]` user that comments, PRs and check runs made with tokens are by."""
+    description: str = "Turns issues into tested pull requests (simulated)."
 
 
 class SimulatorState:
@@ -202,6 +238,21 @@ class SimulatorState:
             owner=owner,
             bot=self.user(f"{app_slug}[bot]", "Bot"),
         )
+        self.apps: dict[str, AppInfo] = {app_slug: self.app}
+
+    def other_app(self, slug: str) -> AppInfo:
+        """Another GitHub App (say a CI) with its own id and `<slug>[bot]` user, made on first
+        use; it has no installation token, so it acts only through the simulator's helpers."""
+        if slug not in self.apps:
+            self.apps[slug] = AppInfo(
+                id=self.new_id(),
+                slug=slug,
+                name=slug.upper() if len(slug) <= 3 else slug.capitalize(),
+                owner=self.user(f"{slug}-org", "Organization"),
+                bot=self.user(f"{slug}[bot]", "Bot"),
+                description=f"Another app ({slug}) acting on the repository (simulated).",
+            )
+        return self.apps[slug]
 
     def new_id(self) -> int:
         return next(self._ids)
