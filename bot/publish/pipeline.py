@@ -12,17 +12,11 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import gidgethub
-from gidgethub.abc import GitHubAPI
-
-from bot.agent.loop import ProgressEvent
-from bot.agent.model import ModelConfig, preload_litellm
+from bot.agent.model import preload_litellm
 from bot.errors import ConfigError
-from bot.github.client import GitHubApp
 from bot.github.git import clone, run_git
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
@@ -35,11 +29,12 @@ from bot.publish import texts
 from bot.publish.approval import HeldPatch, approval_line
 from bot.publish.branch import branch_name, commit_message, commit_patch, push_branch
 from bot.publish.pull_request import open_or_update_pull, report_check
+from bot.publish.revision import Revision
 from bot.publish.status import StatusComment
+from bot.publish.steps import RunSteps
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
-from bot.settings import Settings
-from bot.solve.solver import SolveRequest, SolveResult, solve
+from bot.solve.solver import SolveRequest, SolveResult
 from bot.web.github_app import github_app
 
 log = logging.getLogger(__name__)
@@ -60,10 +55,12 @@ class GitHubPipeline:
         async with github_app(context.settings) as app:
             gh = await app.installation_api(run.installation_id)
             login = context.settings.bot_login
-            status = StatusComment(gh, run.repository, run.issue, run.id, login)
+            thread = run.pull_request or run.issue  # a revision talks on its pull request
+            status = StatusComment(gh, run.repository, thread, run.id, login)
             try:
-                publish = _Publish(run, context, app, gh, status, self.server_policy)
-                return await publish.execute()
+                kind = Revision if run.pull_request is not None else _Publish
+                steps = kind(run, context, app, gh, status, self.server_policy)
+                return await steps.execute()
             except asyncio.CancelledError:
                 await status.close()
                 await _stopped_notice(run, context, status)
@@ -91,30 +88,8 @@ async def _stopped_notice(run: Run, context: RunContext, status: StatusComment) 
         await asyncio.wait_for(asyncio.shield(task), 10)
 
 
-class _Publish:
-    def __init__(
-        self,
-        run: Run,
-        context: RunContext,
-        app: GitHubApp,
-        gh: GitHubAPI,
-        status: StatusComment,
-        server_policy: Policy,
-    ) -> None:
-        self.server_policy = server_policy
-        self.run = run
-        self.context = context
-        self.app = app
-        self.gh = gh
-        self.status = status
-        self.done: list[tuple[str, str]] = []
-
-    def step(self, name: str, detail: str = "") -> None:
-        self.done.append((name, detail))
-        self.context.trace.event("pipeline", step=name, detail=detail)
-
-    async def working_on(self, current: str, note: str = "") -> None:
-        await self.status.show(texts.status_text(self.run.id, self.done, current, note))
+class _Publish(RunSteps):
+    """A first run: the issue to a pull request."""
 
     async def execute(self) -> RunOutcome:
         run, settings = self.run, self.context.settings
@@ -144,7 +119,7 @@ class _Publish:
             self.context.trace.event("policy_gates", **start.trace_fields())
             if start.verdict == "deny":
                 return await self.refuse(start, "")
-            result = await self.solve(checkout, issue, policy, today, settings)
+            result = await self.solve(self.request(checkout, issue, policy, today))
             if not result.verified:
                 return await self.escalate(result)
             usage = today.model_copy(
@@ -205,64 +180,20 @@ class _Publish:
             command={"comment": "fix", "retry": "retry"}.get(run.trigger),
         )
 
-    async def fresh_token(self) -> str:
-        """An installation token valid for a while yet (a run can outlive the one it cloned
-        with), added to what the trace redacts."""
-        assert self.run.installation_id is not None
-        token = await self.app.installation_token(self.run.installation_id)
-        self.context.trace.redact.add(token)
-        return token
-
-    async def spent_today(self) -> Usage:
-        """Model spend since midnight UTC of this run's repository and installation."""
-        assert self.run.installation_id is not None
-        repository, installation = await self.context.store.spent_since(
-            time.time() // 86400 * 86400,
-            self.run.repository,
-            self.run.installation_id,
-            excluding=self.run.id,
-        )
-        return Usage(
-            repository_spent_today_usd=repository, installation_spent_today_usd=installation
-        )
-
-    async def solve(
-        self,
-        checkout: Path,
-        issue: dict[str, Any],
-        policy: Policy,
-        today: Usage,
-        settings: Settings,
-    ) -> SolveResult:
-        await self.working_on("baseline", "running the tests on the default branch")
-        model = ModelConfig(
-            model=settings.model,
-            api_base=settings.model_api_base,
-            api_key=settings.model_api_key,
-        )
-        request = SolveRequest(
+    def request(
+        self, checkout: Path, issue: dict[str, Any], policy: Policy, today: Usage
+    ) -> SolveRequest:
+        return SolveRequest(
             repo=checkout,
             issue_title=str(issue.get("title") or ""),
             issue_body=str(issue.get("body") or ""),
             instructions=self.run.instructions,
-            model=model,
+            model=self.model(),
             sandbox=sandbox_config(policy).model_copy(update={"cache_scope": self.run.repository}),
             work_dir=checkout.parent,
             limits=agent_limits(policy, today),
             verify=verify_config(policy),
         )
-
-        def progress(event: ProgressEvent) -> None:
-            current = "agent" if event.step else "baseline"
-            note = f"step {event.step}: {event.text}" if event.step else event.text
-            if event.cost:
-                note = f"{note[:160]} (cost so far: {event.cost})"
-            self.status.progress(texts.status_text(self.run.id, self.done, current, note[:200]))
-
-        result = await solve(request, trace=self.context.trace, progress=progress)
-        await self.status.close()
-        self.step("solved", result.detail)
-        return result
 
     async def escalate(self, result: SolveResult) -> RunOutcome:
         await self.status.show(texts.escalation_text(self.run.id, result), final=True)
@@ -298,25 +229,6 @@ class _Publish:
             cost_usd=result.stats.cost_usd,
             hold=held.model_dump_json(),
         )
-
-    async def escalate_config(self, error: ConfigError) -> RunOutcome:
-        text = "\n".join(
-            [
-                texts.status_marker(self.run.id),
-                f"**Patchbot cannot work on this repository** (run #{self.run.id}): its "
-                "configuration is invalid.",
-                "",
-                f"```\n{error}\n```",
-                "",
-                "Fix `.github/patchbot.yml` on the default branch (check it with "
-                "`patchbot policy check --repo PATH`), then comment "
-                "`/patchbot retry`. Nothing was pushed.",
-            ]
-        )
-        await self.status.show(text, final=True)
-        await self.label(NEEDS_HUMAN_LABEL)
-        self.context.trace.event("escalated", reason="invalid repository config", detail=str(error))
-        return RunOutcome(state=RunState.ESCALATED, summary=str(error))
 
     async def publish(
         self,
@@ -365,15 +277,3 @@ class _Publish:
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
         return RunOutcome(state=RunState.SUCCEEDED, summary=f"opened {pr_url}", cost_usd=cost_usd)
-
-    async def label(self, name: str) -> None:
-        url = f"/repos/{self.run.repository}/issues/{self.run.issue}/labels"
-        await self.gh.post(url, data={"labels": [name]})
-
-    async def unlabel(self, name: str) -> None:
-        url = f"/repos/{self.run.repository}/issues/{self.run.issue}/labels/{name}"
-        try:
-            await self.gh.delete(url)
-        except gidgethub.BadRequest as error:
-            if error.status_code != 404:
-                raise

@@ -16,6 +16,10 @@ from bot.publish.approval import HeldPatch
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, Verification
 
+TESTS_START = "<!-- patchbot:tests -->"
+TESTS_END = "<!-- /patchbot:tests -->"
+"""Around the test table of a pull request's body: a revision replaces what is between."""
+
 
 def status_marker(run_id: int) -> str:
     return f"<!-- patchbot:status run={run_id} -->"
@@ -34,9 +38,16 @@ def stats_line(stats: AgentStats, duration: float) -> str:
     )
 
 
-def status_text(run_id: int, phases: list[tuple[str, str]], current: str, note: str) -> str:
-    """The status comment while a run works: done phases ticked, the current one with a note."""
-    lines = [status_marker(run_id), f"**Patchbot** is working on this issue (run #{run_id}).", ""]
+def status_text(
+    run_id: int, phases: list[tuple[str, str]], current: str, note: str, subject: str = "issue"
+) -> str:
+    """The status comment while a run works: done phases ticked, the current one with a note.
+    `subject`: what the run works on (`issue`, `pull request`)."""
+    lines = [
+        status_marker(run_id),
+        f"**Patchbot** is working on this {subject} (run #{run_id}).",
+        "",
+    ]
     for name, detail in phases:
         lines.append(f"- [x] {name}" + (f": {plain(detail)}" if detail else ""))
     lines.append(f"- [ ] **{current}**" + (f": {plain(note)}" if note else ""))
@@ -93,7 +104,9 @@ def pr_body(
             "Patchbot ran the repository's test suite on the base commit and on this change, "
             "each in a fresh sandbox with no network:",
             "",
+            TESTS_START,
             test_table(result.verification),
+            TESTS_END,
             "",
             *_policy_section(gates, notes),
             "",
@@ -131,6 +144,22 @@ def escalation_text(run_id: int, result: SolveResult) -> str:
         "`/patchbot fix <more instructions>` to tell me more.",
     ]
     return "\n".join(lines)
+
+
+def config_error_text(run_id: int, error: str) -> str:
+    return "\n".join(
+        [
+            status_marker(run_id),
+            f"**Patchbot cannot work on this repository** (run #{run_id}): its "
+            "configuration is invalid.",
+            "",
+            f"```\n{error}\n```",
+            "",
+            "Fix `.github/patchbot.yml` on the default branch (check it with "
+            "`patchbot policy check --repo PATH`), then comment "
+            "`/patchbot retry`. Nothing was pushed.",
+        ]
+    )
 
 
 def failure_text(run_id: int, error: str) -> str:

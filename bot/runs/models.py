@@ -85,8 +85,13 @@ class RunOutcome(BaseModel):
     """What a pipeline returns: how the run ended."""
 
     state: Literal[
-        RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED, RunState.AWAITING_APPROVAL
+        RunState.SUCCEEDED,
+        RunState.ESCALATED,
+        RunState.FAILED,
+        RunState.AWAITING_APPROVAL,
+        RunState.CANCELLED,
     ]
+    """CANCELLED: the pipeline found there was no point going on (its pull request closed)."""
     summary: str = ""
     cost_usd: float = Field(default=0.0, ge=0)
     """Money spent on the model during this attempt, US dollars."""

@@ -70,10 +70,10 @@ class Checkouts:
         (self.trusted / "info" / "exclude").write_text(_EXCLUDE)
         self.fresh(self.work)
 
-    def fresh(self, path: Path) -> Path:
-        """A new checkout of the base commit at `path`."""
+    def fresh(self, path: Path, commit: str | None = None) -> Path:
+        """A new checkout of the base commit (or of `commit`, an ancestor of it) at `path`."""
         git("clone", "--quiet", "--no-hardlinks", "--no-checkout", str(self.trusted), str(path))
-        git("checkout", "--quiet", "--detach", self.base, cwd=path)
+        git("checkout", "--quiet", "--detach", commit or self.base, cwd=path)
         return path
 
     def diff(self) -> str:

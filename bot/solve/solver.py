@@ -35,6 +35,9 @@ class SolveRequest(BaseModel):
     issue_body: str = ""
     instructions: str = ""
     """Extra words from a maintainer (`/patchbot fix <instructions>`); untrusted like the issue."""
+    revision: str = ""
+    """For a revision of Patchbot's pull request: its diff so far and the numbered feedback to
+    address (reviews, line comments, failing checks); untrusted like the issue."""
     model: ModelConfig
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     limits: AgentLimits = Field(default_factory=AgentLimits)
@@ -123,6 +126,32 @@ async def solve(
         )
 
 
+async def verify_head(
+    repo: Path,
+    before: str,
+    request: SolveRequest,
+    *,
+    trace: Trace,
+    open_sandbox: SandboxOpener = docker_sandbox,
+) -> Verification:
+    """The suite on commit `before` and on the repository's HEAD (a descendant, e.g. a merge
+    made without the agent), each in a fresh sandbox, compared as for a candidate patch."""
+    with tempfile.TemporaryDirectory(prefix="patchbot-verify-", dir=request.work_dir) as root:
+        checkouts = await asyncio.to_thread(Checkouts, repo, Path(root))
+        tree = await asyncio.to_thread(checkouts.fresh, Path(root) / "before", before)
+        baseline = await run_suite(tree, request.sandbox, open_sandbox)
+        candidate = await run_suite(checkouts.work, request.sandbox, open_sandbox)
+    verification = judge(baseline, candidate, request.verify)
+    trace.event(
+        "verification",
+        attempt=0,
+        accepted=verification.accepted,
+        reason=verification.reason,
+        changes=[change.model_dump() for change in verification.changes],
+    )
+    return verification
+
+
 class _Run:
     def __init__(
         self,
@@ -194,6 +223,7 @@ class _Run:
                 request.issue_body,
                 request.instructions,
                 format_report(baseline, tools.failures_shown, tools.output_chars // 4),
+                request.revision,
             ),
         )
         max_attempts = request.verify.max_attempts

@@ -1,0 +1,123 @@
+"""What every run does on GitHub, a first run or a revision of its pull request: the status
+comment and its ticked steps, fresh tokens, the day's spend, labels, the repository's policy,
+and the solve run with its progress shown."""
+
+from __future__ import annotations
+
+import time
+
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from bot.agent.loop import ProgressEvent
+from bot.agent.model import ModelConfig
+from bot.errors import ConfigError
+from bot.github.client import GitHubApp
+from bot.handlers.messages import NEEDS_HUMAN_LABEL
+from bot.policy.decisions import Usage
+from bot.policy.model import Policy
+from bot.publish import texts
+from bot.publish.status import StatusComment
+from bot.runs.models import Run, RunOutcome, RunState
+from bot.runs.pipeline import RunContext
+from bot.solve.solver import SolveRequest, SolveResult, solve
+
+
+class RunSteps:
+    """The parts a run's pipeline shares; `thread` is where it talks (the issue, or the pull
+    request a revision works on)."""
+
+    subject = "issue"
+    """What the status comment says the run works on."""
+
+    def __init__(
+        self,
+        run: Run,
+        context: RunContext,
+        app: GitHubApp,
+        gh: GitHubAPI,
+        status: StatusComment,
+        server_policy: Policy,
+    ) -> None:
+        self.run = run
+        self.context = context
+        self.app = app
+        self.gh = gh
+        self.status = status
+        self.server_policy = server_policy
+        self.done: list[tuple[str, str]] = []
+
+    @property
+    def thread(self) -> int:
+        return self.run.pull_request or self.run.issue
+
+    def step(self, name: str, detail: str = "") -> None:
+        self.done.append((name, detail))
+        self.context.trace.event("pipeline", step=name, detail=detail)
+
+    async def working_on(self, current: str, note: str = "") -> None:
+        text = texts.status_text(self.run.id, self.done, current, note, self.subject)
+        await self.status.show(text)
+
+    def model(self) -> ModelConfig:
+        settings = self.context.settings
+        return ModelConfig(
+            model=settings.model, api_base=settings.model_api_base, api_key=settings.model_api_key
+        )
+
+    async def fresh_token(self) -> str:
+        """An installation token valid for a while yet (a run can outlive the one it cloned
+        with), added to what the trace redacts."""
+        assert self.run.installation_id is not None
+        token = await self.app.installation_token(self.run.installation_id)
+        self.context.trace.redact.add(token)
+        return token
+
+    async def spent_today(self) -> Usage:
+        """Model spend since midnight UTC of this run's repository and installation."""
+        assert self.run.installation_id is not None
+        repository, installation = await self.context.store.spent_since(
+            time.time() // 86400 * 86400,
+            self.run.repository,
+            self.run.installation_id,
+            excluding=self.run.id,
+        )
+        return Usage(
+            repository_spent_today_usd=repository, installation_spent_today_usd=installation
+        )
+
+    async def solve(self, request: SolveRequest) -> SolveResult:
+        """The solve run, its progress shown in the status comment."""
+        await self.working_on("baseline", "running the tests before any change")
+
+        def progress(event: ProgressEvent) -> None:
+            current = "agent" if event.step else "baseline"
+            note = f"step {event.step}: {event.text}" if event.step else event.text
+            if event.cost:
+                note = f"{note[:160]} (cost so far: {event.cost})"
+            text = texts.status_text(self.run.id, self.done, current, note[:200], self.subject)
+            self.status.progress(text)
+
+        result = await solve(request, trace=self.context.trace, progress=progress)
+        await self.status.close()
+        self.step("solved", result.detail)
+        return result
+
+    async def escalate_config(self, error: ConfigError) -> RunOutcome:
+        """The repository's `.github/patchbot.yml` is broken: say where, push nothing."""
+        await self.status.show(texts.config_error_text(self.run.id, str(error)), final=True)
+        await self.label(NEEDS_HUMAN_LABEL)
+        self.context.trace.event("escalated", reason="invalid repository config", detail=str(error))
+        return RunOutcome(state=RunState.ESCALATED, summary=str(error))
+
+    async def label(self, name: str) -> None:
+        url = f"/repos/{self.run.repository}/issues/{self.thread}/labels"
+        await self.gh.post(url, data={"labels": [name]})
+
+    async def unlabel(self, name: str) -> None:
+        url = f"/repos/{self.run.repository}/issues/{self.thread}/labels/{name}"
+        try:
+            await self.gh.delete(url)
+        except gidgethub.BadRequest as error:
+            if error.status_code != 404:
+                raise
