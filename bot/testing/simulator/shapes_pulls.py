@@ -26,7 +26,10 @@ async def pull_json(state: SimulatorState, repo: Repo, pull: Pull, urls: Urls) -
     api, web_url = urls.api, urls.web
     head_sha = await gitrepo.ref_sha(repo.path, pull.head) or ZERO_SHA
     base_sha = await gitrepo.ref_sha(repo.path, pull.base) or ZERO_SHA
-    additions, deletions, changed, commits = await gitrepo.diff_stats(repo.path, base_sha, head_sha)
+    stats = (0, 0, 0, 0)  # a deleted branch has no diff
+    if ZERO_SHA not in (base_sha, head_sha):
+        stats = await gitrepo.diff_stats(repo.path, base_sha, head_sha)
+    additions, deletions, changed, commits = stats
     rest = f"{api}/repos/{repo.full_name}"
     html = f"{web_url}/{repo.full_name}/pull/{pull.number}"
     self_url = f"{rest}/pulls/{pull.number}"

@@ -1,0 +1,205 @@
+"""Maintainers steer Patchbot's pull request, through the simulator, the scripted model over
+litellm's real HTTP path and real Docker sandboxes: a review with line comments becomes one
+revision run and one new verified commit with replies; a human's commit on the branch is kept;
+another app's failing check gets a repair commit, and past the policy's maximum an escalation;
+closing the pull request mid-revision cancels it; a deleted branch ends in a clear comment."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.runs.models import Run, RunState
+from bot.testing.simulator.state import Pull
+from bot.testing.stack import MAINTAINER, LocalStack
+from tests.e2e.conftest import (
+    REPOSITORY,
+    StartStack,
+    eventually,
+    git_show,
+    has_event,
+    trace_events,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
+FAST = {"PATCHBOT_REVISION_DELAY": "1"}
+SOURCE = "stats/__init__.py"
+
+
+async def opened_pull(stack: LocalStack, number: int) -> Pull:
+    """Label the issue and wait for Patchbot's first run to open its pull request."""
+    await stack.github.label_issue(REPOSITORY, number, "patchbot", by=MAINTAINER)
+    run = await stack.finished_run(REPOSITORY, number, timeout=180)
+    assert run.state is RunState.SUCCEEDED, run.summary
+    [pull] = stack.github.repo(REPOSITORY).pulls.values()
+    return pull
+
+
+async def revisions(
+    stack: LocalStack, pull: Pull, count: int = 1, timeout: float = 180
+) -> list[Run]:
+    """Wait until the pull request has `count` revision runs, all ended; they, oldest first."""
+
+    async def ended() -> list[Run] | None:
+        runs = await stack.store.pull_runs(REPOSITORY, pull.number)
+        done = len(runs) >= count and not any(run.state.active for run in runs)
+        return runs if done else None
+
+    found: list[Run] = await eventually(ended, f"{count} ended revision run(s)", timeout=timeout)
+    return found
+
+
+def log(stack: LocalStack, *args: str) -> str:
+    return git_show(stack.github.repo(REPOSITORY).path, *args)
+
+
+def status_of(stack: LocalStack, pull: Pull, run: Run) -> str:
+    marker = f"<!-- patchbot:status run={run.id} -->"
+    [comment] = [
+        c
+        for c in stack.github.repo(REPOSITORY).comments_on(pull.number)
+        if c.body.startswith(marker)
+    ]
+    return comment.body
+
+
+async def test_a_review_with_ten_line_comments_becomes_one_verified_commit_with_replies(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", "revise_median", environment=FAST)
+    pull = await opened_pull(stack, number)
+    first_head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    comments = [(SOURCE, 15, f"Note {i}: please document the even case.") for i in range(9)]
+    comments.append(("tests/test_stats.py", 17, "And keep this test as it is."))
+    await stack.github.review_pull(
+        REPOSITORY,
+        pull.number,
+        by=MAINTAINER,
+        state="CHANGES_REQUESTED",
+        body="Nearly there: a docstring, please.",
+        comments=comments,
+    )
+    [run] = await revisions(stack, pull)
+    assert run.state is RunState.SUCCEEDED, run.summary
+    assert (run.trigger, run.iteration, run.issue) == ("review", 1, number)
+    assert stack.model.model.remaining == 0
+
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    assert head != first_head
+    assert log(stack, "rev-list", f"{first_head}..{head}").split() == [head]  # one new commit
+    assert log(stack, "rev-parse", f"{head}^").strip() == first_head  # on top: nothing rewritten
+    assert "mean of the two middle values" in log(stack, "show", f"{head}:{SOURCE}")
+    assert f"Patchbot-Run: {run.id}" in log(stack, "log", "-1", "--format=%B", head)
+
+    repo = stack.github.repo(REPOSITORY)
+    replies = [c for c in pull.review_comments if c.in_reply_to_id is not None]
+    assert len(replies) == 10 and {r.user.login for r in replies} == {"patchbot[bot]"}
+    assert all(head[:12] in r.body and "revision 1" in r.body for r in replies)
+    checks = {c.head_sha: c for c in repo.check_runs.values() if c.name == "patchbot/verify"}
+    assert set(checks) == {first_head, head}
+    assert checks[head].conclusion == "success"
+    assert "5 passed, 0 failed" in str(checks[head].output.get("title"))
+    assert f"As of revision 1 (run #{run.id}, commit {head[:12]})" in (pull.body or "")
+    text = status_of(stack, pull, run)
+    assert f"**Patchbot pushed {head[:12]}**" in text and "answered 10 review thread(s)" in text
+    feedback = next(e for e in trace_events(stack, run.id) if e["kind"] == "feedback")
+    assert sorted(item["kind"] for item in feedback["items"]) == ["line"] * 10 + ["review"]
+
+
+async def test_a_human_commit_on_the_branch_is_kept_and_the_revision_builds_on_it(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", "revise_median", environment=FAST)
+    pull = await opened_pull(stack, number)
+    readme = "# stats\n\nSmall statistics.\n"
+    human = await stack.github.push_commit(
+        REPOSITORY, pull.head, {"README.md": readme}, by=MAINTAINER, message="Add a README"
+    )
+    await stack.github.comment_on(
+        REPOSITORY, pull.number, "/patchbot revise document the even case", by=MAINTAINER
+    )
+    [run] = await revisions(stack, pull)
+    assert run.state is RunState.SUCCEEDED, run.summary
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    assert log(stack, "rev-parse", f"{head}^").strip() == human
+    assert log(stack, "show", f"{head}:README.md") == readme
+    assert "@" in log(stack, "log", "-1", "--format=%ce", human)
+    assert "patchbot" not in log(stack, "log", "-1", "--format=%ce", human)
+
+
+async def test_a_failing_check_of_another_app_gets_a_repair_and_then_an_escalation(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", "revise_median", environment=FAST)
+    pull = await opened_pull(stack, number)
+    policy = "revisions:\n  max_ci_repairs: 1\n"
+    await stack.github.push_commit(
+        REPOSITORY, "main", {".github/patchbot.yml": policy}, by=MAINTAINER, message="Policy"
+    )
+    first = await stack.github.branch_sha(REPOSITORY, pull.head)
+    assert first is not None
+    await stack.github.complete_check(
+        REPOSITORY,
+        first,
+        name="docs",
+        summary="1 function without a docstring",
+        annotations=[
+            {
+                "path": SOURCE,
+                "start_line": 10,
+                "end_line": 10,
+                "annotation_level": "failure",
+                "message": "median() has no docstring",
+            }
+        ],
+    )
+    [repair] = await revisions(stack, pull)
+    assert repair.state is RunState.SUCCEEDED, repair.summary
+    assert repair.trigger == "ci"
+    prompt = next(e for e in trace_events(stack, repair.id) if e["kind"] == "feedback")
+    assert "median() has no docstring" in prompt["items"][0]["body"]
+    second = await stack.github.branch_sha(REPOSITORY, pull.head)
+    assert second != first
+
+    # The check fails again on the repaired head: past the maximum, a human decides.
+    await stack.github.complete_check(REPOSITORY, second, name="docs", summary="still failing")
+    runs = await revisions(stack, pull, count=2)
+    assert runs[1].state is RunState.ESCALATED
+    assert "max_ci_repairs" in runs[1].summary
+    assert await stack.github.branch_sha(REPOSITORY, pull.head) == second
+    assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
+    assert "could not revise this pull request" in status_of(stack, pull, runs[1])
+
+
+async def test_closing_the_pull_request_mid_revision_cancels_it_and_pushes_nothing(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack(
+        "fix_median", "sleeps", environment={**FAST, "PATCHBOT_LEASE_SECONDS": "3"}
+    )
+    pull = await opened_pull(stack, number)
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    await stack.github.comment_on(REPOSITORY, pull.number, "/patchbot revise", by=MAINTAINER)
+
+    async def agent_working() -> bool:
+        runs = await stack.store.pull_runs(REPOSITORY, pull.number)
+        return bool(runs) and has_event(stack, runs[0].id, "tool_call")
+
+    await eventually(agent_working, "the revision's agent to run a command", timeout=120)
+    await stack.github.close_pull(REPOSITORY, pull.number, by=MAINTAINER)
+    [run] = await revisions(stack, pull, timeout=30)
+    assert run.state is RunState.CANCELLED
+    assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
+
+
+async def test_a_revision_of_a_deleted_branch_says_so_and_pushes_nothing(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", environment=FAST)
+    pull = await opened_pull(stack, number)
+    log(stack, "update-ref", "-d", f"refs/heads/{pull.head}")
+    await stack.github.comment_on(REPOSITORY, pull.number, "/patchbot revise", by=MAINTAINER)
+    [run] = await revisions(stack, pull)
+    assert run.state is RunState.ESCALATED
+    text = status_of(stack, pull, run)
+    assert f"the branch `{pull.head}` no longer exists" in text
+    assert "Nothing was pushed" in text
