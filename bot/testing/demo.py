@@ -2,7 +2,9 @@
 
 It starts the GitHub simulator with an example repository and an issue describing a real
 bug, the scripted model, the webhook server and a worker; labels the issue through a real
-signed webhook; follows the status comment; and prints the pull request and the trace.
+signed webhook; follows the status comment; and prints the pull request and the trace. Then a
+simulated maintainer requests a change in a review line comment, and the demo prints
+Patchbot's answer: a second verified commit on the branch and its reply in the thread.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from bot.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "tests" / "examples" / "buggy_stats"
 TRAJECTORY = ROOT / "bot" / "agent" / "trajectories" / "fix_median.jsonl"
+REVISION = ROOT / "bot" / "agent" / "trajectories" / "revise_median.jsonl"
+REVIEW_LINE = (
+    "stats/__init__.py",
+    15,
+    "Please say in median()'s docstring what an even count gives.",
+)
 REPOSITORY = "octo/stats"
 
 
@@ -35,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if not EXAMPLE.is_dir() or not TRAJECTORY.is_file():
+    if not EXAMPLE.is_dir() or not TRAJECTORY.is_file() or not REVISION.is_file():
         raise ConfigError(f"the demo needs a Patchbot checkout: {EXAMPLE} is missing")
     root = Path(tempfile.mkdtemp(prefix="patchbot-demo-"))
     try:
@@ -59,7 +67,9 @@ async def _run(root: Path, timeout: float) -> int:
 
     find_image(docker_client(), "python")  # fail now, with the command that fixes it
     title, _, body = (EXAMPLE / "ISSUE.md").read_text().partition("\n")
-    async with LocalStack(root, load_trajectory(TRAJECTORY)) as stack:
+    script = load_trajectory(TRAJECTORY) + load_trajectory(REVISION)
+    environment = {"PATCHBOT_REVISION_DELAY": "1"}
+    async with LocalStack(root, script, environment=environment) as stack:
         say(f"GitHub simulator   {stack.github.url}  (repository {REPOSITORY})")
         say(f"scripted model     {stack.model.api_base}")
         say(f"Patchbot           {stack.url}/webhooks  (1 worker)")
@@ -77,7 +87,68 @@ async def _run(root: Path, timeout: float) -> int:
         say(f"\nrun #{run.id} {run.state.value} in {took:.1f} s: {run.summary}")
         _print_pull_request(stack)
         _print_trace(stack.settings.data_dir / "runs" / f"{run.id}.jsonl")
-        return 0 if run.state.value == "succeeded" else 1
+        if run.state.value != "succeeded":
+            return 1
+        revision = await _review(stack, timeout)
+        _print_trace(stack.settings.data_dir / "runs" / f"{revision.id}.jsonl")
+        return 0 if revision.state.value == "succeeded" else 1
+
+
+async def _review(stack: Any, timeout: float) -> Any:
+    """A maintainer requests a change in a line comment; print Patchbot's answer."""
+    from bot.testing.stack import MAINTAINER
+
+    repo = stack.github.repo(REPOSITORY)
+    pull = next(iter(repo.pulls.values()))
+    first = await stack.github.branch_sha(REPOSITORY, pull.head)
+    path, line, text = REVIEW_LINE
+    say(f"\n=== @{MAINTAINER} reviews pull request #{pull.number}: changes requested")
+    say(f"  {path}:{line}: {text}")
+    started = time.monotonic()
+    await stack.github.review_pull(
+        REPOSITORY, pull.number, by=MAINTAINER, comments=[(path, line, text)]
+    )
+    watcher = asyncio.create_task(_follow_status(stack, pull.number, started))
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = await stack.store.pull_runs(REPOSITORY, pull.number)
+            if runs and not runs[-1].state.active:
+                revision = runs[-1]
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the revision did not end within {timeout:g} s")
+            await asyncio.sleep(0.2)
+    finally:
+        watcher.cancel()
+    took = time.monotonic() - started
+    say(
+        f"\nrun #{revision.id} (revision {revision.iteration}) {revision.state.value} in "
+        f"{took:.1f} s: {revision.summary}"
+    )
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    say(f"\n=== branch {pull.head}: the new commit on top of {first[:12]}\n")
+    say(_git(repo.path, "log", "--format=%h %s (%an)", f"{pull.base}..{head}").rstrip())
+    say("")
+    say(_git(repo.path, "show", "--format=", head).rstrip())
+    for reply in pull.review_comments:
+        if reply.in_reply_to_id is not None:
+            say(f"\n=== @{reply.user.login} replies in the thread on {reply.path}:{reply.line}")
+            say(reply.body.split("\n", 1)[1] if "\n" in reply.body else reply.body)
+    for check in repo.check_runs.values():
+        if check.head_sha == head:
+            say(
+                f"\ncheck run {check.name} on {head[:12]}: {check.conclusion}, "
+                f"{check.output.get('title')}"
+            )
+    return revision
+
+
+def _git(bare: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "--git-dir", str(bare), *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout
 
 
 async def _follow_status(stack: Any, number: int, started: float) -> None:
@@ -97,12 +168,7 @@ async def _follow_status(stack: Any, number: int, started: float) -> None:
 def _print_pull_request(stack: Any) -> None:
     repo = stack.github.repo(REPOSITORY)
     for pull in repo.pulls.values():
-        stat = subprocess.run(
-            ["git", "--git-dir", str(repo.path), "diff", "--stat", f"{pull.base}...{pull.head}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
+        stat = _git(repo.path, "diff", "--stat", f"{pull.base}...{pull.head}")
         say(f"\n=== pull request #{pull.number}: {pull.title}")
         say(f"branch {pull.head} → {pull.base}\n")
         say(pull.body or "")
@@ -135,6 +201,8 @@ def _trace_line(event: dict[str, Any]) -> str:
         return f"verification of attempt {event['attempt']}: {event['reason']}"
     if kind in ("pull_request", "escalated"):
         return f"{kind}: {event.get('url') or event.get('detail')}"
+    if kind == "revision_pushed":
+        return f"revision {event['iteration']} pushed: {event['head'][:12]}"
     if kind == "pipeline":
         return f"{event['step']}: {event.get('detail', '')}"
     return ""
