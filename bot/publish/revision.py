@@ -163,6 +163,7 @@ class Revision(RunSteps):
             issue_title=str(issue.get("title") or ""),
             issue_body=str(issue.get("body") or ""),
             revision=say.feedback_prompt(feedback, diff[:MAX_DIFF_CHARS], merge, base),
+            baseline_commit=head if merge is not None and merge.state == "conflicts" else None,
             model=self.model(),
             sandbox=sandbox_config(policy).model_copy(update={"cache_scope": run.repository}),
             work_dir=checkout.parent,

@@ -89,9 +89,9 @@ def leftover_markers(checkout: Path, files: list[str]) -> list[str]:
 async def commit_revision(
     checkout: Path, patch: str, message: str, head: str, merge: Merge | None
 ) -> str:
-    """The revision's commit on top of HEAD: the patch, committed as the bot. When HEAD is the
-    temporary unresolved merge, the commit is instead the real merge of the pull request's
-    head and the base, with the resolved tree. Its id."""
+    """The revision's commit on top of HEAD: the patch, committed as the bot (no patch: HEAD
+    itself, a clean merge). When HEAD is the temporary unresolved merge, the commit is instead
+    the real merge of the pull request's head and the base, with the resolved tree. Its id."""
     if patch.strip():
         patch_file = checkout / ".git" / "patchbot-revision.diff"
         patch_file.write_text(patch)
@@ -106,7 +106,8 @@ async def commit_revision(
         sha = made.strip()
         await run_git(["checkout", "--quiet", "--detach", sha], cwd=checkout)
         return sha
-    await run_git([*_AS_BOT, "commit", "--quiet", "--no-verify", "-m", message], cwd=checkout)
+    if patch.strip():  # else HEAD is the new commit already: a clean merge
+        await run_git([*_AS_BOT, "commit", "--quiet", "--no-verify", "-m", message], cwd=checkout)
     return (await run_git(["rev-parse", "HEAD"], cwd=checkout)).strip()
 
 

@@ -35,6 +35,9 @@ class SolveRequest(BaseModel):
     issue_body: str = ""
     instructions: str = ""
     """Extra words from a maintainer (`/patchbot fix <instructions>`); untrusted like the issue."""
+    baseline_commit: str | None = None
+    """Run the baseline on this commit (an ancestor of HEAD) instead of HEAD: for a merge with
+    unresolved conflicts, the pull request's head, whose tests say what must keep passing."""
     revision: str = ""
     """For a revision of Patchbot's pull request: its diff so far and the numbered feedback to
     address (reviews, line comments, failing checks); untrusted like the issue."""
@@ -184,7 +187,9 @@ class _Run:
             asyncio.to_thread(import_litellm if isinstance(self.model, LitellmModel) else str)
         )
         try:
-            tree = await asyncio.to_thread(self.checkouts.fresh, self.checkouts.root / "baseline")
+            tree = await asyncio.to_thread(
+                self.checkouts.fresh, self.checkouts.root / "baseline", self.request.baseline_commit
+            )
             baseline = await run_suite(tree, self.request.sandbox, self.open_sandbox)
             await warming
         except SetupFailed as error:

@@ -12,6 +12,7 @@ from bot.runs.models import Run, RunState
 from bot.testing.simulator.state import Pull
 from bot.testing.stack import MAINTAINER, LocalStack
 from tests.e2e.conftest import (
+    EXAMPLE,
     REPOSITORY,
     StartStack,
     eventually,
@@ -203,3 +204,68 @@ async def test_a_revision_of_a_deleted_branch_says_so_and_pushes_nothing(
     text = status_of(stack, pull, run)
     assert f"the branch `{pull.head}` no longer exists" in text
     assert "Nothing was pushed" in text
+
+
+CONFLICTING = (
+    (EXAMPLE / SOURCE)
+    .read_text()
+    .replace("    return ordered[middle]\n", "    return ordered[middle]  # the upper middle\n")
+)
+
+
+async def test_update_merges_the_base_branch_without_force_and_verifies_again(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", environment=FAST)
+    pull = await opened_pull(stack, number)
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    main = await stack.github.push_commit(
+        REPOSITORY, "main", {"NOTES.md": "notes\n"}, by=MAINTAINER, message="Add notes"
+    )
+    await stack.github.comment_on(REPOSITORY, pull.number, "/patchbot update", by=MAINTAINER)
+    [run] = await revisions(stack, pull)
+    assert run.state is RunState.SUCCEEDED, run.summary
+    merged = await stack.github.branch_sha(REPOSITORY, pull.head)
+    assert log(stack, "log", "-1", "--format=%P", merged).split() == [head, main]
+    assert stack.model.model.remaining == 0  # a clean merge needs no model
+    verdicts = [e for e in trace_events(stack, run.id) if e["kind"] == "verification"]
+    assert [v["accepted"] for v in verdicts] == [True]
+    checks = [c for c in stack.github.repo(REPOSITORY).check_runs.values() if c.head_sha == merged]
+    assert [c.conclusion for c in checks] == ["success"]
+
+
+async def test_update_with_a_conflict_lets_the_agent_resolve_it_in_one_merge_commit(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", "resolve_conflict", environment=FAST)
+    pull = await opened_pull(stack, number)
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    main = await stack.github.push_commit(
+        REPOSITORY, "main", {SOURCE: CONFLICTING}, by=MAINTAINER, message="Note the middle"
+    )
+    await stack.github.comment_on(REPOSITORY, pull.number, "/patchbot update", by=MAINTAINER)
+    [run] = await revisions(stack, pull)
+    assert run.state is RunState.SUCCEEDED, run.summary
+    merged = await stack.github.branch_sha(REPOSITORY, pull.head)
+    assert log(stack, "log", "-1", "--format=%P", merged).split() == [head, main]
+    resolved = log(stack, "show", f"{merged}:{SOURCE}")
+    assert "<<<<<<<" not in resolved and ">>>>>>>" not in resolved
+    assert "(ordered[middle - 1] + ordered[middle]) / 2" in resolved
+
+
+async def test_a_conflict_the_agent_cannot_resolve_escalates_and_pushes_nothing(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", "gives_up", environment=FAST)
+    pull = await opened_pull(stack, number)
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    await stack.github.push_commit(
+        REPOSITORY, "main", {SOURCE: CONFLICTING}, by=MAINTAINER, message="Note the middle"
+    )
+    await stack.github.comment_on(REPOSITORY, pull.number, "/patchbot update", by=MAINTAINER)
+    [run] = await revisions(stack, pull)
+    assert run.state is RunState.ESCALATED, run.summary
+    assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
+    text = status_of(stack, pull, run)
+    assert "could not revise this pull request" in text and "Nothing was pushed" in text
+    assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
