@@ -69,19 +69,19 @@ class GitHubPipeline:
                 await status.close()
                 reason = context.trace.redact(f"{type(error).__name__}: {error}")
                 with contextlib.suppress(Exception):
-                    await status.show(texts.failure_text(run.id, reason), final=True)
+                    await status.show(texts.failure_text(run, reason), final=True)
                 raise
             finally:
                 await status.close()
 
 
 async def _stopped_notice(run: Run, context: RunContext, status: StatusComment) -> None:
-    """Say so on the issue when a maintainer stopped the run (not when a lease moved)."""
+    """Say so when a maintainer stopped the run (not when a lease moved)."""
 
     async def notice() -> None:
         current = await context.store.get_run(run.id)
         if current is not None and current.cancel_requested:
-            await status.show(texts.stopped_text(run.id), final=True)
+            await status.show(texts.stopped_text(run), final=True)
 
     task = asyncio.ensure_future(notice())
     with contextlib.suppress(Exception):

@@ -13,6 +13,7 @@ from bot.github.markdown import code, fenced, plain, quote
 from bot.handlers.messages import CHECK_NAME
 from bot.policy.decisions import GateReport
 from bot.publish.approval import HeldPatch
+from bot.runs.models import Run
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, Verification
 
@@ -162,24 +163,30 @@ def config_error_text(run_id: int, error: str) -> str:
     )
 
 
-def failure_text(run_id: int, error: str) -> str:
+def again_command(run: Run) -> str:
+    """What to comment to try again: a first run is retried, a revision asked for again."""
+    return "/patchbot revise" if run.pull_request is not None else "/patchbot retry"
+
+
+def failure_text(run: Run, error: str) -> str:
+    run_id = run.id
     return "\n".join(
         [
             status_marker(run_id),
             f"**Patchbot failed** on run #{run_id}: {plain(error, 1000)}",
             "",
             "Nothing was pushed. This is a problem on Patchbot's side or with reaching GitHub, "
-            "not a verdict on the issue. To try again, comment `/patchbot retry`.",
+            f"not a verdict on the work. To try again, comment `{again_command(run)}`.",
         ]
     )
 
 
-def stopped_text(run_id: int) -> str:
+def stopped_text(run: Run) -> str:
     return "\n".join(
         [
-            status_marker(run_id),
-            f"**Patchbot stopped** run #{run_id}, as asked. Its sandbox is gone and nothing "
-            "was pushed. Comment `/patchbot retry` to start again.",
+            status_marker(run.id),
+            f"**Patchbot stopped** run #{run.id}, as asked. Its sandbox is gone and nothing "
+            f"was pushed. Comment `{again_command(run)}` to start again.",
         ]
     )
 

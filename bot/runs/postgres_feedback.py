@@ -12,7 +12,7 @@ import time
 import asyncpg
 
 from bot.runs.models import Feedback, NewFeedback, RunNotFound
-from bot.runs.store import FEEDBACK_FIELDS, feedback_from_row
+from bot.runs.store import FEEDBACK_FIELDS, RETAKEN, feedback_from_row
 
 
 async def add(db: asyncpg.Pool | asyncpg.Connection, item: NewFeedback) -> bool:
@@ -41,12 +41,14 @@ async def add(db: asyncpg.Pool | asyncpg.Connection, item: NewFeedback) -> bool:
 async def take(
     db: asyncpg.Connection, run_id: int, repository: str, pull_request: int
 ) -> list[Feedback]:
-    """Assign the pending items of the pull request to the run; all the run holds, oldest first."""
+    """Assign the pending items of the pull request to the run, and those earlier runs took
+    without pushing anything for them; all the run holds, oldest first."""
     if await db.fetchval("SELECT 1 FROM runs WHERE id = $1", run_id) is None:
         raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
     await db.execute(
         "UPDATE feedback SET run_id = $1 "
-        "WHERE repository = $2 AND pull_request = $3 AND run_id IS NULL",
+        "WHERE repository = $2 AND pull_request = $3 AND "
+        f"{RETAKEN}",
         run_id,
         repository,
         pull_request,

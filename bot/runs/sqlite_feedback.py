@@ -8,7 +8,7 @@ import time
 import aiosqlite
 
 from bot.runs.models import Feedback, NewFeedback, RunNotFound
-from bot.runs.store import FEEDBACK_FIELDS, feedback_from_row
+from bot.runs.store import FEEDBACK_FIELDS, RETAKEN, feedback_from_row
 
 
 async def add(db: aiosqlite.Connection, item: NewFeedback) -> bool:
@@ -39,13 +39,13 @@ async def add(db: aiosqlite.Connection, item: NewFeedback) -> bool:
 async def take(
     db: aiosqlite.Connection, run_id: int, repository: str, pull_request: int
 ) -> list[Feedback]:
-    """Assign the pending items of the pull request to the run; all the run holds, oldest first."""
+    """Assign the pending items of the pull request to the run, and those earlier runs took
+    without pushing anything for them; all the run holds, oldest first."""
     rows = await db.execute_fetchall("SELECT 1 FROM runs WHERE id = ?", (run_id,))
     if not rows:
         raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
     await db.execute(
-        "UPDATE feedback SET run_id = ? "
-        "WHERE repository = ? AND pull_request = ? AND run_id IS NULL",
+        f"UPDATE feedback SET run_id = ? WHERE repository = ? AND pull_request = ? AND {RETAKEN}",
         (run_id, repository, pull_request),
     )
     rows = await db.execute_fetchall(

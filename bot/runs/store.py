@@ -33,6 +33,12 @@ FEEDBACK_FIELDS = (
     "id, repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, "
     "review_id, delivery_id, run_id, received_at"
 )
+RETAKEN = (
+    "(run_id IS NULL OR (kind <> 'check' AND run_id IN "
+    "(SELECT id FROM runs WHERE state IN ('failed', 'escalated', 'cancelled'))))"
+)
+"""The feedback a revision run takes: pending items, and the people's feedback that earlier
+runs took and did not push anything for (a failed check's repair is not asked for again)."""
 _SPENT_SINCE = (
     "SELECT COALESCE(SUM(CASE WHEN repository = {0} THEN cost_usd END), 0), "
     "COALESCE(SUM(CASE WHEN installation_id = {1} THEN cost_usd END), 0) "
@@ -146,8 +152,9 @@ class RunStore(Protocol):
     async def take_feedback(
         self, run_id: int, repository: str, pull_request: int
     ) -> list[Feedback]:
-        """Give the run every pending item of its pull request; all items the run holds,
-        oldest first (a retried attempt of the run gets the same ones again).
+        """Give the run every pending item of its pull request, and the people's feedback that
+        earlier runs of it took and pushed nothing for (failed, escalated, cancelled); all items
+        the run holds, oldest first (a retried attempt of the run gets the same ones again).
         Raises RunNotFound when there is no run `run_id`."""
 
     async def pending_feedback(self, repository: str, pull_request: int) -> list[Feedback]:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.runs.models import FeedbackKind, NewFeedback, NewRun, Run, RunNotFound
+from bot.runs.models import FeedbackKind, NewFeedback, NewRun, Run, RunNotFound, RunState
 from bot.runs.store import RunStore
 
 
@@ -69,13 +69,34 @@ async def test_a_run_takes_the_pending_feedback_of_its_pull_request(store: RunSt
     assert await store.pending_feedback("octo/hello", 10) == []
     assert await store.take_feedback(first.id, "octo/hello", 10) == taken  # a retried attempt
 
-    await store.cancel_run(first.id)
+    claimed = await store.claim_run("w", 60, 3)
+    assert claimed is not None and claimed.id == first.id
+    await store.finish_run(first.id, "w", RunState.SUCCEEDED, "pushed")
     await store.add_feedback(item(4))
     assert [f.source_id for f in await store.pending_feedback("octo/hello", 10)] == [4]
     second = await revision_run(store)
     assert [f.source_id for f in await store.take_feedback(second.id, "octo/hello", 10)] == [4]
     assert await store.take_feedback(first.id, "octo/hello", 10) == taken
     assert [f.source_id for f in await store.pending_feedback("octo/hello", 11)] == [3]
+
+
+@pytest.mark.parametrize("ended", [RunState.ESCALATED, RunState.FAILED, RunState.CANCELLED])
+async def test_feedback_a_run_pushed_nothing_for_is_taken_again_but_not_a_failed_check(
+    store: RunStore, ended: RunState
+) -> None:
+    await store.add_feedback(item(1))
+    await store.add_feedback(item(2, kind="check"))
+    first = await revision_run(store)
+    await store.take_feedback(first.id, "octo/hello", 10)
+    if ended is RunState.CANCELLED:
+        await store.cancel_run(first.id)
+    else:
+        await store.claim_run("w", 60, 3)
+        await store.finish_run(first.id, "w", ended, "nothing pushed")
+    await store.add_feedback(item(3, kind="comment"))
+    second = await revision_run(store)
+    again = await store.take_feedback(second.id, "octo/hello", 10)
+    assert [(f.source_id, f.kind) for f in again] == [(1, "line"), (3, "comment")]
 
 
 async def test_concurrent_takers_never_share_an_item(store: RunStore) -> None:
