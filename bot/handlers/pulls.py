@@ -184,6 +184,19 @@ async def on_review_comment(
     kept = await store.add_feedback(_line_feedback(repository, number, item, event.delivery_id))
     command = parse_command(item.body, settings.command_prefix)
     if kept and command is not None and command.name is CommandName.REVISE:
+        # The request is kept as a `/patchbot revise` comment too: a line comment alone asks
+        # for nothing, so a revision running now would otherwise not follow up on it.
+        await store.add_feedback(
+            NewFeedback(
+                repository=repository,
+                pull_request=number,
+                kind="comment",
+                author=item.user.login,
+                body=command.arguments,
+                source_id=item.id,
+                delivery_id=event.delivery_id,
+            )
+        )
         request = RevisionRequest(
             repository,
             number,

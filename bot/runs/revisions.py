@@ -80,11 +80,15 @@ async def request_revision(
 
 async def follow_up(store: RunStore, run: Run) -> Run | None:
     """After a revision run ended: queue the next one when feedback that asks for a revision
-    arrived while it ran; that run, or None."""
+    arrived while it ran; that run, or None.
+
+    Feedback from before the run started that it never took (it failed first) does not count:
+    it would queue the same failing run again and again. The next request takes it along."""
     if run.pull_request is None:
         return None
     pending = await store.pending_feedback(run.repository, run.pull_request)
-    asking = [item for item in pending if item.kind in TRIGGER_OF]
+    started = run.started_at or 0.0
+    asking = [item for item in pending if item.kind in TRIGGER_OF and item.received_at >= started]
     if not asking:
         return None
     request = RevisionRequest(
