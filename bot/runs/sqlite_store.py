@@ -110,9 +110,11 @@ class SQLiteRunStore:
             log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            row: aiosqlite.Row | None = await cursor.fetchone()
-            return row
+        # Fetched to the end in one call: a statement left open across an await would hold a
+        # read snapshot, and a write transaction begun meanwhile on this connection would fail
+        # at once ("database is locked") after the delivery writer committed.
+        rows = list(await self._db.execute_fetchall(sql, params))
+        return rows[0] if rows else None
 
     # Deliveries
 

@@ -307,3 +307,33 @@ async def test_a_version_2_database_upgrades_and_keeps_its_runs(
         assert await upgraded.add_feedback(item)
     finally:
         await upgraded.close()
+
+
+async def test_writes_never_fail_while_reads_and_deliveries_interleave(store: RunStore) -> None:
+    """Reads, webhook deliveries and feedback writes at once: every write lands (on SQLite, a
+    read left open across an await once made writes fail with "database is locked")."""
+    await store.record_delivery(delivery("known"))
+
+    async def deliveries(prefix: str) -> None:
+        for index in range(150):
+            await store.record_delivery(delivery(f"{prefix}-{index}"))
+
+    async def reads() -> None:
+        for _ in range(150):
+            assert await store.get_delivery("known") is not None
+
+    async def feedback(offset: int) -> None:
+        for index in range(100):
+            item = NewFeedback(
+                repository="octo/hello",
+                pull_request=1,
+                kind="line",
+                author="alice",
+                source_id=offset + index,
+            )
+            assert await store.add_feedback(item)
+
+    await asyncio.gather(
+        deliveries("a"), deliveries("b"), reads(), reads(), feedback(0), feedback(1000)
+    )
+    assert len(await store.pending_feedback("octo/hello", 1)) == 200
