@@ -1,6 +1,6 @@
 """Untrusted text (from an issue, a repository, a test run or a model) in what Patchbot posts:
 no mentions that ping, no HTML (so no hidden `<!-- patchbot: -->` marker), and code that
-cannot close its own fence."""
+cannot close its own fence; and long text (a log in a comment or a check) cut to its ends."""
 
 from __future__ import annotations
 
@@ -46,3 +46,13 @@ def fenced(text: str, info: str = "", limit: int = 40_000) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+def cut_middle(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters, keeping its start and its end and marking the
+    cut: a long log's first lines say what failed, its last ones sum it up."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - limit} characters cut ...]\n{text[-half:]}"

@@ -7,6 +7,8 @@ from gidgethub import routing
 
 def build_router() -> routing.Router:
     """The router of every handler; what it has no route for, Patchbot does not handle."""
-    from bot.handlers import comments, installations, issues, pulls
+    from bot.handlers import checks, comments, installations, issues, pulls
 
-    return routing.Router(comments.router, installations.router, issues.router, pulls.router)
+    return routing.Router(
+        checks.router, comments.router, installations.router, issues.router, pulls.router
+    )

@@ -7,7 +7,7 @@ GitHub they are quoted with mentions defused, never carrying one of our markers.
 
 from __future__ import annotations
 
-from bot.github.markdown import fenced, plain, quote
+from bot.github.markdown import cut_middle, fenced, plain, quote
 from bot.publish.revision_branch import Merge
 from bot.publish.texts import TESTS_END, TESTS_START, status_marker
 from bot.runs.models import Feedback
@@ -16,14 +16,8 @@ MAX_ITEM_CHARS = 4000
 """Characters of one feedback item the agent reads (a comment may quote a huge log)."""
 
 
-def _clip(text: str, limit: int = MAX_ITEM_CHARS) -> str:
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    return (
-        f"{text[: limit // 2]}\n[... {len(text) - limit} characters cut ...]\n"
-        + text[-limit // 2 :]
-    )
+def _clip(text: str) -> str:
+    return cut_middle(text, MAX_ITEM_CHARS)
 
 
 def merge_detail(merge: Merge, base: str) -> str:

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from bot.handlers import messages
-from bot.handlers.pulls import MAX_CHECK_TEXT
+from bot.handlers.checks import MAX_CHECK_TEXT
 from bot.runs.models import Feedback, Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
 from bot.runs.worker import Worker
