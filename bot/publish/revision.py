@@ -18,7 +18,7 @@ from bot.errors import ConfigError
 from bot.github.git import clone, run_git
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
-from bot.policy.gates import evaluate_final
+from bot.policy.gates import budget_gate, evaluate_final
 from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.load import effective_policy
 from bot.policy.model import Policy
@@ -53,6 +53,8 @@ class Revision(RunSteps):
     subject = "pull request"
     feedback: list[Feedback] = []
     """What the agent was given to address."""
+    repairs_exhausted = False
+    """The pull request had as many repair runs as the policy allows."""
 
     async def execute(self) -> RunOutcome:
         run = self.run
@@ -85,9 +87,7 @@ class Revision(RunSteps):
                 return await self.give_up(refused)
             feedback = await self.steering(policy, taken)
             if not feedback:
-                return await self.end(
-                    "no feedback from anyone who may steer Patchbot; nothing to do"
-                )
+                return await self.end(say.nothing_to_address(taken))
             head = await fetch_head(checkout, url, branch, await self.fresh_token())
             if head is None:
                 return await self.give_up(
@@ -97,11 +97,15 @@ class Revision(RunSteps):
             return await self.revise(checkout, url, pull, issue, policy, feedback, head)
 
     async def refused(self, policy: Policy, taken: list[Feedback]) -> str:
-        """Why the policy stops this revision before it starts, or ''."""
+        """Why the policy stops this revision before it starts, or ''. Failed checks past the
+        repair limit are dropped (`repairs_exhausted`); alone, they stop the run."""
         rules, run = policy.revisions, self.run
         assert run.pull_request is not None
         if not rules.enabled:
             return "revisions are turned off by the policy (`revisions.enabled`)"
+        budget = budget_gate(policy, await self.spent_today(), starting=True)
+        if budget.verdict == "deny":
+            return budget.reason
         if run.iteration > rules.max_revisions:
             return (
                 f"this would be revision {run.iteration}; the policy allows "
@@ -110,7 +114,8 @@ class Revision(RunSteps):
         if rules.ci_repair and any(item.kind == "check" for item in taken):
             earlier = await self.context.store.pull_runs(run.repository, run.pull_request)
             repairs = sum(1 for other in earlier if other.trigger == "ci" and other.id < run.id)
-            if repairs >= rules.max_ci_repairs:
+            self.repairs_exhausted = repairs >= rules.max_ci_repairs
+            if self.repairs_exhausted and all(item.kind == "check" for item in taken):
                 return (
                     f"checks still fail after {repairs} repair run(s); the policy allows "
                     f"{rules.max_ci_repairs} (`revisions.max_ci_repairs`)"
@@ -124,7 +129,7 @@ class Revision(RunSteps):
         kept = []
         for item in taken:
             if item.kind == "check":
-                if policy.revisions.ci_repair:
+                if policy.revisions.ci_repair and not self.repairs_exhausted:
                     kept.append(item)
                 continue
             if item.author not in allowed:
@@ -187,6 +192,13 @@ class Revision(RunSteps):
             if gates.verdict != "allow":
                 reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
                 return await self.give_up(f"the policy holds this change back ({reasons})", cost)
+            if gates.autonomy == "comment":  # a push is more than the policy allows here
+                return await self.give_up(
+                    "the policy lets Patchbot only comment on changes to these files "
+                    "(`autonomy`); the patch was not pushed",
+                    cost,
+                    tried=summary,
+                )
         else:  # a clean merge alone: no agent, but the tests run again
             await self.working_on("verifying", "running the tests before and after the merge")
             verification = await verify_head(checkout, head, request, trace=self.context.trace)

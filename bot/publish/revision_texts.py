@@ -114,6 +114,13 @@ def done_text(run_id: int, iteration: int, sha: str, summary: str, table: str, r
     return "\n".join(lines)
 
 
+def nothing_to_address(taken: list[Feedback]) -> str:
+    """Why a revision found nothing it may act on."""
+    if taken and all(item.kind == "check" for item in taken):
+        return "repair runs for failed checks are off here (`revisions.ci_repair`)"
+    return "none of the feedback is from someone who may steer Patchbot here"
+
+
 def nothing_text(run_id: int, why: str) -> str:
     return "\n".join(
         [status_marker(run_id), f"**Patchbot pushed nothing** (run #{run_id}): {plain(why, 500)}."]
