@@ -87,11 +87,13 @@ def _list(args: argparse.Namespace) -> int:
             return await store.list_runs(limit=args.limit, state=state)
 
     runs = asyncio.run(fetch())
-    print(f"{'ID':>6}  {'STATE':<10} {'ISSUE':<32} {'BY':<16} {'TRIES':>5}  CREATED")
+    header = f"{'ID':>6}  {'STATE':<10} {'ISSUE':<32} {'REVISION':<12} {'BY':<16} {'TRIES':>5}"
+    print(f"{header}  CREATED")
     for run in runs:
         issue = f"{run.repository}#{run.issue}"
+        revision = f"#{run.pull_request} r{run.iteration}" if run.pull_request else ""
         print(
-            f"{run.id:>6}  {run.state.value:<10} {issue:<32} {run.requester:<16} "
+            f"{run.id:>6}  {run.state.value:<10} {issue:<32} {revision:<12} {run.requester:<16} "
             f"{run.attempts:>5}  {_when(run.created_at)}"
         )
     if not runs:
