@@ -191,13 +191,20 @@ class Revision(RunSteps):
             self.context.trace.event("policy_gates", **gates.trace_fields())
             if gates.verdict != "allow":
                 reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
-                return await self.give_up(f"the policy holds this change back ({reasons})", cost)
+                secret = any(d.gate == "secrets" for d in gates.holding())
+                return await self.give_up(
+                    f"the policy holds this change back ({reasons})",
+                    cost,
+                    tried=summary,
+                    patch="" if secret else patch,  # never repeat a credential in a comment
+                )
             if gates.autonomy == "comment":  # a push is more than the policy allows here
                 return await self.give_up(
                     "the policy lets Patchbot only comment on changes to these files "
                     "(`autonomy`); the patch was not pushed",
                     cost,
                     tried=summary,
+                    patch=patch,
                 )
         else:  # a clean merge alone: no agent, but the tests run again
             await self.working_on("verifying", "running the tests before and after the merge")
@@ -283,9 +290,13 @@ class Revision(RunSteps):
             return RunOutcome(state=RunState.CANCELLED, summary=why)
         return RunOutcome(state=RunState.SUCCEEDED, summary=why)
 
-    async def give_up(self, why: str, cost: float = 0.0, tried: str = "") -> RunOutcome:
-        """Escalate on the pull request: why, what the agent tried, nothing pushed."""
-        await self.status.show(say.escalation_text(self.run.id, why, tried), final=True)
+    async def give_up(
+        self, why: str, cost: float = 0.0, tried: str = "", patch: str = ""
+    ) -> RunOutcome:
+        """Escalate on the pull request: why, what the agent tried (and the verified patch a
+        gate held back, for a human to apply), nothing pushed."""
+        text = say.escalation_text(self.run.id, why, tried, patch)
+        await self.status.show(text, final=True)
         await self.label(NEEDS_HUMAN_LABEL)
         self.context.trace.event("escalated", reason="revision", detail=why)
         return RunOutcome(state=RunState.ESCALATED, summary=why, cost_usd=cost)

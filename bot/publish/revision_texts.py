@@ -127,7 +127,7 @@ def nothing_text(run_id: int, why: str) -> str:
     )
 
 
-def escalation_text(run_id: int, why: str, tried: str = "") -> str:
+def escalation_text(run_id: int, why: str, tried: str = "", patch: str = "") -> str:
     lines = [
         status_marker(run_id),
         f"**Patchbot could not revise this pull request on its own** (run #{run_id}); a human "
@@ -137,6 +137,9 @@ def escalation_text(run_id: int, why: str, tried: str = "") -> str:
     ]
     if tried:
         lines += ["", "The agent's last summary (model output):", "", quote(tried, 800)]
+    if patch:
+        lines += ["", "<details><summary>The verified patch</summary>", "", fenced(patch, "diff")]
+        lines += ["</details>"]
     lines += [
         "",
         "Nothing was pushed and the branch is as it was. Comment `/patchbot revise "

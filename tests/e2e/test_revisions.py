@@ -292,3 +292,21 @@ async def test_feedback_the_repository_policy_does_not_trust_never_reaches_the_m
     assert [e["count"] for e in events if e["kind"] == "feedback_dropped"] == [2]
     assert not any(e["kind"] == "model_request" for e in events)
     assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
+
+
+async def test_a_revision_a_policy_gate_holds_back_is_shown_not_pushed(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", "revise_conftest", environment=FAST)
+    pull = await opened_pull(stack, number)
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+    await stack.github.comment_on(
+        REPOSITORY, pull.number, "/patchbot revise add a conftest", by=MAINTAINER
+    )
+    [run] = await revisions(stack, pull)
+    assert run.state is RunState.ESCALATED, run.summary
+    assert "the policy holds this change back" in run.summary and "conftest.py" in run.summary
+    assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
+    text = status_of(stack, pull, run)
+    assert "The verified patch" in text and "+++ b/tests/conftest.py" in text
+    assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
