@@ -1,8 +1,9 @@
 """The run's branch: one commit with the verified patch, pushed without ever clobbering a human.
 
-A branch Patchbot pushed before (its tip carries a `Patchbot-Run:` trailer) is replaced with
-`--force-with-lease`, so a retried run updates its branch instead of making a second one; a
-branch whose tip someone else made is left alone and the run escalates.
+A branch Patchbot pushed before (its tip carries a `Patchbot-Run:` trailer, and every commit
+only the branch has is Patchbot's) is replaced with `--force-with-lease`, so a retried run
+updates its branch instead of making a second one; a branch holding anyone else's commit is
+left alone and the run escalates.
 """
 
 from __future__ import annotations
@@ -70,7 +71,11 @@ async def push_branch(checkout: Path, branch: str, url: str, token: str) -> None
         committer, _, run = (
             await run_git(["log", "-1", tip_format, "FETCH_HEAD"], cwd=checkout)
         ).partition("\n")
-        if committer.strip() != BOT_EMAIL or not run.strip().isdigit():
+        # Every commit only the branch has must be Patchbot's too: a retry must not drop a
+        # human's commit that a revision built on.
+        own = await run_git(["log", "--format=%ce", "FETCH_HEAD", "--not", "HEAD"], cwd=checkout)
+        others = [email for email in own.split() if email != BOT_EMAIL]
+        if committer.strip() != BOT_EMAIL or not run.strip().isdigit() or others:
             raise BranchTaken(
                 f"branch {branch} already exists with commits Patchbot did not make; "
                 "delete or rename it, then comment `/patchbot retry`"

@@ -310,3 +310,30 @@ async def test_a_revision_a_policy_gate_holds_back_is_shown_not_pushed(
     text = status_of(stack, pull, run)
     assert "The verified patch" in text and "+++ b/tests/conftest.py" in text
     assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
+
+
+async def test_a_retry_on_the_issue_never_drops_a_human_commit_a_revision_built_on(
+    start_stack: StartStack,
+) -> None:
+    stack, number = await start_stack("fix_median", "revise_median", "fix_median", environment=FAST)
+    pull = await opened_pull(stack, number)
+    human = await stack.github.push_commit(
+        REPOSITORY, pull.head, {"README.md": "# stats\n"}, by=MAINTAINER, message="Add a README"
+    )
+    await stack.github.comment_on(REPOSITORY, pull.number, "/patchbot revise", by=MAINTAINER)
+    [revision] = await revisions(stack, pull)
+    assert revision.state is RunState.SUCCEEDED, revision.summary
+    head = await stack.github.branch_sha(REPOSITORY, pull.head)
+
+    # The tip is Patchbot's own commit, but the branch holds the human's under it.
+    await stack.github.comment_on(REPOSITORY, number, "/patchbot retry", by=MAINTAINER)
+
+    async def retried() -> Run | None:
+        latest = await stack.store.latest_run(REPOSITORY, number)
+        done = latest is not None and latest.id != revision.id and not latest.state.active
+        return latest if done else None
+
+    retry: Run = await eventually(retried, "the retry to end", timeout=180)
+    assert retry.state is RunState.FAILED and "did not make" in retry.summary
+    assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
+    assert human in log(stack, "rev-list", head).split()
