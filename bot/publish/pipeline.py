@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class GitHubPipeline:
-    """Turns a claimed run into a verified pull request or an escalation."""
+    """Turns a claimed run into a verified pull request (a revision run: a new commit on its
+    pull request, see `revision.py`) or an escalation."""
 
     def __init__(self, policy_path: Path | None = None) -> None:
         # Made once per process, at start: a broken server policy stops start-up, and the
