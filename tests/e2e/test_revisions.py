@@ -63,6 +63,15 @@ def status_of(stack: LocalStack, pull: Pull, run: Run) -> str:
     return comment.body
 
 
+async def escalated_untouched(stack: LocalStack, pull: Pull, run: Run, head: str | None) -> str:
+    """The run escalated on the pull request, which it labelled and left at `head`; its
+    status comment."""
+    assert run.state is RunState.ESCALATED, run.summary
+    assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
+    assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
+    return status_of(stack, pull, run)
+
+
 async def test_a_review_with_ten_line_comments_becomes_one_verified_commit_with_replies(
     start_stack: StartStack,
 ) -> None:
@@ -164,11 +173,9 @@ async def test_a_failing_check_of_another_app_gets_a_repair_and_then_an_escalati
     # The check fails again on the repaired head: past the maximum, a human decides.
     await stack.github.complete_check(REPOSITORY, second, name="docs", summary="still failing")
     runs = await revisions(stack, pull, count=2)
-    assert runs[1].state is RunState.ESCALATED
+    text = await escalated_untouched(stack, pull, runs[1], second)
     assert "max_ci_repairs" in runs[1].summary
-    assert await stack.github.branch_sha(REPOSITORY, pull.head) == second
-    assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
-    assert "could not revise this pull request" in status_of(stack, pull, runs[1])
+    assert "could not revise this pull request" in text
 
 
 async def test_closing_the_pull_request_mid_revision_cancels_it_and_pushes_nothing(
@@ -264,11 +271,8 @@ async def test_a_conflict_the_agent_cannot_resolve_escalates_and_pushes_nothing(
     )
     await stack.github.comment_on(REPOSITORY, pull.number, "/patchbot update", by=MAINTAINER)
     [run] = await revisions(stack, pull)
-    assert run.state is RunState.ESCALATED, run.summary
-    assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
-    text = status_of(stack, pull, run)
+    text = await escalated_untouched(stack, pull, run, head)
     assert "could not revise this pull request" in text and "Nothing was pushed" in text
-    assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
 
 
 async def test_feedback_the_repository_policy_does_not_trust_never_reaches_the_model(
@@ -304,12 +308,9 @@ async def test_a_revision_a_policy_gate_holds_back_is_shown_not_pushed(
         REPOSITORY, pull.number, "/patchbot revise add a conftest", by=MAINTAINER
     )
     [run] = await revisions(stack, pull)
-    assert run.state is RunState.ESCALATED, run.summary
+    text = await escalated_untouched(stack, pull, run, head)
     assert "the policy holds this change back" in run.summary and "conftest.py" in run.summary
-    assert await stack.github.branch_sha(REPOSITORY, pull.head) == head
-    text = status_of(stack, pull, run)
     assert "The verified patch" in text and "+++ b/tests/conftest.py" in text
-    assert "patchbot:needs-human" in stack.github.repo(REPOSITORY).pulls[pull.number].labels
 
 
 async def test_a_retry_on_the_issue_never_drops_a_human_commit_a_revision_built_on(
