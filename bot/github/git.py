@@ -153,6 +153,19 @@ async def clone(
     await run_git([*args, "--", url, str(dest)], url=url, token=token, timeout=timeout)
 
 
+async def apply_patch(tree: Path, patch: str, *, index: bool = True) -> None:
+    """Apply `patch` (`git diff --binary` text) to the work tree at `tree`, and to its index
+    unless `index` is False. The patch goes through a file beside `tree`, never inside it."""
+    patch_file = tree.parent / f"{tree.name}.diff"
+    patch_file.write_text(patch)
+    try:
+        await run_git(
+            ["apply", *(["--index"] if index else []), "--binary", str(patch_file)], cwd=tree
+        )
+    finally:
+        patch_file.unlink()
+
+
 async def remote_url(repo: Path, remote: str = "origin") -> str:
     return (await run_git(["remote", "get-url", remote], cwd=repo)).strip()
 

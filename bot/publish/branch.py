@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 from bot.errors import PatchbotError
-from bot.github.git import remote_branch_sha, run_git
+from bot.github.git import apply_patch, remote_branch_sha, run_git
 
 TRAILER = "Patchbot-Run"
 BOT_NAME = "patchbot[bot]"
 BOT_EMAIL = "patchbot[bot]@users.noreply.github.com"
+AS_BOT = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
+"""git options that make a commit (or merge) the bot's, its author and committer alike."""
 
 
 class BranchTaken(PatchbotError, RuntimeError):
@@ -44,13 +46,9 @@ def commit_message(issue: int, title: str, run_id: int) -> str:
 
 async def commit_patch(checkout: Path, branch: str, patch: str, message: str) -> str:
     """Apply `patch` on a new local branch at HEAD and commit it as the bot; the commit id."""
-    git = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
     await run_git(["checkout", "--quiet", "-B", branch], cwd=checkout)
-    patch_file = checkout / ".git" / "patchbot.diff"
-    patch_file.write_text(patch)
-    await run_git(["apply", "--index", "--binary", str(patch_file)], cwd=checkout)
-    patch_file.unlink()
-    await run_git([*git, "commit", "--quiet", "--no-verify", "-m", message], cwd=checkout)
+    await apply_patch(checkout, patch)
+    await run_git([*AS_BOT, "commit", "--quiet", "--no-verify", "-m", message], cwd=checkout)
     return (await run_git(["rev-parse", "HEAD"], cwd=checkout)).strip()
 
 

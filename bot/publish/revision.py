@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.github.git import clone, run_git
+from bot.github.git import apply_patch, clone, run_git
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
 from bot.policy.gates import budget_gate, evaluate_final
@@ -308,9 +308,7 @@ async def leftover_markers_after(checkout: Path, patch: str, merge: Merge) -> li
     await run_git(["worktree", "add", "--quiet", "--detach", str(probe), "HEAD"], cwd=checkout)
     try:
         if patch.strip():
-            patch_file = checkout.parent / "probe.diff"
-            patch_file.write_text(patch)
-            await run_git(["apply", "--binary", str(patch_file)], cwd=probe)
+            await apply_patch(probe, patch, index=False)
         return leftover_markers(probe, merge.conflicts)
     finally:
         await run_git(["worktree", "remove", "--force", str(probe)], cwd=checkout)

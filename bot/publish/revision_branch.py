@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 from bot.errors import PatchbotError
-from bot.github.git import GitError, remote_branch_sha, run_git
-from bot.publish.branch import BOT_EMAIL, BOT_NAME
+from bot.github.git import GitError, apply_patch, remote_branch_sha, run_git
+from bot.publish.branch import AS_BOT
 
-_AS_BOT = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
 _MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
 
 
@@ -59,7 +58,7 @@ async def merge_base(checkout: Path, base: str, pull_branch: str) -> Merge:
     message = f"Merge branch '{base}' into {pull_branch}"
     try:
         await run_git(
-            [*_AS_BOT, "merge", "--no-ff", "--no-verify", "-m", message, base_sha], cwd=checkout
+            [*AS_BOT, "merge", "--no-ff", "--no-verify", "-m", message, base_sha], cwd=checkout
         )
         return Merge("clean", base_sha)
     except GitError:
@@ -69,7 +68,7 @@ async def merge_base(checkout: Path, base: str, pull_branch: str) -> Merge:
             raise
     await run_git(["add", "--all", "."], cwd=checkout)
     await run_git(
-        [*_AS_BOT, "commit", "--quiet", "--no-verify", "-m", "unresolved merge (temporary)"],
+        [*AS_BOT, "commit", "--quiet", "--no-verify", "-m", "unresolved merge (temporary)"],
         cwd=checkout,
     )
     return Merge("conflicts", base_sha, conflicts)
@@ -93,21 +92,18 @@ async def commit_revision(
     itself, a clean merge). When HEAD is the temporary unresolved merge, the commit is instead
     the real merge of the pull request's head and the base, with the resolved tree. Its id."""
     if patch.strip():
-        patch_file = checkout / ".git" / "patchbot-revision.diff"
-        patch_file.write_text(patch)
-        await run_git(["apply", "--index", "--binary", str(patch_file)], cwd=checkout)
-        patch_file.unlink()
+        await apply_patch(checkout, patch)
     if merge is not None and merge.state == "conflicts":
         tree = (await run_git(["write-tree"], cwd=checkout)).strip()
         made = await run_git(
-            [*_AS_BOT, "commit-tree", tree, "-p", head, "-p", merge.base_sha, "-m", message],
+            [*AS_BOT, "commit-tree", tree, "-p", head, "-p", merge.base_sha, "-m", message],
             cwd=checkout,
         )
         sha = made.strip()
         await run_git(["checkout", "--quiet", "--detach", sha], cwd=checkout)
         return sha
     if patch.strip():  # else HEAD is the new commit already: a clean merge
-        await run_git([*_AS_BOT, "commit", "--quiet", "--no-verify", "-m", message], cwd=checkout)
+        await run_git([*AS_BOT, "commit", "--quiet", "--no-verify", "-m", message], cwd=checkout)
     return (await run_git(["rev-parse", "HEAD"], cwd=checkout)).strip()
 
 
