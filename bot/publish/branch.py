@@ -40,6 +40,12 @@ def commit_message(issue: int, title: str, run_id: int) -> str:
     subject = f"Fix #{issue}: {title}".strip()
     if len(subject) > 72:
         subject = subject[:71].rstrip() + "…"
+    return verified_message(subject, run_id)
+
+
+def verified_message(subject: str, run_id: int) -> str:
+    """A commit message of Patchbot's, a first run's or a revision's: `subject`, that the tests
+    verified it, and the trailer by which a retried run knows the commit as its own."""
     body = "Verified by the repository's tests in Patchbot's sandbox."
     return f"{subject}\n\n{body}\n\n{TRAILER}: {run_id}\n"
 

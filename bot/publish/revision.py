@@ -24,7 +24,6 @@ from bot.policy.load import effective_policy
 from bot.policy.model import Policy
 from bot.publish import revision_texts as say
 from bot.publish import texts
-from bot.publish.branch import TRAILER
 from bot.publish.pull_request import report_check
 from bot.publish.revision_branch import (
     BranchMoved,
@@ -234,7 +233,7 @@ class Revision(RunSteps):
             if left:
                 files = ", ".join(f"`{name}`" for name in left)
                 return await self.give_up(f"conflict markers are left in {files}", cost)
-        message = say.commit_message(run.pull_request or 0, run.iteration, run.id, TRAILER, merge)
+        message = say.commit_message(run.pull_request or 0, run.iteration, run.id, merge)
         sha = await commit_revision(checkout, patch, message, head, merge)
         current = await self.gh.getitem(f"/repos/{run.repository}/pulls/{run.pull_request}")
         if current["state"] != "open":  # closed while the agent worked: push nothing

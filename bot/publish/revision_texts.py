@@ -8,6 +8,7 @@ GitHub they are quoted with mentions defused, never carrying one of our markers.
 from __future__ import annotations
 
 from bot.github.markdown import cut_middle, fenced, plain, quote
+from bot.publish.branch import verified_message
 from bot.publish.revision_branch import Merge
 from bot.publish.texts import TESTS_END, TESTS_START, status_marker
 from bot.runs.models import Feedback
@@ -61,15 +62,12 @@ def feedback_prompt(items: list[Feedback], diff: str, merge: Merge | None, base:
     return "\n\n".join(parts)
 
 
-def commit_message(
-    pull: int, iteration: int, run_id: int, trailer: str, merge: Merge | None
-) -> str:
+def commit_message(pull: int, iteration: int, run_id: int, merge: Merge | None) -> str:
     if merge is not None and merge.state == "conflicts":
         subject = f"Merge the base branch into #{pull}, conflicts resolved (revision {iteration})"
     else:
         subject = f"Address review feedback on #{pull} (revision {iteration})"
-    body = "Verified by the repository's tests in Patchbot's sandbox."
-    return f"{subject}\n\n{body}\n\n{trailer}: {run_id}\n"
+    return verified_message(subject, run_id)
 
 
 def with_tests(body: str, table: str, iteration: int, run_id: int, sha: str) -> str:
