@@ -41,7 +41,6 @@ from bot.settings import permission_at_least
 from bot.solve.solver import SolveRequest, verify_head
 from bot.solve.verify import Verification
 
-HUMAN_KINDS = ("review", "line", "comment", "update")
 MAX_DIFF_CHARS = 20_000
 """Characters of the pull request's diff shown to the agent."""
 
