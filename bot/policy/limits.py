@@ -31,9 +31,9 @@ def agent_limits(policy: Policy, usage: Usage | None = None) -> AgentLimits:
     )
 
 
-def verify_config(policy: Policy, base: VerifyConfig | None = None) -> VerifyConfig:
-    """`base` (default: VerifyConfig()) with the policy's attempts per run."""
-    return (base or VerifyConfig()).model_copy(update={"max_attempts": policy.budgets.attempts})
+def verify_config(policy: Policy) -> VerifyConfig:
+    """Verification with the policy's attempts per run."""
+    return VerifyConfig(max_attempts=policy.budgets.attempts)
 
 
 def sandbox_config(policy: Policy) -> SandboxConfig:
