@@ -101,6 +101,25 @@ def repo_for(request: web.Request) -> Repo | None:
     return repo
 
 
+def paginate(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """One page of `items` per `per_page`/`page`, with GitHub's `Link` header."""
+    try:
+        per_page = min(100, max(1, int(request.query.get("per_page", "30"))))
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        per_page, page = 30, 1
+    last = max(1, -(-len(items) // per_page))
+    links = []
+    base = request.url.with_query({**request.query, "per_page": str(per_page)})
+    web_url = simulated(request).urls.web
+    for rel, number in (("next", page + 1), ("last", last)):
+        if page < last:
+            url = base.update_query(page=str(number))
+            links.append(f'<{web_url}{url.path_qs}>; rel="{rel}"')
+    headers = {"Link": ", ".join(links)} if links else {}
+    return items[(page - 1) * per_page : page * per_page], headers
+
+
 async def json_body(request: web.Request) -> dict[str, Any] | None:
     try:
         data = await request.json()

@@ -12,11 +12,11 @@ from bot.testing.simulator.context import (
     error,
     json_body,
     not_found,
+    paginate,
     repo_for,
     simulated,
     validation_failed,
 )
-from bot.testing.simulator.rest_issues import paginate
 from bot.testing.simulator.shapes import Json
 from bot.testing.simulator.shapes_activity import status_json
 from bot.testing.simulator.shapes_checks import annotation, annotation_json, check_run_json

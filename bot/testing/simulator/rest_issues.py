@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from bot.testing.simulator.context import (
     answer,
     json_body,
     not_found,
+    paginate,
     repo_for,
     simulated,
     validation_failed,
@@ -21,26 +20,6 @@ from bot.testing.simulator.state import Comment, Issue, Pull, Reaction, Repo, no
 routes = web.RouteTableDef()
 REPO = "/repos/{owner}/{repo}"
 REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
-
-
-def paginate(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
-    """One page of `items` per `per_page`/`page`, with GitHub's `Link` header."""
-    try:
-        per_page = min(100, max(1, int(request.query.get("per_page", "30"))))
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        per_page, page = 30, 1
-    last = max(1, -(-len(items) // per_page))
-    links = []
-    base = request.url.with_query({**request.query, "per_page": str(per_page)})
-    sim = simulated(request)
-    api_base = sim.urls.api.rsplit("/api/v3", 1)[0]
-    for rel, number in (("next", page + 1), ("last", last)):
-        if page < last:
-            url = base.update_query(page=str(number))
-            links.append(f'<{api_base}{url.path_qs}>; rel="{rel}"')
-    headers = {"Link": ", ".join(links)} if links else {}
-    return items[(page - 1) * per_page : page * per_page], headers
 
 
 def _issue(repo: Repo | None, number: str) -> Issue | Pull | None:

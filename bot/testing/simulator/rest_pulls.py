@@ -10,11 +10,11 @@ from bot.testing.simulator.context import (
     error,
     json_body,
     not_found,
+    paginate,
     repo_for,
     simulated,
     validation_failed,
 )
-from bot.testing.simulator.rest_issues import paginate
 from bot.testing.simulator.shapes import Json
 from bot.testing.simulator.shapes_pulls import pull_json
 from bot.testing.simulator.state import Pull, Repo, now_iso

@@ -8,11 +8,11 @@ from bot.testing.simulator.context import (
     answer,
     json_body,
     not_found,
+    paginate,
     repo_for,
     simulated,
     validation_failed,
 )
-from bot.testing.simulator.rest_issues import paginate
 from bot.testing.simulator.rest_pulls import pull_in
 from bot.testing.simulator.shapes_pulls import review_comment_json, review_json
 from bot.testing.simulator.state import Review, ReviewComment
