@@ -6,9 +6,7 @@ table, each in its own transaction. Never edit a released migration: add the nex
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
-
-Dialect = Literal["sqlite", "postgresql"]
+from typing import NamedTuple
 
 
 class Migration(NamedTuple):
@@ -16,9 +14,6 @@ class Migration(NamedTuple):
     name: str
     sqlite: str
     postgresql: str
-
-    def script(self, dialect: Dialect) -> str:
-        return self.sqlite if dialect == "sqlite" else self.postgresql
 
 
 CREATE_MIGRATIONS_TABLE = """
