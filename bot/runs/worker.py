@@ -44,7 +44,6 @@ class Worker:
         self.settings = settings
         self.name = name or worker_name()
         self.current: Run | None = None
-        self.finished = 0
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -70,7 +69,6 @@ class Worker:
             final = await self._work(run)
         finally:
             self.current = None
-            self.finished += 1
         if final.pull_request is not None and final.state in _ENDED:
             try:  # review feedback that came in while this revision ran
                 queued = await follow_up(self.store, final)
