@@ -68,6 +68,16 @@ class GateReport(BaseModel):
         """The decisions that stop or hold the push."""
         return [d for d in self.decisions if d.verdict != "allow"]
 
+    def reasons(self) -> str:
+        """What stops or holds the push, on one line (the trace, the run's summary)."""
+        return "; ".join(f"{d.gate}: {d.reason}" for d in self.holding())
+
+    @property
+    def secret_found(self) -> bool:
+        """The secrets scan stopped or held the push: the patch is never shown in a comment,
+        where it would repeat a credential."""
+        return any(d.gate == "secrets" for d in self.holding())
+
     def trace_fields(self) -> dict[str, object]:
         """Keyword arguments for `trace.event("policy_gates", **fields)`."""
         return {

@@ -210,7 +210,7 @@ class _Publish(RunSteps):
         """A gate denied the run: nothing is pushed, and the issue says why."""
         await self.status.show(texts.held_text(self.run.id, gates, patch, result), final=True)
         await self.label(NEEDS_HUMAN_LABEL)
-        reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
+        reasons = gates.reasons()
         self.context.trace.event("escalated", reason=f"policy {gates.verdict}", detail=reasons)
         cost = result.stats.cost_usd if result is not None else 0.0
         return RunOutcome(state=RunState.ESCALATED, summary=reasons, cost_usd=cost)
@@ -222,7 +222,7 @@ class _Publish(RunSteps):
         what needs approval and who may give it."""
         await self.status.show(texts.awaiting_text(self.run.id, gates, result, held), final=True)
         await self.label(NEEDS_HUMAN_LABEL)
-        reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
+        reasons = gates.reasons()
         self.context.trace.event("awaiting_approval", detail=reasons)
         return RunOutcome(
             state=RunState.AWAITING_APPROVAL,

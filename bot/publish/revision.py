@@ -188,13 +188,11 @@ class Revision(RunSteps):
             gates = evaluate_final(policy, patch, usage, sandbox_config(policy))
             self.context.trace.event("policy_gates", **gates.trace_fields())
             if gates.verdict != "allow":
-                reasons = "; ".join(f"{d.gate}: {d.reason}" for d in gates.holding())
-                secret = any(d.gate == "secrets" for d in gates.holding())
                 return await self.give_up(
-                    f"the policy holds this change back ({reasons})",
+                    f"the policy holds this change back ({gates.reasons()})",
                     cost,
                     tried=summary,
-                    patch="" if secret else patch,  # never repeat a credential in a comment
+                    patch="" if gates.secret_found else patch,
                 )
             if gates.autonomy == "comment":  # a push is more than the policy allows here
                 return await self.give_up(

@@ -216,7 +216,7 @@ def held_text(run_id: int, gates: GateReport, patch: str, result: SolveResult | 
     ]
     if result is not None and result.verification is not None:
         lines += ["", "**Verification:**", "", test_table(result.verification)]
-    if patch and not any(d.gate == "secrets" and d.verdict != "allow" for d in gates.decisions):
+    if patch and not gates.secret_found:
         lines += [
             "",
             "<details><summary>The patch</summary>",
@@ -268,8 +268,7 @@ def awaiting_text(run_id: int, gates: GateReport, result: SolveResult, held: Hel
     ]
     if result.verification is not None:
         lines += ["", test_table(result.verification)]
-    secret_found = any(d.gate == "secrets" and d.verdict != "allow" for d in gates.decisions)
-    if not secret_found:  # never repeat a credential in a comment
+    if not gates.secret_found:
         lines += ["", "<details><summary>The patch</summary>", "", fenced(held.patch, "diff")]
         lines += ["</details>"]
     lines += [
