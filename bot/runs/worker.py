@@ -87,12 +87,13 @@ class Worker:
             context = RunContext(trace, self.store, self.settings, self.name)
             task = asyncio.create_task(self.pipeline(run, context))
             try:
-                stop_reason = await self._watch(run, task)
-                if stop_reason is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                    return await self._stopped(run, stop_reason, trace)
+                if await self._watch(run, task):  # someone asked to stop the run
+                    await _stop(task)
+                    final = await self.store.finish_run(
+                        run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST
+                    )
+                    trace.event("cancelled", summary=STOPPED_BY_REQUEST)
+                    return final
                 outcome = _outcome(task, trace)
                 if outcome.hold is not None:  # the pipeline paused for a human's approval
                     final = await self.store.hold_run(
@@ -104,47 +105,44 @@ class Worker:
                     )
                 trace.event("finished", state=final.state.value, summary=final.summary)
                 return final
-            except LeaseLost:
+            except LeaseLost:  # another worker may hold the run now: leave it, write nothing
+                await _stop(task)
                 trace.event("lease lost", worker=self.name)
-                return await self._current(run)
+                return await self.store.get_run(run.id) or run
             finally:
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await _stop(task)
 
-    async def _watch(self, run: Run, task: asyncio.Task[RunOutcome]) -> str | None:
-        """Heartbeat until the pipeline ends; why it must stop early ("cancel"/"lease"), if so."""
+    async def _watch(self, run: Run, task: asyncio.Task[RunOutcome]) -> bool:
+        """Heartbeat until the pipeline ends; True when someone asked to stop the run first.
+
+        Raises LeaseLost when the worker lost the lease, or could not renew it for as long
+        as the lease lasts."""
         renewed = time.monotonic()
         while True:
             done, _ = await asyncio.wait({task}, timeout=self.settings.heartbeat_seconds)
             if done:
-                return None
+                return False
             try:
                 beat = await self.store.heartbeat(run.id, self.name, self.settings.lease_seconds)
             except LeaseLost:
-                return "lease"
-            except Exception:  # the store is unreachable: keep trying while the lease lasts
+                raise
+            except Exception as error:  # the store is unreachable: keep trying while it lasts
                 log.exception("heartbeat of run %d failed", run.id)
                 if time.monotonic() - renewed >= self.settings.lease_seconds:
-                    return "lease"  # another worker may hold it by now: stop, never run twice
+                    # another worker may hold it by now: stop, never run twice
+                    raise LeaseLost(run.id, self.name) from error
                 continue
             renewed = time.monotonic()
             if beat.cancel_requested:
-                return "cancel"
+                return True
 
-    async def _stopped(self, run: Run, reason: str, trace: Trace) -> Run:
-        if reason == "lease":
-            trace.event("lease lost", worker=self.name)
-            return await self._current(run)
-        final = await self.store.finish_run(
-            run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST
-        )
-        trace.event("cancelled", summary=STOPPED_BY_REQUEST)
-        return final
 
-    async def _current(self, run: Run) -> Run:
-        return await self.store.get_run(run.id) or run
+async def _stop(task: asyncio.Task[RunOutcome]) -> None:
+    """Cancel the pipeline if it still runs, and wait for its clean-up."""
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _outcome(task: asyncio.Task[RunOutcome], trace: Trace) -> RunOutcome:
