@@ -20,9 +20,8 @@ from bot.errors import ConfigError
 from bot.github.git import clone, run_git
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
-from bot.policy.decisions import GateReport, TriggerRequest, Usage
-from bot.policy.gates import evaluate_final, evaluate_start
-from bot.policy.limits import agent_limits, sandbox_config, verify_config
+from bot.policy.decisions import GateReport, TriggerRequest
+from bot.policy.gates import evaluate_start
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
 from bot.policy.model import Policy
 from bot.publish import texts
@@ -34,7 +33,7 @@ from bot.publish.status import StatusComment
 from bot.publish.steps import RunSteps
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
-from bot.solve.solver import SolveRequest, SolveResult
+from bot.solve.solver import SolveResult
 from bot.web.github_app import github_app
 
 log = logging.getLogger(__name__)
@@ -120,19 +119,10 @@ class _Publish(RunSteps):
             self.context.trace.event("policy_gates", **start.trace_fields())
             if start.verdict == "deny":
                 return await self.refuse(start, "")
-            result = await self.solve(self.request(checkout, issue, policy, today))
+            result = await self.solve(self.solve_request(checkout, issue, policy, today))
             if not result.verified:
                 return await self.escalate(result)
-            usage = today.model_copy(
-                update={
-                    "steps": result.stats.steps,
-                    "cost_usd": result.stats.cost_usd,
-                    "wall_time": result.duration,
-                    "attempts": len(result.attempts),
-                }
-            )
-            gates = evaluate_final(policy, result.patch, usage, sandbox_config(policy))
-            self.context.trace.event("policy_gates", **gates.trace_fields())
+            gates = self.final_gates(policy, result, today)
             if gates.verdict == "deny":
                 return await self.refuse(gates, result.patch, result)
             held = self.prepare(issue, policy, gates, notes, result)
@@ -179,21 +169,6 @@ class _Publish(RunSteps):
             permission=await permission_of(self.gh, run.repository, run.requester),
             label=settings.trigger_label if run.trigger == "label" else None,
             command={"comment": "fix", "retry": "retry"}.get(run.trigger),
-        )
-
-    def request(
-        self, checkout: Path, issue: dict[str, Any], policy: Policy, today: Usage
-    ) -> SolveRequest:
-        return SolveRequest(
-            repo=checkout,
-            issue_title=str(issue.get("title") or ""),
-            issue_body=str(issue.get("body") or ""),
-            instructions=self.run.instructions,
-            model=self.model(),
-            sandbox=sandbox_config(policy).model_copy(update={"cache_scope": self.run.repository}),
-            work_dir=checkout.parent,
-            limits=agent_limits(policy, today),
-            verify=verify_config(policy),
         )
 
     async def escalate(self, result: SolveResult) -> RunOutcome:

@@ -18,8 +18,7 @@ from bot.errors import ConfigError
 from bot.github.git import apply_patch, clone, run_git
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
-from bot.policy.gates import budget_gate, evaluate_final
-from bot.policy.limits import agent_limits, sandbox_config, verify_config
+from bot.policy.gates import budget_gate
 from bot.policy.load import effective_policy
 from bot.policy.model import Policy
 from bot.publish import revision_texts as say
@@ -38,7 +37,7 @@ from bot.publish.steps import RunSteps
 from bot.runs.models import Feedback, RunOutcome, RunState
 from bot.runs.pipeline import work_dir
 from bot.settings import permission_at_least
-from bot.solve.solver import SolveRequest, verify_head
+from bot.solve.solver import verify_head
 from bot.solve.verify import Verification
 
 MAX_DIFF_CHARS = 20_000
@@ -150,7 +149,6 @@ class Revision(RunSteps):
         feedback: list[Feedback],
         head: str,
     ) -> RunOutcome:
-        run = self.run
         base, branch = str(pull["base"]["ref"]), str(pull["head"]["ref"])
         merge = None
         if any(item.kind == "update" for item in feedback):
@@ -159,34 +157,27 @@ class Revision(RunSteps):
         asks = [item for item in feedback if item.kind != "update"]
         if merge is not None and merge.state == "up_to_date" and not asks:
             return await self.end(f"`{branch}` is already up to date with `{base}`")
+        conflicts = merge is not None and merge.state == "conflicts"
         diff = await run_git(["diff", f"origin/{base}...{head}"], cwd=checkout)
         today = await self.spent_today()
-        request = SolveRequest(
-            repo=checkout,
-            issue_title=str(issue.get("title") or ""),
-            issue_body=str(issue.get("body") or ""),
-            revision=say.feedback_prompt(feedback, diff[:MAX_DIFF_CHARS], merge, base),
-            baseline_commit=head if merge is not None and merge.state == "conflicts" else None,
-            model=self.model(),
-            sandbox=sandbox_config(policy).model_copy(update={"cache_scope": run.repository}),
-            work_dir=checkout.parent,
-            limits=agent_limits(policy, today),
-            # Reviews ask for changes that need not fix a failing test: no test may break.
-            verify=verify_config(policy).model_copy(update={"require_improvement": False}),
+        request = self.solve_request(checkout, issue, policy, today)
+        request = request.model_copy(
+            update={
+                "revision": say.feedback_prompt(feedback, diff[:MAX_DIFF_CHARS], merge, base),
+                "baseline_commit": head if conflicts else None,
+                # Reviews ask for changes that need not fix a failing test: no test may break.
+                "verify": request.verify.model_copy(update={"require_improvement": False}),
+            }
         )
         patch, summary, cost = "", "", 0.0
-        if asks or (merge is not None and merge.state == "conflicts"):
+        if asks or conflicts:
             result = await self.solve(request)
             cost = result.stats.cost_usd
             if not result.verified:
                 return await self.give_up(result.detail, cost=cost, tried=result.summary)
             assert result.verification is not None
             verification, patch, summary = result.verification, result.patch, result.summary
-            usage = today.model_copy(
-                update={"steps": result.stats.steps, "cost_usd": cost, "wall_time": result.duration}
-            )
-            gates = evaluate_final(policy, patch, usage, sandbox_config(policy))
-            self.context.trace.event("policy_gates", **gates.trace_fields())
+            gates = self.final_gates(policy, result, today)
             if gates.verdict != "allow":
                 return await self.give_up(
                     f"the policy holds this change back ({gates.reasons()})",

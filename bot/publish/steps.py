@@ -5,6 +5,8 @@ and the solve run with its progress shown."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import gidgethub
 from gidgethub.abc import GitHubAPI
@@ -14,7 +16,9 @@ from bot.agent.model import ModelConfig
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
-from bot.policy.decisions import Usage
+from bot.policy.decisions import GateReport, Usage
+from bot.policy.gates import evaluate_final
+from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.model import Policy
 from bot.publish import texts
 from bot.publish.status import StatusComment
@@ -59,11 +63,42 @@ class RunSteps:
         text = texts.status_text(self.run.id, self.done, current, note, self.subject)
         await self.status.show(text)
 
-    def model(self) -> ModelConfig:
+    def solve_request(
+        self, checkout: Path, issue: dict[str, Any], policy: Policy, today: Usage
+    ) -> SolveRequest:
+        """The solve run of `issue` on the checkout, within the policy's sandbox, verification
+        and limits (the cost limit lowered by what was spent `today`)."""
         settings = self.context.settings
-        return ModelConfig(
-            model=settings.model, api_base=settings.model_api_base, api_key=settings.model_api_key
+        return SolveRequest(
+            repo=checkout,
+            issue_title=str(issue.get("title") or ""),
+            issue_body=str(issue.get("body") or ""),
+            instructions=self.run.instructions,
+            model=ModelConfig(
+                model=settings.model,
+                api_base=settings.model_api_base,
+                api_key=settings.model_api_key,
+            ),
+            sandbox=sandbox_config(policy).model_copy(update={"cache_scope": self.run.repository}),
+            work_dir=checkout.parent,
+            limits=agent_limits(policy, today),
+            verify=verify_config(policy),
         )
+
+    def final_gates(self, policy: Policy, result: SolveResult, today: Usage) -> GateReport:
+        """The gates on the verified patch, with what the solve run used on top of `today`'s
+        spend; traced."""
+        usage = today.model_copy(
+            update={
+                "steps": result.stats.steps,
+                "cost_usd": result.stats.cost_usd,
+                "wall_time": result.duration,
+                "attempts": len(result.attempts),
+            }
+        )
+        gates = evaluate_final(policy, result.patch, usage, sandbox_config(policy))
+        self.context.trace.event("policy_gates", **gates.trace_fields())
+        return gates
 
     async def fresh_token(self) -> str:
         """An installation token valid for a while yet (a run can outlive the one it cloned
