@@ -18,6 +18,7 @@ from bot.errors import ConfigError
 from bot.github.git import apply_patch, clone, run_git
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
+from bot.policy.decisions import Usage
 from bot.policy.gates import budget_gate
 from bot.policy.load import effective_policy
 from bot.policy.model import Policy
@@ -62,7 +63,6 @@ class Revision(RunSteps):
         if pull["state"] != "open":
             return await self.end("the pull request is closed; nothing was pushed", closed=True)
         issue = await self.gh.getitem(f"{repo_url}/issues/{run.issue}")
-        repository = await self.gh.getitem(repo_url)
         taken = await self.context.store.take_feedback(run.id, run.repository, run.pull_request)
         self.context.trace.event(
             "feedback", iteration=run.iteration, items=[item.model_dump() for item in taken]
@@ -71,7 +71,7 @@ class Revision(RunSteps):
         work = work_dir(self.context.settings.data_dir)
         with tempfile.TemporaryDirectory(prefix=f"patchbot-run-{run.id}-", dir=work) as tmp:
             checkout = Path(tmp) / "repo"
-            url = str(repository["clone_url"])
+            url = str(pull["base"]["repo"]["clone_url"])  # the pull request names its repository
             await clone(url, checkout, await self.fresh_token(), branch=base)
             try:  # the base branch's policy: the pull request's own branch cannot loosen it
                 merged = effective_policy(self.server_policy, checkout)
@@ -79,7 +79,8 @@ class Revision(RunSteps):
                 return await self.escalate_config(error)
             policy = merged.policy
             self.context.trace.event("policy", policy=policy.model_dump())
-            refused = await self.refused(policy, taken)
+            today = await self.spent_today()
+            refused = await self.refused(policy, taken, today)
             if refused:
                 return await self.give_up(refused)
             feedback = await self.steering(policy, taken)
@@ -91,16 +92,16 @@ class Revision(RunSteps):
                     f"the branch `{branch}` no longer exists, so there is nothing to revise"
                 )
             self.step("checked out", f"`{branch}` at {head[:12]}")
-            return await self.revise(checkout, url, pull, issue, policy, feedback, head)
+            return await self.revise(checkout, url, pull, issue, policy, feedback, head, today)
 
-    async def refused(self, policy: Policy, taken: list[Feedback]) -> str:
+    async def refused(self, policy: Policy, taken: list[Feedback], today: Usage) -> str:
         """Why the policy stops this revision before it starts, or ''. Failed checks past the
         repair limit are dropped (`repairs_exhausted`); alone, they stop the run."""
         rules, run = policy.revisions, self.run
         assert run.pull_request is not None
         if not rules.enabled:
             return "revisions are turned off by the policy (`revisions.enabled`)"
-        budget = budget_gate(policy, await self.spent_today(), starting=True)
+        budget = budget_gate(policy, today, starting=True)
         if budget.verdict == "deny":
             return budget.reason
         if run.iteration > rules.max_revisions:
@@ -148,6 +149,7 @@ class Revision(RunSteps):
         policy: Policy,
         feedback: list[Feedback],
         head: str,
+        today: Usage,
     ) -> RunOutcome:
         base, branch = str(pull["base"]["ref"]), str(pull["head"]["ref"])
         merge = None
@@ -159,7 +161,6 @@ class Revision(RunSteps):
             return await self.end(f"`{branch}` is already up to date with `{base}`")
         conflicts = merge is not None and merge.state == "conflicts"
         diff = await run_git(["diff", f"origin/{base}...{head}"], cwd=checkout)
-        today = await self.spent_today()
         request = self.solve_request(checkout, issue, policy, today)
         request = request.model_copy(
             update={
