@@ -115,7 +115,7 @@ def _show(args: argparse.Namespace) -> int:
 
     run = asyncio.run(fetch())
     if run is None:
-        raise RunNotFound(f"no run {args.run_id}; `patchbot runs list` shows the runs")
+        raise RunNotFound.missing(args.run_id)
     for name, value in run.model_dump(mode="json").items():
         if name.endswith("_at") and isinstance(value, float):
             value = _when(value)

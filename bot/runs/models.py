@@ -214,3 +214,8 @@ class LeaseLost(PatchbotError, RuntimeError):
 
 class RunNotFound(PatchbotError, LookupError):
     """No run has this id; `patchbot runs list` shows the ones there are."""
+
+    @classmethod
+    def missing(cls, run_id: int) -> RunNotFound:
+        """The error for an id no run has, naming the command that lists the runs."""
+        return cls(f"no run {run_id}; `patchbot runs list` shows the runs")

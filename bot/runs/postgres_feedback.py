@@ -44,7 +44,7 @@ async def take(
     """Assign the pending items of the pull request to the run, and those earlier runs took
     without pushing anything for them; all the run holds, oldest first."""
     if await db.fetchval("SELECT 1 FROM runs WHERE id = $1", run_id) is None:
-        raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
+        raise RunNotFound.missing(run_id)
     await db.execute(
         "UPDATE feedback SET run_id = $1 "
         "WHERE repository = $2 AND pull_request = $3 AND "

@@ -394,7 +394,7 @@ class PostgresRunStore:
             return run_from_row(row)
         run = await self.get_run(run_id)
         if run is None:
-            raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
+            raise RunNotFound.missing(run_id)
         return run
 
     async def postpone_run(self, run_id: int, not_before: float) -> Run | None:

@@ -43,7 +43,7 @@ async def take(
     without pushing anything for them; all the run holds, oldest first."""
     rows = await db.execute_fetchall("SELECT 1 FROM runs WHERE id = ?", (run_id,))
     if not rows:
-        raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
+        raise RunNotFound.missing(run_id)
     await db.execute(
         f"UPDATE feedback SET run_id = ? WHERE repository = ? AND pull_request = ? AND {RETAKEN}",
         (run_id, repository, pull_request),

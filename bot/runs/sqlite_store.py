@@ -392,7 +392,7 @@ class SQLiteRunStore:
             if row is None:
                 run = await self.get_run(run_id)
                 if run is None:
-                    raise RunNotFound(f"no run {run_id}; `patchbot runs list` shows the runs")
+                    raise RunNotFound.missing(run_id)
                 return run
             return run_from_row(row)
 
