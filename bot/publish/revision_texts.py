@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.github.markdown import cut_middle, fenced, plain, quote
 from bot.publish.branch import verified_message
 from bot.publish.revision_branch import Merge
-from bot.publish.texts import TESTS_END, TESTS_START, status_marker
+from bot.publish.texts import TESTS_END, TESTS_START, patch_details, status_marker
 from bot.runs.models import Feedback
 
 MAX_ITEM_CHARS = 4000
@@ -136,8 +136,7 @@ def escalation_text(run_id: int, why: str, tried: str = "", patch: str = "") -> 
     if tried:
         lines += ["", "The agent's last summary (model output):", "", quote(tried, 800)]
     if patch:
-        lines += ["", "<details><summary>The verified patch</summary>", "", fenced(patch, "diff")]
-        lines += ["</details>"]
+        lines += patch_details(patch, "The verified patch")
     lines += [
         "",
         "Nothing was pushed and the branch is as it was. Comment `/patchbot revise "

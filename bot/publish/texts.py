@@ -204,6 +204,12 @@ def done_text(run_id: int, pr_url: str, tests: str) -> str:
     )
 
 
+def patch_details(patch: str, summary: str = "The patch") -> list[str]:
+    """Lines showing `patch` folded away, for a human to apply (never when the secrets scan
+    held it back: that would repeat a credential in a comment)."""
+    return ["", f"<details><summary>{summary}</summary>", "", fenced(patch, "diff"), "</details>"]
+
+
 def held_text(run_id: int, gates: GateReport, patch: str, result: SolveResult | None) -> str:
     """A gate denied the run, or holds its verified patch until a human decides."""
     denied = gates.verdict == "deny"
@@ -217,13 +223,7 @@ def held_text(run_id: int, gates: GateReport, patch: str, result: SolveResult | 
     if result is not None and result.verification is not None:
         lines += ["", "**Verification:**", "", test_table(result.verification)]
     if patch and not gates.secret_found:
-        lines += [
-            "",
-            "<details><summary>The patch</summary>",
-            "",
-            fenced(patch, "diff"),
-            "</details>",
-        ]
+        lines += patch_details(patch)
     lines += [
         "",
         "Nothing was pushed. A maintainer can apply the patch by hand, or change what the "
@@ -269,8 +269,7 @@ def awaiting_text(run_id: int, gates: GateReport, result: SolveResult, held: Hel
     if result.verification is not None:
         lines += ["", test_table(result.verification)]
     if not gates.secret_found:
-        lines += ["", "<details><summary>The patch</summary>", "", fenced(held.patch, "diff")]
-        lines += ["</details>"]
+        lines += patch_details(held.patch)
     lines += [
         "",
         f"To push it and open the pull request, {who} comments `/patchbot approve`; "
