@@ -34,7 +34,7 @@ class ExecChannel:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
-        self._pending = b""
+        self._pending = bytearray()
         self._lock = asyncio.Lock()
         self._ids = itertools.count(1)
 
@@ -73,7 +73,8 @@ class ExecChannel:
                     return message
 
     async def _message(self) -> dict[str, Any]:
-        while b"\n" not in self._pending:
+        end = self._pending.find(b"\n")
+        while end < 0:
             try:
                 header = await self._reader.readexactly(8)
                 payload = await self._reader.readexactly(int.from_bytes(header[4:8], "big"))
@@ -83,12 +84,17 @@ class ExecChannel:
                     "killed it)"
                 ) from error
             if header[0] == _STDOUT:
+                # A long answer comes in many frames: append in place and look for the end
+                # in the new bytes only, or reading it would take time quadratic in its size.
+                start = len(self._pending)
                 self._pending += payload
+                end = self._pending.find(b"\n", start)
             elif header[0] == _STDERR:
                 log.warning("sandbox exec server: %s", payload.decode(errors="replace").rstrip())
             if len(self._pending) > MAX_LINE:
                 raise SandboxError("the sandbox's exec server sent an answer past any size cap")
-        line, _, self._pending = self._pending.partition(b"\n")
+        line = self._pending[:end]
+        del self._pending[: end + 1]
         try:
             message = json.loads(line)
         except json.JSONDecodeError as error:
