@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -13,6 +13,7 @@ from bot.testing.simulator.shapes import Urls
 from bot.testing.simulator.state import Repo, SimulatorState, Token
 
 DOCS = "https://docs.github.com/rest"
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,15 +70,32 @@ def answer(data: Any, status: int = 200, headers: dict[str, str] | None = None) 
     )
 
 
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    return {"message": message, "documentation_url": DOCS, "status": str(status)}
+
+
 def error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> web.Response:
-    body: dict[str, Any] = {"message": message, "documentation_url": DOCS, "status": str(status)}
+    body = _error_body(status, message)
     if errors is not None:
         body["errors"] = errors
     return answer(body, status)
 
 
-def not_found() -> web.Response:
-    return error(404, "Not Found")
+def not_found() -> web.HTTPNotFound:
+    """GitHub's 404, to raise: it ends the handler, so a handler looks up the repository,
+    then the issue, pull or run in it, one line each."""
+    return web.HTTPNotFound(
+        text=json.dumps(_error_body(404, "Not Found")),
+        content_type="application/json",
+        headers=rate_limit_headers(),
+    )
+
+
+def found(item: T | None) -> T:
+    """`item`, or GitHub's 404 raised when there is none."""
+    if item is None:
+        raise not_found()
+    return item
 
 
 def validation_failed(resource: str, field_name: str, code: str, message: str = "") -> web.Response:
@@ -87,17 +105,16 @@ def validation_failed(resource: str, field_name: str, code: str, message: str = 
     return error(422, "Validation Failed", [detail])
 
 
-def repo_for(request: web.Request) -> Repo | None:
-    """The repository named in the path, if it exists and the request's token may see it."""
+def repo_for(request: web.Request) -> Repo:
+    """The repository named in the path; 404 unless it exists and the request's token may
+    see it."""
     sim = simulated(request)
     full_name = f"{request.match_info['owner']}/{request.match_info['repo']}"
-    repo = sim.state.repo(full_name)
+    repo = found(sim.state.repo(full_name))
     token: Token | None = request.get(TOKEN)
-    if repo is None or token is None:
-        return None
-    installation = sim.state.installations.get(token.installation_id)
+    installation = sim.state.installations.get(token.installation_id) if token else None
     if installation is None or repo.full_name not in installation.repositories:
-        return None
+        raise not_found()
     return repo
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bot.testing.simulator.context import TOKEN, answer, error, not_found, simulated
+from bot.testing.simulator.context import TOKEN, answer, error, found, simulated
 from bot.testing.simulator.shapes import APP_PERMISSIONS, app_json, repo_json
 from bot.testing.simulator.state import Token
 
@@ -23,12 +23,8 @@ async def get_app(request: web.Request) -> web.Response:
 @routes.post("/app/installations/{installation_id}/access_tokens")
 async def create_access_token(request: web.Request) -> web.Response:
     sim = simulated(request)
-    try:
-        installation = sim.state.installations.get(int(request.match_info["installation_id"]))
-    except ValueError:
-        installation = None
-    if installation is None:
-        return not_found()
+    number = request.match_info["installation_id"]
+    installation = found(sim.state.installations.get(int(number)) if number.isdigit() else None)
     token = sim.state.mint_token(installation.id, sim.token_lifetime)
     expires = datetime.fromtimestamp(token.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return answer(

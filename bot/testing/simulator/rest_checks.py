@@ -10,8 +10,8 @@ from bot.testing.simulator import gitrepo
 from bot.testing.simulator.context import (
     answer,
     error,
+    found,
     json_body,
-    not_found,
     paginate,
     repo_for,
     simulated,
@@ -43,8 +43,8 @@ async def _render(request: web.Request, repo: Repo, run: CheckRun) -> Json:
     return check_run_json(repo, run, await open_pulls_at(repo, run.head_sha, urls), urls)
 
 
-def _run(repo: Repo | None, run_id: str) -> CheckRun | None:
-    return repo.check_runs.get(int(run_id)) if repo and run_id.isdigit() else None
+def _run(repo: Repo, run_id: str) -> CheckRun:
+    return found(repo.check_runs.get(int(run_id)) if run_id.isdigit() else None)
 
 
 def _apply(run: CheckRun, body: dict[str, Any]) -> str | None:
@@ -80,8 +80,6 @@ def _apply(run: CheckRun, body: dict[str, Any]) -> str | None:
 @routes.post(REPO + "/check-runs")
 async def create_check_run(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     body = await json_body(request) or {}
     if not isinstance(body.get("name"), str):
         return validation_failed("CheckRun", "name", "missing_field")
@@ -105,8 +103,6 @@ async def create_check_run(request: web.Request) -> web.Response:
 async def update_check_run(request: web.Request) -> web.Response:
     repo = repo_for(request)
     run = _run(repo, request.match_info["check_run_id"])
-    if repo is None or run is None:
-        return not_found()
     app = simulated(request).state.app
     if run.app.id != app.id:
         return error(
@@ -124,8 +120,6 @@ async def update_check_run(request: web.Request) -> web.Response:
 async def get_check_run(request: web.Request) -> web.Response:
     repo = repo_for(request)
     run = _run(repo, request.match_info["check_run_id"])
-    if repo is None or run is None:
-        return not_found()
     return answer(await _render(request, repo, run))
 
 
@@ -133,8 +127,6 @@ async def get_check_run(request: web.Request) -> web.Response:
 async def list_annotations(request: web.Request) -> web.Response:
     repo = repo_for(request)
     run = _run(repo, request.match_info["check_run_id"])
-    if repo is None or run is None:
-        return not_found()
     urls = simulated(request).urls
     page, headers = paginate(request, run.annotations)
     return answer([annotation_json(repo, run, a, urls) for a in page], headers=headers)
@@ -143,8 +135,6 @@ async def list_annotations(request: web.Request) -> web.Response:
 @routes.post(REPO + "/statuses/{sha}")
 async def create_status(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     sha = request.match_info["sha"]
     if await gitrepo.ref_sha(repo.path, sha) is None:
         return validation_failed("Status", "sha", "invalid", "No commit found for SHA")
@@ -168,8 +158,6 @@ async def create_status(request: web.Request) -> web.Response:
 @routes.get(REPO + "/commits/{ref}/check-runs")
 async def list_check_runs_for_ref(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     sha = await gitrepo.ref_sha(repo.path, request.match_info["ref"])
     name = request.query.get("check_name")
     runs = [

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.testing.simulator.context import (
     answer,
+    found,
     json_body,
     not_found,
     paginate,
@@ -22,18 +23,17 @@ REPO = "/repos/{owner}/{repo}"
 REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 
 
-def _issue(repo: Repo | None, number: str) -> Issue | Pull | None:
-    if repo is None or not number.isdigit():
-        return None
-    return repo.issues.get(int(number)) or repo.pulls.get(int(number))
+def _issue(repo: Repo, number: str) -> Issue | Pull:
+    """The issue or pull request numbered `number` (a path segment); 404 if none."""
+    if not number.isdigit():
+        raise not_found()
+    return repo.issues.get(int(number)) or found(repo.pulls.get(int(number)))
 
 
 @routes.get(REPO + "/issues/{number}")
 async def get_issue(request: web.Request) -> web.Response:
     repo = repo_for(request)
     issue = _issue(repo, request.match_info["number"])
-    if repo is None or issue is None:
-        return not_found()
     sim = simulated(request)
     return answer(issue_json(sim.state, repo, issue, sim.urls))
 
@@ -42,8 +42,6 @@ async def get_issue(request: web.Request) -> web.Response:
 async def list_comments(request: web.Request) -> web.Response:
     repo = repo_for(request)
     issue = _issue(repo, request.match_info["number"])
-    if repo is None or issue is None:
-        return not_found()
     sim = simulated(request)
     comments = sorted(repo.comments_on(issue.number), key=lambda c: c.id)
     page, headers = paginate(request, comments)
@@ -54,8 +52,6 @@ async def list_comments(request: web.Request) -> web.Response:
 async def create_comment(request: web.Request) -> web.Response:
     repo = repo_for(request)
     issue = _issue(repo, request.match_info["number"])
-    if repo is None or issue is None:
-        return not_found()
     body = await json_body(request)
     if body is None or not isinstance(body.get("body"), str):
         return validation_failed("IssueComment", "body", "missing_field")
@@ -69,8 +65,6 @@ async def create_comment(request: web.Request) -> web.Response:
 async def get_comment(request: web.Request) -> web.Response:
     repo = repo_for(request)
     comment = _comment(repo, request.match_info["comment_id"])
-    if repo is None or comment is None:
-        return not_found()
     return answer(comment_json(repo, comment, simulated(request).urls))
 
 
@@ -78,8 +72,6 @@ async def get_comment(request: web.Request) -> web.Response:
 async def edit_comment(request: web.Request) -> web.Response:
     repo = repo_for(request)
     comment = _comment(repo, request.match_info["comment_id"])
-    if repo is None or comment is None:
-        return not_found()
     body = await json_body(request)
     if body is None or not isinstance(body.get("body"), str):
         return validation_failed("IssueComment", "body", "missing_field")
@@ -92,24 +84,18 @@ async def edit_comment(request: web.Request) -> web.Response:
 async def delete_comment(request: web.Request) -> web.Response:
     repo = repo_for(request)
     comment = _comment(repo, request.match_info["comment_id"])
-    if repo is None or comment is None:
-        return not_found()
     del repo.comments[comment.id]
     return web.Response(status=204)
 
 
-def _comment(repo: Repo | None, comment_id: str) -> Comment | None:
-    if repo is None or not comment_id.isdigit():
-        return None
-    return repo.comments.get(int(comment_id))
+def _comment(repo: Repo, comment_id: str) -> Comment:
+    return found(repo.comments.get(int(comment_id)) if comment_id.isdigit() else None)
 
 
 @routes.post(REPO + "/issues/{number}/labels")
 async def add_labels(request: web.Request) -> web.Response:
     repo = repo_for(request)
     issue = _issue(repo, request.match_info["number"])
-    if repo is None or issue is None:
-        return not_found()
     body = await json_body(request)
     names = body.get("labels") if body is not None else None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -128,7 +114,7 @@ async def remove_label(request: web.Request) -> web.Response:
     repo = repo_for(request)
     issue = _issue(repo, request.match_info["number"])
     name = request.match_info["name"]
-    if repo is None or issue is None or name not in issue.labels:
+    if name not in issue.labels:
         return answer({"message": "Label does not exist", "status": "404"}, 404)
     issue.labels.remove(name)
     issue.updated_at = now_iso()
@@ -140,8 +126,6 @@ async def remove_label(request: web.Request) -> web.Response:
 async def add_reaction(request: web.Request) -> web.Response:
     repo = repo_for(request)
     comment = _comment(repo, request.match_info["comment_id"])
-    if repo is None or comment is None:
-        return not_found()
     body = await json_body(request)
     content = body.get("content") if body is not None else None
     if content not in REACTIONS:

@@ -8,8 +8,8 @@ from bot.testing.simulator import gitrepo
 from bot.testing.simulator.context import (
     answer,
     error,
+    found,
     json_body,
-    not_found,
     paginate,
     repo_for,
     simulated,
@@ -28,18 +28,14 @@ async def _render(request: web.Request, repo: Repo, pull: Pull) -> Json:
     return await pull_json(sim.state, repo, pull, sim.urls)
 
 
-def pull_in(repo: Repo | None, number: str) -> Pull | None:
-    """The pull numbered `number` (a path segment) in `repo`, or None."""
-    if repo is None or not number.isdigit():
-        return None
-    return repo.pulls.get(int(number))
+def pull_in(repo: Repo, number: str) -> Pull:
+    """The pull numbered `number` (a path segment) in `repo`; 404 if none."""
+    return found(repo.pulls.get(int(number)) if number.isdigit() else None)
 
 
 @routes.post(REPO + "/pulls")
 async def create_pull(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     body = await json_body(request) or {}
     title, head, base = body.get("title"), body.get("head"), body.get("base")
     for name, value in (("title", title), ("head", head), ("base", base)):
@@ -87,8 +83,6 @@ async def create_pull(request: web.Request) -> web.Response:
 @routes.get(REPO + "/pulls")
 async def list_pulls(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     wanted_state = request.query.get("state", "open")
     head = request.query.get("head")
     base = request.query.get("base")
@@ -109,8 +103,6 @@ async def list_pulls(request: web.Request) -> web.Response:
 async def get_pull(request: web.Request) -> web.Response:
     repo = repo_for(request)
     pull = pull_in(repo, request.match_info["number"])
-    if repo is None or pull is None:
-        return not_found()
     if "diff" in request.headers.get("Accept", ""):  # application/vnd.github.diff
         diff = await gitrepo.git(repo.path, "diff", f"{pull.base}...{pull.head}")
         return web.Response(body=diff, content_type="text/plain", charset="utf-8")
@@ -121,8 +113,6 @@ async def get_pull(request: web.Request) -> web.Response:
 async def update_pull(request: web.Request) -> web.Response:
     repo = repo_for(request)
     pull = pull_in(repo, request.match_info["number"])
-    if repo is None or pull is None:
-        return not_found()
     body = await json_body(request) or {}
     if isinstance(body.get("title"), str):
         pull.title = body["title"]
@@ -141,8 +131,6 @@ async def update_pull(request: web.Request) -> web.Response:
 async def request_reviewers(request: web.Request) -> web.Response:
     repo = repo_for(request)
     pull = pull_in(repo, request.match_info["number"])
-    if repo is None or pull is None:
-        return not_found()
     body = await json_body(request) or {}
     reviewers = body.get("reviewers", [])
     if not isinstance(reviewers, list):

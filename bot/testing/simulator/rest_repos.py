@@ -11,8 +11,8 @@ from bot.testing.simulator import gitrepo
 from bot.testing.simulator.context import (
     answer,
     error,
+    found,
     json_body,
-    not_found,
     repo_for,
     simulated,
     validation_failed,
@@ -37,8 +37,6 @@ _LEGACY = {
 @routes.get(REPO)
 async def get_repo(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     data = repo_json(repo, simulated(request).urls)
     data["permissions"] = {"admin": False, "maintain": False, "push": True, "triage": True}
     data["permissions"]["pull"] = True
@@ -48,13 +46,9 @@ async def get_repo(request: web.Request) -> web.Response:
 @routes.get(REPO + "/collaborators/{username}/permission")
 async def collaborator_permission(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     sim = simulated(request)
     login = request.match_info["username"]
-    user = sim.state.users.get(login)
-    if user is None:
-        return not_found()
+    user = found(sim.state.users.get(login))
     role = "admin" if login == repo.owner.login else repo.collaborators.get(login)
     if role is None:
         role_name, permission = ("read", "read") if not repo.private else ("none", "none")
@@ -90,15 +84,10 @@ def _content_json(repo: Repo, urls: Urls, kind: str, path: str, sha: str, size: 
 @routes.get(REPO + "/contents/{path:.*}")
 async def get_contents(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     urls = simulated(request).urls
-    commit = await gitrepo.ref_sha(repo.path, request.query.get("ref", repo.default_branch))
+    commit = found(await gitrepo.ref_sha(repo.path, request.query.get("ref", repo.default_branch)))
     path = request.match_info["path"].strip("/")
-    found = commit and await gitrepo.object_at(repo.path, commit, path)
-    if not commit or not found:
-        return not_found()
-    kind, sha, size = found
+    kind, sha, size = found(await gitrepo.object_at(repo.path, commit, path))
     if kind == "tree":
         entries = await gitrepo.tree_entries(repo.path, commit, path)
         return answer(
@@ -117,20 +106,14 @@ async def get_contents(request: web.Request) -> web.Response:
 @routes.get(REPO + "/git/ref/{ref:.+}")
 async def get_ref(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     ref = "refs/" + request.match_info["ref"]
-    sha = await gitrepo.ref_sha(repo.path, ref)
-    if sha is None:
-        return not_found()
+    sha = found(await gitrepo.ref_sha(repo.path, ref))
     return answer(ref_json(repo, ref, sha, simulated(request).urls))
 
 
 @routes.post(REPO + "/git/refs")
 async def create_ref(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    if repo is None:
-        return not_found()
     body = await json_body(request) or {}
     ref, sha = body.get("ref"), body.get("sha")
     if not isinstance(ref, str) or not re.fullmatch(r"refs/[\w./-]+", ref) or ref.count("/") < 2:

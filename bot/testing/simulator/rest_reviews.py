@@ -6,8 +6,8 @@ from aiohttp import web
 
 from bot.testing.simulator.context import (
     answer,
+    found,
     json_body,
-    not_found,
     paginate,
     repo_for,
     simulated,
@@ -25,8 +25,6 @@ PULL = "/repos/{owner}/{repo}/pulls/{number}"
 async def list_review_comments(request: web.Request) -> web.Response:
     repo = repo_for(request)
     pull = pull_in(repo, request.match_info["number"])
-    if repo is None or pull is None:
-        return not_found()
     urls = simulated(request).urls
     page, headers = paginate(request, pull.review_comments)
     return answer([review_comment_json(repo, pull, c, urls) for c in page], headers=headers)
@@ -36,8 +34,6 @@ async def list_review_comments(request: web.Request) -> web.Response:
 async def list_reviews(request: web.Request) -> web.Response:
     repo = repo_for(request)
     pull = pull_in(repo, request.match_info["number"])
-    if repo is None or pull is None:
-        return not_found()
     urls = simulated(request).urls
     page, headers = paginate(request, pull.reviews)
     return answer([review_json(repo, pull, r, urls) for r in page], headers=headers)
@@ -48,10 +44,9 @@ async def list_comments_of_review(request: web.Request) -> web.Response:
     repo = repo_for(request)
     pull = pull_in(repo, request.match_info["number"])
     review_id = request.match_info["review_id"]
-    if repo is None or pull is None or not any(str(r.id) == review_id for r in pull.reviews):
-        return not_found()
+    review = found(next((r for r in pull.reviews if str(r.id) == review_id), None))
     urls = simulated(request).urls
-    comments = [c for c in pull.review_comments if str(c.review_id) == review_id]
+    comments = [c for c in pull.review_comments if c.review_id == review.id]
     page, headers = paginate(request, comments)
     return answer([review_comment_json(repo, pull, c, urls) for c in page], headers=headers)
 
@@ -64,11 +59,7 @@ async def reply_to_review_comment(request: web.Request) -> web.Response:
     repo = repo_for(request)
     pull = pull_in(repo, request.match_info["number"])
     comment_id = request.match_info["comment_id"]
-    parent = (
-        next((c for c in pull.review_comments if str(c.id) == comment_id), None) if pull else None
-    )
-    if repo is None or pull is None or parent is None:
-        return not_found()
+    parent = found(next((c for c in pull.review_comments if str(c.id) == comment_id), None))
     body = (await json_body(request) or {}).get("body")
     if not isinstance(body, str) or not body:
         return validation_failed("PullRequestReviewComment", "body", "missing_field")
