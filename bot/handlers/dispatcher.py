@@ -52,7 +52,6 @@ class Dispatcher:
         self._in_flight: set[str] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.processed = 0
         self._unfinished = 0  # submitted and not yet processed
         self._submitted: set[str] = set()  # ids of those, which recover() must leave alone
         self._acknowledging = 0  # webhook answers in progress
@@ -106,7 +105,6 @@ class Dispatcher:
             if handled is not None:
                 handled()
         await self.store.mark_delivery_processed(delivery_id, error)
-        self.processed += 1
 
     async def process_stored(self, delivery: Delivery) -> None:
         try:
