@@ -3,7 +3,6 @@ candidate, each in a fresh sandbox, compared test by test."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from enum import StrEnum
@@ -112,23 +111,23 @@ def _listed(ids: list[str], limit: int = 5) -> str:
 def judge(baseline: TestReport, candidate: TestReport, config: VerifyConfig) -> Verification:
     """Classify every test and decide whether the candidate is proven."""
     changes = classify(baseline, candidate)
-    counts = Counter(item.change for item in changes)
     by = {change: [i.id for i in changes if i.change is change] for change in Change}
+    broken, removed = by[Change.BROKEN], by[Change.REMOVED]
+    fixed, new_passing = by[Change.FIXED], by[Change.NEW_PASSING]
     if candidate.timed_out:
         reason = "rejected: the test suite timed out with the patch"
     elif not candidate.cases:
         reason = f"rejected: the test suite reported no tests (exit code {candidate.exit_code})"
-    elif counts[Change.BROKEN]:
-        reason = f"rejected: {counts[Change.BROKEN]} broken test(s): {_listed(by[Change.BROKEN])}"
-    elif counts[Change.REMOVED] and not config.allow_removed_tests:
-        removed = by[Change.REMOVED]
+    elif broken:
+        reason = f"rejected: {len(broken)} broken test(s): {_listed(broken)}"
+    elif removed and not config.allow_removed_tests:
         reason = f"rejected: {len(removed)} test(s) of the base commit are gone: {_listed(removed)}"
-    elif config.require_improvement and not (counts[Change.FIXED] or counts[Change.NEW_PASSING]):
+    elif config.require_improvement and not (fixed or new_passing):
         reason = "rejected: no test went from failing to passing, and no new test passes"
     else:
         reason = (
-            f"accepted: {counts[Change.FIXED]} fixed, {counts[Change.NEW_PASSING]} new passing, "
-            f"0 broken, {counts[Change.STILL_FAILING]} still failing"
+            f"accepted: {len(fixed)} fixed, {len(new_passing)} new passing, "
+            f"0 broken, {len(by[Change.STILL_FAILING])} still failing"
         )
     return Verification(
         accepted=reason.startswith("accepted"),
