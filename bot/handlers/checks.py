@@ -11,7 +11,7 @@ from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot.github.markdown import cut_middle
-from bot.github.payloads import CheckRun, CheckRunEvent, CheckSuiteEvent, PullRequest, Repository
+from bot.github.payloads import AppRef, CheckRun, CheckRunEvent, CheckSuiteEvent, PullRequest
 from bot.handlers.messages import CHECK_NAME, NEEDS_HUMAN_LABEL
 from bot.handlers.pulls import ask_for_revision, fixed_issue
 from bot.runs.models import NewFeedback
@@ -38,7 +38,7 @@ async def on_check_run(
     **kwargs: Any,
 ) -> None:
     payload = CheckRunEvent.model_validate(event.data)
-    await _repair(event, gh, store, settings, payload.repository, payload.check_run)
+    await _repair(event, gh, store, settings, payload, payload.check_run)
 
 
 @router.register("check_suite", action="completed")
@@ -60,12 +60,10 @@ async def on_check_suite(
     found = await gh.getitem(f"/repos/{repository}/commits/{suite.head_sha}/check-runs")
     for item in found.get("check_runs", []):
         if (item.get("check_suite") or {}).get("id") == suite.id:
-            await _repair(
-                event, gh, store, settings, payload.repository, CheckRun.model_validate(item)
-            )
+            await _repair(event, gh, store, settings, payload, CheckRun.model_validate(item))
 
 
-def _ours(app: Any, settings: Settings) -> bool:
+def _ours(app: AppRef | None, settings: Settings) -> bool:
     return app is None or (settings.app_id is not None and app.id == settings.app_id)
 
 
@@ -74,14 +72,14 @@ async def _repair(
     gh: GitHubAPI,
     store: RunStore,
     settings: Settings,
-    repository: Repository,
+    payload: CheckRunEvent | CheckSuiteEvent,
     check: CheckRun,
 ) -> None:
     """A failed check of another app on the head of Patchbot's pull request asks for a repair
     run (the policy bounds how many, in the run). Patchbot's own checks never do."""
     if check.conclusion not in FAILED or _ours(check.app, settings) or check.name == CHECK_NAME:
         return
-    name = repository.full_name
+    repository, name = payload.repository, payload.repository.full_name
     for listed in check.pull_requests:
         pull_data = await gh.getitem(f"/repos/{name}/pulls/{listed.number}")
         pull = PullRequest.model_validate(pull_data)
@@ -104,9 +102,8 @@ async def _repair(
             )
         )
         if kept:
-            installation = (event.data.get("installation") or {}).get("id")
             request = RevisionRequest(
-                name, pull.number, issue, app, "ci", installation, event.delivery_id
+                name, pull.number, issue, app, "ci", payload.installation_id, event.delivery_id
             )
             await ask_for_revision(gh, store, settings, request, f"the failed check `{check.name}`")
 
