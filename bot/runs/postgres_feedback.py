@@ -7,33 +7,25 @@ so no item goes to two runs.
 
 from __future__ import annotations
 
-import time
-
 import asyncpg
 
 from bot.runs.models import Feedback, NewFeedback, RunNotFound
-from bot.runs.store import FEEDBACK_FIELDS, RETAKEN, feedback_from_row
+from bot.runs.store import (
+    FEEDBACK_FIELDS,
+    NEW_FEEDBACK_FIELDS,
+    RETAKEN,
+    feedback_from_row,
+    new_feedback_values,
+)
 
 
 async def add(db: asyncpg.Pool | asyncpg.Connection, item: NewFeedback) -> bool:
     """Insert `item`; False when its (repository, pull request, kind, source_id) is kept."""
     inserted = await db.fetchval(
-        "INSERT INTO feedback (repository, pull_request, kind, author, body, source_id, path, "
-        "line, diff_hunk, review_id, delivery_id, received_at) "
+        f"INSERT INTO feedback ({NEW_FEEDBACK_FIELDS}) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
         "ON CONFLICT (repository, pull_request, kind, source_id) DO NOTHING RETURNING id",
-        item.repository,
-        item.pull_request,
-        item.kind,
-        item.author,
-        item.body,
-        item.source_id,
-        item.path,
-        item.line,
-        item.diff_hunk,
-        item.review_id,
-        item.delivery_id,
-        time.time(),
+        *new_feedback_values(item),
     )
     return inserted is not None
 

@@ -7,7 +7,6 @@ Times are Unix seconds from the caller's clock, as in the SQLite store; keep mac
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -33,10 +32,17 @@ from bot.runs.store import (
     DELIVERY_FIELDS,
     GAVE_UP,
     HOLD_FIELDS,
+    INSTALLATION_FIELDS,
+    NEW_RUN_FIELDS,
     RUN_FIELDS,
     SPENT_SINCE_POSTGRES,
     STOPPED_BY_REQUEST,
+    decided,
     delivery_from_row,
+    delivery_values,
+    installation_from_row,
+    installation_values,
+    new_run_values,
     run_from_row,
 )
 
@@ -87,14 +93,7 @@ class PostgresRunStore:
         inserted = await self._pool.fetchval(
             f"INSERT INTO deliveries ({DELIVERY_FIELDS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
             "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id",
-            delivery.delivery_id,
-            delivery.event,
-            delivery.action,
-            delivery.installation_id,
-            delivery.payload,
-            delivery.received_at,
-            delivery.processed_at,
-            delivery.error,
+            *delivery_values(delivery),
         )
         return inserted is not None
 
@@ -134,17 +133,12 @@ class PostgresRunStore:
 
     async def save_installation(self, installation: Installation) -> None:
         await self._pool.execute(
-            "INSERT INTO installations (id, account, repository_selection, repositories, "
-            "suspended, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE "
+            f"INSERT INTO installations ({INSTALLATION_FIELDS}) VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT (id) DO UPDATE "
             "SET account = excluded.account, repository_selection = excluded.repository_selection,"
             " repositories = excluded.repositories, suspended = excluded.suspended, "
             "updated_at = excluded.updated_at",
-            installation.id,
-            installation.account,
-            installation.repository_selection,
-            json.dumps(installation.repositories),
-            int(installation.suspended),
-            time.time(),
+            *installation_values(installation),
         )
 
     async def delete_installation(self, installation_id: int) -> None:
@@ -154,12 +148,7 @@ class PostgresRunStore:
         row = await self._pool.fetchrow(
             "SELECT * FROM installations WHERE id = $1", installation_id
         )
-        if row is None:
-            return None
-        data = dict(row)
-        data["repositories"] = json.loads(data["repositories"])
-        data["suspended"] = bool(data["suspended"])
-        return Installation.model_validate(data)
+        return installation_from_row(row) if row else None
 
     # Runs
 
@@ -173,21 +162,10 @@ class PostgresRunStore:
         now = time.time()
         try:
             run = await self._run(
-                "INSERT INTO runs (repository, issue, requester, trigger_kind, instructions, "
-                "installation_id, delivery_id, pull_request, iteration, not_before, state, "
-                "created_at, updated_at) "
+                f"INSERT INTO runs ({NEW_RUN_FIELDS}, state, created_at, updated_at) "
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11) "
                 f"RETURNING {RUN_FIELDS}",
-                new.repository,
-                new.issue,
-                new.requester,
-                new.trigger,
-                new.instructions,
-                new.installation_id,
-                new.delivery_id,
-                new.pull_request,
-                new.iteration,
-                new.not_before,
+                *new_run_values(new),
                 now,
             )
         except asyncpg.UniqueViolationError as error:
@@ -348,14 +326,14 @@ class PostgresRunStore:
 
     async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
         now = time.time()
-        state, finished = ("queued", None) if decision == "approved" else ("cancelled", now)
+        state, summary, finished = decided(decision, login, now)
         async with self._pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(
                 "UPDATE runs SET state = $1, summary = $2, finished_at = $3, updated_at = $4, "
                 "cancel_requested = 0 "
                 f"WHERE id = $5 AND state = 'awaiting_approval' RETURNING {RUN_FIELDS}",
-                state,
-                f"{decision} by @{login}",
+                state.value,
+                summary,
                 finished,
                 now,
                 run_id,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.runs.models import Delivery
-from bot.runs.store import DELIVERY_FIELDS
+from bot.runs.store import DELIVERY_FIELDS, delivery_values
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,10 @@ MARK_DELAY = 0.01
 """Seconds a processed-mark may wait to share a commit with newly received deliveries."""
 CHECKPOINT_EVERY = 500
 """Deliveries written between two WAL checkpoints."""
+_INSERT = (
+    f"INSERT INTO deliveries ({DELIVERY_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (delivery_id) DO NOTHING"
+)
 
 Mark = tuple[float, str | None, str]
 """(processed_at, error, delivery_id) of a processed delivery."""
@@ -79,27 +83,7 @@ class DeliveryWriter:
             self._db.execute(f"PRAGMA busy_timeout={INLINE_BUSY_MS}")
 
     def _insert(self, batch: Sequence[Delivery]) -> list[bool]:
-        insert = (
-            f"INSERT INTO deliveries ({DELIVERY_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (delivery_id) DO NOTHING"
-        )
-        fresh = []
-        for d in batch:
-            cursor = self._db.execute(
-                insert,
-                (
-                    d.delivery_id,
-                    d.event,
-                    d.action,
-                    d.installation_id,
-                    d.payload,
-                    d.received_at,
-                    d.processed_at,
-                    d.error,
-                ),
-            )
-            fresh.append(cursor.rowcount == 1)
-        return fresh
+        return [self._db.execute(_INSERT, delivery_values(d)).rowcount == 1 for d in batch]
 
 
 class DeliveryBatcher:

@@ -3,35 +3,24 @@ opens (`SQLiteRunStore._transaction`), so a take is atomic against every other w
 
 from __future__ import annotations
 
-import time
-
 import aiosqlite
 
 from bot.runs.models import Feedback, NewFeedback, RunNotFound
-from bot.runs.store import FEEDBACK_FIELDS, RETAKEN, feedback_from_row
+from bot.runs.store import (
+    FEEDBACK_FIELDS,
+    NEW_FEEDBACK_FIELDS,
+    RETAKEN,
+    feedback_from_row,
+    new_feedback_values,
+)
 
 
 async def add(db: aiosqlite.Connection, item: NewFeedback) -> bool:
     """Insert `item`; False when its (repository, pull request, kind, source_id) is kept."""
     cursor = await db.execute(
-        "INSERT INTO feedback (repository, pull_request, kind, author, body, source_id, path, "
-        "line, diff_hunk, review_id, delivery_id, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"INSERT INTO feedback ({NEW_FEEDBACK_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (repository, pull_request, kind, source_id) DO NOTHING",
-        (
-            item.repository,
-            item.pull_request,
-            item.kind,
-            item.author,
-            item.body,
-            item.source_id,
-            item.path,
-            item.line,
-            item.diff_hunk,
-            item.review_id,
-            item.delivery_id,
-            time.time(),
-        ),
+        new_feedback_values(item),
     )
     return cursor.rowcount == 1
 

@@ -5,7 +5,6 @@ group-committing `DeliveryBatcher`."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 import time
@@ -35,10 +34,16 @@ from bot.runs.store import (
     DELIVERY_FIELDS,
     GAVE_UP,
     HOLD_FIELDS,
+    INSTALLATION_FIELDS,
+    NEW_RUN_FIELDS,
     RUN_FIELDS,
     SPENT_SINCE_SQLITE,
     STOPPED_BY_REQUEST,
+    decided,
     delivery_from_row,
+    installation_from_row,
+    installation_values,
+    new_run_values,
     run_from_row,
 )
 
@@ -158,19 +163,12 @@ class SQLiteRunStore:
     async def save_installation(self, installation: Installation) -> None:
         async def save(db: aiosqlite.Connection) -> None:
             await db.execute(
-                "INSERT INTO installations (id, account, repository_selection, repositories, "
-                "suspended, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                f"INSERT INTO installations ({INSTALLATION_FIELDS}) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET "
                 "account = excluded.account, repository_selection = excluded.repository_selection,"
                 " repositories = excluded.repositories, suspended = excluded.suspended, "
                 "updated_at = excluded.updated_at",
-                (
-                    installation.id,
-                    installation.account,
-                    installation.repository_selection,
-                    json.dumps(installation.repositories),
-                    int(installation.suspended),
-                    time.time(),
-                ),
+                installation_values(installation),
             )
 
         await self._transaction(save)
@@ -183,12 +181,7 @@ class SQLiteRunStore:
 
     async def get_installation(self, installation_id: int) -> Installation | None:
         row = await self._one("SELECT * FROM installations WHERE id = ?", (installation_id,))
-        if row is None:
-            return None
-        data = dict(row)
-        data["repositories"] = json.loads(data["repositories"])
-        data["suspended"] = bool(data["suspended"])
-        return Installation.model_validate(data)
+        return installation_from_row(row) if row else None
 
     # Runs
 
@@ -205,24 +198,9 @@ class SQLiteRunStore:
                 raise ActiveRunExists(active)
             now = time.time()
             row = await self._one(
-                "INSERT INTO runs (repository, issue, requester, trigger_kind, instructions, "
-                "installation_id, delivery_id, pull_request, iteration, not_before, state, "
-                "created_at, updated_at) "
+                f"INSERT INTO runs ({NEW_RUN_FIELDS}, state, created_at, updated_at) "
                 f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING {RUN_FIELDS}",
-                (
-                    new.repository,
-                    new.issue,
-                    new.requester,
-                    new.trigger,
-                    new.instructions,
-                    new.installation_id,
-                    new.delivery_id,
-                    new.pull_request,
-                    new.iteration,
-                    new.not_before,
-                    now,
-                    now,
-                ),
+                (*new_run_values(new), now, now),
             )
             assert row is not None
             return run_from_row(row), True
@@ -359,12 +337,12 @@ class SQLiteRunStore:
     async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
         async def decide(db: aiosqlite.Connection) -> Run:
             now = time.time()
-            state, finished = ("queued", None) if decision == "approved" else ("cancelled", now)
+            state, summary, finished = decided(decision, login, now)
             row = await self._one(
                 "UPDATE runs SET state = ?, summary = ?, finished_at = ?, updated_at = ?, "
                 "cancel_requested = 0 "
                 f"WHERE id = ? AND state = 'awaiting_approval' RETURNING {RUN_FIELDS}",
-                (state, f"{decision} by @{login}", finished, now, run_id),
+                (state.value, summary, finished, now, run_id),
             )
             if row is None:
                 raise RunNotFound(f"run {run_id} is not waiting for an approval")

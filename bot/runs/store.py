@@ -7,6 +7,8 @@ default) and PostgreSQL (many machines; workers claim with `FOR UPDATE SKIP LOCK
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +26,11 @@ from bot.runs.models import (
     RunState,
 )
 
+NEW_RUN_FIELDS = (
+    "repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
+    "pull_request, iteration, not_before"
+)
+"""The columns a NewRun fills, in the order of `new_run_values`."""
 RUN_FIELDS = (
     "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
     "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
@@ -33,6 +40,11 @@ FEEDBACK_FIELDS = (
     "id, repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, "
     "review_id, delivery_id, run_id, received_at"
 )
+NEW_FEEDBACK_FIELDS = (
+    "repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, review_id, "
+    "delivery_id, received_at"
+)
+"""The columns of kept feedback, in the order of `new_feedback_values`."""
 RETAKEN = (
     "(run_id IS NULL OR (kind <> 'check' AND run_id IN "
     "(SELECT id FROM runs WHERE state IN ('failed', 'escalated', 'cancelled'))))"
@@ -50,6 +62,7 @@ HOLD_FIELDS = "run_id, content, held_at, held_by, decision, decided_by, decided_
 DELIVERY_FIELDS = (
     "delivery_id, event, action, installation_id, payload, received_at, processed_at, error"
 )
+INSTALLATION_FIELDS = "id, account, repository_selection, repositories, suspended, updated_at"
 GAVE_UP = "its worker stopped {attempts} times without finishing; see the trace, then retry"
 STOPPED_BY_REQUEST = "stopped by request"
 
@@ -174,6 +187,81 @@ def feedback_from_row(row: Any) -> Feedback:
 
 def delivery_from_row(row: Any) -> Delivery:
     return Delivery.model_validate(dict(row))
+
+
+def installation_from_row(row: Any) -> Installation:
+    data = dict(row)
+    data["repositories"] = json.loads(data["repositories"])
+    data["suspended"] = bool(data["suspended"])
+    return Installation.model_validate(data)
+
+
+def new_run_values(new: NewRun) -> tuple[Any, ...]:
+    """The values of NEW_RUN_FIELDS, in order."""
+    return (
+        new.repository,
+        new.issue,
+        new.requester,
+        new.trigger,
+        new.instructions,
+        new.installation_id,
+        new.delivery_id,
+        new.pull_request,
+        new.iteration,
+        new.not_before,
+    )
+
+
+def new_feedback_values(item: NewFeedback) -> tuple[Any, ...]:
+    """The values of NEW_FEEDBACK_FIELDS, in order, received now."""
+    return (
+        item.repository,
+        item.pull_request,
+        item.kind,
+        item.author,
+        item.body,
+        item.source_id,
+        item.path,
+        item.line,
+        item.diff_hunk,
+        item.review_id,
+        item.delivery_id,
+        time.time(),
+    )
+
+
+def delivery_values(delivery: Delivery) -> tuple[Any, ...]:
+    """The values of DELIVERY_FIELDS, in order."""
+    return (
+        delivery.delivery_id,
+        delivery.event,
+        delivery.action,
+        delivery.installation_id,
+        delivery.payload,
+        delivery.received_at,
+        delivery.processed_at,
+        delivery.error,
+    )
+
+
+def installation_values(installation: Installation) -> tuple[Any, ...]:
+    """The values of INSTALLATION_FIELDS, in order, updated now."""
+    return (
+        installation.id,
+        installation.account,
+        installation.repository_selection,
+        json.dumps(installation.repositories),
+        int(installation.suspended),
+        time.time(),
+    )
+
+
+def decided(decision: Decision, login: str, now: float) -> tuple[RunState, str, float | None]:
+    """A held run's state, summary and finished_at once `login` decided: approved queues it
+    again, rejected ends it (cancelled)."""
+    if decision == "approved":
+        return RunState.QUEUED, f"{decision} by @{login}", None
+    return RunState.CANCELLED, f"{decision} by @{login}", now
 
 
 def sqlite_path(database_url: str) -> Path:
