@@ -145,14 +145,18 @@ async def verify_head(
         baseline = await run_suite(tree, request.sandbox, open_sandbox)
         candidate = await run_suite(checkouts.work, request.sandbox, open_sandbox)
     verification = judge(baseline, candidate, request.verify)
+    _trace_verdict(trace, 0, verification)
+    return verification
+
+
+def _trace_verdict(trace: Trace, attempt: int, verification: Verification) -> None:
     trace.event(
         "verification",
-        attempt=0,
+        attempt=attempt,
         accepted=verification.accepted,
         reason=verification.reason,
         changes=[change.model_dump() for change in verification.changes],
     )
-    return verification
 
 
 class _Run:
@@ -273,13 +277,7 @@ class _Run:
                 number=number, summary=summary, patch=patch, verification=None, reason=reason
             )
         verification = judge(baseline, candidate, self.request.verify)
-        self.trace.event(
-            "verification",
-            attempt=number,
-            accepted=verification.accepted,
-            reason=verification.reason,
-            changes=[change.model_dump() for change in verification.changes],
-        )
+        _trace_verdict(self.trace, number, verification)
         self.say(step, f"verify: {verification.reason}")
         return Attempt(
             number=number,
