@@ -33,6 +33,12 @@ def pull_in(repo: Repo, number: str) -> Pull:
     return found(repo.pulls.get(int(number)) if number.isdigit() else None)
 
 
+def _refused(message: str) -> web.Response:
+    """GitHub's 422 for a pull request refused as a whole, with no one field to blame."""
+    errors = [{"resource": "PullRequest", "code": "custom", "message": message}]
+    return error(422, "Validation Failed", errors)
+
+
 @routes.post(REPO + "/pulls")
 async def create_pull(request: web.Request) -> web.Response:
     repo = repo_for(request)
@@ -43,27 +49,17 @@ async def create_pull(request: web.Request) -> web.Response:
             return validation_failed("PullRequest", name, "missing_field")
     assert isinstance(head, str) and isinstance(base, str) and isinstance(title, str)
     head_branch = head.split(":", 1)[-1]
-    if await gitrepo.ref_sha(repo.path, f"refs/heads/{head_branch}") is None:
-        return validation_failed("PullRequest", "head", "invalid")
-    if await gitrepo.ref_sha(repo.path, f"refs/heads/{base}") is None:
-        return validation_failed("PullRequest", "base", "invalid")
-    base_sha = await gitrepo.ref_sha(repo.path, f"refs/heads/{base}")
     head_sha = await gitrepo.ref_sha(repo.path, f"refs/heads/{head_branch}")
-    if base_sha and head_sha and (await gitrepo.diff_stats(repo.path, base_sha, head_sha))[3] == 0:
-        message = f"No commits between {base} and {head_branch}"
-        return error(
-            422,
-            "Validation Failed",
-            [{"resource": "PullRequest", "code": "custom", "message": message}],
-        )
+    if head_sha is None:
+        return validation_failed("PullRequest", "head", "invalid")
+    base_sha = await gitrepo.ref_sha(repo.path, f"refs/heads/{base}")
+    if base_sha is None:
+        return validation_failed("PullRequest", "base", "invalid")
+    if (await gitrepo.diff_stats(repo.path, base_sha, head_sha))[3] == 0:
+        return _refused(f"No commits between {base} and {head_branch}")
     for other in repo.pulls.values():
         if other.state == "open" and other.head == head_branch and other.base == base:
-            message = f"A pull request already exists for {repo.owner.login}:{head_branch}."
-            return error(
-                422,
-                "Validation Failed",
-                [{"resource": "PullRequest", "code": "custom", "message": message}],
-            )
+            return _refused(f"A pull request already exists for {repo.owner.login}:{head_branch}.")
     sim = simulated(request)
     pull = Pull(
         number=repo.next_number(),
