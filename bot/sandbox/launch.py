@@ -18,7 +18,9 @@ from docker.types import LogConfig, Mount
 
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
+from bot.sandbox.images import IMAGE_ENV
 from bot.sandbox.protocol import WORKSPACE
+from bot.sandbox.setup_plan import VENV
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,11 @@ def owner_label() -> str:
 
 
 def environment(pythonpath: Sequence[str]) -> dict[str, str]:
-    """The sandbox's whole environment: built from nothing, never copied from the host."""
+    """The sandbox's whole environment: built from nothing, never copied from the host. HOME,
+    LANG and PATH (the set-up venv first) are the image's own."""
     return {
-        "HOME": "/tmp/home",
-        "LANG": "C.UTF-8",
-        "PATH": "/env/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "VIRTUAL_ENV": "/env/venv",
+        **IMAGE_ENV,
+        "VIRTUAL_ENV": VENV,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONPATH": ":".join(pythonpath),
         "PIP_NO_INPUT": "1",
