@@ -54,12 +54,10 @@ class GitHubPipeline:
             raise ConfigError(f"run {run.id} has no GitHub installation to act as")
         async with github_app(context.settings) as app:
             gh = await app.installation_api(run.installation_id)
-            login = context.settings.bot_login
-            thread = run.pull_request or run.issue  # a revision talks on its pull request
-            status = StatusComment(gh, run.repository, thread, run.id, login)
+            kind = Revision if run.pull_request is not None else _Publish
+            steps = kind(run, context, app, gh, self.server_policy)
+            status = steps.status
             try:
-                kind = Revision if run.pull_request is not None else _Publish
-                steps = kind(run, context, app, gh, status, self.server_policy)
                 return await steps.execute()
             except asyncio.CancelledError:
                 await status.close()

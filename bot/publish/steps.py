@@ -40,15 +40,15 @@ class RunSteps:
         context: RunContext,
         app: GitHubApp,
         gh: GitHubAPI,
-        status: StatusComment,
         server_policy: Policy,
     ) -> None:
         self.run = run
         self.context = context
         self.app = app
         self.gh = gh
-        self.status = status
         self.server_policy = server_policy
+        login = context.settings.bot_login
+        self.status = StatusComment(gh, run.repository, self.thread, run.id, login)
         self.done: list[tuple[str, str]] = []
 
     @property
