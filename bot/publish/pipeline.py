@@ -150,7 +150,7 @@ class _Publish(RunSteps):
             body=texts.pr_body(
                 run.id, run.issue, result, self.context.settings.model, gates, notes
             ),
-            check_title=f"{verification.candidate_summary} (was {verification.baseline_summary})",
+            check_title=texts.check_title(verification),
             check_summary=texts.test_table(verification),
             autonomy=gates.autonomy,
             commit_message=commit_message(run.issue, title, run.id),

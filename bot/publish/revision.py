@@ -234,7 +234,7 @@ class Revision(RunSteps):
             return await self.give_up(str(moved), cost)
         self.step("pushed", f"{sha[:12]} to `{branch}`")
         table = texts.test_table(verification)
-        title = f"{verification.candidate_summary} (was {verification.baseline_summary})"
+        title = texts.check_title(verification)
         await report_check(self.gh, run.repository, sha, title=title, summary=table, success=True)
         await self.update_body(pull, sha, table)
         replied = await self.reply_in_threads(sha, summary)

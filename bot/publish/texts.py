@@ -56,6 +56,11 @@ def status_text(
     return "\n".join(lines)
 
 
+def check_title(verification: Verification) -> str:
+    """The title of the `patchbot/verify` check run: the tests after, and before."""
+    return f"{verification.candidate_summary} (was {verification.baseline_summary})"
+
+
 def test_table(verification: Verification) -> str:
     rows = [
         "| tests | count | which |",
