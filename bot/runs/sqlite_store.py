@@ -121,6 +121,12 @@ class SQLiteRunStore:
         rows = list(await self._db.execute_fetchall(sql, params))
         return rows[0] if rows else None
 
+    async def _write_run(self, sql: str, params: tuple[Any, ...]) -> Run | None:
+        """One `... RETURNING` statement on a run, in its own write transaction; the run, or
+        None when no row matched."""
+        row = await self._transaction(lambda db: self._one(sql, params))
+        return run_from_row(row) if row else None
+
     # Deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:
@@ -270,37 +276,29 @@ class SQLiteRunStore:
         return await self._transaction(claim)
 
     async def heartbeat(self, run_id: int, worker: str, lease_seconds: float) -> Run:
-        async def renew(db: aiosqlite.Connection) -> Run:
-            now = time.time()
-            row = await self._one(
-                "UPDATE runs SET lease_expires_at = ?, updated_at = ? "
-                "WHERE id = ? AND lease_owner = ? AND state = 'running' "
-                f"RETURNING {RUN_FIELDS}",
-                (now + lease_seconds, now, run_id, worker),
-            )
-            if row is None:
-                raise LeaseLost(run_id, worker)
-            return run_from_row(row)
-
-        return await self._transaction(renew)
+        now = time.time()
+        run = await self._write_run(
+            "UPDATE runs SET lease_expires_at = ?, updated_at = ? "
+            f"WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING {RUN_FIELDS}",
+            (now + lease_seconds, now, run_id, worker),
+        )
+        if run is None:
+            raise LeaseLost(run_id, worker)
+        return run
 
     async def finish_run(
         self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
     ) -> Run:
-        async def finish(db: aiosqlite.Connection) -> Run:
-            now = time.time()
-            row = await self._one(
-                "UPDATE runs SET state = ?, summary = ?, cost_usd = cost_usd + ?, "
-                "finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL "
-                "WHERE id = ? AND lease_owner = ? AND state = 'running' "
-                f"RETURNING {RUN_FIELDS}",
-                (state.value, summary, cost_usd, now, now, run_id, worker),
-            )
-            if row is None:
-                raise LeaseLost(run_id, worker)
-            return run_from_row(row)
-
-        return await self._transaction(finish)
+        now = time.time()
+        run = await self._write_run(
+            "UPDATE runs SET state = ?, summary = ?, cost_usd = cost_usd + ?, "
+            "finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+            f"WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING {RUN_FIELDS}",
+            (state.value, summary, cost_usd, now, now, run_id, worker),
+        )
+        if run is None:
+            raise LeaseLost(run_id, worker)
+        return run
 
     async def hold_run(
         self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
@@ -377,15 +375,11 @@ class SQLiteRunStore:
         return await self._transaction(cancel)
 
     async def postpone_run(self, run_id: int, not_before: float) -> Run | None:
-        async def postpone(db: aiosqlite.Connection) -> Run | None:
-            row = await self._one(
-                "UPDATE runs SET not_before = MAX(COALESCE(not_before, 0), ?), updated_at = ? "
-                f"WHERE id = ? AND state = 'queued' RETURNING {RUN_FIELDS}",
-                (not_before, time.time(), run_id),
-            )
-            return run_from_row(row) if row else None
-
-        return await self._transaction(postpone)
+        return await self._write_run(
+            "UPDATE runs SET not_before = MAX(COALESCE(not_before, 0), ?), updated_at = ? "
+            f"WHERE id = ? AND state = 'queued' RETURNING {RUN_FIELDS}",
+            (not_before, time.time(), run_id),
+        )
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         rows = await self._db.execute_fetchall(
