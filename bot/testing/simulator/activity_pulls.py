@@ -10,9 +10,8 @@ from typing import Any, Protocol
 from bot.testing.simulator import gitcommits, gitrepo
 from bot.testing.simulator.deliveries import Delivery, payload_for
 from bot.testing.simulator.hunks import hunk_in_pull
-from bot.testing.simulator.rest_checks import CONCLUSIONS
 from bot.testing.simulator.shapes import Urls
-from bot.testing.simulator.shapes_checks import annotation
+from bot.testing.simulator.shapes_checks import CONCLUSIONS, annotation
 from bot.testing.simulator.state import (
     CheckRun,
     Pull,

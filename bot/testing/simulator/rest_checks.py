@@ -19,23 +19,18 @@ from bot.testing.simulator.context import (
 )
 from bot.testing.simulator.shapes import Json
 from bot.testing.simulator.shapes_activity import status_json
-from bot.testing.simulator.shapes_checks import annotation, annotation_json, check_run_json
+from bot.testing.simulator.shapes_checks import (
+    CONCLUSIONS,
+    annotation,
+    annotation_json,
+    check_run_json,
+)
 from bot.testing.simulator.shapes_pulls import open_pulls_at
 from bot.testing.simulator.state import CheckRun, CommitStatus, Repo, now_iso
 
 routes = web.RouteTableDef()
 REPO = "/repos/{owner}/{repo}"
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
-CONCLUSIONS = {
-    "action_required",
-    "cancelled",
-    "failure",
-    "neutral",
-    "success",
-    "skipped",
-    "stale",
-    "timed_out",
-}
 
 
 async def _render(request: web.Request, repo: Repo, run: CheckRun) -> Json:

@@ -14,13 +14,12 @@ from bot.testing.simulator.context import (
     simulated,
     validation_failed,
 )
-from bot.testing.simulator.shapes import label_json
+from bot.testing.simulator.shapes import REACTIONS, label_json
 from bot.testing.simulator.shapes_activity import comment_json, issue_json, reaction_json
 from bot.testing.simulator.state import Comment, Issue, Pull, Reaction, Repo, now_iso
 
 routes = web.RouteTableDef()
 REPO = "/repos/{owner}/{repo}"
-REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 
 
 def _issue(repo: Repo, number: str) -> Issue | Pull:

@@ -30,6 +30,10 @@ APP_EVENTS = [
 ]
 
 
+REACTIONS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
+"""The reaction contents GitHub accepts, in the order its reaction rollups list them."""
+
+
 @dataclass(frozen=True)
 class Urls:
     """Where the simulator answers: `api` is the REST base, `web` the HTML and git base."""

@@ -19,6 +19,7 @@ CONCLUSION_ORDER = (
     "skipped",
     "success",
 )
+CONCLUSIONS = frozenset(CONCLUSION_ORDER)
 
 
 def check_run_json(repo: Repo, run: CheckRun, prs: list[Json], urls: Urls) -> Json:

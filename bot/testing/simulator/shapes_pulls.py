@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.testing.simulator import gitrepo
 from bot.testing.simulator.shapes import (
+    REACTIONS,
     Json,
     Urls,
     author_association,
@@ -19,7 +20,6 @@ from bot.testing.simulator.shapes import (
 from bot.testing.simulator.state import Pull, Repo, Review, ReviewComment, SimulatorState
 
 ZERO_SHA = "0" * 40
-REACTIONS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
 
 
 async def pull_json(state: SimulatorState, repo: Repo, pull: Pull, urls: Urls) -> Json:
