@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
 import json
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.runs.pipeline import DEFAULT_PIPELINE
-
-if TYPE_CHECKING:
-    from bot.runs.store import RunStore
 
 
 def register(subparsers: Any) -> None:
@@ -47,13 +42,12 @@ def _worker(args: argparse.Namespace) -> int:
 
 async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.runs.pipeline import load_pipeline
-    from bot.runs.store import open_store
+    from bot.runs.store import opened_store
     from bot.runs.worker import Worker
     from bot.web.cli import wait_for_signal
 
     pipeline = load_pipeline(args.pipeline)
-    store = await open_store(settings.database_url)
-    try:
+    async with opened_store(settings.database_url) as store:
         worker = Worker(store, pipeline, settings, name=args.name)
         stop = asyncio.Event()
         working = asyncio.create_task(worker.run_forever(stop))
@@ -62,8 +56,6 @@ async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
         stop.set()
         working.cancel()  # a run in progress is taken over by another worker after its lease
         await asyncio.gather(working, return_exceptions=True)
-    finally:
-        await store.close()
 
 
 def _when(timestamp: float | None) -> str:
@@ -75,6 +67,8 @@ def _when(timestamp: float | None) -> str:
 def _list(args: argparse.Namespace) -> int:
     from bot.errors import ConfigError
     from bot.runs.models import RunState
+    from bot.runs.store import opened_store
+    from bot.settings import Settings
 
     try:
         state = RunState(args.state) if args.state else None
@@ -83,7 +77,7 @@ def _list(args: argparse.Namespace) -> int:
         raise ConfigError(f"--state {args.state}: not a run state; use one of {names}") from error
 
     async def fetch() -> list[Any]:
-        async with _store() as store:
+        async with opened_store(Settings.from_env().database_url) as store:
             return await store.list_runs(limit=args.limit, state=state)
 
     runs = asyncio.run(fetch())
@@ -104,13 +98,14 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from bot.runs.models import RunNotFound
     from bot.runs.pipeline import trace_path
+    from bot.runs.store import opened_store
     from bot.settings import Settings
     from bot.trace import read_trace
 
     settings = Settings.from_env()
 
     async def fetch() -> Any:
-        async with _store() as store:
+        async with opened_store(settings.database_url) as store:
             return await store.get_run(args.run_id)
 
     run = asyncio.run(fetch())
@@ -129,16 +124,3 @@ def _show(args: argparse.Namespace) -> int:
         stamp, kind = _when(event.pop("ts", None)), event.pop("kind", "?")
         print(f"  {stamp}  {kind}  {json.dumps(event, default=str)}")
     return 0
-
-
-@contextlib.asynccontextmanager
-async def _store() -> AsyncIterator[RunStore]:
-    """The store DATABASE_URL names, closed afterwards."""
-    from bot.runs.store import open_store
-    from bot.settings import Settings
-
-    store = await open_store(Settings.from_env().database_url)
-    try:
-        yield store
-    finally:
-        await store.close()

@@ -7,9 +7,10 @@ default) and PostgreSQL (many machines; workers claim with `FOR UPDATE SKIP LOCK
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -304,6 +305,16 @@ async def open_store(database_url: str) -> RunStore:
         f"DATABASE_URL={database_url.split(':', 1)[0]}:... is not supported; "
         "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB"
     )
+
+
+@contextlib.asynccontextmanager
+async def opened_store(database_url: str) -> AsyncIterator[RunStore]:
+    """`open_store`, closed when the block ends."""
+    store = await open_store(database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def _without_password(url: str) -> str:

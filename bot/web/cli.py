@@ -46,34 +46,30 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.handlers import build_router
     from bot.handlers.dispatcher import Dispatcher
     from bot.runs.pipeline import load_pipeline
-    from bot.runs.store import open_store
+    from bot.runs.store import opened_store
     from bot.runs.worker import Worker
     from bot.web.app import create_app, tune_garbage_collector
     from bot.web.github_app import installation_apis
 
     pipeline = load_pipeline(args.pipeline)
-    store = await open_store(settings.database_url)
-    try:
-        async with installation_apis(settings) as github:
-            dispatcher = Dispatcher(store, settings, github, build_router())
-            workers = [Worker(store, pipeline, settings) for _ in range(args.workers)]
-            app = create_app(
-                webhook_secret=settings.require_webhook_secret(),
-                store=store,
-                dispatcher=dispatcher,
-                workers=workers,
-            )
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            try:
-                await web.TCPSite(runner, args.host, args.port).start()
-                tune_garbage_collector()
-                print(f"patchbot: listening on http://{args.host}:{args.port}/webhooks", flush=True)
-                await wait_for_signal()
-            finally:
-                await runner.cleanup()
-    finally:
-        await store.close()
+    async with opened_store(settings.database_url) as store, installation_apis(settings) as github:
+        dispatcher = Dispatcher(store, settings, github, build_router())
+        workers = [Worker(store, pipeline, settings) for _ in range(args.workers)]
+        app = create_app(
+            webhook_secret=settings.require_webhook_secret(),
+            store=store,
+            dispatcher=dispatcher,
+            workers=workers,
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, args.host, args.port).start()
+            tune_garbage_collector()
+            print(f"patchbot: listening on http://{args.host}:{args.port}/webhooks", flush=True)
+            await wait_for_signal()
+        finally:
+            await runner.cleanup()
 
 
 async def wait_for_signal() -> None:

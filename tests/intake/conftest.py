@@ -16,7 +16,7 @@ import pytest
 
 from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
-from bot.runs.store import RunStore, open_store
+from bot.runs.store import RunStore, opened_store
 from bot.settings import Settings
 from bot.testing.recording_gh import RecordingGitHubAPI
 from bot.testing.webhooks import fixture_delivery
@@ -118,11 +118,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[RunStore]:
-    opened = await open_store(database_url)
-    try:
+    async with opened_store(database_url) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture
