@@ -15,8 +15,6 @@ from bot.errors import ConfigError
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import Outcome, TestReport
 
-TIMEOUT_EXIT = 124
-
 
 def register(subparsers: Any) -> None:
     sandbox = subparsers.add_parser("sandbox", help="run a repository's tests or a command")
@@ -124,9 +122,8 @@ def _exec(args: argparse.Namespace) -> int:
         config = SandboxConfig(image=args.image)
         async with open_sandbox(workspace, config, take_ownership=False) as sandbox:
             result = await sandbox.exec(shlex.join(argv), timeout=args.timeout, on_output=show)
-        if result.timed_out:
+        if result.timed_out:  # its exit code is then 124, as `timeout` gives
             print(f"patchbot: killed after the {args.timeout:g} s timeout", file=sys.stderr)
-            return TIMEOUT_EXIT
         return result.exit_code
 
     return asyncio.run(run())
