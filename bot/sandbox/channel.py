@@ -52,14 +52,28 @@ class ExecChannel:
         """Wait for the server's greeting."""
         return await asyncio.wait_for(self._message(), timeout)
 
-    async def request(
-        self, payload: dict[str, Any], *, wait: float, on_output: OutputSink | None = None
+    async def run(
+        self,
+        command: str,
+        *,
+        cwd: str,
+        timeout: float,
+        cap: int,
+        on_output: OutputSink | None = None,
     ) -> dict[str, Any]:
+        """Run `command` through the exec server and return its answer (see exec_server.py)."""
         async with self._lock:
-            payload = {**payload, "id": next(self._ids), "stream": on_output is not None}
+            payload = {
+                "id": next(self._ids),
+                "command": command,
+                "cwd": cwd,
+                "timeout": timeout,
+                "cap": cap,
+                "stream": on_output is not None,
+            }
             self._writer.write(json.dumps(payload).encode() + b"\n")
             await self._writer.drain()
-            async with asyncio.timeout(wait + ANSWER_MARGIN):
+            async with asyncio.timeout(timeout + ANSWER_MARGIN):
                 while True:
                     message = await self._message()
                     if message.get("id") != payload["id"]:

@@ -86,8 +86,9 @@ class DockerSandbox:
         cap: int,
     ) -> ExecResult:
         limit = timeout or self.config.exec_timeout
-        request = {"command": command, "cwd": workdir, "timeout": limit, "cap": cap}
-        answer = await self._channel.request(request, wait=limit, on_output=on_output)
+        answer = await self._channel.run(
+            command, cwd=workdir, timeout=limit, cap=cap, on_output=on_output
+        )
         result = ExecResult.model_validate(answer)
         if answer.get("oom_killed"):
             note = f"\n[patchbot: killed: out of memory (limit {self.config.memory_mb} MiB)]"

@@ -131,6 +131,7 @@ async def prepare_environment(
 async def _run_setup(
     launcher: Launcher, workspace: Path, plan: SetupPlan, user: tuple[int, int], volume: str
 ) -> None:
+    assert plan.command is not None  # open_sandbox sets up only a plan with a command
     config = launcher.config
     variables = environment(plan.pythonpath)
     mounts = [
@@ -145,13 +146,9 @@ async def _run_setup(
         user=user, mounts=mounts, environment=variables, network=config.setup_network
     )
     try:
-        request = {
-            "command": plan.command,
-            "cwd": WORKSPACE,
-            "timeout": config.setup_timeout,
-            "cap": config.output_cap,
-        }
-        answer = await channel.request(request, wait=config.setup_timeout)
+        answer = await channel.run(
+            plan.command, cwd=WORKSPACE, timeout=config.setup_timeout, cap=config.output_cap
+        )
         result = ExecResult.model_validate(answer)
         if not result.ok:
             tail = "\n".join((result.stdout + "\n" + result.stderr).strip().splitlines()[-20:])
