@@ -62,7 +62,9 @@ class TimedSandbox(Sandbox):
         workdir: str = WORKSPACE,
         on_output: OutputSink | None = None,
     ) -> ExecResult:
-        result = await self.inner.exec(command, timeout=timeout, workdir=workdir)
+        result = await self.inner.exec(
+            command, timeout=timeout, workdir=workdir, on_output=on_output
+        )
         self.work += result.duration
         return result
 
