@@ -51,6 +51,12 @@ def _free_port() -> int:
         return port
 
 
+@pytest.fixture
+def free_port() -> int:
+    """A loopback TCP port nothing listens on."""
+    return _free_port()
+
+
 def _as_postgres(command: list[str]) -> list[str]:
     """initdb and postgres refuse to run as root: run them as the `postgres` user then."""
     if os.geteuid() == 0:

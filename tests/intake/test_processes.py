@@ -18,7 +18,7 @@ import pytest
 
 from bot.runs.models import NewRun, Run, RunState
 from bot.runs.pipeline import trace_path
-from bot.runs.store import RunStore, open_store
+from bot.runs.store import RunStore, opened_store
 from bot.testing.processes import run_patchbot, stopped_at_exit
 from bot.testing.simulator import GitHubSimulator
 from bot.trace import read_trace
@@ -119,22 +119,15 @@ async def test_killed_worker_s_run_is_taken_over_and_completes_once(
     assert [e["kind"] for e in events].count("finished") == 1
 
 
-def test_missing_webhook_secret_stops_serve_with_the_fix(tmp_path: Path) -> None:
+async def test_missing_webhook_secret_stops_serve_with_the_fix(tmp_path: Path) -> None:
     env = environment(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
     env.pop("WEBHOOK_SECRET", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--port", "0"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = await cli("serve", "--port", "0", env=env)
     assert done.returncode == 2
     assert "WEBHOOK_SECRET is not set" in done.stderr and "How to fix" in done.stderr
 
 
-def test_bad_private_key_stops_serve_with_the_steps(tmp_path: Path) -> None:
+async def test_bad_private_key_stops_serve_with_the_steps(tmp_path: Path) -> None:
     key = tmp_path / "key.pem"
     key.write_text("not a key")
     env = environment(
@@ -144,31 +137,15 @@ def test_bad_private_key_stops_serve_with_the_steps(tmp_path: Path) -> None:
         APP_ID="12",
         PRIVATE_KEY_PATH=str(key),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--port", "0"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = await cli("serve", "--port", "0", env=env)
     assert done.returncode == 2
     assert "PRIVATE_KEY_PATH does not hold a PEM private key" in done.stderr
     assert "Generate a private key" in done.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.slow
 async def test_serve_turns_a_label_into_a_finished_run_against_the_simulator(
-    tmp_path: Path,
+    tmp_path: Path, free_port: int
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'patchbot.db'}"
     async with GitHubSimulator(tmp_path / "github") as github:
@@ -177,7 +154,7 @@ async def test_serve_turns_a_label_into_a_finished_run_against_the_simulator(
         github.add_collaborator("octo/demo", "alice", "write")
         github.add_collaborator("octo/demo", "mallory", "read")
         issue = github.add_issue("octo/demo", "Typo in README", author="alice")
-        port = _free_port()
+        port = free_port
         env = environment(
             tmp_path,
             database_url,
@@ -205,15 +182,12 @@ async def test_serve_turns_a_label_into_a_finished_run_against_the_simulator(
                 "octo/demo", issue.number, "/patchbot fix", by="mallory"
             )
             assert refused.status == 200
-            store = await open_store(database_url)
-            try:
+            async with opened_store(database_url) as store:
                 finished = await eventually(
                     lambda: run_in(store, 1, state=RunState.SUCCEEDED), "the run to finish"
                 )
                 assert finished.requester == "alice" and finished.trigger == "label"
                 assert len(await store.list_runs()) == 1
-            finally:
-                await store.close()
 
             def bot_comments() -> list[str]:
                 comments = github.repo("octo/demo").comments.values()
