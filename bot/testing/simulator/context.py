@@ -74,11 +74,16 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
     return {"message": message, "documentation_url": DOCS, "status": str(status)}
 
 
-def error(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> web.Response:
+def error(
+    status: int,
+    message: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     body = _error_body(status, message)
     if errors is not None:
         body["errors"] = errors
-    return answer(body, status)
+    return answer(body, status, headers)
 
 
 def not_found() -> web.HTTPNotFound:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import json
 import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from bot.testing.simulator.context import DOCS, rate_limit_headers
+from bot.testing.simulator.context import error, rate_limit_headers
 
 
 @dataclass
@@ -107,11 +106,4 @@ async def apply_fault(request: web.Request, path: str) -> web.Response | None:
         await asyncio.sleep(fault.delay)
     if fault.status is None:
         return None
-    body = {"message": fault.message, "documentation_url": DOCS, "status": str(fault.status)}
-    headers = {**rate_limit_headers(), **fault.headers}
-    return web.Response(
-        status=fault.status,
-        body=json.dumps(body).encode(),
-        content_type="application/json",
-        headers=headers,
-    )
+    return error(fault.status, fault.message, headers=fault.headers)
