@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from bot.agent.model import ModelConfig
 from bot.sandbox.config import SandboxConfig
-from bot.trace import read_trace
+from bot.solve.solver import SolveRequest, solve
+from bot.trace import Trace, read_trace
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,23 +208,14 @@ def test_usage_and_configuration_errors_exit_2(
 async def test_an_agent_cannot_kill_its_own_sandbox(
     scripted: Any, demo_repo: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    from bot.agent.model import ModelConfig
-    from bot.solve.solver import SolveRequest, solve
-    from bot.trace import Trace, read_trace
-
     repo, before = demo_repo
     calls = ["echo '# note' >> stats/__init__.py; kill -9 -1", "echo still alive"]
     script = [
         {"role": "assistant", "content": None, "tool_calls": [_bash(command)]} for command in calls
     ]
     server = await scripted(script)
-    request = SolveRequest(
-        repo=repo,
-        issue_title="median is wrong",
-        model=ModelConfig(model="openai/scripted", api_base=server.api_base),
-    )
     with Trace(tmp_path / "trace.jsonl") as trace:
-        await solve(request, trace=trace)
+        await solve(_median_request(repo, server.api_base), trace=trace)
     results = [e for e in read_trace(tmp_path / "trace.jsonl") if e["kind"] == "tool_result"]
     assert "still alive" in str(results[1]["output"])
     assert snapshot(repo) == before
@@ -233,21 +226,14 @@ async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
 ) -> None:
     import docker
 
-    from bot.agent.model import ModelConfig
     from bot.agent.stops import StopReason
     from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
-    from bot.solve.solver import SolveRequest, solve
-    from bot.trace import Trace
 
     repo, before = demo_repo
     server = await scripted(
         [{"role": "assistant", "content": None, "tool_calls": [_bash("sleep 60")]}]
     )
-    request = SolveRequest(
-        repo=repo,
-        issue_title="median is wrong",
-        model=ModelConfig(model="openai/scripted", api_base=server.api_base),
-    )
+    request = _median_request(repo, server.api_base)
     progress: list[str] = []
     with Trace(tmp_path / "trace.jsonl") as trace:
         running = asyncio.create_task(
@@ -267,6 +253,12 @@ async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
     assert progress[:2] == ["baseline: running the tests on " + result.base_commit[:12],
                             "baseline: 4 passed, 0 failed"]  # fmt: skip
     assert snapshot(repo) == before
+
+
+def _median_request(repo: Path, api_base: str) -> SolveRequest:
+    """A solve request for the demo repository's median issue, against the scripted model."""
+    model = ModelConfig(model="openai/scripted", api_base=api_base)
+    return SolveRequest(repo=repo, issue_title="median is wrong", model=model)
 
 
 def _bash(command: str) -> dict[str, Any]:
