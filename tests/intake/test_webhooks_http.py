@@ -17,7 +17,7 @@ from bot.runs.models import Delivery, RunState
 from bot.runs.store import RunStore
 from bot.settings import Settings
 from bot.testing.recording_gh import RecordingGitHubAPI
-from bot.testing.webhooks import build_delivery, load_fixture
+from bot.testing.webhooks import build_delivery, load_fixture, sign
 from bot.web.app import create_app
 
 SECRET = "test-webhook-secret-1234"
@@ -28,6 +28,48 @@ LABELED = {
     "label": {"name": "patchbot"},
     "sender": {"login": "alice", "type": "User"},
 }
+COMMENTS = "/repos/Codertocat/Hello-World/issues/1/comments"
+
+
+def _github(settings: Settings, login: str, role: str) -> RecordingGitHubAPI:
+    """A GitHub double: `login` has `role` on the fixtures' repository, comments are taken."""
+    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
+    gh.allow("Codertocat/Hello-World", login, role)
+    gh.reply("POST", COMMENTS, status=201)
+    return gh
+
+
+def _dispatcher(store: RunStore, settings: Settings, gh: RecordingGitHubAPI) -> Dispatcher:
+    """A dispatcher that talks to `gh` for every installation."""
+
+    async def github(installation_id: int) -> RecordingGitHubAPI:
+        return gh
+
+    return Dispatcher(store, settings, github, build_router())
+
+
+async def _stored_unhandled(
+    store: RunStore, delivery_id: str, overrides: dict[str, Any], received_at: float
+) -> bytes:
+    """Record a labeled delivery as the webhook entry would, not handled yet; its body."""
+    delivery = build_delivery(
+        "issues",
+        load_fixture("issues", "labeled"),
+        secret=SECRET,
+        overrides=overrides,
+        delivery_id=delivery_id,
+    )
+    await store.record_delivery(
+        Delivery(
+            delivery_id=delivery_id,
+            event="issues",
+            action="labeled",
+            installation_id=INSTALLATION,
+            payload=delivery.body.decode(),
+            received_at=received_at,
+        )
+    )
+    return delivery.body
 
 
 async def test_forged_signature_is_refused_with_401(intake: Any) -> None:
@@ -44,7 +86,7 @@ async def test_missing_signature_is_refused_with_401(intake: Any) -> None:
 async def test_unparsable_body_is_rejected_with_400(intake: Any) -> None:
     body = b"{not json"
     delivery = build_delivery("issues", {}, secret=SECRET)
-    headers = {**delivery.headers, "X-Hub-Signature-256": _sign(body)}
+    headers = {**delivery.headers, "X-Hub-Signature-256": sign(body, SECRET)}
     response = await intake.client.post("/webhooks", data=body, headers=headers)
     assert response.status == 400
 
@@ -84,7 +126,7 @@ async def test_delivery_is_persisted_before_the_answer(intake: Any) -> None:
 
 async def test_duplicate_delivery_makes_one_run(intake: Any) -> None:
     intake.allow("alice", "write")
-    intake.gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+    intake.gh.reply("POST", COMMENTS, status=201)
     first = await intake.send("issues", "labeled", LABELED, delivery_id="same")
     await intake.settle()
     again = await intake.send("issues", "labeled", LABELED, delivery_id="same")
@@ -93,7 +135,7 @@ async def test_duplicate_delivery_makes_one_run(intake: Any) -> None:
     assert (await again.json())["status"] == "duplicate"
     runs = await intake.store.list_runs()
     assert len(runs) == 1 and runs[0].state is RunState.QUEUED
-    posted = intake.gh.calls_to("POST", "/repos/Codertocat/Hello-World/issues/1/comments")
+    posted = intake.gh.calls_to("POST", COMMENTS)
     assert len(posted) == 1 and f"run #{runs[0].id}" in posted[0].body["body"]
 
 
@@ -101,9 +143,7 @@ async def test_answer_does_not_wait_for_github(
     aiohttp_client: Any, store: RunStore, settings: Settings
 ) -> None:
     github_may_answer = asyncio.Event()
-    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
-    gh.allow("Codertocat/Hello-World", "alice", "write")
-    gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+    gh = _github(settings, "alice", "write")
 
     async def slow_github(installation_id: int) -> RecordingGitHubAPI:
         await github_may_answer.wait()
@@ -130,31 +170,8 @@ async def test_unprocessed_deliveries_are_handled_at_start_up(
     aiohttp_client: Any, store: RunStore, settings: Settings
 ) -> None:
     """A delivery acknowledged just before a crash is handled when the app starts again."""
-    delivery = build_delivery(
-        "issues",
-        load_fixture("issues", "labeled"),
-        secret=SECRET,
-        overrides=LABELED,
-        delivery_id="before-crash",
-    )
-    await store.record_delivery(
-        Delivery(
-            delivery_id="before-crash",
-            event="issues",
-            action="labeled",
-            installation_id=INSTALLATION,
-            payload=delivery.body.decode(),
-            received_at=time.time(),
-        )
-    )
-    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
-    gh.allow("Codertocat/Hello-World", "alice", "write")
-    gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
-
-    async def github(installation_id: int) -> RecordingGitHubAPI:
-        return gh
-
-    dispatcher = Dispatcher(store, settings, github, build_router())
+    await _stored_unhandled(store, "before-crash", LABELED, received_at=time.time())
+    dispatcher = _dispatcher(store, settings, _github(settings, "alice", "write"))
     await aiohttp_client(create_app(webhook_secret=SECRET, store=store, dispatcher=dispatcher))
     for _ in range(200):
         if not await store.unprocessed_deliveries():
@@ -182,18 +199,12 @@ async def test_healthz_reports_the_store(intake: Any) -> None:
     assert report["store"] == "ok" and report["workers"] == []
 
 
-def _sign(body: bytes) -> str:
-    from bot.testing.webhooks import sign
-
-    return sign(body, SECRET)
-
-
 async def test_redelivery_of_a_failed_delivery_is_handled_again(intake: Any) -> None:
     labeled = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
     assert labeled.status == 200
     await intake.settle()  # fails: GitHub's permission answer is not scripted yet
     intake.allow("alice", "write")
-    intake.gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
+    intake.gh.reply("POST", COMMENTS, status=201)
     again = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
     assert again.status == 200 and (await again.json())["status"] == "accepted"
     await intake.settle()
@@ -207,36 +218,14 @@ async def test_redelivery_of_a_failed_delivery_is_handled_again(intake: Any) -> 
 async def test_delivery_queued_while_recovering_is_handled_once(
     store: RunStore, settings: Settings
 ) -> None:
-    gh = RecordingGitHubAPI(base_url=settings.github_api_url)
-    gh.allow("Codertocat/Hello-World", "mallory", "read")
-    gh.reply("POST", "/repos/Codertocat/Hello-World/issues/1/comments", status=201)
-
-    async def github(installation_id: int) -> RecordingGitHubAPI:
-        return gh
-
-    dispatcher = Dispatcher(store, settings, github, build_router())
+    gh = _github(settings, "mallory", "read")
+    dispatcher = _dispatcher(store, settings, gh)
     refused = {**LABELED, "sender": {"login": "mallory", "type": "User"}}
-    delivery = build_delivery(
-        "issues",
-        load_fixture("issues", "labeled"),
-        secret=SECRET,
-        overrides=refused,
-        delivery_id="raced",
-    )
-    await store.record_delivery(
-        Delivery(
-            delivery_id="raced",
-            event="issues",
-            action="labeled",
-            installation_id=INSTALLATION,
-            payload=delivery.body.decode(),
-            received_at=time.time() - 1,
-        )
-    )
-    payload = json.loads(delivery.body)
+    body = await _stored_unhandled(store, "raced", refused, received_at=time.time() - 1)
+    payload = json.loads(body)
     dispatcher.submit("raced", sansio.Event(payload, event="issues", delivery_id="raced"))
     running = asyncio.create_task(dispatcher.run())
     await dispatcher.drain()
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
-    assert len(gh.calls_to("POST", "/repos/Codertocat/Hello-World/issues/1/comments")) == 1
+    assert len(gh.calls_to("POST", COMMENTS)) == 1
