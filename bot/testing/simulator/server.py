@@ -202,7 +202,7 @@ class GitHubSimulator(PullActivity):
 
     def add_collaborator(self, full_name: str, login: str, permission: Permission) -> None:
         self.state.user(login)
-        self._repo(full_name).collaborators[login] = permission
+        self.repo(full_name).collaborators[login] = permission
 
     def add_issue(
         self,
@@ -213,7 +213,7 @@ class GitHubSimulator(PullActivity):
         author: str = "octocat",
         labels: Iterable[str] = (),
     ) -> Issue:
-        repo = self._repo(full_name)
+        repo = self.repo(full_name)
         issue = Issue(
             number=repo.next_number(),
             id=self.state.new_id(),
@@ -228,7 +228,7 @@ class GitHubSimulator(PullActivity):
         return issue
 
     def add_comment(self, full_name: str, number: int, body: str, *, author: str) -> Comment:
-        repo = self._repo(full_name)
+        repo = self.repo(full_name)
         comment = Comment(self.state.new_id(), number, body, self.state.user(author))
         repo.comments[comment.id] = comment
         return comment
@@ -237,20 +237,18 @@ class GitHubSimulator(PullActivity):
         """An installation token as `POST /app/installations/{id}/access_tokens` would make."""
         return self.state.mint_token(installation_id, lifetime)
 
-    def _repo(self, full_name: str) -> Repo:
+    # --- inspection ----------------------------------------------------------------------
+
+    def repo(self, full_name: str) -> Repo:
+        """The seeded repository; KeyError if `add_repo` never made it."""
         repo = self.state.repo(full_name)
         if repo is None:
             raise KeyError(f"no repository {full_name} in the simulator; add_repo() it first")
         return repo
 
-    # --- inspection ----------------------------------------------------------------------
-
-    def repo(self, full_name: str) -> Repo:
-        return self._repo(full_name)
-
     async def branch_sha(self, full_name: str, branch: str) -> str | None:
         """The commit a branch points to in the bare repository (after pushes), or None."""
-        return await gitrepo.ref_sha(self._repo(full_name).path, f"refs/heads/{branch}")
+        return await gitrepo.ref_sha(self.repo(full_name).path, f"refs/heads/{branch}")
 
     # --- webhooks: act as a person on GitHub, and deliver the event ------------------------
 
@@ -276,7 +274,7 @@ class GitHubSimulator(PullActivity):
     ) -> Delivery:
         """Send one signed delivery about the current state (does not change the state).
         `pull` is a pull request's number; see `payload_for` for the rest."""
-        repo = self._repo(full_name)
+        repo = self.repo(full_name)
         payload = await payload_for(
             self.state,
             self.urls,
@@ -323,7 +321,7 @@ class GitHubSimulator(PullActivity):
 
     async def label_issue(self, full_name: str, number: int, label: str, *, by: str) -> Delivery:
         """`by` adds `label` to the issue, and GitHub delivers `issues` / `labeled`."""
-        repo = self._repo(full_name)
+        repo = self.repo(full_name)
         target = repo.issues.get(number) or repo.pulls[number]
         self.state.label(repo, label)
         if label not in target.labels:
