@@ -35,10 +35,7 @@ def _postgres_bin() -> Path:
 
 
 PG_BIN = _postgres_bin()
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / ".." / "shared" / "fixtures" / "github-webhooks"
 SECRET = "test-webhook-secret-1234"
-INSTALLATION = 42
 REPO_NAME = "Codertocat/Hello-World"
 """The repository of the fixture payloads."""
 _database_numbers = itertools.count(1)
