@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -107,10 +108,11 @@ class DockerSandbox:
         self, paths: Sequence[str] = (), *, timeout: float | None = None
     ) -> TestReport:
         plan = plan_tests(self.workspace, configured=self.config.test_command, paths=paths)
+        command = plan.command
+        if plan.junit_path:  # in the same command: one round trip to the exec server fewer
+            command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
         started = time.monotonic()
-        if plan.junit_path:
-            await self.exec(f"rm -f {plan.junit_path}", timeout=10)
-        result = await self.exec(plan.command, timeout=timeout or self.config.test_timeout)
+        result = await self.exec(command, timeout=timeout or self.config.test_timeout)
         duration = time.monotonic() - started
         junit = await self.read_file(plan.junit_path) if plan.junit_path else None
         return parse_report(plan, result, junit, duration=duration)
