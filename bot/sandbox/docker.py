@@ -100,8 +100,7 @@ class DockerSandbox:
 
     async def read_file(self, path: str) -> str | None:
         """A file's text from inside the sandbox, or None when it does not exist."""
-        quoted = path.replace("'", "'\\''")
-        result = await self._exec(f"cat -- '{quoted}'", 60, WORKSPACE, None, _READ_CAP)
+        result = await self._exec(f"cat -- {shlex.quote(path)}", 60, WORKSPACE, None, _READ_CAP)
         return result.stdout if result.exit_code == 0 else None
 
     async def run_tests(
