@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gidgethub.abc
@@ -23,7 +23,6 @@ class UnscriptedRequest(PatchbotError, AssertionError):
 class Reply:
     status: int = 200
     body: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class RecordingGitHubAPI(gidgethub.abc.GitHubAPI):
             )
         reply = replies.pop(0) if len(replies) > 1 else replies[0]
         answer = b"" if reply.body is None else json.dumps(reply.body).encode()
-        return reply.status, {"content-type": "application/json", **reply.headers}, answer
+        return reply.status, {"content-type": "application/json"}, answer
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(0)

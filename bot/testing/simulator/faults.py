@@ -83,9 +83,6 @@ class Faults:
     ) -> Fault:
         return self.inject(Fault(pattern, method, delay=seconds, times=times))
 
-    def clear(self) -> None:
-        self.pending.clear()
-
     def take(self, method: str, path: str) -> Fault | None:
         for fault in self.pending:
             if fault.matches(method, path):

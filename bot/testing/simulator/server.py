@@ -310,15 +310,6 @@ class GitHubSimulator(PullActivity):
         payload = installation_payload(self.state, self.urls, installation, action, who)
         return await self.send_event("installation", payload)
 
-    async def open_issue(
-        self, full_name: str, title: str, body: str | None = None, *, author: str = "octocat"
-    ) -> tuple[Issue, Delivery]:
-        issue = self.add_issue(full_name, title, body, author=author)
-        delivery = await self.deliver(
-            "issues", "opened", full_name, sender=author, issue=issue.number
-        )
-        return issue, delivery
-
     async def label_issue(self, full_name: str, number: int, label: str, *, by: str) -> Delivery:
         """`by` adds `label` to the issue, and GitHub delivers `issues` / `labeled`."""
         repo = self.repo(full_name)
