@@ -35,8 +35,7 @@ def _auth_kind(header: str) -> str:
 @web.middleware
 async def record_and_fault(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log every request, then answer with an injected fault if one matches."""
-    path = request.path.removeprefix(API_PREFIX) if request.path.startswith(API_PREFIX) else ""
-    path = path or request.path
+    path = request.path.removeprefix(API_PREFIX) or request.path
     sim = simulated(request)
     record = RecordedRequest(
         request.method,
