@@ -25,7 +25,8 @@ class RecordedRequest:
     query: str
     status: int
     auth: str
-    """"jwt", "token", "basic" or "none"."""
+    """How the request authenticated, by its Authorization scheme: "bearer" (an app JWT, or a
+    token sent as Bearer), "token", "basic" or "none"."""
     at: float = field(default_factory=time.time)
 
 
