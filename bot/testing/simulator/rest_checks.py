@@ -155,9 +155,12 @@ async def list_check_runs_for_ref(request: web.Request) -> web.Response:
     repo = repo_for(request)
     sha = await gitrepo.ref_sha(repo.path, request.match_info["ref"])
     name = request.query.get("check_name")
-    runs = [
-        await _render(request, repo, run)
+    matching = [
+        run
         for run in repo.check_runs.values()
-        if sha is not None and run.head_sha == sha and (name is None or run.name == name)
+        if run.head_sha == sha and (name is None or run.name == name)
     ]
+    urls = simulated(request).urls
+    prs = await open_pulls_at(repo, sha, urls) if sha and matching else []  # all runs share it
+    runs = [check_run_json(repo, run, prs, urls) for run in matching]
     return answer({"total_count": len(runs), "check_runs": runs})
