@@ -117,9 +117,7 @@ def repo_for(request: web.Request) -> Repo:
     sim = simulated(request)
     full_name = f"{request.match_info['owner']}/{request.match_info['repo']}"
     repo = found(sim.state.repo(full_name))
-    token: Token | None = request.get(TOKEN)
-    installation = sim.state.installations.get(token.installation_id) if token else None
-    if installation is None or repo.full_name not in installation.repositories:
+    if not sim.state.reaches(request.get(TOKEN), repo):
         raise not_found()
     return repo
 

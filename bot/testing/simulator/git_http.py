@@ -38,11 +38,7 @@ def _allowed(request: web.Request, repo: Repo, push: bool) -> bool:
         _user, _, password = base64.b64decode(value).decode().partition(":")
     except (ValueError, UnicodeDecodeError):
         return False
-    token = sim.state.valid_token(password)
-    if token is None:
-        return False
-    installation = sim.state.installations.get(token.installation_id)
-    return installation is not None and repo.full_name in installation.repositories
+    return sim.state.reaches(sim.state.valid_token(password), repo)
 
 
 @routes.route("*", "/{owner}/{name}.git/{tail:.*}")

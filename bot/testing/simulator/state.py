@@ -282,6 +282,11 @@ class SimulatorState:
         self.tokens[token.token] = token
         return token
 
+    def reaches(self, token: Token | None, repo: Repo) -> bool:
+        """Whether an installation token may see `repo`: its installation's repositories only."""
+        installation = self.installations.get(token.installation_id) if token else None
+        return installation is not None and repo.full_name in installation.repositories
+
     def valid_token(self, value: str) -> Token | None:
         token = self.tokens.get(value)
         if token is None or token.expires_at <= time.time():
