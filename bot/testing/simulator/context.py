@@ -13,6 +13,8 @@ from bot.testing.simulator.shapes import Urls
 from bot.testing.simulator.state import Repo, SimulatorState, Token
 
 DOCS = "https://docs.github.com/rest"
+REPO = "/repos/{owner}/{repo}"
+"""The prefix of every repository route: `repo_for` reads its `owner` and `repo`."""
 T = TypeVar("T")
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.testing.simulator import gitrepo
 from bot.testing.simulator.context import (
+    REPO,
     answer,
     error,
     found,
@@ -29,7 +30,6 @@ from bot.testing.simulator.shapes_pulls import open_pulls_at
 from bot.testing.simulator.state import CheckRun, CommitStatus, Repo, now_iso
 
 routes = web.RouteTableDef()
-REPO = "/repos/{owner}/{repo}"
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
 
 

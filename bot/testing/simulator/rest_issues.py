@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.testing.simulator.context import (
+    REPO,
     answer,
     found,
     json_body,
@@ -19,7 +20,6 @@ from bot.testing.simulator.shapes_activity import comment_json, issue_json, reac
 from bot.testing.simulator.state import Comment, Issue, Pull, Reaction, Repo, now_iso
 
 routes = web.RouteTableDef()
-REPO = "/repos/{owner}/{repo}"
 
 
 def _issue(repo: Repo, number: str) -> Issue | Pull:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.testing.simulator import gitrepo
 from bot.testing.simulator.context import (
+    REPO,
     answer,
     error,
     found,
@@ -20,7 +21,6 @@ from bot.testing.simulator.shapes_pulls import pull_json
 from bot.testing.simulator.state import Pull, Repo, now_iso
 
 routes = web.RouteTableDef()
-REPO = "/repos/{owner}/{repo}"
 
 
 async def _render(request: web.Request, repo: Repo, pull: Pull) -> Json:

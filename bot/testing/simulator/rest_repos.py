@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.testing.simulator import gitrepo
 from bot.testing.simulator.context import (
+    REPO,
     answer,
     error,
     found,
@@ -22,7 +23,6 @@ from bot.testing.simulator.shapes_activity import ref_json
 from bot.testing.simulator.state import Repo
 
 routes = web.RouteTableDef()
-REPO = "/repos/{owner}/{repo}"
 
 # Fine-grained role -> the legacy `permission` field GitHub still returns beside it.
 _LEGACY = {

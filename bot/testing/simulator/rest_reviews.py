@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.testing.simulator.context import (
+    REPO,
     answer,
     found,
     json_body,
@@ -18,7 +19,7 @@ from bot.testing.simulator.shapes_pulls import review_comment_json, review_json
 from bot.testing.simulator.state import Review, ReviewComment
 
 routes = web.RouteTableDef()
-PULL = "/repos/{owner}/{repo}/pulls/{number}"
+PULL = REPO + "/pulls/{number}"
 
 
 @routes.get(PULL + "/comments")
