@@ -38,8 +38,13 @@ _LEGACY = {
 async def get_repo(request: web.Request) -> web.Response:
     repo = repo_for(request)
     data = repo_json(repo, simulated(request).urls)
-    data["permissions"] = {"admin": False, "maintain": False, "push": True, "triage": True}
-    data["permissions"]["pull"] = True
+    data["permissions"] = {
+        "admin": False,
+        "maintain": False,
+        "push": True,
+        "triage": True,
+        "pull": True,
+    }
     return answer(data)
 
 
