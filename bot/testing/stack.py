@@ -13,8 +13,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aiohttp import web
-
 from bot.agent.scripted import ScriptedModel, ScriptedServer
 from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
@@ -23,6 +21,7 @@ from bot.runs.pipeline import Pipeline
 from bot.runs.store import RunStore, open_store
 from bot.runs.worker import Worker
 from bot.settings import Settings
+from bot.testing.loopback import served
 from bot.testing.simulator import GitHubSimulator
 from bot.web.app import create_app
 from bot.web.github_app import installation_apis
@@ -93,13 +92,7 @@ class LocalStack:
                 dispatcher=dispatcher,
                 workers=self.workers,
             )
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            self._exit.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = runner.addresses[0][1]
-            self.url = f"http://127.0.0.1:{port}"
+            self.url = await self._exit.enter_async_context(served(app))
             self.github.send_webhooks_to(f"{self.url}/webhooks", self.webhook_secret)
         except BaseException:
             await self._exit.aclose()

@@ -3,11 +3,14 @@ keeps the events, so a test can check what the simulator sent."""
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 
 import gidgethub
 from aiohttp import web
 from gidgethub import sansio
+
+from bot.testing.loopback import served
 
 
 class WebhookReceiver:
@@ -19,7 +22,7 @@ class WebhookReceiver:
         self.events: list[sansio.Event] = []
         self.url = ""
         """`http://127.0.0.1:PORT/webhooks`, once started."""
-        self._runner: web.AppRunner | None = None
+        self._exit = contextlib.AsyncExitStack()
 
     async def _hook(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -32,10 +35,7 @@ class WebhookReceiver:
     async def __aenter__(self) -> WebhookReceiver:
         app = web.Application()
         app.router.add_post("/webhooks", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/webhooks"
+        self.url = f"{await self._exit.enter_async_context(served(app))}/webhooks"
         return self
 
     async def __aexit__(
@@ -44,6 +44,4 @@ class WebhookReceiver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._exit.aclose()

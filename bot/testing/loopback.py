@@ -1,0 +1,21 @@
+"""Serving an aiohttp app on loopback for tests and the demo, on a port the OS picks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1 and a free port while the block runs; yields its base URL,
+    `http://127.0.0.1:PORT`."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
