@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -52,7 +53,7 @@ def _demo(args: argparse.Namespace) -> int:
         if args.keep:
             print(f"\nthe demo's files are in {root}")
         else:
-            subprocess.run(["rm", "-rf", str(root)], check=False)
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def say(text: str = "") -> None:
@@ -195,7 +196,7 @@ def _trace_line(event: dict[str, Any]) -> str:
     kind = event["kind"]
     if kind == "tool_call":
         return f"step {event['step']}: {event['name']} {str(event.get('arguments', ''))[:70]}"
-    if kind in ("baseline",):
+    if kind == "baseline":
         return f"baseline: {event['summary']}"
     if kind == "verification":
         return f"verification of attempt {event['attempt']}: {event['reason']}"
