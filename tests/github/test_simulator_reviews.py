@@ -4,52 +4,25 @@ delivers signed webhooks whose objects are the ones the REST API answers with.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import gidgethub
 import pytest
 from gidgethub import sansio
 from gidgethub.abc import GitHubAPI
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from bot.github.client import GitHubApp
 from bot.testing.simulator import GitHubSimulator, WebhookReceiver
 from bot.testing.simulator.gitrepo import git
 from bot.testing.simulator.hunks import hunk_for_line
 from bot.testing.simulator.state import Installation
+from tests.github.test_simulator_schemas import assert_documented
 
 SECRET = "webhook-secret-for-review-tests"
 REPO = "octo/demo"
 BRANCH = "patchbot/issue-1-add"
 FIXED = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
-SUBSET = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "github-openapi"
-OPERATIONS: dict[str, Any] = json.loads((SUBSET / "subset.json").read_text())["operations"]
-
-
-def null_in_nullable_enums(schema: Any) -> Any:
-    """GitHub sends null for a `nullable` enum (`start_side`), which a strict OAS 3.0
-    validator refuses (as in test_simulator_schemas.py)."""
-    if isinstance(schema, list):
-        return [null_in_nullable_enums(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    result = {k: null_in_nullable_enums(v) for k, v in schema.items()}
-    if result.get("nullable") and isinstance(result.get("enum"), list):
-        result["enum"] = [*result["enum"], None]
-    return result
-
-
-def assert_documented(operation: str, status: int, data: Any) -> None:
-    """`data` validates against GitHub's response schema for that operation and status."""
-    schema = OPERATIONS[operation]["responses"][str(status)]["content"]["application/json"]
-    validator = OAS30Validator(
-        null_in_nullable_enums(schema["schema"]), format_checker=oas30_format_checker
-    )
-    problems = [f"{list(e.absolute_path)}: {e.message[:160]}" for e in validator.iter_errors(data)]
-    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture

@@ -36,6 +36,15 @@ def normalised(schema: Any) -> Any:
     return result
 
 
+def assert_documented(operation: str, status: int, data: Any) -> None:
+    """`data` validates against GitHub's response schema for that operation and status."""
+    schema = OPERATIONS[operation]["responses"][str(status)]["content"]["application/json"]
+    validator = OAS30Validator(normalised(schema["schema"]), format_checker=oas30_format_checker)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    problems = [_describe(e) for e in errors[:10]]
+    assert not problems, f"{operation}:\n" + "\n".join(problems)
+
+
 class Caller:
     """Calls the simulator with real HTTP and checks each answer against its operation."""
 
@@ -65,11 +74,7 @@ class Caller:
         assert str(status) in responses, f"{operation} answered {status}: {data}"
         if expect is not None:
             assert status == expect
-        schema = responses[str(status)]["content"]["application/json"]["schema"]
-        validator = OAS30Validator(normalised(schema), format_checker=oas30_format_checker)
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-        problems = [_describe(e) for e in errors[:10]]
-        assert not problems, f"{operation}:\n" + "\n".join(problems)
+        assert_documented(operation, status, data)
         self.checked.add(operation)
         return data
 
