@@ -7,13 +7,13 @@ password (`x-access-token:<token>`). Reads of public repositories need no token;
 from __future__ import annotations
 
 import asyncio
-import base64
 import subprocess
 
 from aiohttp import web
 
 from bot.testing.simulator.context import simulated
 from bot.testing.simulator.gitrepo import git_env
+from bot.testing.simulator.middleware import installation_token
 from bot.testing.simulator.state import Repo
 
 routes = web.RouteTableDef()
@@ -30,15 +30,10 @@ def _unauthorized() -> web.Response:
 
 
 def _allowed(request: web.Request, repo: Repo, push: bool) -> bool:
-    sim = simulated(request)
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
+    header = request.headers.get("Authorization", "")
+    if header.partition(" ")[0].lower() != "basic":
         return not push and not repo.private
-    try:
-        _user, _, password = base64.b64decode(value).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return sim.state.reaches(sim.state.valid_token(password), repo)
+    return simulated(request).state.reaches(installation_token(request, header), repo)
 
 
 @routes.route("*", "/{owner}/{name}.git/{tail:.*}")

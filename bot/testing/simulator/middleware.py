@@ -74,7 +74,9 @@ def verify_app_jwt(encoded: str, public_key: str, app_id: int) -> str | None:
     return None
 
 
-def _installation_token(request: web.Request, header: str) -> Token | None:
+def installation_token(request: web.Request, header: str) -> Token | None:
+    """The live installation token an Authorization header carries: `token X`, `bearer X`,
+    or HTTP Basic with the token as password (as git sends it), else None."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -101,7 +103,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     if path == "/rate_limit" and not header:
         return await handler(request)
-    token = _installation_token(request, header)
+    token = installation_token(request, header)
     if token is None:
         return error(401, "Bad credentials")
     request[TOKEN] = token
