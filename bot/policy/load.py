@@ -269,16 +269,16 @@ def effective_policy(server: Policy, checkout: Path | None) -> Merged:
         sandbox = data.get("sandbox")
         if sandbox is None or (isinstance(sandbox, dict) and "setup_network" not in sandbox):
             data["sandbox"] = {**(sandbox or {}), "setup_network": data.pop("setup_network")}
-    wanted = validate(_overlay(server.model_dump(), data), REPO_POLICY_PATH, root, partial=True)
+    wanted = validate(overlay(server.model_dump(), data), REPO_POLICY_PATH, root, partial=True)
     return merge(server, wanted)
 
 
-def _overlay(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def overlay(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """`base` with `over` laid on it: mappings merge key by key, anything else replaces."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _overlay(out[key], value)
+            out[key] = overlay(out[key], value)
         else:
             out[key] = value
     return out

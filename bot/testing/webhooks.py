@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.policy.load import overlay
+
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "github-webhooks"
 """Real payloads from octokit/webhooks, one folder per event (see its SOURCE.md)."""
 
@@ -36,17 +38,6 @@ def load_fixture(event: str, name: str) -> dict[str, Any]:
     return payload
 
 
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `overrides` merged in, nested dictionaries merged key by key."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def build_delivery(
     event: str,
     payload: dict[str, Any],
@@ -56,7 +47,7 @@ def build_delivery(
     delivery_id: str | None = None,
 ) -> WebhookDelivery:
     """Headers and body of one delivery; `secret=None` leaves it unsigned."""
-    body = json.dumps(merge(payload, overrides or {})).encode()
+    body = json.dumps(overlay(payload, overrides or {})).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/patchbot-tests",
