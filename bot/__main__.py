@@ -14,6 +14,7 @@ from bot.errors import PatchbotError
 COMMAND_MODULES = (
     "bot.sandbox.cli",
     "bot.web.cli",
+    "bot.web.deliveries_cli",
     "bot.runs.cli",
     "bot.solve.cli",
     "bot.agent.cli",
