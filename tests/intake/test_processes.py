@@ -291,8 +291,11 @@ async def test_serve_without_workers_is_ready_when_store_and_github_are(
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
 async def test_serve_with_workers_is_ready_when_docker_images_and_model_are(
-    tmp_path: Path, free_port: int
+    tmp_path: Path, free_port: int, built_image: tuple[Path, str]
 ) -> None:
+    images, name = built_image  # the image the server's policy allows
+    policy = tmp_path / "policy.yml"
+    policy.write_text(f"sandbox:\n  image: {name}\n  images: [{name}]\n")
     async with GitHubSimulator(tmp_path / "github") as github:
         env = environment(
             tmp_path,
@@ -303,6 +306,8 @@ async def test_serve_with_workers_is_ready_when_docker_images_and_model_are(
             GITHUB_API_URL=github.api_url,
             PATCHBOT_MODEL="openai/scripted",
             PATCHBOT_MODEL_API_BASE="http://127.0.0.1:9/v1",
+            PATCHBOT_POLICY=str(policy),
+            PATCHBOT_IMAGES_DIR=str(images),
         )
         serve = ("serve", "--port", str(free_port), "--workers", "1", "--pipeline", CLAIM_ONLY)
         url = f"http://127.0.0.1:{free_port}/readyz"

@@ -15,7 +15,6 @@ from bot.agent.model import ModelConfig
 from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
 from bot.runs.store import RunStore, opened_store
-from bot.sandbox.images import default_images_dir
 from bot.settings import Settings
 from bot.testing.simulator import GitHubSimulator, generate_private_key
 from bot.web.app import create_app
@@ -167,31 +166,29 @@ async def test_a_model_without_a_key_or_provider_is_not_ready(
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
 async def test_images_must_be_built_from_their_folder_as_it_is(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built_image: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    changed = tmp_path / "images"
-    shutil.copytree(default_images_dir() / "python", changed / "python")
-    shutil.copytree(default_images_dir() / "python", changed / "never-built")
+    images, name = built_image
+    shutil.copytree(images / name, images / "never-built")
     checks = {
         "docker": docker_check(),
-        "current": images_check(["python"], default_images_dir()),
-        "nothing_changed_yet": images_check(["python"], changed),
-        "unbuilt": images_check(["never-built"], changed),
-        "no_folder": images_check(["ruby"], changed),
+        "current": images_check([name], images),
+        "unbuilt": images_check(["never-built"], images),
+        "no_folder": images_check(["ruby"], images),
     }
     first = (await Readiness(checks, timeout=30).report())["checks"]
     assert first["docker"] == {"status": "ok", "reason": "the Docker Engine answered"}
-    assert first["current"]["status"] == "ok"
-    assert first["nothing_changed_yet"]["status"] == "ok"
+    current = f"{name} built from {images} as it is now"
+    assert first["current"] == {"status": "ok", "reason": current}
     assert "run `patchbot images build never-built`" in first["unbuilt"]["reason"]
     assert "'ruby' has no folder" in first["no_folder"]["reason"]
 
-    recipe = changed / "python" / "image.toml"
-    recipe.write_text(recipe.read_text() + "\n# a change\n")
-    stale = await Readiness({"images": images_check(["python"], changed)}, timeout=30).report()
+    recipe = images / name / "Dockerfile"
+    recipe.write_text(recipe.read_text() + "# a change\n")
+    stale = await Readiness({"images": images_check([name], images)}, timeout=30).report()
     assert stale["checks"]["images"]["status"] == "error"
     assert "was built from an older" in stale["checks"]["images"]["reason"]
-    assert "run `patchbot images build python`" in stale["checks"]["images"]["reason"]
+    assert f"run `patchbot images build {name}`" in stale["checks"]["images"]["reason"]
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
     down = await Readiness({"docker": docker_check()}, timeout=30).report()
     assert down["checks"]["docker"]["status"] == "error"
