@@ -11,8 +11,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,29 @@ def patchbot(
     )
     with stopped_at_exit(process):
         yield process
+
+
+@asynccontextmanager
+async def serving(*args: str, env: dict[str, str]) -> AsyncIterator[subprocess.Popen[str]]:
+    """`patchbot serve ARGS` (the claim-only pipeline), once it listens; stopped at the end."""
+    with patchbot("serve", *args, "--pipeline", CLAIM_ONLY, env=env) as server:
+        assert server.stdout is not None
+        line = await asyncio.to_thread(server.stdout.readline)
+        assert "listening" in line, line
+        yield server
+
+
+def app_environment(tmp_path: Path, github: GitHubSimulator, **extra: str) -> dict[str, str]:
+    """A deployment's variables pointed at the simulator and a SQLite store under tmp_path."""
+    return environment(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'patchbot.db'}",
+        WEBHOOK_SECRET=SECRET,
+        APP_ID=str(github.app_id),
+        PRIVATE_KEY=github.private_key_pem,
+        GITHUB_API_URL=github.api_url,
+        **extra,
+    )
 
 
 async def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -270,19 +293,8 @@ async def test_serve_without_workers_is_ready_when_store_and_github_are(
     tmp_path: Path, free_port: int
 ) -> None:
     async with GitHubSimulator(tmp_path / "github") as github:
-        env = environment(
-            tmp_path,
-            f"sqlite:///{tmp_path / 'patchbot.db'}",
-            WEBHOOK_SECRET=SECRET,
-            APP_ID=str(github.app_id),
-            PRIVATE_KEY=github.private_key_pem,
-            GITHUB_API_URL=github.api_url,
-        )
-        serve = ("serve", "--port", str(free_port), "--workers", "0", "--pipeline", CLAIM_ONLY)
-        with patchbot(*serve, env=env) as server:
-            assert server.stdout is not None
-            line = await asyncio.to_thread(server.stdout.readline)
-            assert "listening" in line, line
+        env = app_environment(tmp_path, github)
+        async with serving("--port", str(free_port), "--workers", "0", env=env):
             status, report = await _get(f"http://127.0.0.1:{free_port}/readyz")
     assert status == 200, report
     assert sorted(report["checks"]) == ["github", "store"]
@@ -297,24 +309,16 @@ async def test_serve_with_workers_is_ready_when_docker_images_and_model_are(
     policy = tmp_path / "policy.yml"
     policy.write_text(f"sandbox:\n  image: {name}\n  images: [{name}]\n")
     async with GitHubSimulator(tmp_path / "github") as github:
-        env = environment(
+        env = app_environment(
             tmp_path,
-            f"sqlite:///{tmp_path / 'patchbot.db'}",
-            WEBHOOK_SECRET=SECRET,
-            APP_ID=str(github.app_id),
-            PRIVATE_KEY=github.private_key_pem,
-            GITHUB_API_URL=github.api_url,
+            github,
             PATCHBOT_MODEL="openai/scripted",
             PATCHBOT_MODEL_API_BASE="http://127.0.0.1:9/v1",
             PATCHBOT_POLICY=str(policy),
             PATCHBOT_IMAGES_DIR=str(images),
         )
-        serve = ("serve", "--port", str(free_port), "--workers", "1", "--pipeline", CLAIM_ONLY)
         url = f"http://127.0.0.1:{free_port}/readyz"
-        with patchbot(*serve, env=env) as server:
-            assert server.stdout is not None
-            line = await asyncio.to_thread(server.stdout.readline)
-            assert "listening" in line, line
+        async with serving("--port", str(free_port), "--workers", "1", env=env):
 
             async def ready() -> dict[str, Any] | None:
                 status, report = await _get(url)
@@ -346,19 +350,8 @@ async def test_serve_turns_a_label_into_a_finished_run_against_the_simulator(
         github.add_collaborator("octo/demo", "mallory", "read")
         issue = github.add_issue("octo/demo", "Typo in README", author="alice")
         port = free_port
-        env = environment(
-            tmp_path,
-            database_url,
-            WEBHOOK_SECRET=SECRET,
-            APP_ID=str(github.app_id),
-            PRIVATE_KEY=github.private_key_pem,
-            GITHUB_API_URL=github.api_url,
-        )
-        serve = ("serve", "--port", str(port), "--workers", "1", "--pipeline", CLAIM_ONLY)
-        with patchbot(*serve, env=env) as server:
-            assert server.stdout is not None
-            line = await asyncio.to_thread(server.stdout.readline)
-            assert "listening" in line, line
+        env = app_environment(tmp_path, github)
+        async with serving("--port", str(port), "--workers", "1", env=env):
             async with (
                 aiohttp.ClientSession() as session,
                 session.get(f"http://127.0.0.1:{port}/healthz") as health,
