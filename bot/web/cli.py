@@ -16,9 +16,8 @@ def register(subparsers: Any) -> None:
         "serve",
         help="receive GitHub webhooks and work the runs they start",
         description="Serve POST /webhooks, GET /healthz and GET /readyz. Configuration comes "
-        "from the "
-        "environment: APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, DATABASE_URL, "
-        "GITHUB_API_URL, PATCHBOT_* (see README.md).",
+        "from the environment: APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, "
+        "DATABASE_URL, GITHUB_API_URL, PATCHBOT_* (see README.md, section Configuration).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
     serve.add_argument("--port", type=_port, default=3000, help="TCP port to listen on")

@@ -99,8 +99,8 @@ async def _replay_delivery(settings: Settings, delivery_id: str) -> int:
                 "next start or sweep (within PATCHBOT_LEASE_SECONDS); nothing to replay"
             )
         if delivery.error is None:
-            print(f"delivery {delivery_id} was handled at {_when(delivery.processed_at)}; "
-                  "nothing to replay")  # fmt: skip
+            handled = _when(delivery.processed_at)
+            print(f"delivery {delivery_id} was handled at {handled}; nothing to replay")
             return EXIT_HANDLED
         print(f"replaying {delivery_id} ({delivery.event}), which failed: {delivery.error}")
         async with installation_apis(settings) as github:
