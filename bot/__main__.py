@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +14,7 @@ from bot.errors import PatchbotError
 COMMAND_MODULES = (
     "bot.sandbox.cli",
     "bot.web.cli",
+    "bot.web.deliveries_cli",
     "bot.runs.cli",
     "bot.solve.cli",
     "bot.agent.cli",
@@ -25,6 +24,9 @@ COMMAND_MODULES = (
 
 EXIT_ERROR = 2
 """Exit status for usage, configuration and environment errors (as argparse uses)."""
+SERVICES = ("serve", "worker")
+"""Commands that run until stopped: they log at INFO unless told otherwise; the others, whose
+own output says what happens, at WARNING."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,18 +34,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="patchbot",
         description="Turns GitHub issues into tested pull requests, in a hardened sandbox.",
     )
-    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=None,
+        help="DEBUG, INFO, WARNING or ERROR (default: $LOG_LEVEL, else INFO for serve and "
+        "worker, WARNING for the other commands)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
-def _with_delivery_id(record: logging.LogRecord) -> bool:
-    """Log lines about a webhook carry its delivery id (`extra=`); the others show `-`."""
-    if not hasattr(record, "delivery_id"):
-        record.delivery_id = "-"
-    return True
+def _log_level(value: str) -> str:
+    from bot.settings import LOG_LEVELS
+
+    if value.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,14 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and not getattr(args, "takes_command", False):
         parser.error(f"unexpected arguments after --: {' '.join(rest)}")
     args.rest = rest
-    handler = logging.StreamHandler()
-    handler.addFilter(_with_delivery_id)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(delivery_id)s]: %(message)s",
-        handlers=[handler],
-    )
     try:
+        _read_settings(args)
         status: int = args.run(args)
     except PatchbotError as error:
         print(f"patchbot: error: {error}", file=sys.stderr)
@@ -72,6 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return status
+
+
+def _read_settings(args: argparse.Namespace) -> None:
+    """Read the environment once, for every command: a bad variable stops the command with
+    every problem in one message. Then configure logging from it (`--log-level` wins)."""
+    from bot.logs import configure_logging
+    from bot.settings import Settings
+
+    args.settings = Settings.from_env()
+    default = "INFO" if args.command in SERVICES else "WARNING"
+    level = args.log_level or args.settings.log_level or default
+    configure_logging(level, args.settings.log_format, args.settings.secrets())
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ Names follow what GitHub App authors already know from Probot (`APP_ID`, `PRIVAT
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -16,6 +17,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.errors import ConfigError
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 PERMISSION_ORDER: tuple[str, ...] = ("none", "read", "triage", "write", "maintain", "admin")
 """GitHub's repository roles from least to most; `none` is what a stranger has."""
 
@@ -34,13 +37,21 @@ _HOW_TO_FIX: dict[str, str] = {
     "postgresql://user:pass@host:5432/db.",
     "GITHUB_API_URL": "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise "
     "Server.",
+    "LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR (or unset it).",
+    "LOG_FORMAT": "use text (one readable line per event) or json (one JSON object per line).",
+    "PATCHBOT_MODEL_API_BASE": "give the base URL of an OpenAI-compatible server, e.g. "
+    "http://127.0.0.1:8001/v1, or unset it to use the provider's own endpoint.",
 }
+_NOT_SHOWN = ("PRIVATE_KEY", "WEBHOOK_SECRET", "PATCHBOT_MODEL_API_KEY", "DATABASE_URL")
+"""Variables whose value an error message never repeats: secrets, and URLs holding a password."""
 
 
 class Settings(BaseSettings):
     """Everything Patchbot reads from its environment."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, populate_by_name=True, env_ignore_empty=True
+    )
 
     app_id: int | None = Field(default=None, validation_alias="APP_ID", gt=0)
     """The GitHub App's numeric id (needed to act on GitHub)."""
@@ -59,16 +70,21 @@ class Settings(BaseSettings):
     """litellm model name the agent uses."""
     model_api_base: str | None = Field(default=None, validation_alias="PATCHBOT_MODEL_API_BASE")
     """Base URL of an OpenAI-compatible model server (a proxy, a local model, the demo's
-    scripted model); unset uses the provider's own."""
+    scripted model); unset uses the provider's own. Every command that calls the model
+    (serve, worker, solve) sends its requests there and nowhere else."""
     model_api_key: SecretStr | None = Field(default=None, validation_alias="PATCHBOT_MODEL_API_KEY")
     """Key for the model provider; unset lets litellm read the provider's usual variable
     (e.g. ANTHROPIC_API_KEY). It stays in this process: never in the sandbox or a trace."""
     github_api_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_API_URL")
     """Base URL of GitHub's REST API; set it for GitHub Enterprise Server or the simulator."""
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", validation_alias="LOG_LEVEL"
-    )
-    """Lowest level of log line written."""
+    log_level: LogLevel | None = Field(default=None, validation_alias="LOG_LEVEL")
+    """Lowest level of log line written; `--log-level` overrides it. Unset: INFO for the
+    services (`serve`, `worker`), WARNING for the other commands, whose own output says what
+    happens. Tracebacks are written only at DEBUG; at the other levels an error is one line
+    with its reason."""
+    log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
+    """`text`: one readable line per event; `json`: one JSON object per line with `time`,
+    `level`, `logger`, `message` and, when known, `delivery_id`, `run_id`, `repo`, `issue`."""
     data_dir: Path = Field(default=Path("patchbot-data"), validation_alias="PATCHBOT_DATA_DIR")
     """Folder for run traces (one JSON-lines file per run under `runs/`)."""
     trigger_label: str = Field(
@@ -98,19 +114,27 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
+        if value.startswith("postgres"):
+            try:
+                _ = urlsplit(value).port  # a port that is not a number raises here
+            except ValueError as error:
+                raise ValueError(f"not a valid PostgreSQL URL ({error})") from error
         return value
 
-    @field_validator("github_api_url")
+    @field_validator("github_api_url", "model_api_base")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else http_url(value)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -118,14 +142,18 @@ class Settings(BaseSettings):
         try:
             if environ is None:
                 return cls()
-            values: dict[str, Any] = {key.upper(): value for key, value in environ.items()}
+            values: dict[str, Any] = {
+                key.upper(): value for key, value in environ.items() if value != ""
+            }
             return _FromMapping(**values)
         except ValidationError as error:
             lines = []
             for problem in error.errors():
                 name = _env_name(cls, str(problem["loc"][0]) if problem["loc"] else "?")
                 fix = _HOW_TO_FIX.get(name, "see README.md, section Configuration.")
-                lines.append(f"{name}: {problem['msg']}.\n  How to fix: {fix}")
+                shown = "" if name in _NOT_SHOWN else f"={str(problem['input'])[:80]!r}"
+                reason = problem["msg"].removeprefix("Value error, ")
+                lines.append(f"{name}{shown}: {reason}.\n  How to fix: {fix}")
             raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from error
 
     @property
@@ -144,18 +172,27 @@ class Settings(BaseSettings):
         return self.webhook_secret.get_secret_value()
 
     def require_app_credentials(self) -> tuple[int, str]:
-        """(App ID, private key PEM), or ConfigError saying step by step what to set."""
+        """(App ID, private key PEM), or ConfigError saying step by step what to set (both,
+        when both are wrong)."""
+        require_all(self._app_id, self._private_key_pem)
+        return self._app_id(), self._private_key_pem()
+
+    def _app_id(self) -> int:
         if self.app_id is None:
             raise ConfigError(f"APP_ID is not set.\n  How to fix: {_HOW_TO_FIX['APP_ID']}")
+        return self.app_id
+
+    def _private_key_pem(self) -> str:
         if self.private_key is not None:
             pem = self.private_key.get_secret_value().replace("\\n", "\n")
             source = "PRIVATE_KEY"
         elif self.private_key_path is not None:
             try:
                 pem = self.private_key_path.read_text(encoding="utf-8")
-            except OSError as error:
+            except (OSError, UnicodeDecodeError) as error:
+                why = error.strerror if isinstance(error, OSError) else "not a text file"
                 raise ConfigError(
-                    f"PRIVATE_KEY_PATH={self.private_key_path} cannot be read ({error.strerror}).\n"
+                    f"PRIVATE_KEY_PATH={self.private_key_path} cannot be read ({why}).\n"
                     f"  How to fix: {_HOW_TO_FIX['PRIVATE_KEY']}"
                 ) from error
             source = "PRIVATE_KEY_PATH"
@@ -169,7 +206,7 @@ class Settings(BaseSettings):
                 f"{source} does not hold a PEM private key (no '-----BEGIN ... PRIVATE KEY-----'"
                 f" line).\n  How to fix: {_HOW_TO_FIX['PRIVATE_KEY']}"
             )
-        return self.app_id, pem
+        return pem
 
     def secrets(self) -> list[str]:
         """Secret values to redact from logs and traces."""
@@ -191,6 +228,26 @@ class _FromMapping(Settings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
+
+
+def http_url(value: str) -> str:
+    """`value` without a trailing slash; ValueError unless it is an http(s) URL."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def require_all(*requirements: Callable[[], object]) -> None:
+    """Call each requirement; raise one ConfigError holding every failure's message, so that
+    a start-up reports all that is wrong at once instead of one problem per restart."""
+    problems = []
+    for requirement in requirements:
+        try:
+            requirement()
+        except ConfigError as error:
+            problems.append(str(error))
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _env_name(model: type[BaseSettings], field: str) -> str:

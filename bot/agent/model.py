@@ -7,11 +7,14 @@ import os
 import random
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, SecretStr
 
-from bot.errors import PatchbotError
+from bot.errors import ConfigError, PatchbotError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 class ModelError(PatchbotError, RuntimeError):
@@ -46,6 +49,50 @@ class ModelConfig(BaseModel):
     """Seconds before the first retry; doubles each retry, with jitter."""
     backoff_max: float = Field(default=30.0, ge=0)
     """Longest wait between two retries, in seconds."""
+
+
+def configured_model(
+    settings: Settings, *, model: str | None = None, api_base: str | None = None
+) -> ModelConfig:
+    """The model every entry point (serve, worker, solve) calls: a command's flags where
+    given, else the environment's `PATCHBOT_MODEL`, `PATCHBOT_MODEL_API_BASE` and
+    `PATCHBOT_MODEL_API_KEY`. Raises ConfigError naming the fix."""
+    from bot.settings import http_url
+
+    name = (model if model is not None else settings.model).strip()
+    if not name:
+        raise ConfigError("no model: pass --model (a litellm model string) or set PATCHBOT_MODEL")
+    try:
+        base = http_url(api_base) if api_base else settings.model_api_base
+    except ValueError as error:
+        example = "e.g. http://127.0.0.1:8001/v1"
+        raise ConfigError(f"--api-base {api_base}: {error}, {example}") from error
+    return ModelConfig(model=name, api_base=base, api_key=settings.model_api_key)
+
+
+def missing_model_setting(config: ModelConfig) -> str | None:
+    """Why calling `config`'s model cannot work as configured, or None: litellm knows no
+    provider for the name, or (without an api base or key) finds no key in the environment.
+
+    Imports litellm (seconds, the first time): call it off the event loop, once."""
+    litellm = import_litellm()
+    try:
+        litellm.get_llm_provider(config.model, api_base=config.api_base)
+    except litellm.exceptions.BadRequestError:
+        return (
+            f"litellm knows no provider for model {config.model!r}; set PATCHBOT_MODEL to "
+            "PROVIDER/NAME, e.g. anthropic/claude-sonnet-4-5 or openai/gpt-4o"
+        )
+    if config.api_base or config.api_key:
+        return None
+    found = litellm.validate_environment(config.model)
+    if found.get("keys_in_environment"):
+        return None
+    names = " or ".join(found.get("missing_keys") or ["the provider's key variable"])
+    return (
+        f"no key for model {config.model}: set PATCHBOT_MODEL_API_KEY or {names} "
+        "(or PATCHBOT_MODEL_API_BASE for a server that needs none)"
+    )
 
 
 class Usage(BaseModel):

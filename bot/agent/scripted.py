@@ -63,6 +63,8 @@ class ScriptedModel:
         self.name = name
         self.requests: list[dict[str, Any]] = []
         """Every request body received, for tests to inspect."""
+        self.authorizations: list[str | None] = []
+        """The `Authorization` header of each request: which key the caller sent."""
 
     @property
     def remaining(self) -> int:
@@ -72,6 +74,7 @@ class ScriptedModel:
         body = await request.json()
         index = len(self.requests)
         self.requests.append(body)
+        self.authorizations.append(request.headers.get("Authorization"))
         if index >= len(self.messages):
             error = {
                 "message": f"the scripted model's trajectory is exhausted after "

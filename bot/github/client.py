@@ -224,6 +224,15 @@ class GitHubApp:
         )
         return cast(dict[str, Any], answer)
 
+    def app_api(self) -> PatchbotGitHubAPI:
+        """An API object acting as the App itself (a JWT signed for each request), for the
+        `/app` endpoints: `GET /app` proves the App ID and private key work."""
+
+        async def bearer() -> str:
+            return f"bearer {self.tokens.app_jwt()}"
+
+        return self._api(bearer)
+
     async def installation_token(self, installation_id: int) -> str:
         """The installation's access token (cached), e.g. for `bot.github.git`."""
         return await self.tokens.get(installation_id)

@@ -15,10 +15,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
+from bot.logs import log_context
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
 from bot.settings import Settings
@@ -85,6 +87,14 @@ class Dispatcher:
         if delivery_id in self._in_flight:
             return
         self._in_flight.add(delivery_id)
+        with log_context(delivery_id=delivery_id, **_about(event.data)):
+            error = await self._handle(delivery_id, event, handled)
+        await self.store.mark_delivery_processed(delivery_id, error)
+
+    async def _handle(
+        self, delivery_id: str, event: sansio.Event, handled: Callable[[], None] | None
+    ) -> str | None:
+        """Run the handlers; the error to record, if any."""
         extra = {"delivery_id": delivery_id}
         error: str | None = None
         try:
@@ -104,7 +114,7 @@ class Dispatcher:
             self._in_flight.discard(delivery_id)
             if handled is not None:
                 handled()
-        await self.store.mark_delivery_processed(delivery_id, error)
+        return error
 
     async def process_stored(self, delivery: Delivery) -> None:
         try:
@@ -204,3 +214,12 @@ class Dispatcher:
         """Wait until every queued delivery has been processed (for tests and shutdown)."""
         while self._unfinished or self._in_flight:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+def _about(data: dict[str, Any]) -> dict[str, object]:
+    """The repository and the issue or pull request a payload is about, for its log lines."""
+    repository, thread = data.get("repository"), data.get("issue") or data.get("pull_request")
+    return {
+        "repo": repository.get("full_name") if isinstance(repository, dict) else None,
+        "issue": thread.get("number") if isinstance(thread, dict) else None,
+    }

@@ -12,7 +12,7 @@ import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot.agent.loop import ProgressEvent
-from bot.agent.model import ModelConfig
+from bot.agent.model import configured_model
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
@@ -74,11 +74,7 @@ class RunSteps:
             issue_title=str(issue.get("title") or ""),
             issue_body=str(issue.get("body") or ""),
             instructions=self.run.instructions,
-            model=ModelConfig(
-                model=settings.model,
-                api_base=settings.model_api_base,
-                api_key=settings.model_api_key,
-            ),
+            model=configured_model(settings),
             sandbox=sandbox_config(policy).model_copy(update={"cache_scope": self.run.repository}),
             work_dir=checkout.parent,
             limits=agent_limits(policy, today),

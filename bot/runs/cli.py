@@ -33,9 +33,12 @@ def register(subparsers: Any) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from bot.settings import Settings
+    from bot.agent.model import configured_model
+    from bot.settings import require_all
+    from bot.web.github_app import require_app_key
 
-    settings = Settings.from_env()
+    settings = args.settings  # fail now, with the steps to fix it, not at the first run
+    require_all(lambda: require_app_key(settings), lambda: configured_model(settings))
     asyncio.run(_work_until_stopped(settings, args))
     return 0
 

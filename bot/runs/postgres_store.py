@@ -122,6 +122,14 @@ class PostgresRunStore:
             delivery_id,
         )
 
+    async def list_deliveries(self, *, failed: bool = False, limit: int = 50) -> list[Delivery]:
+        where = "WHERE error IS NOT NULL" if failed else ""
+        rows = await self._pool.fetch(
+            f"SELECT {DELIVERY_FIELDS} FROM deliveries {where} ORDER BY received_at DESC LIMIT $1",
+            limit,
+        )
+        return [delivery_from_row(row) for row in rows]
+
     async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
         rows = await self._pool.fetch(
             "SELECT delivery_id FROM deliveries WHERE delivery_id = ANY($1::text[])",

@@ -151,6 +151,14 @@ class SQLiteRunStore:
     async def mark_delivery_processed(self, delivery_id: str, error: str | None = None) -> None:
         await self._deliveries.mark_processed(delivery_id, error)
 
+    async def list_deliveries(self, *, failed: bool = False, limit: int = 50) -> list[Delivery]:
+        where = "WHERE error IS NOT NULL" if failed else ""
+        rows = await self._db.execute_fetchall(
+            f"SELECT {DELIVERY_FIELDS} FROM deliveries {where} ORDER BY received_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [delivery_from_row(row) for row in rows]
+
     async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
         ids = list(delivery_ids)

@@ -89,6 +89,9 @@ class RunStore(Protocol):
 
     async def mark_delivery_processed(self, delivery_id: str, error: str | None = None) -> None: ...
 
+    async def list_deliveries(self, *, failed: bool = False, limit: int = 50) -> list[Delivery]:
+        """The latest deliveries, newest first; `failed`: only those whose handling failed."""
+
     async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
         """Which of these delivery ids are stored."""
 
@@ -293,7 +296,7 @@ async def open_store(database_url: str) -> RunStore:
 
         try:
             return await PostgresRunStore.open(database_url)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             where = _without_password(database_url)
             raise ConfigError(
                 f"DATABASE_URL: cannot use the PostgreSQL database at {where}"

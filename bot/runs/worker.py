@@ -17,6 +17,7 @@ import socket
 import time
 import uuid
 
+from bot.logs import log_context
 from bot.runs.models import LeaseLost, Run, RunOutcome, RunState
 from bot.runs.pipeline import Pipeline, RunContext, trace_path
 from bot.runs.revisions import follow_up
@@ -66,7 +67,8 @@ class Worker:
             return None
         self.current = run
         try:
-            final = await self._work(run)
+            with log_context(run_id=run.id, repo=run.repository, issue=run.issue):
+                final = await self._work(run)
         finally:
             self.current = None
         if final.pull_request is not None and final.state in _ENDED:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model", default=None, help="a litellm model string (default: $PATCHBOT_MODEL)"
     )
-    parser.add_argument("--api-base", default=None, help="base URL of the model's API")
+    parser.add_argument(
+        "--api-base",
+        default=None,
+        help="base URL of an OpenAI-compatible model server (default: $PATCHBOT_MODEL_API_BASE)",
+    )
     parser.add_argument("--out", type=Path, default=Path("patchbot-out"), help="output folder")
     parser.add_argument("--image", default="python", help="sandbox image (default: python)")
     parser.add_argument("--max-steps", type=int, default=None, help="most model calls")
@@ -58,10 +61,10 @@ def _issue(args: argparse.Namespace) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pydantic import SecretStr, ValidationError
+    from pydantic import ValidationError
 
     from bot.agent.loop import AgentLimits, ProgressEvent
-    from bot.agent.model import ModelConfig
+    from bot.agent.model import configured_model
     from bot.sandbox.config import SandboxConfig
     from bot.solve.checkout import head_commit
     from bot.solve.report import render_report
@@ -69,11 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from bot.solve.verify import VerifyConfig
     from bot.trace import Redactor, Trace
 
-    model = args.model or os.environ.get("PATCHBOT_MODEL")
-    if not model:
-        raise ConfigError("no model: pass --model (a litellm model string) or set PATCHBOT_MODEL")
+    settings = args.settings
+    model = configured_model(settings, model=args.model, api_base=args.api_base)
     title, body = _issue(args)
-    key = os.environ.get("PATCHBOT_MODEL_API_KEY") or None
     overrides = {
         "max_steps": args.max_steps,
         "cost_limit": args.cost_limit,
@@ -85,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
             issue_title=title,
             issue_body=body,
             instructions=args.instructions,
-            model=ModelConfig(
-                model=model, api_base=args.api_base, api_key=SecretStr(key) if key else None
-            ),
+            model=model,
             sandbox=SandboxConfig(image=args.image),
             limits=AgentLimits(**{k: v for k, v in overrides.items() if v is not None}),
             verify=VerifyConfig(
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "trace.jsonl").unlink(missing_ok=True)
-    with Trace(out / "trace.jsonl", Redactor([key] if key else [])) as trace:
+    with Trace(out / "trace.jsonl", Redactor(settings.secrets())) as trace:
         result = asyncio.run(solve(request, trace=trace, progress=None if args.quiet else show))
     (out / "patch.diff").write_text(result.patch)
     (out / "report.md").write_text(render_report(request, result))

@@ -1,5 +1,6 @@
 """The aiohttp application. The webhook entry is thin: verify the signature, persist the
-delivery, hand it to the dispatcher, answer. GitHub calls and runs happen after the answer."""
+delivery, hand it to the dispatcher, answer. GitHub calls and runs happen after the answer.
+`/healthz` says the process is alive; `/readyz` whether it can do its work (`readiness`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.handlers.dispatcher import Dispatcher
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
 from bot.runs.worker import Worker
+from bot.web.readiness import Readiness, store_check
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ STORE = web.AppKey("store", RunStore)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 WORKERS = web.AppKey("workers", list[Worker])
 WORKER_TASKS = web.AppKey("worker_tasks", list["asyncio.Task[None]"])
+READINESS = web.AppKey("readiness", Readiness)
 
 
 def tune_garbage_collector() -> None:
@@ -48,8 +51,10 @@ def create_app(
     store: RunStore,
     dispatcher: Dispatcher,
     workers: Sequence[Worker] = (),
+    readiness: Readiness | None = None,
 ) -> web.Application:
     """The app; on start-up it recovers unprocessed deliveries and starts the embedded workers.
+    `/readyz` runs the `readiness` checks (by default: the store's).
 
     The caller owns (opens and closes) the store."""
     app = web.Application(client_max_size=MAX_BODY)
@@ -57,8 +62,10 @@ def create_app(
     app[STORE] = store
     app[DISPATCHER] = dispatcher
     app[WORKERS] = list(workers)
+    app[READINESS] = readiness or Readiness({"store": store_check(store)})
     app.router.add_post("/webhooks", receive_webhook)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.cleanup_ctx.append(_background)
     return app
 
@@ -163,3 +170,9 @@ async def healthz(request: web.Request) -> web.Response:
         },
         status=200 if healthy else 503,
     )
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 when every readiness check passes, 503 otherwise; each check with its reason."""
+    report = await request.app[READINESS].report()
+    return web.json_response(report, status=200 if report["status"] == "ready" else 503)

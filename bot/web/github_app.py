@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from bot.github.client import GitHubApp
 
 
+def require_app_key(settings: Settings) -> None:
+    """The App's ID and private key are set and the key signs a JWT; ConfigError saying step
+    by step what to fix otherwise. For start-up: fail now, not at the first webhook or run."""
+    from bot.github.auth import app_jwt
+
+    app_jwt(*settings.require_app_credentials())
+
+
 @asynccontextmanager
 async def github_app(settings: Settings) -> AsyncIterator[GitHubApp]:
     """The App client (APP_ID, PRIVATE_KEY[_PATH], GITHUB_API_URL), closed afterwards."""

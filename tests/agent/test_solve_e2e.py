@@ -185,7 +185,7 @@ async def test_an_exhausted_script_is_reported_as_a_model_error(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ((), "no model: pass --model"),
+        (("--model", ""), "no model: pass --model"),
         (("--model", "openai/scripted", "--repo", "/nonexistent"), "not a git repository"),
     ],
 )

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,29 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def built_image(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """(images folder, name) of a sandbox image this test built from that folder (a Dockerfile
+    on top of the python image), so it is current whatever others build meanwhile; removed
+    at the end."""
+    import docker
+
+    from bot.sandbox.images import ImageSpec, build
+
+    name = f"readyz-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "images" / name
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text("FROM patchbot-sandbox-python:latest\n")
+    spec = ImageSpec(name, folder)
+    client = docker.from_env()
+    build(spec, client)
+    try:
+        yield folder.parent, name
+    finally:
+        client.images.remove(spec.tag, force=True)
+        client.close()
 
 
 @pytest.fixture
