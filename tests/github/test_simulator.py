@@ -9,7 +9,6 @@ from typing import Any
 import aiohttp
 import gidgethub
 import pytest
-from gidgethub import sansio
 
 from bot.github.auth import app_jwt
 from bot.github.client import GitHubApp
@@ -131,19 +130,20 @@ async def test_pull_request_without_commits_is_refused(
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[tuple[str, list[sansio.Event]]]:
-    """A webhook endpoint that verifies signatures as the bot does, and keeps the events."""
-    async with WebhookReceiver(SECRET) as hooks:
-        yield hooks.url, hooks.events
+async def hooks(github: GitHubSimulator) -> AsyncIterator[WebhookReceiver]:
+    """A webhook endpoint that verifies signatures as the bot does, and keeps the events; the
+    simulator delivers there, signing with SECRET."""
+    async with WebhookReceiver(SECRET) as receiver:
+        github.send_webhooks_to(receiver.url, SECRET)
+        yield receiver
 
 
 async def test_labeling_an_issue_delivers_a_signed_event_about_the_simulated_objects(
     github: GitHubSimulator,
     installation: Installation,
-    receiver: tuple[str, list[sansio.Event]],
+    hooks: WebhookReceiver,
 ) -> None:
-    url, events = receiver
-    github.send_webhooks_to(url, SECRET)
+    events = hooks.events
 
     delivery = await github.label_issue("octo/demo", 1, "patchbot", by="maintainer")
 
@@ -164,12 +164,11 @@ async def test_labeling_an_issue_delivers_a_signed_event_about_the_simulated_obj
 async def test_comment_delivery_carries_the_comment_and_a_wrong_secret_is_refused(
     github: GitHubSimulator,
     installation: Installation,
-    receiver: tuple[str, list[sansio.Event]],
+    hooks: WebhookReceiver,
 ) -> None:
-    url, events = receiver
-    github.send_webhooks_to(url, SECRET)
+    events = hooks.events
     delivery = await github.comment_on("octo/demo", 1, "/patchbot fix please", by="maintainer")
-    github.send_webhooks_to(url, "not-the-secret")
+    github.send_webhooks_to(hooks.url, "not-the-secret")
     refused = await github.comment_on("octo/demo", 1, "/patchbot stop", by="maintainer")
 
     assert (delivery.status, refused.status) == (202, 401)
@@ -186,10 +185,9 @@ async def test_comment_delivery_carries_the_comment_and_a_wrong_secret_is_refuse
 async def test_installation_delivery_lists_the_installed_repositories(
     github: GitHubSimulator,
     installation: Installation,
-    receiver: tuple[str, list[sansio.Event]],
+    hooks: WebhookReceiver,
 ) -> None:
-    url, events = receiver
-    github.send_webhooks_to(url, SECRET)
+    events = hooks.events
 
     delivery = await github.announce_installation(installation.id)
 
@@ -206,10 +204,9 @@ async def test_installation_delivery_lists_the_installed_repositories(
 async def test_suspended_installation_gets_no_token_and_uninstalling_revokes_them(
     github: GitHubSimulator,
     installation: Installation,
-    receiver: tuple[str, list[sansio.Event]],
+    hooks: WebhookReceiver,
 ) -> None:
-    url, events = receiver
-    github.send_webhooks_to(url, SECRET)
+    events = hooks.events
     jwt = f"bearer {app_jwt(github.app_id, github.private_key_pem)}"
     tokens = f"{github.api_url}/app/installations/{installation.id}/access_tokens"
 

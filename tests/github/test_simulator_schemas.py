@@ -16,18 +16,10 @@ from aiohttp import web
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from bot.github.auth import app_jwt
-from bot.testing.simulator import (
-    GitHubSimulator,
-    WebhookReceiver,
-    rest_apps,
-    rest_checks,
-    rest_issues,
-    rest_pulls,
-    rest_repos,
-    rest_reviews,
-)
+from bot.testing.simulator import GitHubSimulator, WebhookReceiver
+from bot.testing.simulator.server import REST_ROUTES
 from bot.testing.simulator.state import Installation
-from tests.github.simulator_conformance import RESPONSES, assert_documented, route_key
+from tests.github.simulator_conformance import RESPONSES, assert_documented, refusals, route_key
 
 REPO = "/repos/octo/demo"
 SECRET = "webhook-secret-for-schema-tests"
@@ -281,12 +273,33 @@ async def test_every_operation_answers_as_githubs_openapi_description_says(
     assert set(subset) <= await scenario(github, installation, subset)
 
 
+async def test_an_answer_missing_a_required_field_or_with_a_wrong_type_is_refused(
+    github: GitHubSimulator, installation: Installation
+) -> None:
+    """The check has teeth: the repository's answer loses a required field, nested or not, or
+    gets a string for its numeric id, and GitHub's schema refuses each."""
+    headers = {"Authorization": f"token {github.mint_token(installation.id).token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(github.api_url + REPO, headers=headers) as response,
+    ):
+        answer = await response.json()
+    model = RESPONSES["GET /repos/{owner}/{repo}"]
+    assert refusals(model, answer) == []
+    without = {k: v for k, v in answer.items() if k != "full_name"}
+    owner = {**answer, "owner": {k: v for k, v in answer["owner"].items() if k != "login"}}
+    retyped = {**answer, "id": str(answer["id"])}
+    assert refusals(model, without) == ["full_name: Field required"]
+    assert refusals(model, owner) == ["owner.login: Field required"]
+    assert refusals(model, retyped) == ["id: Input should be a valid integer"]
+
+
 def test_every_route_that_answers_json_has_its_schema() -> None:
     """A route added to the simulator without GitHub's model for its answer fails here."""
     served = {
         route_key(f"{route.method} {route.path}")
-        for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_reviews, rest_checks)
-        for route in module.routes
+        for routes in REST_ROUTES
+        for route in routes
         if isinstance(route, web.RouteDef)
     }
     no_json = {"DELETE /repos/{}/{}/issues/comments/{}"}  # 204, no content

@@ -53,6 +53,12 @@ from bot.testing.simulator.state import (
     Token,
 )
 
+REST_ROUTES = tuple(
+    module.routes
+    for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_reviews, rest_checks)
+)
+"""Every REST route the simulator serves, under `API_PREFIX`."""
+
 
 class GitHubSimulator(PullActivity, InstallationActivity):
     """A GitHub for tests and the demo: REST, git over HTTP, webhooks, fault injection.
@@ -96,8 +102,8 @@ class GitHubSimulator(PullActivity, InstallationActivity):
             self.state, Urls(f"{web_url}{API_PREFIX}", web_url), public_key_of(self.private_key_pem)
         )
         api = web.Application(middlewares=[authenticate])
-        for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_reviews, rest_checks):
-            api.add_routes(module.routes)
+        for routes in REST_ROUTES:
+            api.add_routes(routes)
         app = web.Application(middlewares=[record_and_fault], client_max_size=1024**3)
         app[SIMULATED] = self._sim
         app[FAULTS] = self.faults
