@@ -227,7 +227,8 @@ def app_json(app: AppInfo, urls: Urls) -> Json:
 
 
 def installation_json(app: AppInfo, installation: Installation, urls: Urls) -> Json:
-    """The installation as `GET /app/installations/{id}` and `installation` events give it."""
+    """The installation that `installation` and `installation_repositories` events carry
+    (GitHub's `Installation` object, as `GET /app/installations/{id}` gives it)."""
     account = installation.account
     return {
         "id": installation.id,
