@@ -35,7 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from bot.runs.models import NewRun, RunState  # noqa: E402
 from bot.runs.store import open_store  # noqa: E402
-from bot.testing.webhooks import build_delivery, load_fixture  # noqa: E402
+from bot.testing.simulator import GitHubSimulator  # noqa: E402
+from bot.testing.webhooks import build_delivery  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 CONCURRENCIES = (1, 16, 64)
@@ -88,28 +89,38 @@ async def serve(port: int, database_url: str, data_dir: str) -> None:
     await store.close()
 
 
-def deliveries(count: int, tag: str) -> list[tuple[str, bytes, dict[str, str]]]:
-    """Signed deliveries of handled events that start no run: plain comments, other labels."""
-    comment = load_fixture("issue_comment", "created")
-    labeled = load_fixture("issues", "labeled")
+Payloads = tuple[dict[str, Any], dict[str, Any]]
+
+
+async def handled_payloads() -> Payloads:
+    """Payloads of handled events that start no run, from the GitHub simulator: a plain
+    `issue_comment`/`created`, and `issues`/`labeled` with another label than `patchbot`."""
+    with tempfile.TemporaryDirectory(prefix="patchbot-bench-github-") as root:
+        async with GitHubSimulator(Path(root)) as github:
+            github.add_repo("bench/hello")
+            github.add_installation("bench", ["bench/hello"], installation_id=1)
+            issue = github.add_issue("bench/hello", "Hello", author="alice").number
+            comment = github.add_comment("bench/hello", issue, "Same here.", author="alice")
+            about = {"sender": "alice", "issue": issue}
+            commented = await github.payload(
+                "issue_comment", "created", "bench/hello", comment=comment, **about
+            )
+            labeled = await github.payload("issues", "labeled", "bench/hello", label="bug", **about)
+    return commented, labeled
+
+
+def deliveries(payloads: Payloads, count: int, tag: str) -> list[tuple[str, bytes, dict[str, str]]]:
+    """Signed deliveries of `handled_payloads`, alternately; each comment's text differs."""
+    commented, labeled = payloads
     built = []
     for n in range(count):
         if n % 2:
+            body = {**commented, "comment": {**commented["comment"], "body": f"comment {n}"}}
             delivery = build_delivery(
-                "issue_comment",
-                comment,
-                secret=SECRET,
-                delivery_id=f"{tag}-{n}",
-                overrides={"installation": {"id": 1}, "comment": {"body": f"comment {n}"}},
+                "issue_comment", body, secret=SECRET, delivery_id=f"{tag}-{n}"
             )
         else:
-            delivery = build_delivery(
-                "issues",
-                labeled,
-                secret=SECRET,
-                delivery_id=f"{tag}-{n}",
-                overrides={"installation": {"id": 1}, "label": {"name": "bug"}},
-            )
+            delivery = build_delivery("issues", labeled, secret=SECRET, delivery_id=f"{tag}-{n}")
         built.append((delivery.delivery_id, delivery.body, delivery.headers))
     return built
 
@@ -236,11 +247,12 @@ def stop_server(server: subprocess.Popen[str]) -> None:
 
 
 async def measure(url: str, requests: int, database_url: str) -> list[dict[str, Any]]:
-    await blast(url, deliveries(500, "warmup"), 16)
+    payloads = await handled_payloads()
+    await blast(url, deliveries(payloads, 500, "warmup"), 16)
     rows = []
     for concurrency in CONCURRENCIES:
         count = requests // 2 if concurrency == 1 else requests
-        row = await blast(url, deliveries(count, f"c{concurrency}"), concurrency)
+        row = await blast(url, deliveries(payloads, count, f"c{concurrency}"), concurrency)
         row["handled_all_after_s"] = await backlog_drained(database_url)
         rows.append(row)
     return rows

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: example repositories and the Docker gate."""
+"""Fixtures shared by every test folder: example repositories, the Docker gate and GitHub's
+real examples (`../shared/fixtures`), which a plain clone does not have."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+
+from bot.testing.simulator import generate_private_key
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "tests" / "examples"
 FIXTURES = ROOT.parent / "shared" / "fixtures"
+"""GitHub's real example payloads and REST description, beside the checkout (see their
+SOURCE.md files); a plain clone has none, so the tests that compare with them skip there."""
 
 # The example repositories are targets for Patchbot, not part of our own suite.
 collect_ignore = ["examples"]
@@ -45,6 +51,13 @@ def example_repo(tmp_path: Path) -> Callable[[str], Path]:
     return make
 
 
+def unavailable(message: str) -> NoReturn:
+    """Skip the test for want of something outside it; in CI (`CI` set), fail instead."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def docker_ready() -> None:
     """Docker tests need the engine and the built images; in CI their absence is a failure."""
@@ -55,7 +68,18 @@ def docker_ready() -> None:
         client.ping()
         client.images.get("patchbot-sandbox-python:latest")
     except docker.errors.DockerException as error:
-        message = f"Docker tests need the engine and `patchbot images build`: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"Docker tests need the engine and `patchbot images build`: {error}")
+
+
+@pytest.fixture(scope="session")
+def real_fixtures() -> Path:
+    """`../shared/fixtures`, for the tests that compare us with GitHub's real examples."""
+    if not FIXTURES.is_dir():
+        unavailable(f"compares with GitHub's real examples in {FIXTURES}, absent in a plain clone")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def app_private_key() -> str:
+    """One RSA key for a simulated app per session (generating one takes a while)."""
+    return generate_private_key()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,9 @@ class Call:
 class RecordingGitHubAPI(gidgethub.abc.GitHubAPI):
     """`gh.reply("GET", "/repos/o/r/...", body=...)`, then `gh.calls` after the code ran.
 
-    A path given several replies answers them in order and repeats the last one."""
+    A path given several replies answers them in order and repeats the last one. A `*` in a
+    scripted path stands for any text (`/repos/o/r/issues/comments/*/reactions`), for calls
+    whose ids the test cannot know in advance; `calls_to` takes the same patterns."""
 
     def __init__(self, *, base_url: str = "https://api.github.com") -> None:
         super().__init__("patchbot-tests", oauth_token="test-installation-token", base_url=base_url)
@@ -60,14 +63,21 @@ class RecordingGitHubAPI(gidgethub.abc.GitHubAPI):
         )
 
     def calls_to(self, method: str, path: str) -> list[Call]:
-        return [c for c in self.calls if c.method == method.upper() and c.path == path]
+        return [c for c in self.calls if c.method == method.upper() and _matches(c.path, path)]
+
+    def _replies_to(self, method: str, path: str) -> list[Reply]:
+        exact = self._replies.get((method, path))
+        if exact:
+            return exact
+        found = (r for (m, p), r in self._replies.items() if m == method and _matches(path, p))
+        return next(found, [])
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         path = url.removeprefix(self.base_url)
         self.calls.append(Call(method, path, json.loads(body) if body else None))
-        replies = self._replies.get((method, path))
+        replies = self._replies_to(method, path)
         if not replies:
             scripted = ", ".join(f"{m} {p}" for m, p in self._replies) or "nothing"
             raise UnscriptedRequest(
@@ -79,3 +89,10 @@ class RecordingGitHubAPI(gidgethub.abc.GitHubAPI):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(0)
+
+
+def _matches(path: str, scripted: str) -> bool:
+    """Whether `path` is the scripted path, where a `*` in it stands for any text."""
+    if "*" not in scripted:
+        return path == scripted
+    return re.fullmatch(".*".join(map(re.escape, scripted.split("*"))), path) is not None

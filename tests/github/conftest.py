@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from bot.github import git
 from bot.github.client import GitHubApp, GitHubClientConfig, PatchbotGitHubAPI
 from bot.github.retrying import RetryConfig
-from bot.testing.simulator import GitHubSimulator, generate_private_key
+from bot.testing.simulator import GitHubSimulator
 from bot.testing.simulator.state import Installation
 
 REPO = "octo/demo"
@@ -20,12 +20,6 @@ FILES = {
     "calc.py": "def add(a, b):\n    return a - b\n",
     "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
 }
-
-
-@pytest.fixture(scope="session")
-def app_private_key() -> str:
-    """One RSA key for the simulated app per session (generating one takes a while)."""
-    return generate_private_key()
 
 
 @pytest.fixture

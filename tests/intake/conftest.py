@@ -1,4 +1,5 @@
-"""Fixtures for the intake tests: a throwaway PostgreSQL server, stores of both kinds, settings."""
+"""Fixtures for the intake tests: a throwaway PostgreSQL server, stores of both kinds, settings,
+and the simulated GitHub whose deliveries the web app receives."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ from bot.handlers.dispatcher import Dispatcher
 from bot.runs.store import RunStore, opened_store
 from bot.settings import Settings
 from bot.testing.recording_gh import RecordingGitHubAPI
-from bot.testing.webhooks import fixture_delivery
+from bot.testing.simulator import GitHubSimulator
+from bot.testing.webhooks import build_delivery
 from bot.web.app import create_app
+from tests.conftest import unavailable
+from tests.intake.simulated import REPO_NAME, seed
 
 
 def _postgres_bin() -> Path:
@@ -37,8 +41,6 @@ def _postgres_bin() -> Path:
 
 PG_BIN = _postgres_bin()
 SECRET = "test-webhook-secret-1234"
-REPO_NAME = "Codertocat/Hello-World"
-"""The repository of the fixture payloads."""
 _database_numbers = itertools.count(1)
 
 
@@ -66,10 +68,9 @@ def _as_postgres(command: list[str]) -> list[str]:
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server in a temp dir on a loopback port; yields its base URL."""
     if not (PG_BIN / "initdb").exists():
-        message = f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(
+            f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)"
+        )
     root = Path(tempfile.mkdtemp(prefix="patchbot-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
@@ -163,31 +164,47 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     )
 
 
-class Intake:
-    """The running web app (real HTTP), its store and the GitHub double it talks to."""
+@pytest.fixture
+async def github(tmp_path: Path, app_private_key: str) -> AsyncIterator[GitHubSimulator]:
+    """The GitHub the deliveries come from (see `simulated.py`)."""
+    async with GitHubSimulator(tmp_path / "github", private_key_pem=app_private_key) as simulator:
+        seed(simulator)
+        yield simulator
 
-    def __init__(self, client: Any, gh: RecordingGitHubAPI, store: RunStore, dispatcher: Any):
+
+class Intake:
+    """The running web app (real HTTP) receiving the simulator's deliveries, its store and the
+    GitHub double it talks to."""
+
+    def __init__(
+        self,
+        client: Any,
+        gh: RecordingGitHubAPI,
+        store: RunStore,
+        dispatcher: Any,
+        github: GitHubSimulator,
+    ) -> None:
         self.client = client
         self.gh = gh
         self.store = store
         self.dispatcher = dispatcher
+        self.github = github
+        """Acting on it (`label_issue`, `comment_on`, ...) delivers to the app."""
 
-    async def send(
+    async def post(
         self,
         event: str,
-        fixture: str,
-        overrides: dict[str, Any] | None = None,
+        payload: dict[str, Any],
         *,
         delivery_id: str | None = None,
         secret: str | None = SECRET,
     ) -> Any:
-        delivery = fixture_delivery(
-            event, fixture, secret=secret, overrides=overrides, delivery_id=delivery_id
-        )
+        """Deliver `payload` with the given id, signed with `secret` (None: unsigned)."""
+        delivery = build_delivery(event, payload, secret=secret, delivery_id=delivery_id)
         return await self.client.post("/webhooks", data=delivery.body, headers=delivery.headers)
 
     def allow(self, login: str, role: str) -> None:
-        """Script GitHub's answer to the permission check of `login` on the fixtures' repo."""
+        """Script GitHub's answer to the permission check of `login` on the repository."""
         self.gh.allow(REPO_NAME, login, role)
 
     async def settle(self) -> None:
@@ -196,12 +213,16 @@ class Intake:
 
 
 @pytest.fixture
-async def intake(aiohttp_client: Any, store: RunStore, settings: Settings) -> Intake:
+async def intake(
+    aiohttp_client: Any, store: RunStore, settings: Settings, github: GitHubSimulator
+) -> Intake:
     gh = RecordingGitHubAPI(base_url=settings.github_api_url)
 
-    async def github(installation_id: int) -> RecordingGitHubAPI:
+    async def installation_api(installation_id: int) -> RecordingGitHubAPI:
         return gh
 
-    dispatcher = Dispatcher(store, settings, github, build_router())
+    dispatcher = Dispatcher(store, settings, installation_api, build_router())
     app = create_app(webhook_secret=SECRET, store=store, dispatcher=dispatcher)
-    return Intake(await aiohttp_client(app), gh, store, dispatcher)
+    client = await aiohttp_client(app)
+    github.send_webhooks_to(str(client.make_url("/webhooks")), SECRET)
+    return Intake(client, gh, store, dispatcher, github)

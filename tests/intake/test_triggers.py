@@ -1,47 +1,33 @@
-"""Who may start and stop work, through signed deliveries to the running app."""
+"""Who may start and stop work, through the simulator's signed deliveries to the running app."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.runs.models import RunState
-
-INSTALLATION = 42
-COMMENTS = "/repos/Codertocat/Hello-World/issues/1/comments"
-REACTIONS = "/repos/Codertocat/Hello-World/issues/comments/492700400/reactions"
+from tests.intake.simulated import COMMENTS, INSTALLATION, ISSUE, REACTIONS, REPO_NAME
 
 
-def labeled(login: str = "alice", label: str = "patchbot", kind: str = "User") -> dict[str, Any]:
-    return {
-        "installation": {"id": INSTALLATION},
-        "label": {"name": label},
-        "sender": {"login": login, "type": kind},
-    }
+async def label(intake: Any, name: str = "patchbot", login: str = "alice") -> None:
+    delivery = await intake.github.label_issue(REPO_NAME, ISSUE, name, by=login)
+    assert delivery.status == 200
+    await intake.settle()
 
 
-def commented(body: str, login: str = "alice", kind: str = "User") -> dict[str, Any]:
-    return {
-        "installation": {"id": INSTALLATION},
-        "comment": {"body": body, "user": {"login": login, "type": kind}},
-        "sender": {"login": login, "type": kind},
-    }
-
-
-async def comment_on(intake: Any, body: str, login: str = "alice", **kwargs: Any) -> None:
-    response = await intake.send("issue_comment", "created", commented(body, login), **kwargs)
-    assert response.status == 200
+async def comment_on(intake: Any, body: str, login: str = "alice") -> None:
+    delivery = await intake.github.comment_on(REPO_NAME, ISSUE, body, by=login)
+    assert delivery.status == 200
     await intake.settle()
 
 
 async def test_trigger_label_from_a_writer_queues_a_run_and_says_so(intake: Any) -> None:
     intake.allow("alice", "write")
     intake.gh.reply("POST", COMMENTS, status=201)
-    await intake.send("issues", "labeled", labeled())
-    await intake.settle()
+    await label(intake)
     [run] = await intake.store.list_runs()
     assert (run.repository, run.issue, run.requester, run.trigger) == (
-        "Codertocat/Hello-World",
-        1,
+        REPO_NAME,
+        ISSUE,
         "alice",
         "label",
     )
@@ -51,13 +37,11 @@ async def test_trigger_label_from_a_writer_queues_a_run_and_says_so(intake: Any)
 
 
 async def test_label_is_matched_case_insensitively_and_others_are_ignored(intake: Any) -> None:
-    await intake.send("issues", "labeled", labeled(label="bug"))
-    await intake.settle()
+    await label(intake, "bug")
     assert intake.gh.calls == [] and await intake.store.list_runs() == []
     intake.allow("alice", "admin")
     intake.gh.reply("POST", COMMENTS, status=201)
-    await intake.send("issues", "labeled", labeled(label="PatchBot"))
-    await intake.settle()
+    await label(intake, "PatchBot")
     assert len(await intake.store.list_runs()) == 1
 
 
@@ -85,7 +69,7 @@ async def test_comment_from_reader_is_refused(intake: Any) -> None:
 async def test_stranger_who_is_not_a_collaborator_is_refused(intake: Any) -> None:
     intake.gh.reply(
         "GET",
-        "/repos/Codertocat/Hello-World/collaborators/stranger/permission",
+        f"/repos/{REPO_NAME}/collaborators/stranger/permission",
         status=404,
         body={"message": "Not Found"},
     )
@@ -97,13 +81,9 @@ async def test_stranger_who_is_not_a_collaborator_is_refused(intake: Any) -> Non
 
 async def test_bots_own_comment_does_nothing(intake: Any) -> None:
     await comment_on(intake, "/patchbot fix", login="patchbot[bot]")
-    response = await intake.send(
-        "issue_comment", "created", commented("/patchbot fix", "dependabot", kind="Bot")
-    )
-    assert response.status == 200
-    await intake.settle()
-    await intake.send("issues", "labeled", labeled(login="patchbot[bot]", kind="Bot"))
-    await intake.settle()
+    intake.github.state.user("dependabot[bot]", "Bot")
+    await comment_on(intake, "/patchbot fix", login="dependabot[bot]")
+    await label(intake, login="patchbot[bot]")
     assert intake.gh.calls == []
     assert await intake.store.list_runs() == []
 
@@ -187,26 +167,29 @@ async def test_minimum_permission_is_configurable(intake: Any) -> None:
 
 
 async def test_installations_are_recorded(intake: Any) -> None:
-    await intake.send("installation", "created")
-    await intake.settle()
-    installation = await intake.store.get_installation(957387)
-    assert installation is not None and installation.account == "Codertocat"
-    assert installation.repositories == ["Codertocat/Hello-World"]
-    await intake.send("installation_repositories", "added")
-    await intake.settle()
-    installation = await intake.store.get_installation(957387)
-    assert installation is not None
-    assert installation.repositories == ["Codertocat/Hello-World", "Codertocat/Space"]
-    same = {"installation": {"id": 957387}}  # the fixtures come from different installations
-    await intake.send("installation", "suspend", same)
-    await intake.settle()
-    installation = await intake.store.get_installation(957387)
-    assert installation is not None and installation.suspended
-    await intake.send("installation", "unsuspend", same)
-    await intake.settle()
-    installation = await intake.store.get_installation(957387)
-    assert installation is not None and not installation.suspended
-    assert len(installation.repositories) == 2
-    await intake.send("installation", "deleted", same)
-    await intake.settle()
-    assert await intake.store.get_installation(957387) is None
+    github = intake.github
+    github.add_repo("octo/space")
+
+    async def recorded(*deliveries: Any) -> Any:
+        assert [d.status for d in deliveries] == [200] * len(deliveries)
+        await intake.settle()
+        return await intake.store.get_installation(INSTALLATION)
+
+    installation = await recorded(await github.announce_installation(INSTALLATION))
+    assert (installation.account, installation.repositories) == ("octo", [REPO_NAME])
+    added = await github.change_installation_repositories(
+        INSTALLATION, add=["octo/space"], by="octo"
+    )
+    installation = await recorded(*added)
+    assert installation.repositories == [REPO_NAME, "octo/space"]
+    installation = await recorded(await github.suspend_installation(INSTALLATION, by="octo"))
+    assert installation.suspended
+    lifted = await github.suspend_installation(INSTALLATION, by="octo", suspended=False)
+    installation = await recorded(lifted)
+    assert not installation.suspended and len(installation.repositories) == 2
+    removed = await github.change_installation_repositories(
+        INSTALLATION, remove=[REPO_NAME], by="octo"
+    )
+    installation = await recorded(*removed)
+    assert installation.repositories == ["octo/space"]
+    assert await recorded(await github.uninstall(INSTALLATION, by="octo")) is None

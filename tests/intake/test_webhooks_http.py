@@ -17,24 +17,19 @@ from bot.runs.models import Delivery, RunState
 from bot.runs.store import RunStore
 from bot.settings import Settings
 from bot.testing.recording_gh import RecordingGitHubAPI
-from bot.testing.webhooks import build_delivery, load_fixture, sign
+from bot.testing.simulator import GitHubSimulator
+from bot.testing.webhooks import build_delivery, sign
 from bot.web.app import create_app
+from tests.intake.simulated import COMMENTS, INSTALLATION, ISSUE, REPO_NAME, labeled
 
 SECRET = "test-webhook-secret-1234"
 """The secret the `settings` fixture configures."""
-INSTALLATION = 42
-LABELED = {
-    "installation": {"id": INSTALLATION},
-    "label": {"name": "patchbot"},
-    "sender": {"login": "alice", "type": "User"},
-}
-COMMENTS = "/repos/Codertocat/Hello-World/issues/1/comments"
 
 
 def _github(settings: Settings, login: str, role: str) -> RecordingGitHubAPI:
-    """A GitHub double: `login` has `role` on the fixtures' repository, comments are taken."""
+    """A GitHub double: `login` has `role` on the repository, comments are taken."""
     gh = RecordingGitHubAPI(base_url=settings.github_api_url)
-    gh.allow("Codertocat/Hello-World", login, role)
+    gh.allow(REPO_NAME, login, role)
     gh.reply("POST", COMMENTS, status=201)
     return gh
 
@@ -49,16 +44,10 @@ def _dispatcher(store: RunStore, settings: Settings, gh: RecordingGitHubAPI) -> 
 
 
 async def _stored_unhandled(
-    store: RunStore, delivery_id: str, overrides: dict[str, Any], received_at: float
+    store: RunStore, delivery_id: str, payload: dict[str, Any], received_at: float
 ) -> bytes:
     """Record a labeled delivery as the webhook entry would, not handled yet; its body."""
-    delivery = build_delivery(
-        "issues",
-        load_fixture("issues", "labeled"),
-        secret=SECRET,
-        overrides=overrides,
-        delivery_id=delivery_id,
-    )
+    delivery = build_delivery("issues", payload, secret=SECRET, delivery_id=delivery_id)
     await store.record_delivery(
         Delivery(
             delivery_id=delivery_id,
@@ -73,13 +62,14 @@ async def _stored_unhandled(
 
 
 async def test_forged_signature_is_refused_with_401(intake: Any) -> None:
-    response = await intake.send("issues", "labeled", LABELED, secret="not-the-secret")
-    assert response.status == 401
+    intake.github.send_webhooks_to(str(intake.client.make_url("/webhooks")), "not-the-secret")
+    delivery = await intake.github.label_issue(REPO_NAME, ISSUE, "patchbot", by="alice")
+    assert delivery.status == 401
     assert await intake.store.unprocessed_deliveries() == []
 
 
 async def test_missing_signature_is_refused_with_401(intake: Any) -> None:
-    response = await intake.send("issues", "labeled", LABELED, secret=None)
+    response = await intake.post("issues", await labeled(intake.github), secret=None)
     assert response.status == 401
 
 
@@ -92,7 +82,7 @@ async def test_unparsable_body_is_rejected_with_400(intake: Any) -> None:
 
 
 async def test_missing_event_header_is_rejected_with_400(intake: Any) -> None:
-    delivery = build_delivery("issues", load_fixture("issues", "labeled"), secret=SECRET)
+    delivery = build_delivery("issues", await labeled(intake.github), secret=SECRET)
     headers = {k: v for k, v in delivery.headers.items() if k != "X-GitHub-Event"}
     response = await intake.client.post("/webhooks", data=delivery.body, headers=headers)
     assert response.status == 400
@@ -102,17 +92,19 @@ async def test_unhandled_event_is_accepted_with_202_and_logged(
     intake: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.web.app")
-    response = await intake.send("push", "with-installation", delivery_id="push-1")
+    push = {"ref": "refs/heads/main", "installation": {"id": INSTALLATION}}  # not subscribed
+    response = await intake.post("push", push, delivery_id="push-1")
     assert response.status == 202
     assert any(getattr(r, "delivery_id", None) == "push-1" for r in caplog.records)
-    opened = await intake.send("issues", "opened", {"installation": {"id": INSTALLATION}})
+    opened = await intake.github.deliver("issues", "opened", REPO_NAME, sender="alice", issue=ISSUE)
     assert opened.status == 202
-    assert await intake.store.known_deliveries(["push-1"]) == set()
+    unhandled = ["push-1", opened.delivery_id]
+    assert await intake.store.known_deliveries(unhandled) == set()
 
 
 async def test_delivery_is_persisted_before_the_answer(intake: Any) -> None:
     intake.allow("alice", "write")
-    response = await intake.send("issues", "labeled", LABELED, delivery_id="d-1")
+    response = await intake.post("issues", await labeled(intake.github), delivery_id="d-1")
     assert response.status == 200
     stored = await intake.store.get_delivery("d-1")
     assert stored is not None
@@ -127,9 +119,10 @@ async def test_delivery_is_persisted_before_the_answer(intake: Any) -> None:
 async def test_duplicate_delivery_makes_one_run(intake: Any) -> None:
     intake.allow("alice", "write")
     intake.gh.reply("POST", COMMENTS, status=201)
-    first = await intake.send("issues", "labeled", LABELED, delivery_id="same")
+    payload = await labeled(intake.github)
+    first = await intake.post("issues", payload, delivery_id="same")
     await intake.settle()
-    again = await intake.send("issues", "labeled", LABELED, delivery_id="same")
+    again = await intake.post("issues", payload, delivery_id="same")
     await intake.settle()
     assert (first.status, again.status) == (200, 200)
     assert (await again.json())["status"] == "duplicate"
@@ -140,7 +133,7 @@ async def test_duplicate_delivery_makes_one_run(intake: Any) -> None:
 
 
 async def test_answer_does_not_wait_for_github(
-    aiohttp_client: Any, store: RunStore, settings: Settings
+    aiohttp_client: Any, store: RunStore, settings: Settings, github: GitHubSimulator
 ) -> None:
     github_may_answer = asyncio.Event()
     gh = _github(settings, "alice", "write")
@@ -153,9 +146,7 @@ async def test_answer_does_not_wait_for_github(
     client = await aiohttp_client(
         create_app(webhook_secret=SECRET, store=store, dispatcher=dispatcher)
     )
-    delivery = build_delivery(
-        "issues", load_fixture("issues", "labeled"), secret=SECRET, overrides=LABELED
-    )
+    delivery = build_delivery("issues", await labeled(github), secret=SECRET)
     response = await asyncio.wait_for(
         client.post("/webhooks", data=delivery.body, headers=delivery.headers), timeout=5
     )
@@ -167,10 +158,11 @@ async def test_answer_does_not_wait_for_github(
 
 
 async def test_unprocessed_deliveries_are_handled_at_start_up(
-    aiohttp_client: Any, store: RunStore, settings: Settings
+    aiohttp_client: Any, store: RunStore, settings: Settings, github: GitHubSimulator
 ) -> None:
     """A delivery acknowledged just before a crash is handled when the app starts again."""
-    await _stored_unhandled(store, "before-crash", LABELED, received_at=time.time())
+    payload = await labeled(github)
+    await _stored_unhandled(store, "before-crash", payload, received_at=time.time())
     dispatcher = _dispatcher(store, settings, _github(settings, "alice", "write"))
     await aiohttp_client(create_app(webhook_secret=SECRET, store=store, dispatcher=dispatcher))
     for _ in range(200):
@@ -183,7 +175,7 @@ async def test_unprocessed_deliveries_are_handled_at_start_up(
 
 async def test_handler_failure_is_recorded_on_its_delivery(intake: Any) -> None:
     # No permission answer scripted: the handler's GitHub call fails.
-    response = await intake.send("issues", "labeled", LABELED, delivery_id="fails")
+    response = await intake.post("issues", await labeled(intake.github), delivery_id="fails")
     assert response.status == 200
     await intake.settle()
     stored = await intake.store.get_delivery("fails")
@@ -200,27 +192,28 @@ async def test_healthz_reports_the_store(intake: Any) -> None:
 
 
 async def test_redelivery_of_a_failed_delivery_is_handled_again(intake: Any) -> None:
-    labeled = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
-    assert labeled.status == 200
+    payload = await labeled(intake.github)
+    first = await intake.post("issues", payload, delivery_id="flaky")
+    assert first.status == 200
     await intake.settle()  # fails: GitHub's permission answer is not scripted yet
     intake.allow("alice", "write")
     intake.gh.reply("POST", COMMENTS, status=201)
-    again = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
+    again = await intake.post("issues", payload, delivery_id="flaky")
     assert again.status == 200 and (await again.json())["status"] == "accepted"
     await intake.settle()
     stored = await intake.store.get_delivery("flaky")
     assert stored is not None and stored.error is None
     assert len(await intake.store.list_runs()) == 1
-    third = await intake.send("issues", "labeled", LABELED, delivery_id="flaky")
+    third = await intake.post("issues", payload, delivery_id="flaky")
     assert (await third.json())["status"] == "duplicate"
 
 
 async def test_delivery_queued_while_recovering_is_handled_once(
-    store: RunStore, settings: Settings
+    store: RunStore, settings: Settings, github: GitHubSimulator
 ) -> None:
     gh = _github(settings, "mallory", "read")
     dispatcher = _dispatcher(store, settings, gh)
-    refused = {**LABELED, "sender": {"login": "mallory", "type": "User"}}
+    refused = await labeled(github, by="mallory")
     body = await _stored_unhandled(store, "raced", refused, received_at=time.time() - 1)
     payload = json.loads(body)
     dispatcher.submit("raced", sansio.Event(payload, event="issues", delivery_id="raced"))

@@ -12,9 +12,7 @@ from bot.runs.worker import Worker
 from bot.settings import Settings
 from bot.testing.pipelines import ClaimOnlyPipeline, FailingPipeline, WaitForFilePipeline
 from bot.trace import read_trace
-
-COMMENTS = "/repos/Codertocat/Hello-World/issues/1/comments"
-REACTIONS = "/repos/Codertocat/Hello-World/issues/comments/492700400/reactions"
+from tests.intake.simulated import COMMENTS, ISSUE, REACTIONS, REPO_NAME
 
 
 def request(issue: int = 1) -> NewRun:
@@ -64,12 +62,7 @@ async def test_stop_cancels_a_running_run_at_its_next_heartbeat(
     intake.allow("alice", "write")
     intake.gh.reply("POST", REACTIONS, status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
-    body: dict[str, Any] = {
-        "installation": {"id": 42},
-        "comment": {"body": "/patchbot fix", "user": {"login": "alice", "type": "User"}},
-        "sender": {"login": "alice", "type": "User"},
-    }
-    await intake.send("issue_comment", "created", body)
+    await intake.github.comment_on(REPO_NAME, ISSUE, "/patchbot fix", by="alice")
     await intake.settle()
     worker = Worker(intake.store, WaitForFilePipeline(), settings, name="w1")
     working = asyncio.create_task(worker.run_one())
@@ -77,8 +70,7 @@ async def test_stop_cancels_a_running_run_at_its_next_heartbeat(
         if worker.current is not None:
             break
         await asyncio.sleep(0.01)
-    stop = {**body, "comment": {**body["comment"], "body": "/patchbot stop"}}
-    await intake.send("issue_comment", "created", stop)
+    await intake.github.comment_on(REPO_NAME, ISSUE, "/patchbot stop", by="alice")
     await intake.settle()
     stopped = await asyncio.wait_for(working, timeout=settings.lease_seconds * 3)
     assert stopped is not None and stopped.state is RunState.CANCELLED

@@ -1,17 +1,18 @@
 """People and other apps acting on a pull request, each followed by the webhooks GitHub sends:
-a review with line comments, a push to the head branch, another app's check run, closing or
-merging. Tests use them to steer Patchbot's pull request as maintainers and CI would."""
+opening one, a review with line comments, a push to the head branch, another app's check run,
+closing or merging. Tests use them to steer Patchbot's pull request as maintainers and CI would."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from bot.testing.simulator import gitcommits, gitrepo
-from bot.testing.simulator.deliveries import Delivery, payload_for
+from bot.testing.simulator.deliveries import Acting, Delivery
 from bot.testing.simulator.hunks import hunk_in_pull
-from bot.testing.simulator.shapes import Urls
+from bot.testing.simulator.payloads import payload_for
 from bot.testing.simulator.shapes_checks import CONCLUSIONS, annotation
+from bot.testing.simulator.shapes_pulls import ZERO_SHA
 from bot.testing.simulator.state import (
     CheckRun,
     Pull,
@@ -19,27 +20,13 @@ from bot.testing.simulator.state import (
     Review,
     ReviewComment,
     ReviewState,
-    SimulatorState,
     User,
     now_iso,
 )
 
 
-class _Simulator(Protocol):
-    """What the helpers need from `GitHubSimulator`."""
-
-    state: SimulatorState
-
-    @property
-    def urls(self) -> Urls: ...
-
-    def repo(self, full_name: str) -> Repo: ...
-
-    async def send_event(self, event: str, payload: dict[str, Any]) -> Delivery: ...
-
-
 async def _emit(
-    github: _Simulator, event: str, action: str, repo: Repo, sender: User, **objects: Any
+    github: Acting, event: str, action: str, repo: Repo, sender: User, **objects: Any
 ) -> Delivery:
     payload = await payload_for(
         github.state, github.urls, event, action, repo=repo, sender=sender, **objects
@@ -61,7 +48,7 @@ class PullActivity:
     webhook(s) GitHub would send, and returns them."""
 
     async def review_pull(
-        self: _Simulator,
+        self: Acting,
         full_name: str,
         number: int,
         *,
@@ -118,8 +105,39 @@ class PullActivity:
         )
         return review, deliveries
 
+    async def open_pull(
+        self: Acting,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, str],
+        *,
+        by: str,
+        title: str,
+        body: str | None = None,
+    ) -> tuple[Pull, Delivery]:
+        """`by` pushes a commit writing `files` on the default branch to a new `branch` and
+        opens a pull request from it; GitHub delivers `pull_request`/`opened`."""
+        repo = self.repo(full_name)
+        user = self.state.user(by)
+        base = await gitrepo.ref_sha(repo.path, repo.default_branch)
+        if base is None:
+            raise KeyError(f"{full_name} has no branch {repo.default_branch}")
+        sha = await gitcommits.commit_files(repo.path, base, files, by=user, message=title)
+        await gitcommits.move_branch(repo.path, branch, sha, ZERO_SHA)
+        pull = Pull(
+            number=repo.next_number(),
+            id=self.state.new_id(),
+            title=title,
+            body=body,
+            user=user,
+            head=branch,
+            base=repo.default_branch,
+        )
+        repo.pulls[pull.number] = pull
+        return pull, await _emit(self, "pull_request", "opened", repo, user, pull=pull)
+
     async def close_pull(
-        self: _Simulator, full_name: str, number: int, *, by: str, merge: bool = False
+        self: Acting, full_name: str, number: int, *, by: str, merge: bool = False
     ) -> Delivery:
         """`by` closes the pull, or with `merge` merges it with a merge commit on its base
         branch, and GitHub delivers `pull_request`/`closed` (`merged` tells which)."""
@@ -142,7 +160,7 @@ class PullActivity:
         return await _emit(self, "pull_request", "closed", repo, user, pull=pull)
 
     async def push_commit(
-        self: _Simulator,
+        self: Acting,
         full_name: str,
         branch: str,
         files: Mapping[str, str],
@@ -167,7 +185,7 @@ class PullActivity:
         return sha
 
     async def complete_check(
-        self: _Simulator,
+        self: Acting,
         full_name: str,
         head_sha: str,
         *,

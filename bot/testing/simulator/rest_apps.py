@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 @routes.get("/app")
 async def get_app(request: web.Request) -> web.Response:
     sim = simulated(request)
-    return answer(app_json(sim.state.app, sim.urls))
+    return answer({**app_json(sim.state.app, sim.urls), "installations_count": 1})
 
 
 @routes.post("/app/installations/{installation_id}/access_tokens")
@@ -25,6 +25,8 @@ async def create_access_token(request: web.Request) -> web.Response:
     sim = simulated(request)
     number = request.match_info["installation_id"]
     installation = found(sim.state.installations.get(int(number)) if number.isdigit() else None)
+    if installation.suspended_at is not None:
+        return error(403, "This installation has been suspended")
     token = sim.state.mint_token(installation.id, sim.token_lifetime)
     expires = datetime.fromtimestamp(token.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return answer(

@@ -17,15 +17,16 @@ from bot.testing.simulator.context import (
     validation_failed,
 )
 from bot.testing.simulator.shapes import Json
-from bot.testing.simulator.shapes_pulls import pull_json
+from bot.testing.simulator.shapes_pulls import pull_json, pull_simple
 from bot.testing.simulator.state import Pull, Repo, now_iso
 
 routes = web.RouteTableDef()
 
 
-async def _render(request: web.Request, repo: Repo, pull: Pull) -> Json:
+async def _render(request: web.Request, repo: Repo, pull: Pull, *, simple: bool = False) -> Json:
     sim = simulated(request)
-    return await pull_json(sim.state, repo, pull, sim.urls)
+    full = await pull_json(sim.state, repo, pull, sim.urls)
+    return pull_simple(full) if simple else full
 
 
 def pull_in(repo: Repo, number: str) -> Pull:
@@ -92,7 +93,7 @@ async def list_pulls(request: web.Request) -> web.Response:
             continue
         pulls.append(pull)
     page, headers = paginate(request, pulls)
-    return answer([await _render(request, repo, p) for p in page], headers=headers)
+    return answer([await _render(request, repo, p, simple=True) for p in page], headers=headers)
 
 
 @routes.get(REPO + "/pulls/{number}")
@@ -142,4 +143,4 @@ async def request_reviewers(request: web.Request) -> web.Response:
     for login in reviewers:
         if login not in pull.requested_reviewers:
             pull.requested_reviewers.append(login)
-    return answer(await _render(request, repo, pull), 201)
+    return answer(await _render(request, repo, pull, simple=True), 201)

@@ -38,6 +38,7 @@ _LEGACY = {
 async def get_repo(request: web.Request) -> web.Response:
     repo = repo_for(request)
     data = repo_json(repo, simulated(request).urls)
+    data.update(network_count=0, subscribers_count=1)  # only the repository's own answer
     data["permissions"] = {
         "admin": False,
         "maintain": False,

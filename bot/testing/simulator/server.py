@@ -31,19 +31,15 @@ from bot.testing.simulator import (
     rest_repos,
     rest_reviews,
 )
+from bot.testing.simulator.activity_installations import InstallationActivity
 from bot.testing.simulator.activity_pulls import PullActivity
 from bot.testing.simulator.context import SIMULATED, RecordedRequest, Simulated
-from bot.testing.simulator.deliveries import (
-    Delivery,
-    WebhookTarget,
-    installation_payload,
-    payload_for,
-    send,
-)
+from bot.testing.simulator.deliveries import Delivery, WebhookTarget, send
 from bot.testing.simulator.faults import FAULTS, Faults
 from bot.testing.simulator.keys import generate_private_key, public_key_of
 from bot.testing.simulator.middleware import API_PREFIX, authenticate, record_and_fault
-from bot.testing.simulator.shapes import Urls
+from bot.testing.simulator.payloads import payload_for
+from bot.testing.simulator.shapes import Json, Urls
 from bot.testing.simulator.state import (
     CheckRun,
     Comment,
@@ -57,12 +53,19 @@ from bot.testing.simulator.state import (
     Token,
 )
 
+REST_ROUTES = tuple(
+    module.routes
+    for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_reviews, rest_checks)
+)
+"""Every REST route the simulator serves, under `API_PREFIX`."""
 
-class GitHubSimulator(PullActivity):
+
+class GitHubSimulator(PullActivity, InstallationActivity):
     """A GitHub for tests and the demo: REST, git over HTTP, webhooks, fault injection.
 
     People and other apps acting on pull requests (reviews, pushes, CI results, closing):
-    `PullActivity` in `activity_pulls.py`."""
+    `PullActivity` in `activity_pulls.py`; installing, suspending and uninstalling the app:
+    `InstallationActivity` in `activity_installations.py`."""
 
     def __init__(
         self,
@@ -99,8 +102,8 @@ class GitHubSimulator(PullActivity):
             self.state, Urls(f"{web_url}{API_PREFIX}", web_url), public_key_of(self.private_key_pem)
         )
         api = web.Application(middlewares=[authenticate])
-        for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_reviews, rest_checks):
-            api.add_routes(module.routes)
+        for routes in REST_ROUTES:
+            api.add_routes(routes)
         app = web.Application(middlewares=[record_and_fault], client_max_size=1024**3)
         app[SIMULATED] = self._sim
         app[FAULTS] = self.faults
@@ -256,7 +259,7 @@ class GitHubSimulator(PullActivity):
         """Deliver events to `url`, signed with `secret` (the app's webhook settings)."""
         self.webhook = WebhookTarget(url, secret)
 
-    async def deliver(
+    async def payload(
         self,
         event: str,
         action: str,
@@ -271,11 +274,11 @@ class GitHubSimulator(PullActivity):
         review_comment: ReviewComment | None = None,
         check_run: CheckRun | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> Delivery:
-        """Send one signed delivery about the current state (does not change the state).
-        `pull` is a pull request's number; see `payload_for` for the rest."""
+    ) -> Json:
+        """The payload GitHub would send about the current state (nothing is sent or changed).
+        `issue` and `pull` are numbers; see `payloads.payload_for` for the rest."""
         repo = self.repo(full_name)
-        payload = await payload_for(
+        return await payload_for(
             self.state,
             self.urls,
             event,
@@ -291,7 +294,11 @@ class GitHubSimulator(PullActivity):
             check_run=check_run,
             extra=extra,
         )
-        return await self.send_event(event, payload)
+
+    async def deliver(self, event: str, action: str, full_name: str, **objects: Any) -> Delivery:
+        """Send one signed delivery about the current state (does not change the state); the
+        arguments are those of `payload`."""
+        return await self.send_event(event, await self.payload(event, action, full_name, **objects))
 
     async def send_event(self, event: str, payload: dict[str, Any]) -> Delivery:
         """Sign and deliver one payload to the webhook target, and keep it in `deliveries`."""
@@ -300,15 +307,6 @@ class GitHubSimulator(PullActivity):
         delivery = await send(self.webhook, event, payload)
         self.deliveries.append(delivery)
         return delivery
-
-    async def announce_installation(
-        self, installation_id: int, *, action: str = "created", sender: str | None = None
-    ) -> Delivery:
-        """Deliver `installation` / `action` (GitHub sends `created` when the app is installed)."""
-        installation = self.state.installations[installation_id]
-        who = self.state.user(sender) if sender else installation.account
-        payload = installation_payload(self.state, self.urls, installation, action, who)
-        return await self.send_event("installation", payload)
 
     async def label_issue(self, full_name: str, number: int, label: str, *, by: str) -> Delivery:
         """`by` adds `label` to the issue, and GitHub delivers `issues` / `labeled`."""

@@ -1,13 +1,16 @@
 """JSON shaped like GitHub's REST answers (every field the OpenAPI schemas require): accounts,
-repositories, labels and the app. Issues, comments, checks and refs: `shapes_activity.py`."""
+repositories, labels, the app and its installations. Issues, comments, checks and refs:
+`shapes_activity.py`."""
 
 from __future__ import annotations
 
 import base64
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.testing.simulator.state import AppInfo, Label, Repo, User
+from bot.testing.simulator.state import AppInfo, Installation, Label, Repo, User
 
 Json = dict[str, Any]
 
@@ -32,6 +35,16 @@ APP_EVENTS = [
 
 REACTIONS = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
 """The reaction contents GitHub accepts, in the order its reaction rollups list them."""
+
+
+def reaction_rollup(url: str, contents: Iterable[str] = ()) -> Json:
+    """The `reactions` summary of an issue or comment: how many of each content it has."""
+    counts = Counter(contents)
+    return {
+        "url": url,
+        "total_count": sum(counts.values()),
+        **{content: counts[content] for content in REACTIONS},
+    }
 
 
 @dataclass(frozen=True)
@@ -164,10 +177,10 @@ def repo_json(repo: Repo, urls: Urls) -> Json:
         "pushed_at": repo.created_at,
         "created_at": repo.created_at,
         "updated_at": repo.created_at,
-        "network_count": 0,
-        "subscribers_count": 1,
         "allow_forking": True,
         "is_template": False,
+        "web_commit_signoff_required": False,
+        "custom_properties": {},
     }
     data.update({key: api + suffix for key, suffix in _REPO_URLS.items()})
     return data
@@ -182,6 +195,8 @@ def label_json(repo: Repo, label: Label, urls: Urls) -> Json:
         "description": label.description,
         "color": label.color,
         "default": False,
+        "archived_at": None,
+        "archived_by": None,
     }
 
 
@@ -208,5 +223,33 @@ def app_json(app: AppInfo, urls: Urls) -> Json:
         "updated_at": "2026-01-01T00:00:00Z",
         "permissions": APP_PERMISSIONS,
         "events": APP_EVENTS,
-        "installations_count": 1,
+    }
+
+
+def installation_json(app: AppInfo, installation: Installation, urls: Urls) -> Json:
+    """The installation that `installation` and `installation_repositories` events carry
+    (GitHub's `Installation` object, as `GET /app/installations/{id}` gives it)."""
+    account = installation.account
+    return {
+        "id": installation.id,
+        "account": user_json(account, urls),
+        "repository_selection": "selected",
+        "access_tokens_url": f"{urls.api}/app/installations/{installation.id}/access_tokens",
+        "repositories_url": f"{urls.api}/installation/repositories",
+        "html_url": f"{urls.web}/settings/installations/{installation.id}",
+        "app_id": app.id,
+        "app_slug": app.slug,
+        "target_id": account.id,
+        "target_type": account.type,
+        "permissions": APP_PERMISSIONS,
+        "events": APP_EVENTS,
+        "created_at": installation.created_at,
+        "updated_at": installation.suspended_at or installation.created_at,
+        "single_file_name": None,
+        "has_multiple_single_files": False,
+        "single_file_paths": [],
+        "suspended_by": user_json(installation.suspended_by, urls)
+        if installation.suspended_by
+        else None,
+        "suspended_at": installation.suspended_at,
     }

@@ -10,6 +10,7 @@ from bot.testing.simulator.shapes import (
     author_association,
     label_json,
     node_id,
+    reaction_rollup,
     user_json,
 )
 from bot.testing.simulator.state import (
@@ -53,6 +54,10 @@ def issue_json(state: SimulatorState, repo: Repo, issue: Issue | Pull, urls: Url
         "created_at": issue.created_at,
         "updated_at": issue.updated_at,
         "author_association": author_association(repo, issue.user),
+        "reactions": reaction_rollup(f"{api}/reactions"),
+        "timeline_url": f"{api}/timeline",
+        "performed_via_github_app": None,
+        "draft": issue.draft if isinstance(issue, Pull) else False,
     }
     if isinstance(issue, Pull):
         pulls = f"{urls.api}/repos/{repo.full_name}/pulls/{issue.number}"
@@ -81,6 +86,9 @@ def comment_json(repo: Repo, comment: Comment, urls: Urls) -> Json:
         "updated_at": comment.updated_at,
         "author_association": author_association(repo, comment.user),
         "performed_via_github_app": None,
+        "reactions": reaction_rollup(
+            f"{api}/issues/comments/{comment.id}/reactions", (r.content for r in comment.reactions)
+        ),
     }
 
 

@@ -29,7 +29,7 @@ def check_run_json(repo: Repo, run: CheckRun, prs: list[Json], urls: Urls) -> Js
         "id": run.id,
         "node_id": node_id("CheckRun", run.id),
         "head_sha": run.head_sha,
-        "external_id": run.external_id,
+        "external_id": run.external_id or "",  # GitHub's "none given"
         "url": api,
         "html_url": f"{urls.web}/{repo.full_name}/runs/{run.id}",
         "details_url": run.details_url or f"{urls.web}/apps/{run.app.slug}",

@@ -8,18 +8,36 @@ from __future__ import annotations
 
 from bot.testing.simulator import gitrepo
 from bot.testing.simulator.shapes import (
-    REACTIONS,
     Json,
     Urls,
     author_association,
     label_json,
     node_id,
+    reaction_rollup,
     repo_json,
     user_json,
 )
 from bot.testing.simulator.state import Pull, Repo, Review, ReviewComment, SimulatorState
 
 ZERO_SHA = "0" * 40
+SINGLE_PULL_ONLY = frozenset(
+    {
+        "additions",
+        "changed_files",
+        "comments",
+        "commits",
+        "deletions",
+        "maintainer_can_modify",
+        "mergeable",
+        "mergeable_state",
+        "merged",
+        "merged_by",
+        "rebaseable",
+        "review_comments",
+    }
+)
+"""Fields only one pull request's own answer (and `pull_request` events) carry; lists, the
+`requested_reviewers` answer and review events give a pull request without them."""
 
 
 async def pull_json(state: SimulatorState, repo: Repo, pull: Pull, urls: Urls) -> Json:
@@ -105,6 +123,11 @@ async def pull_json(state: SimulatorState, repo: Repo, pull: Pull, urls: Urls) -
     }
 
 
+def pull_simple(full: Json) -> Json:
+    """The pull request as lists and review events give it, from `pull_json`'s answer."""
+    return {key: value for key, value in full.items() if key not in SINGLE_PULL_ONLY}
+
+
 def pull_minimal(repo: Repo, pull: Pull, head_sha: str, base_sha: str, urls: Urls) -> Json:
     small_repo = {"id": repo.id, "url": f"{urls.api}/repos/{repo.full_name}", "name": repo.name}
     return {
@@ -177,11 +200,7 @@ def review_comment_json(repo: Repo, pull: Pull, comment: ReviewComment, urls: Ur
             "html": {"href": html},
             "pull_request": {"href": f"{api}/{pull.number}"},
         },
-        "reactions": {
-            "url": f"{api}/comments/{comment.id}/reactions",
-            "total_count": 0,
-            **dict.fromkeys(REACTIONS, 0),
-        },
+        "reactions": reaction_rollup(f"{api}/comments/{comment.id}/reactions"),
         "start_line": None,
         "original_start_line": None,
         "start_side": None,

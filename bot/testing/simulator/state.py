@@ -201,6 +201,10 @@ class Installation:
     account: User
     repositories: set[str] = field(default_factory=set)
     """Full names (`owner/name`) the installation may access."""
+    created_at: str = field(default_factory=now_iso)
+    suspended_at: str | None = None
+    suspended_by: User | None = None
+    """Who suspended the installation, while it is suspended."""
 
 
 @dataclass
