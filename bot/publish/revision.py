@@ -170,7 +170,8 @@ class Revision(RunSteps):
                 "verify": request.verify.model_copy(update={"require_improvement": False}),
             }
         )
-        patch, summary, cost = "", "", 0.0
+        patch, summary = "", ""
+        cost: float | None = 0.0  # a clean merge alone calls no model
         if asks or conflicts:
             result = await self.solve(request)
             cost = result.stats.cost_usd
@@ -213,7 +214,7 @@ class Revision(RunSteps):
         patch: str,
         summary: str,
         verification: Verification,
-        cost: float,
+        cost: float | None,
     ) -> RunOutcome:
         run = self.run
         branch = str(pull["head"]["ref"])
@@ -233,6 +234,7 @@ class Revision(RunSteps):
         except BranchMoved as moved:
             return await self.give_up(str(moved), cost)
         self.step("pushed", f"{sha[:12]} to `{branch}`")
+        await self.context.store.record_pull_request(run.id, str(pull["html_url"]))
         table = texts.test_table(verification)
         title = texts.check_title(verification)
         await report_check(self.gh, run.repository, sha, title=title, summary=table, success=True)
@@ -279,7 +281,7 @@ class Revision(RunSteps):
         return RunOutcome(state=RunState.SUCCEEDED, summary=why)
 
     async def give_up(
-        self, why: str, cost: float = 0.0, tried: str = "", patch: str = ""
+        self, why: str, cost: float | None = 0.0, tried: str = "", patch: str = ""
     ) -> RunOutcome:
         """Escalate on the pull request: why, what the agent tried (and the verified patch a
         gate held back, for a human to apply), nothing pushed."""

@@ -265,7 +265,12 @@ class PostgresRunStore:
         return run
 
     async def finish_run(
-        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        state: RunState,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         now = time.time()
         run = await self._run(
@@ -284,7 +289,12 @@ class PostgresRunStore:
         return run
 
     async def hold_run(
-        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        content: str,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         now = time.time()
         async with self._pool.acquire() as connection, connection.transaction():
@@ -382,6 +392,11 @@ class PostgresRunStore:
             not_before,
             time.time(),
             run_id,
+        )
+
+    async def record_pull_request(self, run_id: int, url: str) -> None:
+        await self._pool.execute(
+            "UPDATE runs SET pr_url = $1, updated_at = $2 WHERE id = $3", url, time.time(), run_id
         )
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:

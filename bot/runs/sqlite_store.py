@@ -287,7 +287,12 @@ class SQLiteRunStore:
         return run
 
     async def finish_run(
-        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        state: RunState,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         now = time.time()
         run = await self._write_run(
@@ -301,7 +306,12 @@ class SQLiteRunStore:
         return run
 
     async def hold_run(
-        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        content: str,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         async def hold(db: aiosqlite.Connection) -> Run:
             now = time.time()
@@ -380,6 +390,15 @@ class SQLiteRunStore:
             f"WHERE id = ? AND state = 'queued' RETURNING {RUN_FIELDS}",
             (not_before, time.time(), run_id),
         )
+
+    async def record_pull_request(self, run_id: int, url: str) -> None:
+        async def record(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "UPDATE runs SET pr_url = ?, updated_at = ? WHERE id = ?",
+                (url, time.time(), run_id),
+            )
+
+        await self._transaction(record)
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         rows = await self._db.execute_fetchall(
