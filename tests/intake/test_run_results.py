@@ -15,6 +15,7 @@ import pytest
 from bot.runs import migrations
 from bot.runs.models import ActiveRunExists, NewRun, RunState
 from bot.runs.store import RunStore, open_store, sqlite_path
+from tests.intake.conftest import execute_sql
 
 PULL = "https://github.com/octo/hello/pull/7"
 
@@ -106,7 +107,7 @@ async def test_a_version_3_database_upgrades_and_keeps_its_runs_holds_and_feedba
         "created_at, updated_at, started_at, finished_at, cost_usd, summary, pull_request, "
         "iteration) VALUES "
     )
-    await _execute(
+    await execute_sql(
         database_url,
         columns + "('octo/hello', 1, 'alice', 'label', 'succeeded', 1, 1.0, 9.0, 2.0, 9.0, "
         "0.5, 'opened it', NULL, 0), ('octo/hello', 2, 'alice', 'label', "
@@ -140,18 +141,3 @@ async def test_a_version_3_database_upgrades_and_keeps_its_runs_holds_and_feedba
         assert ended.cost_usd is None
     finally:
         await upgraded.close()
-
-
-async def _execute(database_url: str, *statements: str) -> None:
-    """Run statements on the database behind the store's back."""
-    if database_url.startswith("sqlite:///"):
-        with closing(sqlite3.connect(sqlite_path(database_url))) as db, db:
-            for statement in statements:
-                db.execute(statement)
-        return
-    connection = await asyncpg.connect(database_url)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
