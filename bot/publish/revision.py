@@ -227,7 +227,8 @@ class Revision(RunSteps):
         sha = await commit_revision(checkout, patch, message, head, merge)
         current = await self.gh.getitem(f"/repos/{run.repository}/pulls/{run.pull_request}")
         if current["state"] != "open":  # closed while the agent worked: push nothing
-            return await self.end("the pull request was closed; nothing was pushed", closed=True)
+            why = "the pull request was closed; nothing was pushed"
+            return await self.end(why, closed=True, cost=cost)
         await self.working_on("pushing", f"one new commit to `{branch}`")
         try:
             await push_fast_forward(checkout, sha, branch, url, await self.fresh_token())
@@ -272,13 +273,14 @@ class Revision(RunSteps):
             await self.gh.post(f"{base}/{comment_id}/replies", data={"body": body})
         return len(threads)
 
-    async def end(self, why: str, *, closed: bool = False) -> RunOutcome:
-        """Nothing to push, and nothing wrong: say why and stop."""
+    async def end(self, why: str, *, closed: bool = False, cost: float | None = 0.0) -> RunOutcome:
+        """Nothing to push, and nothing wrong: say why and stop (`cost`: what the agent cost
+        before it turned out there was nothing to push)."""
         await self.status.show(say.nothing_text(self.run.id, why), final=True)
         self.context.trace.event("revision_skipped", reason=why)
         if closed:
-            return RunOutcome(state=RunState.CANCELLED, summary=why)
-        return RunOutcome(state=RunState.SUCCEEDED, summary=why)
+            return RunOutcome(state=RunState.CANCELLED, summary=why, cost_usd=cost)
+        return RunOutcome(state=RunState.SUCCEEDED, summary=why, cost_usd=cost)
 
     async def give_up(
         self, why: str, cost: float | None = 0.0, tried: str = "", patch: str = ""
