@@ -152,7 +152,7 @@ async def _follow(
             follower.poll()
             if not run.state.active:
                 return run
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     raise TimeoutError(f"the run did not end within {timeout:g} s")
 
 
