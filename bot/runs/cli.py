@@ -168,7 +168,12 @@ def _shown_fields(run: Run) -> dict[str, object]:
         shown[name] = value
         if name == "finished_at":
             shown["duration"] = duration_text(run, time.time())
-    unknown = " (the model has no price in litellm's table)" if run.cost_usd is None else ""
+    unknown = (
+        " (the model has no price in litellm's table, or an attempt ended before it said what "
+        "it spent: it failed, was stopped, or its worker died)"
+        if run.cost_usd is None
+        else ""
+    )
     shown["cost_usd"] = run_cost_text(run) + unknown
     shown["pr_url"] = run.pr_url or "-"
     return shown

@@ -29,6 +29,7 @@ from bot.runs.models import (
     RunState,
 )
 from bot.runs.store import (
+    DEAD_ATTEMPT_COST,
     DELIVERY_FIELDS,
     GAVE_UP,
     HOLD_FIELDS,
@@ -223,14 +224,14 @@ class PostgresRunStore:
         async with self._pool.acquire() as db, db.transaction():
             await db.execute(
                 "UPDATE runs SET state = 'cancelled', summary = $1, finished_at = $2, "
-                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL "
+                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < $2 AND cancel_requested = 1",
                 STOPPED_BY_REQUEST,
                 now,
             )
             await db.execute(
                 "UPDATE runs SET state = 'failed', summary = $1, finished_at = $2, "
-                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL "
+                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < $2 AND attempts >= $3",
                 GAVE_UP.format(attempts=max_attempts),
                 now,
@@ -238,7 +239,8 @@ class PostgresRunStore:
             )
             row = await db.fetchrow(
                 "UPDATE runs SET state = 'running', lease_owner = $1, lease_expires_at = $2, "
-                "attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 "
+                "attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3, "
+                f"cost_usd = {DEAD_ATTEMPT_COST} "
                 "WHERE id = (SELECT id FROM runs "
                 "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= $3)) "
                 "OR (state = 'running' AND lease_expires_at < $3) "

@@ -31,6 +31,7 @@ from bot.runs.models import (
 )
 from bot.runs.sqlite_batch import DeliveryBatcher
 from bot.runs.store import (
+    DEAD_ATTEMPT_COST,
     DELIVERY_FIELDS,
     GAVE_UP,
     HOLD_FIELDS,
@@ -252,19 +253,20 @@ class SQLiteRunStore:
             now = time.time()
             await db.execute(
                 "UPDATE runs SET state = 'cancelled', summary = ?, finished_at = ?, "
-                "updated_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+                "updated_at = ?, lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < ? AND cancel_requested = 1",
                 (STOPPED_BY_REQUEST, now, now, now),
             )
             await db.execute(
                 "UPDATE runs SET state = 'failed', summary = ?, finished_at = ?, updated_at = ?, "
-                "lease_owner = NULL, lease_expires_at = NULL "
+                "lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < ? AND attempts >= ?",
                 (GAVE_UP.format(attempts=max_attempts), now, now, now, max_attempts),
             )
             row = await self._one(
                 "UPDATE runs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
-                "attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ? "
+                "attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?, "
+                f"cost_usd = {DEAD_ATTEMPT_COST} "
                 "WHERE id = (SELECT id FROM runs "
                 "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= ?)) "
                 "OR (state = 'running' AND lease_expires_at < ?) ORDER BY id LIMIT 1) "

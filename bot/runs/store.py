@@ -65,6 +65,10 @@ DELIVERY_FIELDS = (
 )
 INSTALLATION_FIELDS = "id, account, repository_selection, repositories, suspended, updated_at"
 GAVE_UP = "its worker stopped {attempts} times without finishing; see the trace, then retry"
+DEAD_ATTEMPT_COST = "CASE WHEN state = 'running' THEN NULL ELSE cost_usd END"
+"""A run's cost as a worker claims it: unknown (NULL) when it takes over from a worker that
+died, since that attempt's spend was never recorded; a run whose workers died and that is
+failed or cancelled at a claim gets NULL too."""
 STOPPED_BY_REQUEST = "stopped by request"
 
 

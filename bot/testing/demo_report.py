@@ -46,8 +46,6 @@ def summary_text(
     costs = [run.cost_usd] + ([revision[0].cost_usd] if revision else [])
     known = [cost for cost in costs if cost is not None]
     cost = cost_text(sum(known) if len(known) == len(costs) else None)
-    if len(known) < len(costs):
-        cost += f" ({stack.settings.model} has no price in litellm's table)"
     if run.state is not RunState.SUCCEEDED or run.pr_url is None:
         text = (
             f"Summary: after {took:.1f} s, run #{run.id} {run.state.value} and no pull request "
@@ -64,6 +62,8 @@ def summary_text(
                 f" @{MAINTAINER}'s review took {seconds:.1f} s to answer: run #{answer.id} "
                 f"{answer.state.value}, {answer.summary}."
             )
+        if len(known) < len(costs):
+            cost += f" ({stack.settings.model} has no price in litellm's table)"
         text += f" Model cost of the demo: {cost}."
     return textwrap.fill(text, width=92, break_long_words=False, break_on_hyphens=False)
 

@@ -4,6 +4,7 @@ brings a version-3 database there without losing a run, a hold or a piece of fee
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from contextlib import closing
@@ -15,6 +16,9 @@ import pytest
 from bot.runs import migrations
 from bot.runs.models import ActiveRunExists, NewRun, RunState
 from bot.runs.store import RunStore, open_store, sqlite_path
+from bot.runs.worker import Worker
+from bot.settings import Settings
+from bot.testing.pipelines import ClaimOnlyPipeline, FailingPipeline
 from tests.intake.conftest import execute_sql
 
 PULL = "https://github.com/octo/hello/pull/7"
@@ -26,9 +30,9 @@ def new_run(issue: int = 1) -> NewRun:
     )
 
 
-async def claimed(store: RunStore, issue: int = 1) -> int:
+async def claimed(store: RunStore, issue: int = 1, lease_seconds: float = 30) -> int:
     run, _ = await store.create_run(new_run(issue))
-    taken = await store.claim_run("w1", lease_seconds=30, max_attempts=3)
+    taken = await store.claim_run("w1", lease_seconds=lease_seconds, max_attempts=3)
     assert taken is not None and taken.id == run.id
     return run.id
 
@@ -73,6 +77,31 @@ async def test_a_held_run_adds_its_costs_and_an_unknown_one_makes_the_total_unkn
     assert await store.claim_run("w1", lease_seconds=30, max_attempts=3) is not None
     later = await store.finish_run(unpriced, "w1", RunState.SUCCEEDED, cost_usd=0.1)
     assert later.cost_usd is None  # part of it is unknown, so the whole is
+
+
+async def test_an_attempt_that_reported_no_cost_makes_the_run_s_cost_unknown(
+    store: RunStore, settings: Settings
+) -> None:
+    await store.create_run(new_run(issue=1))
+    failed = await Worker(store, FailingPipeline(), settings).run_one()
+    assert failed is not None and failed.state is RunState.FAILED and failed.cost_usd is None
+    await store.create_run(new_run(issue=2))
+    done = await Worker(store, ClaimOnlyPipeline(), settings).run_one()
+    assert done is not None and done.cost_usd == 0.0  # it called no model, and said so
+
+    taken_over = await claimed(store, issue=3, lease_seconds=0.1)
+    await asyncio.sleep(0.2)
+    second = await store.claim_run("w2", lease_seconds=30, max_attempts=3)
+    assert second is not None and second.id == taken_over and second.cost_usd is None
+    finished = await store.finish_run(taken_over, "w2", RunState.SUCCEEDED, cost_usd=0.5)
+    assert finished.cost_usd is None  # the dead worker's attempt spent an unknown amount
+
+    given_up = await claimed(store, issue=4, lease_seconds=0.1)
+    await asyncio.sleep(0.2)
+    assert await store.claim_run("w2", lease_seconds=30, max_attempts=1) is None
+    failed_for_good = await store.get_run(given_up)
+    assert failed_for_good is not None and failed_for_good.state is RunState.FAILED
+    assert failed_for_good.cost_usd is None
 
 
 async def test_the_days_spend_counts_the_known_costs_and_skips_unknown_ones(
