@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from bot.agent.model import Model, ModelError, ModelReply
 from bot.agent.stops import AgentStop, LimitReached, ModelFailed, StopReason, Submitted
@@ -29,15 +29,31 @@ class AgentLimits(BaseModel):
 
 
 class ProgressEvent(BaseModel):
-    """One line of progress for a human watching the run."""
+    """One line of progress for a human watching the run, plain text (no Markdown)."""
 
     step: int
+    """The agent's step (model call) it belongs to; 0 before the agent's first step."""
     text: str
+    """The line: for a step, `step N  TOOL  ARGUMENT` (`step_line`), said as the step starts."""
+    tool: str = ""
+    """The tool, when the event is a tool call; empty otherwise (the baseline, a verdict)."""
     cost: str = ""
     """The model's cost so far (`AgentStats.cost_text`), once the agent has started."""
 
 
 Progress = Callable[[ProgressEvent], None]
+
+
+def progress_line(elapsed: float, text: str) -> str:
+    """A progress line for a terminal: the seconds since the start, then what happens. A
+    character the terminal would act on (an escape sequence in model output) shows as `?`."""
+    shown = "".join(char if char.isprintable() else "?" for char in text)
+    return f"{elapsed:6.1f} s  {shown}"
+
+
+def cost_text(cost_usd: float | None) -> str:
+    """US dollars as people read them; `unknown` for a model litellm has no price for."""
+    return "unknown" if cost_usd is None else f"${cost_usd:.4f}"
 
 
 class AgentStats(BaseModel):
@@ -48,19 +64,23 @@ class AgentStats(BaseModel):
     tool_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost_usd: float = 0.0
-    """Sum of the calls' known costs."""
+    cost_usd: float | None = 0.0
+    """US dollars the model calls cost; None (unknown) once one had no price in litellm's
+    table: an unpriced call is never counted as free."""
     unpriced_calls: int = 0
-    """Calls whose cost litellm's price table does not know; when > 0 the total is unknown."""
+    """Calls whose cost litellm's price table does not know."""
     model_seconds: float = 0.0
     tool_seconds: float = 0.0
 
-    @property
-    def cost_known(self) -> bool:
-        return self.unpriced_calls == 0
+    @model_validator(mode="after")
+    def _unknown_once_unpriced(self) -> AgentStats:
+        if self.unpriced_calls:
+            self.cost_usd = None
+        return self
 
     def cost_text(self) -> str:
-        return f"${self.cost_usd:.4f}" if self.cost_known else "unknown (model not in price table)"
+        known = self.cost_usd is not None
+        return cost_text(self.cost_usd) + ("" if known else " (model not in price table)")
 
 
 class AgentOutcome(BaseModel):
@@ -72,20 +92,31 @@ class AgentOutcome(BaseModel):
     """The agent's `finish` summary, when it finished."""
 
 
-def _short(arguments: str, limit: int = 70) -> str:
+def short_argument(arguments: str, limit: int = 70) -> str:
+    """A tool call's arguments on one line: the editor's action and path, a command, a summary."""
     try:
         value: Any = json.loads(arguments)
     except json.JSONDecodeError:
         value = arguments
-    if isinstance(value, dict):
-        if "path" in value:
-            value = f"{value.get('command')} {value['path']}"
-        elif isinstance(value.get("command"), str):
-            value = value["command"]
-        elif not value:
-            value = ""
-    text = " ".join(str(value).split())
+    if isinstance(value, dict) and "path" in value:
+        value = f"{value.get('command') or ''} {value['path']}"
+    elif isinstance(value, dict):
+        value = " ".join(_words(item) for item in value.values())
+    text = " ".join(_words(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _words(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(_words(item) for item in value)
+    return str(value)
+
+
+def step_line(step: int, tool: str, arguments: str, call: int = 1) -> str:
+    """A step as one plain line, `step 3  bash  pytest -x`; a later call of the same step
+    (a reply with several tool calls) is `step 3.2`."""
+    label = f"step {step}" if call == 1 else f"step {step}.{call}"
+    return "  ".join(part for part in (label, tool or "?", short_argument(arguments)) if part)
 
 
 class Agent:
@@ -153,7 +184,7 @@ class Agent:
         limits, stats = self.limits, self.stats
         if stats.steps >= limits.max_steps:
             raise LimitReached(StopReason.STEP_LIMIT, limits.max_steps, stats.steps)
-        if limits.cost_limit and stats.cost_known and stats.cost_usd >= limits.cost_limit:
+        if limits.cost_limit and stats.cost_usd is not None and stats.cost_usd >= limits.cost_limit:
             raise LimitReached(StopReason.COST_LIMIT, limits.cost_limit, stats.cost_usd)
         elapsed = self.clock() - self.started
         if elapsed >= limits.time_limit:
@@ -166,7 +197,7 @@ class Agent:
         self.messages.append(message)
         calls = message.get("tool_calls") or []
         if not calls:
-            self._say("no tool call; reminded the model to use one")
+            self._say(f"step {self.stats.steps}  no tool call: the model was asked for one")
             self.messages.append(
                 {
                     "role": "user",
@@ -176,7 +207,7 @@ class Agent:
             return
         for index, call in enumerate(calls):
             try:
-                await self._call_tool(call)
+                await self._call_tool(call, index + 1)
             except Submitted:
                 for skipped in calls[index + 1 :]:
                     self._answer(skipped.get("id", ""), "not run: `finish` was called before it")
@@ -207,10 +238,14 @@ class Agent:
         stats.completion_tokens += reply.usage.completion_tokens
         if reply.usage.cost_usd is None:
             stats.unpriced_calls += 1
+            stats.cost_usd = None
             if stats.unpriced_calls == 1 and self.limits.cost_limit:
                 self.trace.event("cost_unknown", step=stats.steps)
-                self._say("the model is not in litellm's price table: cost limit not enforced")
-        else:
+                self._say(
+                    "cost unknown: the model has no price in litellm's table, so the cost "
+                    "limit is not enforced"
+                )
+        elif stats.cost_usd is not None:
             stats.cost_usd += reply.usage.cost_usd
         stats.model_seconds += reply.latency
         self.trace.event(
@@ -224,24 +259,23 @@ class Agent:
         self._sent += 1  # the reply itself is in the trace already
         return reply
 
-    async def _call_tool(self, call: dict[str, Any]) -> None:
+    async def _call_tool(self, call: dict[str, Any], number: int) -> None:
         function = call.get("function") or {}
         name = str(function.get("name", ""))
         arguments = function.get("arguments") or ""
         if not isinstance(arguments, str):
             arguments = json.dumps(arguments)
         call_id = str(call.get("id", ""))
+        step = self.stats.steps
         self.stats.tool_calls += 1
         self.trace.event(
-            "tool_call", step=self.stats.steps, id=call_id, name=name, arguments=arguments
+            "tool_call", step=step, call=number, id=call_id, name=name, arguments=arguments
         )
+        self._say(step_line(step, name, arguments, number), tool=name or "?")
         try:
             result = await self.tools.run(name, arguments, call_id)
-        except Submitted as done:
-            self.trace.event(
-                "tool_result", step=self.stats.steps, id=call_id, name=name, finish=True
-            )
-            self._say(f"finish: {_short(done.summary)}")
+        except Submitted:
+            self.trace.event("tool_result", step=step, id=call_id, name=name, finish=True)
             raise
         self.stats.tool_seconds += result.duration
         self.trace.event(
@@ -253,17 +287,15 @@ class Agent:
             duration=round(result.duration, 4),
             output=result.output,
         )
-        status = "error" if result.error else f"{result.duration:.1f}s"
-        self._say(f"{name or '?'} {_short(arguments)} [{status}]")
         self._answer(call_id, result.output)
 
     def _answer(self, call_id: str, content: str) -> None:
         self.messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
 
-    def _say(self, text: str) -> None:
+    def _say(self, text: str, tool: str = "") -> None:
         if self.progress is not None:
-            event = ProgressEvent(step=self.stats.steps, text=text, cost=self.stats.cost_text())
-            self.progress(event)
+            cost = self.stats.cost_text()
+            self.progress(ProgressEvent(step=self.stats.steps, text=text, tool=tool, cost=cost))
 
 
 __all__ = ["Agent", "AgentLimits", "AgentOutcome", "AgentStats", "AgentStop", "ProgressEvent"]

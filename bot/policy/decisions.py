@@ -40,7 +40,8 @@ class Usage(BaseModel):
     """What the run used so far, and what was spent today before it (the caller sums runs)."""
 
     steps: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
+    """US dollars; None when unknown (a model litellm has no price for): no cost gate applies."""
     wall_time: float = 0.0
     """Seconds since the agent's first step."""
     attempts: int = 0

@@ -121,7 +121,7 @@ def budget_gate(policy: Policy, usage: Usage, *, starting: bool = False) -> Deci
                 reason=f"the {scope}'s daily cost cap is used up: ${spent:.2f} of ${cap:.2f} "
                 f"today (`budgets.daily_cost_{scope}_usd`)",
             )
-        if spent + usage.cost_usd > cap:
+        if usage.cost_usd is not None and spent + usage.cost_usd > cap:
             over.append(f"{scope} daily cost ${spent + usage.cost_usd:.2f} > ${cap:.2f}")
     checks = (
         ("steps", usage.steps, budgets.max_steps),
@@ -129,16 +129,26 @@ def budget_gate(policy: Policy, usage: Usage, *, starting: bool = False) -> Deci
         ("wall time (s)", usage.wall_time, budgets.wall_time),
         ("attempts", usage.attempts, budgets.attempts),
     )
-    over += [f"{name} {used:g} > {limit:g}" for name, used, limit in checks if used > limit]
+    over += [
+        f"{name} {used:g} > {limit:g}"
+        for name, used, limit in checks
+        if used is not None and used > limit
+    ]
     if over:
         return Decision(
             gate="budgets", verdict="needs_approval", reason="over budget: " + "; ".join(over)
         )
+    budget = f"${budgets.cost_usd:.2f}"
+    cost = (
+        f"cost unknown (budget {budget})"
+        if usage.cost_usd is None
+        else f"${usage.cost_usd:.2f}/{budget}"
+    )
     return Decision(
         gate="budgets",
         verdict="allow",
-        reason=f"{usage.steps}/{budgets.max_steps} steps, ${usage.cost_usd:.2f}/"
-        f"${budgets.cost_usd:.2f}, {usage.wall_time:.0f}/{budgets.wall_time:.0f} s, "
+        reason=f"{usage.steps}/{budgets.max_steps} steps, {cost}, "
+        f"{usage.wall_time:.0f}/{budgets.wall_time:.0f} s, "
         f"{usage.attempts}/{budgets.attempts} attempts",
     )
 

@@ -211,7 +211,7 @@ class _Publish(RunSteps):
         repository: dict[str, Any],
         held: HeldPatch,
         approved_by: str | None,
-        cost_usd: float,
+        cost_usd: float | None,
     ) -> RunOutcome:
         """Push the patch on its base commit and open the pull request (or, with autonomy
         `comment`, post the patch); `approved_by` when a human let it through."""
@@ -246,8 +246,9 @@ class _Publish(RunSteps):
             summary=held.check_summary,
             success=True,
         )
-        await self.unlabel(NEEDS_HUMAN_LABEL)
         pr_url = str(pull["html_url"])
+        await self.context.store.record_pull_request(run.id, pr_url)
+        await self.unlabel(NEEDS_HUMAN_LABEL)
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
         return RunOutcome(state=RunState.SUCCEEDED, summary=f"opened {pr_url}", cost_usd=cost_usd)

@@ -170,7 +170,8 @@ class Revision(RunSteps):
                 "verify": request.verify.model_copy(update={"require_improvement": False}),
             }
         )
-        patch, summary, cost = "", "", 0.0
+        patch, summary = "", ""
+        cost: float | None = 0.0  # a clean merge alone calls no model
         if asks or conflicts:
             result = await self.solve(request)
             cost = result.stats.cost_usd
@@ -213,7 +214,7 @@ class Revision(RunSteps):
         patch: str,
         summary: str,
         verification: Verification,
-        cost: float,
+        cost: float | None,
     ) -> RunOutcome:
         run = self.run
         branch = str(pull["head"]["ref"])
@@ -226,13 +227,15 @@ class Revision(RunSteps):
         sha = await commit_revision(checkout, patch, message, head, merge)
         current = await self.gh.getitem(f"/repos/{run.repository}/pulls/{run.pull_request}")
         if current["state"] != "open":  # closed while the agent worked: push nothing
-            return await self.end("the pull request was closed; nothing was pushed", closed=True)
+            why = "the pull request was closed; nothing was pushed"
+            return await self.end(why, closed=True, cost=cost)
         await self.working_on("pushing", f"one new commit to `{branch}`")
         try:
             await push_fast_forward(checkout, sha, branch, url, await self.fresh_token())
         except BranchMoved as moved:
             return await self.give_up(str(moved), cost)
         self.step("pushed", f"{sha[:12]} to `{branch}`")
+        await self.context.store.record_pull_request(run.id, str(pull["html_url"]))
         table = texts.test_table(verification)
         title = texts.check_title(verification)
         await report_check(self.gh, run.repository, sha, title=title, summary=table, success=True)
@@ -270,16 +273,17 @@ class Revision(RunSteps):
             await self.gh.post(f"{base}/{comment_id}/replies", data={"body": body})
         return len(threads)
 
-    async def end(self, why: str, *, closed: bool = False) -> RunOutcome:
-        """Nothing to push, and nothing wrong: say why and stop."""
+    async def end(self, why: str, *, closed: bool = False, cost: float | None = 0.0) -> RunOutcome:
+        """Nothing to push, and nothing wrong: say why and stop (`cost`: what the agent cost
+        before it turned out there was nothing to push)."""
         await self.status.show(say.nothing_text(self.run.id, why), final=True)
         self.context.trace.event("revision_skipped", reason=why)
         if closed:
-            return RunOutcome(state=RunState.CANCELLED, summary=why)
-        return RunOutcome(state=RunState.SUCCEEDED, summary=why)
+            return RunOutcome(state=RunState.CANCELLED, summary=why, cost_usd=cost)
+        return RunOutcome(state=RunState.SUCCEEDED, summary=why, cost_usd=cost)
 
     async def give_up(
-        self, why: str, cost: float = 0.0, tried: str = "", patch: str = ""
+        self, why: str, cost: float | None = 0.0, tried: str = "", patch: str = ""
     ) -> RunOutcome:
         """Escalate on the pull request: why, what the agent tried (and the verified patch a
         gate held back, for a human to apply), nothing pushed."""

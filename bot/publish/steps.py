@@ -123,7 +123,7 @@ class RunSteps:
 
         def progress(event: ProgressEvent) -> None:
             current = "agent" if event.step else "baseline"
-            note = f"step {event.step}: {event.text}" if event.step else event.text
+            note = event.text.removeprefix(f"{current}: ")
             if event.cost:
                 note = f"{note[:160]} (cost so far: {event.cost})"
             text = texts.status_text(self.run.id, self.done, current, note[:200], self.subject)

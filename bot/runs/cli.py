@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import datetime
 import json
+import time
 from typing import Any
 
+from bot.runs.models import Run, RunState
 from bot.runs.pipeline import DEFAULT_PIPELINE
 
 
@@ -67,9 +69,38 @@ def _when(timestamp: float | None) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def duration_text(run: Run, now: float) -> str:
+    """How long the run took from its first claim to its end, or has taken so far while it
+    runs; `-` before a worker claims it, and while it waits for an approval."""
+    if run.started_at is None:
+        return "-"
+    if run.finished_at is not None:
+        seconds = run.finished_at - run.started_at
+    elif run.state is RunState.RUNNING:
+        seconds = now - run.started_at
+    else:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def run_cost_text(run: Run) -> str:
+    """The model's cost of the run's finished attempts, `unknown` for an unpriced model, `-`
+    while nothing is recorded yet."""
+    from bot.agent.loop import cost_text
+
+    if run.state in (RunState.QUEUED, RunState.RUNNING) and run.cost_usd == 0:
+        return "-"
+    return cost_text(run.cost_usd)
+
+
 def _list(args: argparse.Namespace) -> int:
     from bot.errors import ConfigError
-    from bot.runs.models import RunState
     from bot.runs.store import opened_store
     from bot.settings import Settings
 
@@ -79,19 +110,23 @@ def _list(args: argparse.Namespace) -> int:
         names = ", ".join(s.value for s in RunState)
         raise ConfigError(f"--state {args.state}: not a run state; use one of {names}") from error
 
-    async def fetch() -> list[Any]:
+    async def fetch() -> list[Run]:
         async with opened_store(Settings.from_env().database_url) as store:
             return await store.list_runs(limit=args.limit, state=state)
 
     runs = asyncio.run(fetch())
-    header = f"{'ID':>6}  {'STATE':<10} {'ISSUE':<32} {'REVISION':<12} {'BY':<16} {'TRIES':>5}"
-    print(f"{header}  CREATED")
+    now = time.time()
+    print(
+        f"{'ID':>6}  {'STATE':<17} {'ISSUE':<28} {'REVISION':<9} {'BY':<14} {'TRIES':>5}  "
+        f"{'CREATED':<20} {'DURATION':>9}  {'COST':<9} PR"
+    )
     for run in runs:
         issue = f"{run.repository}#{run.issue}"
         revision = f"#{run.pull_request} r{run.iteration}" if run.pull_request else ""
         print(
-            f"{run.id:>6}  {run.state.value:<10} {issue:<32} {revision:<12} {run.requester:<16} "
-            f"{run.attempts:>5}  {_when(run.created_at)}"
+            f"{run.id:>6}  {run.state.value:<17} {issue:<28} {revision:<9} {run.requester:<14} "
+            f"{run.attempts:>5}  {_when(run.created_at):<20} {duration_text(run, now):>9}  "
+            f"{run_cost_text(run):<9} {run.pr_url or '-'}"
         )
     if not runs:
         print("(no runs)")
@@ -107,16 +142,14 @@ def _show(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
 
-    async def fetch() -> Any:
+    async def fetch() -> Run | None:
         async with opened_store(settings.database_url) as store:
             return await store.get_run(args.run_id)
 
     run = asyncio.run(fetch())
     if run is None:
         raise RunNotFound.missing(args.run_id)
-    for name, value in run.model_dump(mode="json").items():
-        if name.endswith("_at") and isinstance(value, float):
-            value = _when(value)
+    for name, value in _shown_fields(run).items():
         print(f"{name:>17}: {value}")
     path = trace_path(settings.data_dir, run.id)
     print(f"\ntrace ({path}):")
@@ -127,3 +160,23 @@ def _show(args: argparse.Namespace) -> int:
         stamp, kind = _when(event.pop("ts", None)), event.pop("kind", "?")
         print(f"  {stamp}  {kind}  {json.dumps(event, default=str)}")
     return 0
+
+
+def _shown_fields(run: Run) -> dict[str, object]:
+    """The run's fields for `runs show`: times readable, the duration, the cost in words."""
+    shown: dict[str, object] = {}
+    for name, value in run.model_dump(mode="json").items():
+        if name.endswith("_at") and isinstance(value, float):
+            value = _when(value)
+        shown[name] = value
+        if name == "finished_at":
+            shown["duration"] = duration_text(run, time.time())
+    unknown = (
+        " (the model has no price in litellm's table, or an attempt ended before it said what "
+        "it spent: it failed, was stopped, or its worker died)"
+        if run.cost_usd is None
+        else ""
+    )
+    shown["cost_usd"] = run_cost_text(run) + unknown
+    shown["pr_url"] = run.pr_url or "-"
+    return shown

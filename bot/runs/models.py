@@ -69,8 +69,11 @@ class Run(NewRun):
     started_at: float | None = None
     """When a worker first claimed it (Unix time)."""
     finished_at: float | None = None
-    cost_usd: float = 0.0
-    """Model spend so far, US dollars."""
+    cost_usd: float | None = 0.0
+    """Model spend of its finished attempts, US dollars; None (unknown) once an attempt used
+    a model litellm has no price for."""
+    pr_url: str | None = None
+    """The pull request the run opened or pushed to, once it did."""
     lease_owner: str | None = None
     """Name of the worker holding it while it runs."""
     lease_expires_at: float | None = None
@@ -93,8 +96,8 @@ class RunOutcome(BaseModel):
     ]
     """CANCELLED: the pipeline found there was no point going on (its pull request closed)."""
     summary: str = ""
-    cost_usd: float = Field(default=0.0, ge=0)
-    """Money spent on the model during this attempt, US dollars."""
+    cost_usd: float | None = Field(default=0.0, ge=0)
+    """Money spent on the model during this attempt, US dollars; None when unknown."""
     hold: str | None = None
     """With AWAITING_APPROVAL: what the pipeline needs to resume once approved (its own
     JSON), kept in the store so that it survives restarts."""

@@ -29,6 +29,7 @@ from bot.runs.models import (
     RunState,
 )
 from bot.runs.store import (
+    DEAD_ATTEMPT_COST,
     DELIVERY_FIELDS,
     GAVE_UP,
     HOLD_FIELDS,
@@ -231,14 +232,14 @@ class PostgresRunStore:
         async with self._pool.acquire() as db, db.transaction():
             await db.execute(
                 "UPDATE runs SET state = 'cancelled', summary = $1, finished_at = $2, "
-                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL "
+                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < $2 AND cancel_requested = 1",
                 STOPPED_BY_REQUEST,
                 now,
             )
             await db.execute(
                 "UPDATE runs SET state = 'failed', summary = $1, finished_at = $2, "
-                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL "
+                "updated_at = $2, lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < $2 AND attempts >= $3",
                 GAVE_UP.format(attempts=max_attempts),
                 now,
@@ -246,7 +247,8 @@ class PostgresRunStore:
             )
             row = await db.fetchrow(
                 "UPDATE runs SET state = 'running', lease_owner = $1, lease_expires_at = $2, "
-                "attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 "
+                "attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3, "
+                f"cost_usd = {DEAD_ATTEMPT_COST} "
                 "WHERE id = (SELECT id FROM runs "
                 "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= $3)) "
                 "OR (state = 'running' AND lease_expires_at < $3) "
@@ -273,7 +275,12 @@ class PostgresRunStore:
         return run
 
     async def finish_run(
-        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        state: RunState,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         now = time.time()
         run = await self._run(
@@ -292,7 +299,12 @@ class PostgresRunStore:
         return run
 
     async def hold_run(
-        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        content: str,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         now = time.time()
         async with self._pool.acquire() as connection, connection.transaction():
@@ -390,6 +402,11 @@ class PostgresRunStore:
             not_before,
             time.time(),
             run_id,
+        )
+
+    async def record_pull_request(self, run_id: int, url: str) -> None:
+        await self._pool.execute(
+            "UPDATE runs SET pr_url = $1, updated_at = $2 WHERE id = $3", url, time.time(), run_id
         )
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:

@@ -31,6 +31,7 @@ from bot.runs.models import (
 )
 from bot.runs.sqlite_batch import DeliveryBatcher
 from bot.runs.store import (
+    DEAD_ATTEMPT_COST,
     DELIVERY_FIELDS,
     GAVE_UP,
     HOLD_FIELDS,
@@ -260,19 +261,20 @@ class SQLiteRunStore:
             now = time.time()
             await db.execute(
                 "UPDATE runs SET state = 'cancelled', summary = ?, finished_at = ?, "
-                "updated_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+                "updated_at = ?, lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < ? AND cancel_requested = 1",
                 (STOPPED_BY_REQUEST, now, now, now),
             )
             await db.execute(
                 "UPDATE runs SET state = 'failed', summary = ?, finished_at = ?, updated_at = ?, "
-                "lease_owner = NULL, lease_expires_at = NULL "
+                "lease_owner = NULL, lease_expires_at = NULL, cost_usd = NULL "
                 "WHERE state = 'running' AND lease_expires_at < ? AND attempts >= ?",
                 (GAVE_UP.format(attempts=max_attempts), now, now, now, max_attempts),
             )
             row = await self._one(
                 "UPDATE runs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
-                "attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ? "
+                "attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?, "
+                f"cost_usd = {DEAD_ATTEMPT_COST} "
                 "WHERE id = (SELECT id FROM runs "
                 "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= ?)) "
                 "OR (state = 'running' AND lease_expires_at < ?) ORDER BY id LIMIT 1) "
@@ -295,7 +297,12 @@ class SQLiteRunStore:
         return run
 
     async def finish_run(
-        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        state: RunState,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         now = time.time()
         run = await self._write_run(
@@ -309,7 +316,12 @@ class SQLiteRunStore:
         return run
 
     async def hold_run(
-        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        content: str,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         async def hold(db: aiosqlite.Connection) -> Run:
             now = time.time()
@@ -388,6 +400,15 @@ class SQLiteRunStore:
             f"WHERE id = ? AND state = 'queued' RETURNING {RUN_FIELDS}",
             (not_before, time.time(), run_id),
         )
+
+    async def record_pull_request(self, run_id: int, url: str) -> None:
+        async def record(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "UPDATE runs SET pr_url = ?, updated_at = ? WHERE id = ?",
+                (url, time.time(), run_id),
+            )
+
+        await self._transaction(record)
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         rows = await self._db.execute_fetchall(

@@ -35,7 +35,7 @@ NEW_RUN_FIELDS = (
 RUN_FIELDS = (
     "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
     "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
-    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before"
+    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before, pr_url"
 )
 FEEDBACK_FIELDS = (
     "id, repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, "
@@ -65,6 +65,10 @@ DELIVERY_FIELDS = (
 )
 INSTALLATION_FIELDS = "id, account, repository_selection, repositories, suspended, updated_at"
 GAVE_UP = "its worker stopped {attempts} times without finishing; see the trace, then retry"
+DEAD_ATTEMPT_COST = "CASE WHEN state = 'running' THEN NULL ELSE cost_usd END"
+"""A run's cost as a worker claims it: unknown (NULL) when it takes over from a worker that
+died, since that attempt's spend was never recorded; a run whose workers died and that is
+failed or cancelled at a claim gets NULL too."""
 STOPPED_BY_REQUEST = "stopped by request"
 
 
@@ -133,15 +137,31 @@ class RunStore(Protocol):
         """Extend the lease; raises LeaseLost if `worker` no longer holds the run."""
 
     async def finish_run(
-        self, run_id: int, worker: str, state: RunState, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        state: RunState,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
-        """End a run `worker` holds; raises LeaseLost if it does not hold it any more."""
+        """End a run `worker` holds, adding the attempt's `cost_usd` to the run's (None,
+        unknown, makes the run's cost unknown); raises LeaseLost if it does not hold it."""
 
     async def hold_run(
-        self, run_id: int, worker: str, content: str, summary: str = "", cost_usd: float = 0.0
+        self,
+        run_id: int,
+        worker: str,
+        content: str,
+        summary: str = "",
+        cost_usd: float | None = 0.0,
     ) -> Run:
         """Pause a run `worker` holds until a human decides: state awaiting_approval, the
-        lease released, `content` kept. Raises LeaseLost if `worker` does not hold it."""
+        lease released, `content` kept, the cost added as `finish_run` does. Raises LeaseLost
+        if `worker` does not hold it."""
+
+    async def record_pull_request(self, run_id: int, url: str) -> None:
+        """Keep the URL of the pull request the run opened or pushed to (whoever holds the
+        lease now: the pull request exists either way)."""
 
     async def get_hold(self, run_id: int) -> Hold | None: ...
 

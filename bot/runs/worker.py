@@ -91,8 +91,8 @@ class Worker:
             try:
                 if await self._watch(run, task):  # someone asked to stop the run
                     await _stop(task)
-                    final = await self.store.finish_run(
-                        run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST
+                    final = await self.store.finish_run(  # what it spent is unknown
+                        run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST, cost_usd=None
                     )
                     trace.event("cancelled", summary=STOPPED_BY_REQUEST)
                     return final
@@ -152,4 +152,6 @@ def _outcome(task: asyncio.Task[RunOutcome], trace: Trace) -> RunOutcome:
         return task.result()
     except Exception as error:  # the pipeline's failure is the run's failure, not the worker's
         trace.event("error", error=f"{type(error).__name__}: {error}")
-        return RunOutcome(state=RunState.FAILED, summary=f"{type(error).__name__}: {error}")
+        # The attempt may have called the model before it failed: its cost is unknown, not 0.
+        summary = f"{type(error).__name__}: {error}"
+        return RunOutcome(state=RunState.FAILED, summary=summary, cost_usd=None)

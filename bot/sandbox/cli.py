@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,12 @@ def register(subparsers: Any) -> None:
 
     run = commands.add_parser(
         "exec",
-        help="run one command with PATH at /workspace",
+        help="run one command with a copy of PATH at /workspace",
         usage="patchbot sandbox exec [-h] [--timeout S] [--image NAME] PATH -- CMD...",
     )
-    run.add_argument("path", type=Path, help="a git checkout, mounted at /workspace")
+    run.add_argument(
+        "path", type=Path, help="a git checkout (it is copied, never changed) at /workspace"
+    )
     run.add_argument("--timeout", type=float, default=600.0, help="seconds (exit 124 after)")
     run.add_argument("--image", default="python", help="sandbox image (default: python)")
     run.set_defaults(run=_exec, takes_command=True)
@@ -85,14 +86,13 @@ def format_report(report: TestReport) -> str:
 
 def _test(args: argparse.Namespace) -> int:
     from bot.sandbox.docker import open_sandbox
-    from bot.sandbox.workspace import copy_tree
+    from bot.sandbox.workspace import copied_checkout
 
     source = checkout_root(args.path)
     config = SandboxConfig(image=args.image, setup_network=not args.no_setup_network)
 
     async def run() -> TestReport:
-        with tempfile.TemporaryDirectory(prefix="patchbot-test-") as tmp:
-            workspace = copy_tree(source, Path(tmp) / "workspace")
+        with copied_checkout(source) as workspace:
             async with open_sandbox(workspace, config) as sandbox:
                 how = "reused" if sandbox.setup.cached else "installed"
                 print(f"set-up {how} in {sandbox.setup.duration:.1f} s", file=sys.stderr)
@@ -107,11 +107,12 @@ def _exec(args: argparse.Namespace) -> int:
     import shlex
 
     from bot.sandbox.docker import open_sandbox
+    from bot.sandbox.workspace import copied_checkout
 
     argv = args.rest
     if not argv:
         raise ConfigError("no command given; usage: patchbot sandbox exec PATH -- CMD...")
-    workspace = checkout_root(args.path)
+    source = checkout_root(args.path)
 
     def show(stream: str, text: str) -> None:
         out = sys.stdout if stream == "stdout" else sys.stderr
@@ -120,8 +121,9 @@ def _exec(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         config = SandboxConfig(image=args.image)
-        async with open_sandbox(workspace, config, take_ownership=False) as sandbox:
-            result = await sandbox.exec(shlex.join(argv), timeout=args.timeout, on_output=show)
+        with copied_checkout(source) as workspace:
+            async with open_sandbox(workspace, config) as sandbox:
+                result = await sandbox.exec(shlex.join(argv), timeout=args.timeout, on_output=show)
         if result.timed_out:  # its exit code is then 124, as `timeout` gives
             print(f"patchbot: killed after the {args.timeout:g} s timeout", file=sys.stderr)
         return result.exit_code

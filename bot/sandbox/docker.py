@@ -118,30 +118,26 @@ class DockerSandbox:
 
 
 def _prepare(
-    workspace: Path, config: SandboxConfig, take_ownership: bool
+    workspace: Path, config: SandboxConfig
 ) -> tuple[Path, Launcher, tuple[int, int], SetupPlan]:
     workspace = workspace.resolve()
     if not workspace.is_dir():
         raise ConfigError(f"{workspace} is not a directory")
     client = docker_client()
     launcher = Launcher(client, find_image(client, config.image), config)
-    user = sandbox_user(workspace, take_ownership=take_ownership)
+    user = sandbox_user(workspace)
     return workspace, launcher, user, plan_setup(workspace, configured=config.setup_command)
 
 
 @contextlib.asynccontextmanager
-async def open_sandbox(
-    workspace: Path, config: SandboxConfig, *, take_ownership: bool = True
-) -> AsyncIterator[DockerSandbox]:
+async def open_sandbox(workspace: Path, config: SandboxConfig) -> AsyncIterator[DockerSandbox]:
     """Set up (or reuse) the environment, start the test container, and always clean up.
 
-    `take_ownership`: when Patchbot runs as root, hand the checkout to the sandbox's user so
-    it can write there. Pass False to mount a tree you do not own; it then stays as it is.
+    `workspace` is a copy Patchbot made: when Patchbot runs as root, the copy is handed to
+    the sandbox's user so that it can write there (`sandbox_user`).
     """
     started = time.monotonic()
-    workspace, launcher, user, plan = await asyncio.to_thread(
-        _prepare, workspace, config, take_ownership
-    )
+    workspace, launcher, user, plan = await asyncio.to_thread(_prepare, workspace, config)
     setup = SetupInfo(cached=True, duration=0.0, volume=None)
     if plan.command is not None:
         setup = await prepare_environment(launcher, workspace, plan, user)

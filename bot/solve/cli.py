@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from bot.agent.loop import AgentLimits, ProgressEvent
+    from bot.agent.loop import AgentLimits, ProgressEvent, progress_line
     from bot.agent.model import configured_model
     from bot.sandbox.config import SandboxConfig
     from bot.solve.checkout import head_commit
@@ -96,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         raise ConfigError(f"invalid option: {error}") from error
 
+    started = time.monotonic()
+
     def show(event: ProgressEvent) -> None:
-        print(f"[{event.step:>3}] {event.text}", file=sys.stderr, flush=True)
+        print(progress_line(time.monotonic() - started, event.text), file=sys.stderr, flush=True)
 
     head_commit(args.repo)  # fail before writing anything
     out: Path = args.out
@@ -109,5 +112,6 @@ def run(args: argparse.Namespace) -> int:
     (out / "report.md").write_text(render_report(request, result))
     if not args.quiet:
         verdict = "verified patch" if result.verified else "no verified patch"
-        print(f"{verdict}: {result.detail}; see {out}/report.md", file=sys.stderr)
+        took = f"in {time.monotonic() - started:.1f} s, cost {result.stats.cost_text()}"
+        print(f"{verdict} ({took}): {result.detail}; see {out}/report.md", file=sys.stderr)
     return EXIT_VERIFIED if result.verified else EXIT_NOT_VERIFIED

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.agent.loop import Agent, AgentLimits, ProgressEvent
+from bot.agent.loop import Agent, AgentLimits, ProgressEvent, progress_line
 from bot.agent.model import LitellmModel, ModelConfig
 from bot.agent.prompts import SYSTEM_PROMPT, task_message
 from bot.agent.stops import StopReason
@@ -158,3 +158,48 @@ def test_issue_text_cannot_close_its_own_delimiter() -> None:
     assert text.count(closing) == 1 and text.index(closing) > text.index("ignore all rules")
     with pytest.raises(ValueError):
         text.index("</issue-0000>\n")  # the forged marker is not a line of its own
+
+
+async def test_progress_says_every_step_once_in_order_as_it_starts(
+    scripted: Any, host_sandbox: Any, tmp_path: Path
+) -> None:
+    script = [
+        reply(call("bash", {"command": "echo one"})),
+        reply(content="Thinking."),
+        reply(
+            call("str_replace_editor", {"command": "view", "path": "/workspace/a`b.py"}),
+            call("finish", {"summary": "**Fixed** the\nbug"}),
+        ),
+    ]
+    agent, _, _ = await make_agent(scripted, host_sandbox, tmp_path, script)
+    said: list[tuple[str, int]] = []  # each line, and how many commands had run when it came
+    agent.progress = lambda event: said.append((event.text, len(host_sandbox.commands)))
+    outcome = await agent.run()
+    assert outcome.reason is StopReason.FINISHED
+    steps = [(text, ran) for text, ran in said if text.startswith("step ")]
+    assert steps == [
+        ("step 1  bash  echo one", 0),  # said before its command ran
+        ("step 2  no tool call: the model was asked for one", 1),
+        ("step 3  str_replace_editor  view /workspace/a`b.py", 1),
+        ("step 3.2  finish  **Fixed** the bug", 2),
+    ]
+    assert all("\n" not in text for text, _ in said)
+
+
+async def test_an_unpriced_model_leaves_the_cost_unknown_never_zero(
+    scripted: Any, host_sandbox: Any, tmp_path: Path
+) -> None:
+    script = [reply(call("finish", {"summary": "done"}))]
+    agent, _, events = await make_agent(scripted, host_sandbox, tmp_path, script)
+    await agent.run()
+    assert agent.stats.unpriced_calls == 1 and agent.stats.cost_usd is None
+    assert agent.stats.cost_text() == "unknown (model not in price table)"
+    assert events[-1].cost == "unknown (model not in price table)"
+    [stop] = [e for e in read_trace(tmp_path / "trace.jsonl") if e["kind"] == "agent_stop"]
+    assert stop["cost_usd"] is None
+
+
+def test_a_progress_line_is_timed_and_cannot_drive_the_terminal() -> None:
+    assert progress_line(7.34, "step 2  bash  echo \x1b[2J\u202egnp.exe") == (
+        "   7.3 s  step 2  bash  echo ?[2J?gnp.exe"
+    )

@@ -77,7 +77,17 @@ async def test_a_correct_fix_is_verified_and_applies_to_a_fresh_checkout(
     server = await scripted("fix_median")
     status, stderr = await solve_cli(repo, server.api_base, tmp_path / "out")
     assert status == 0, stderr
-    assert "[  1] str_replace_editor view /workspace/stats/__init__.py" in stderr
+    timed = [line.split(" s  ", 1) for line in stderr.splitlines() if " s  " in line]
+    seconds = [float(elapsed) for elapsed, _ in timed]
+    assert seconds == sorted(seconds) and len(timed) >= 8, stderr
+    assert [text for _, text in timed if text.startswith("step ")] == [
+        "step 1  str_replace_editor  view /workspace/stats/__init__.py",
+        "step 2  str_replace_editor  str_replace /workspace/stats/__init__.py",
+        "step 3  str_replace_editor  str_replace tests/test_stats.py",
+        "step 4  run_tests",
+        "step 5  finish  median() now averages the two middle values of an even count; added t…",
+    ]
+    assert "cost unknown" in stderr.splitlines()[-1]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "# Patchbot: Verified patch" in report
     assert f"| `{EVEN_TEST}` | — | passed | new_passing |" in report

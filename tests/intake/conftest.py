@@ -3,10 +3,12 @@ and the simulated GitHub whose deliveries the web app receives."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import uuid
@@ -133,6 +135,25 @@ async def postgres_url(postgres_server: str) -> str:
     finally:
         await admin.close()
     return f"{postgres_server}/{name}"
+
+
+async def execute_sql(database_url: str, *statements: str) -> None:
+    """Run statements on the database behind the store's back (an older release's rows)."""
+    import asyncpg
+
+    from bot.runs.store import sqlite_path
+
+    if database_url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(sqlite_path(database_url))) as db, db:
+            for statement in statements:
+                db.execute(statement)
+        return
+    connection = await asyncpg.connect(database_url)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

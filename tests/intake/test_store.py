@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
-from contextlib import closing
 from typing import Any
 
-import asyncpg
 import pytest
 
 from bot.runs import migrations
@@ -21,7 +18,8 @@ from bot.runs.models import (
     NewRun,
     RunState,
 )
-from bot.runs.store import RunStore, open_store, sqlite_path
+from bot.runs.store import RunStore, open_store
+from tests.intake.conftest import execute_sql
 
 
 def new_run(issue: int = 1, delivery_id: str | None = None, **revision: Any) -> NewRun:
@@ -265,26 +263,13 @@ async def test_pull_runs_lists_the_revision_runs_of_one_pull_request(store: RunS
     assert [(run.id, run.iteration) for run in runs] == [(one.id, 1), (two.id, 2)]
 
 
-async def _execute(database_url: str, sql: str) -> None:
-    """Run one statement on the database behind the store's back."""
-    if database_url.startswith("sqlite:///"):
-        with closing(sqlite3.connect(sqlite_path(database_url))) as db, db:
-            db.execute(sql)
-        return
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 async def test_a_version_2_database_upgrades_and_keeps_its_runs(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as old_release:
         old_release.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
         await (await open_store(database_url)).close()
-    await _execute(
+    await execute_sql(
         database_url,
         "INSERT INTO runs (repository, issue, requester, trigger_kind, state, created_at, "
         "updated_at) VALUES ('octo/hello', 3, 'alice', 'label', 'queued', 1.0, 1.0)",

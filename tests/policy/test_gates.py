@@ -148,6 +148,15 @@ def test_daily_caps_deny_a_start_with_no_room_left(policy):
     assert budget_gate(no_caps, huge, starting=True).verdict == "allow"
 
 
+def test_an_unknown_cost_is_said_unknown_and_other_budgets_still_hold(policy):
+    unknown = Usage(steps=5, cost_usd=None, repository_spent_today_usd=19.9)
+    decision = budget_gate(policy, unknown)
+    assert decision.verdict == "allow" and "cost unknown (budget $2.00)" in decision.reason
+    assert "$0.00" not in decision.reason
+    over = budget_gate(policy, Usage(steps=41, cost_usd=None))
+    assert over.verdict == "needs_approval" and over.reason == "over budget: steps 41 > 40"
+
+
 def test_agent_limits_leave_no_more_than_todays_room(policy):
     limits = agent_limits(policy, Usage(repository_spent_today_usd=19.25))
     assert (limits.max_steps, limits.cost_limit, limits.time_limit) == (40, 0.75, 1800)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.images import ImageSpec, discover
+from bot.sandbox.images import SANDBOX_UID, ImageSpec, discover
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +69,28 @@ def test_sandbox_exec_streams_output_and_passes_the_exit_code(
     timed = patchbot("sandbox", "exec", str(repo), "--timeout", "1", "--", "sleep", "30")
     assert timed.returncode == 124
     assert "timeout" in timed.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_sandbox_exec_writes_in_a_copy_owned_as_in_a_run_and_leaves_the_checkout_alone(
+    example_repo: Callable[[str], Path],
+) -> None:
+    repo = example_repo("calc")
+    before = tree_state(repo)
+    owners = {path: path.lstat().st_uid for path in [repo, *repo.rglob("*")]}
+    script = (
+        "touch /workspace/x && echo broken > /workspace/calc/__init__.py && "
+        "stat -c %u /workspace/x && id -u && ls -A /workspace"
+    )
+    done = patchbot("sandbox", "exec", str(repo), "--", "sh", "-c", script)
+    assert done.returncode == 0, done.stderr
+    file_owner, user, *listing = done.stdout.split()
+    expected = SANDBOX_UID if os.geteuid() == 0 else os.getuid()
+    assert int(file_owner) == int(user) == expected
+    assert {"x", "calc", "pyproject.toml"} <= set(listing) and ".git" not in listing
+    assert tree_state(repo) == before
+    assert {path: path.lstat().st_uid for path in [repo, *repo.rglob("*")]} == owners
 
 
 def test_path_that_is_not_a_git_repository_is_one_clear_line(tmp_path: Path) -> None:
