@@ -17,6 +17,7 @@ from bot.handlers.dispatcher import Dispatcher
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
 from bot.runs.worker import Worker
+from bot.web.signature import BadSignature, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,9 @@ async def receive_webhook(request: web.Request) -> web.Response:
 async def _acknowledge(request: web.Request) -> web.Response:
     body = await request.read()
     try:
+        verify_signature(request.headers, body, request.app[SECRET])
         event = sansio.Event.from_http(request.headers, body, secret=request.app[SECRET])
-    except ValidationFailure as failure:
+    except (BadSignature, ValidationFailure) as failure:
         log.warning(
             "refused a webhook with a bad signature: %s",
             failure,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -81,6 +83,27 @@ async def test_forged_signature_is_refused_with_401(intake: Any) -> None:
 async def test_missing_signature_is_refused_with_401(intake: Any) -> None:
     response = await intake.send("issues", "labeled", LABELED, secret=None)
     assert response.status == 401
+
+
+def _sha1(body: bytes, secret: str) -> str:
+    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+async def test_sha1_signature_alone_is_refused_with_401(intake: Any) -> None:
+    """GitHub also signs with HMAC-SHA1 in `X-Hub-Signature`; that one alone is not enough."""
+    delivery = build_delivery("issues", load_fixture("issues", "labeled"), secret=None)
+    headers = {**delivery.headers, "X-Hub-Signature": _sha1(delivery.body, SECRET)}
+    response = await intake.client.post("/webhooks", data=delivery.body, headers=headers)
+    assert response.status == 401
+    assert await intake.store.known_deliveries([delivery.delivery_id]) == set()
+
+
+async def test_sha1_in_the_sha256_header_is_refused_with_401(intake: Any) -> None:
+    delivery = build_delivery("issues", load_fixture("issues", "labeled"), secret=None)
+    headers = {**delivery.headers, "X-Hub-Signature-256": _sha1(delivery.body, SECRET)}
+    response = await intake.client.post("/webhooks", data=delivery.body, headers=headers)
+    assert response.status == 401
+    assert await intake.store.known_deliveries([delivery.delivery_id]) == set()
 
 
 async def test_unparsable_body_is_rejected_with_400(intake: Any) -> None:
