@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     (e.g. ANTHROPIC_API_KEY). It stays in this process: never in the sandbox or a trace."""
     github_api_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_API_URL")
     """Base URL of GitHub's REST API; set it for GitHub Enterprise Server or the simulator."""
+    linked_hosts: str | None = Field(default=None, validation_alias="PATCHBOT_LINK_HOSTS")
+    """Comma-separated hosts that URLs in untrusted text Patchbot posts (the model's summary,
+    issue text) may link to, their subdomains included; unset: the GitHub host of
+    `GITHUB_API_URL`. Any other URL is shown, not linked; images never are."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="LOG_LEVEL"
     )
@@ -133,6 +138,15 @@ class Settings(BaseSettings):
         """A worker renews its lease this often: three chances before it expires, and at
         least every 5 s, so that `/patchbot stop` takes effect within seconds."""
         return min(self.lease_seconds / 3, 5.0)
+
+    @property
+    def link_hosts(self) -> tuple[str, ...]:
+        """`PATCHBOT_LINK_HOSTS`, or the host of `GITHUB_API_URL` without its `api.`
+        (`github.com` for `https://api.github.com`, `HOST` for `https://HOST/api/v3`)."""
+        if self.linked_hosts is not None:
+            return tuple(host.strip() for host in self.linked_hosts.split(",") if host.strip())
+        host = urlsplit(self.github_api_url).hostname or ""
+        return (host.removeprefix("api."),) if host else ()
 
     def require_webhook_secret(self) -> str:
         """The webhook secret, or ConfigError saying how to set one."""

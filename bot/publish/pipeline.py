@@ -18,6 +18,7 @@ from typing import Any
 from bot.agent.model import preload_litellm
 from bot.errors import ConfigError
 from bot.github.git import clone, run_git
+from bot.github.markdown import linking
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
 from bot.policy.decisions import GateReport, TriggerRequest
@@ -53,24 +54,26 @@ class GitHubPipeline:
         if run.installation_id is None:
             raise ConfigError(f"run {run.id} has no GitHub installation to act as")
         async with github_app(context.settings) as app:
-            gh = await app.installation_api(run.installation_id)
-            kind = Revision if run.pull_request is not None else _Publish
-            steps = kind(run, context, app, gh, self.server_policy)
-            status = steps.status
-            try:
-                return await steps.execute()
-            except asyncio.CancelledError:
-                await status.close()
-                await _stopped_notice(run, context, status)
-                raise
-            except Exception as error:
-                await status.close()
-                reason = context.trace.redact(f"{type(error).__name__}: {error}")
-                with contextlib.suppress(Exception):
-                    await status.show(texts.failure_text(run, reason), final=True)
-                raise
-            finally:
-                await status.close()
+            # Which URLs in the untrusted text the run posts stay links: bot.github.markdown
+            with linking(context.settings.link_hosts):
+                gh = await app.installation_api(run.installation_id)
+                kind = Revision if run.pull_request is not None else _Publish
+                steps = kind(run, context, app, gh, self.server_policy)
+                status = steps.status
+                try:
+                    return await steps.execute()
+                except asyncio.CancelledError:
+                    await status.close()
+                    await _stopped_notice(run, context, status)
+                    raise
+                except Exception as error:
+                    await status.close()
+                    reason = context.trace.redact(f"{type(error).__name__}: {error}")
+                    with contextlib.suppress(Exception):
+                        await status.show(texts.failure_text(run, reason), final=True)
+                    raise
+                finally:
+                    await status.close()
 
 
 async def _stopped_notice(run: Run, context: RunContext, status: StatusComment) -> None:

@@ -159,7 +159,7 @@ def config_error_text(run_id: int, error: str) -> str:
             f"**Patchbot cannot work on this repository** (run #{run_id}): its "
             "configuration is invalid.",
             "",
-            f"```\n{error}\n```",
+            fenced(error),
             "",
             "Fix `.github/patchbot.yml` on the default branch (check it with "
             "`patchbot policy check --repo PATH`), then comment "
