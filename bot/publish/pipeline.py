@@ -123,7 +123,7 @@ class _Publish(RunSteps):
             result = await self.solve(self.solve_request(checkout, issue, policy, today))
             if not result.verified:
                 return await self.escalate(result)
-            gates = self.final_gates(policy, result, today)
+            gates = self.final_gates(policy, result, today, checkout)
             if gates.verdict == "deny":
                 return await self.refuse(gates, result.patch, result)
             held = self.prepare(issue, policy, gates, notes, result)
