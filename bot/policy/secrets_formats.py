@@ -1,9 +1,12 @@
-"""Known credential formats, and what makes a match a placeholder rather than a key: the scan
-(`secrets_scan`) and its decoders of hidden forms (`secrets_hidden`) share them."""
+"""Known credential formats, what makes a match a placeholder rather than a key, and how
+random a string is: the scan (`secrets_scan`), its decoders of hidden forms (`secrets_hidden`)
+and its check of named values (`secrets_named`) share them."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -25,8 +28,11 @@ FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,}"),
     )
 )
-_ANY_FORMAT = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in FORMATS))
-"""One search that rules most text out before the formats are tried one by one."""
+_ANY_FORMAT = re.compile(
+    r"gh[pousr]_|github_pat_|AKIA|ASIA|(?i:aws_?secret)|xox[baprs]-|AIza|[rs]k_live_|sk-|eyJ"
+    r"|PRIVATE KEY"
+)
+"""What every format starts with or holds: one quick search rules most text out."""
 
 _PLACEHOLDER_WORDS = re.compile(
     r"(?i)example|fake|dummy|sample|placeholder|redacted|changeme|your|test|xxxx|0000|1234|abcd"
@@ -49,3 +55,21 @@ def looks_fake(value: str) -> bool:
     (AWS's own `AKIAIOSFODNN7EXAMPLE`), or too few distinct characters to be random. A random
     key of these lengths holds such a word about once in a million."""
     return bool(_PLACEHOLDER_WORDS.search(value)) or len(set(value)) < MIN_DISTINCT
+
+
+ENTROPY_RATIO = 0.8
+"""Least entropy, as a share of the most a string of its length can have (log2 of the length,
+up to 64): 99% of random base64 strings of 24-64 characters score above it."""
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character of `text` under its own character frequencies."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def random_enough(value: str) -> bool:
+    """At least ENTROPY_RATIO of the entropy a string of its length can have."""
+    return shannon_entropy(value) >= ENTROPY_RATIO * math.log2(min(len(value), 64))

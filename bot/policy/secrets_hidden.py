@@ -36,6 +36,8 @@ _GLUE = re.compile(
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){10,}")
 _INVISIBLY = "with invisible characters"
+MIN_ENCODED = 20
+"""Shorter text cannot hide a credential: the shortest format is 20 characters long."""
 MAX_PIECES = 8
 """String pieces joined at most into one candidate."""
 MAX_SPAN_LINES = 10
@@ -139,10 +141,16 @@ DECODINGS: tuple[tuple[str, Callable[[str], str | None]], ...] = (
     ("ROT13", _rot13),
     ("reversed", _reversed),
 )
+JOINED_DECODINGS = DECODINGS[:3]
+"""Pieces joined are decoded only from these: each first checks its alphabet."""
 
 
-def _decoded_hits(text: str) -> Iterator[tuple[str, str]]:
-    for how, decode in DECODINGS:
+def _decoded_hits(
+    text: str, decodings: tuple[tuple[str, Callable[[str], str | None]], ...] = DECODINGS
+) -> Iterator[tuple[str, str]]:
+    if len(text) < MIN_ENCODED:
+        return
+    for how, decode in decodings:
         decoded = decode(text)
         if decoded:
             for kind, value, _ in format_hits(decoded):
@@ -169,7 +177,8 @@ def hidden_hits(lines: list[DiffLine]) -> Iterator[tuple[int, str, str]]:
             for kind, value, at in format_hits(joined):
                 if at == 0 and len(value) > len(first.text):  # starts this piece, goes on
                     yield first.line, f"{kind} (split into pieces)", value
-            yield from ((first.line, kind, value) for kind, value in _decoded_hits(joined))
+            decoded = _decoded_hits(joined, JOINED_DECODINGS)
+            yield from ((first.line, kind, value) for kind, value in decoded)
     yield from _character_codes([line for line in lines if len(line.text) <= MAX_LINE])
 
 

@@ -7,39 +7,19 @@ the line and the kind of secret, never the secret itself."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from urllib.parse import unquote
+from itertools import chain
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
 from bot.policy.diff import ChangedFile
 from bot.policy.globs import first_match
-from bot.policy.secrets_formats import format_hits, looks_fake
+from bot.policy.secrets_formats import format_hits, looks_fake, random_enough, shannon_entropy
 from bot.policy.secrets_hidden import hidden_hits
+from bot.policy.secrets_named import CODE_SUFFIXES, named_hits
 
-_NAME = (
-    r"(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
-    r"|credential|auth)"
-)
-_NAMED = re.compile(
-    rf"(?i)(?P<name>[\w.-]*{_NAME}[\w.-]*)[\"']?\s*(?::=|=>|[:=])(?!=)\s*(?P<rest>.*)"
-)
-_QUOTED = re.compile(r"""(?P<q>["'`])(?P<body>[^"'`\s]*)(?P=q)""")
-_BARE_VALUE = re.compile(r"""([^\s"'`,;()\[\]{}<>]+)\s*(?:#.*)?$""")
-_URL_PASSWORD = re.compile(
-    r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@\"'<>]+:(?P<password>[^\s@/\"'<>]+)@[\w.-]+"
-)
-_REFERENCE = re.compile(r"\$\{|\{\{|\$\(|%\(|^\$|^<|://|^\.?/|\.\w+\(|/.*/")
-"""A variable, template, call or path rather than a value."""
-_WEAK = re.compile(r"password|passwd|secret|changeme|letmein|qwerty|admin|hunter|s3cr3t")
-_LEET = str.maketrans("@0134$5!", "aoieassi")
-_CAMEL_WORD = re.compile(r"[A-Z][a-z]{2,}")
-"""`DefaultKey2` is words, not a value."""
-NAMED_MIN_LENGTH = 10
-"""Characters a value given a credential's name needs to count."""
 _CANDIDATE = re.compile(r"[A-Za-z0-9+/_\-]{20,}={0,2}")
 _WORDS = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -55,9 +35,6 @@ _DATA = (
     "*.svg", "*.min.js", "*.min.css", "*.map", "*.snap",
 )  # fmt: skip
 BASE64_MIN_LENGTH = 24
-ENTROPY_RATIO = 0.8
-"""Least entropy, as a share of the most a string of its length can have (log2 of the length,
-up to 64): 99% of random base64 strings of 24-64 characters score above it."""
 WORDY_SHARE = 0.65
 """A string this much made of words (`Camel`, `lower`, `UPPER` runs of 3+) is an identifier."""
 HEX_MIN_LENGTH = 32
@@ -79,14 +56,6 @@ class SecretFinding(BaseModel):
         return f"{self.path} {side} {self.line}: {self.kind}"
 
 
-def shannon_entropy(text: str) -> float:
-    """Bits per character of `text` under its own character frequencies."""
-    if not text:
-        return 0.0
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
 def scan_files(files: Iterable[ChangedFile], *, high_entropy: bool = True) -> list[SecretFinding]:
     """Every finding in the parsed diff, in file and line order."""
     files = list(files)
@@ -94,21 +63,28 @@ def scan_files(files: Iterable[ChangedFile], *, high_entropy: bool = True) -> li
     added = "\n".join(line.text for file in files for line in file.added_lines)
     found: list[SecretFinding] = []
     for file in files:
-        data = first_match(file.path, _DATA) is not None
-        checks_randomness = high_entropy and not data
-        hidden: dict[int, str] = {}
-        for number, how, value in hidden_hits(file.added_lines) if not data else ():
-            if _new(value, removed):
-                hidden.setdefault(number, how)
-        for line in file.added_lines:
-            kind = (
-                _first_new(((k, v) for k, v, _ in format_hits(line.text)), removed)
-                or hidden.get(line.number)
-                or (_first_new(_random_hits(line.text), removed) if checks_randomness else None)
-            )
-            if kind:
-                found.append(SecretFinding(path=file.path, line=line.number, kind=kind))
-        found.extend(_removed(file, added))
+        found += _added(file, removed, high_entropy)
+        found += _removed(file, added)
+    return found
+
+
+def _added(file: ChangedFile, removed: str, high_entropy: bool) -> list[SecretFinding]:
+    """One finding per added line, the surest kind: a known format as written, then hidden
+    (`secrets_hidden`), then random-looking (unless the file holds data, like a lock file)."""
+    data = first_match(file.path, _DATA) is not None
+    bare = PurePosixPath(file.path).suffix.lower() not in CODE_SUFFIXES
+    hidden: dict[int, list[tuple[str, str]]] = {}
+    for number, how, value in () if data else hidden_hits(file.added_lines):
+        hidden.setdefault(number, []).append((how, value))
+    found = []
+    for line in file.added_lines:
+        hits = chain(
+            ((kind, value) for kind, value, _ in format_hits(line.text)),
+            hidden.get(line.number, ()),
+            _random_hits(line.text, bare) if high_entropy and not data else (),
+        )
+        if kind := next((kind for kind, value in hits if _new(value, removed)), None):
+            found.append(SecretFinding(path=file.path, line=line.number, kind=kind))
     return found
 
 
@@ -117,20 +93,17 @@ def _new(value: str, removed: str) -> bool:
     return not looks_fake(value) and value not in removed
 
 
-def _first_new(hits: Iterable[tuple[str, str]], removed: str) -> str | None:
-    return next((kind for kind, value in hits if _new(value, removed)), None)
-
-
-def _random_hits(text: str) -> Iterator[tuple[str, str]]:
+def _random_hits(text: str, bare: bool) -> Iterator[tuple[str, str]]:
     """Random-looking strings, and secret-like values given a credential's name."""
     yield from _entropy_hits(text)
-    yield from named_hits(text)
+    yield from named_hits(text, bare=bare)
 
 
 def _removed(file: ChangedFile, added: str) -> list[SecretFinding]:
     out = []
     for line in file.removed_lines:
-        if kind := _first_new(((k, v) for k, v, _ in format_hits(line.text)), added):
+        hits = format_hits(line.text)
+        if kind := next((kind for kind, value, _ in hits if _new(value, added)), None):
             path = file.old_path or file.path
             out.append(SecretFinding(path=path, line=line.number, kind=kind, removed=True))
     return out
@@ -159,49 +132,6 @@ def _entropy_hits(text: str) -> Iterator[tuple[str, str]]:
             and _wordy(token) < WORDY_SHARE
         ):
             yield "high-entropy string", token
-
-
-def random_enough(value: str) -> bool:
-    """At least ENTROPY_RATIO of the entropy a string of its length can have."""
-    return shannon_entropy(value) >= ENTROPY_RATIO * math.log2(min(len(value), 64))
-
-
-def named_hits(text: str) -> Iterator[tuple[str, str]]:
-    """A secret-like value given a credential's name: `password = "..."`, `api_key: ...`,
-    `"token": "..."` (string pieces on the line joined), or the password of a URL."""
-    for match in _NAMED.finditer(text):
-        rest = match.group("rest")
-        literals = [m.group("body") for m in _QUOTED.finditer(rest)]
-        if rest[:1] in "\"'`" and literals:
-            value = "".join(literals)
-        else:
-            bare = _BARE_VALUE.match(rest)
-            value = bare.group(1) if bare else ""
-        if _secret_like(value):
-            yield f"secret-like value of `{match.group('name')[:40]}`", value
-    for match in _URL_PASSWORD.finditer(text):
-        if _secret_like(match.group("password"), min_length=8):
-            yield "password in a URL", match.group("password")
-
-
-def _secret_like(value: str, min_length: int = NAMED_MIN_LENGTH) -> bool:
-    """Random enough, of several kinds of characters, and not words (`fg=yellow;options=bold`,
-    an e-mail address, `DefaultKey2`), a path, a reference or a well-known password
-    (`P@ssw0rd`, `changeme`: test fixtures)."""
-    if len(value) < min_length or _REFERENCE.search(value) or looks_fake(value):
-        return False
-    parts = [part for part in re.split(r"[^A-Za-z0-9]+", value) if part]
-    if all(part.isalpha() or part.isdigit() for part in parts):  # names, words, an e-mail
-        return False
-    camel = sum(len(word) for word in _CAMEL_WORD.findall(value))
-    letters = re.sub(r"[^a-z]", "", unquote(value).lower().translate(_LEET))
-    if camel >= len(value) / 2 or _WEAK.search(letters):
-        return False
-    classes = sum(
-        any(test(c) for c in value)
-        for test in (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
-    )
-    return random_enough(value) and (classes >= 3 or (classes == 2 and len(value) >= 20))
 
 
 def _mixed(token: str) -> bool:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.policy.diff import parse_diff
-from bot.policy.secrets_scan import scan_files, shannon_entropy
+from bot.policy.secrets_formats import shannon_entropy
+from bot.policy.secrets_scan import scan_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -215,7 +216,7 @@ def _evasions() -> dict[str, str]:
         "private key header in pieces": 'x = 1\nHEADER = "-----BEGIN " + "RSA PRIVATE" + '
         '" KEY-----"',
         "password by its name": f'x = 1\nDB_PASSWORD = "{password}"',
-        "random value by its name, lower case": f"x: 1\napi_key: {lower}",
+        "random value by its name, lower case": f'x = 1\nAPI_KEY = "{lower}"',
         "password in a URL": f'x = 1\nDSN = "postgresql://app:{password}@db.internal:5432/app"',
         "percent-encoded": 'x = 1\nTOKEN = unquote("'
         + "".join(f"%{ord(c):02X}" for c in aws)
@@ -234,6 +235,19 @@ def test_credentials_hidden_from_a_line_scan_are_found(make_repo, name):
     assert [f.line for f in findings] == [2], [str(f) for f in findings]
     for text in (str(findings[0]), findings[0].model_dump_json()):
         assert not any(part in text for part in _chunks(TOKENS["GitHub token"][0], 6)[1:])
+
+
+def test_a_bare_value_by_its_name_counts_in_configuration_not_in_code(make_repo):
+    own = random.Random(18)
+    value = _rand(string.ascii_lowercase + string.digits, 26, own)
+    repo = make_repo({"README.md": "hello\n"})
+    repo.write("deploy/values.yml", f"image: app\napi_key: {value}\n")
+    repo.write(".env.production", f"DEBUG=0\nAPI_TOKEN={value}\n")
+    repo.write("app/client.py", f"x = 1\napi_key = {value}\n")  # a variable, in code
+    assert [str(f) for f in scan(repo)] == [
+        ".env.production line 2: secret-like value of `API_TOKEN`",
+        "deploy/values.yml line 2: secret-like value of `api_key`",
+    ]
 
 
 def test_a_credential_the_diff_only_moves_is_not_new(make_repo):
