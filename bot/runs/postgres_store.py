@@ -129,6 +129,33 @@ class PostgresRunStore:
         )
         return {row[0] for row in rows}
 
+    # Triggers
+
+    async def claim_trigger(self, key: str, delivery_id: str | None) -> bool:
+        inserted = await self._pool.fetchval(
+            "INSERT INTO triggers (key, delivery_id, seen_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key",
+            key,
+            delivery_id,
+            time.time(),
+        )
+        if inserted is not None:
+            return True
+        stored = await self._pool.fetchval("SELECT delivery_id FROM triggers WHERE key = $1", key)
+        return delivery_id is not None and stored == delivery_id
+
+    async def allow_reply(self, key: str, interval: float) -> bool:
+        now = time.time()
+        allowed = await self._pool.fetchval(
+            "INSERT INTO triggers (key, seen_at) VALUES ($1, $2) ON CONFLICT (key) "
+            "DO UPDATE SET seen_at = excluded.seen_at WHERE triggers.seen_at <= $3 "
+            "RETURNING key",
+            key,
+            now,
+            now - interval,
+        )
+        return allowed is not None
+
     # Installations
 
     async def save_installation(self, installation: Installation) -> None:

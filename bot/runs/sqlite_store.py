@@ -164,6 +164,34 @@ class SQLiteRunStore:
             found.update(row[0] for row in rows)
         return found
 
+    # Triggers
+
+    async def claim_trigger(self, key: str, delivery_id: str | None) -> bool:
+        async def claim(db: aiosqlite.Connection) -> bool:
+            cursor = await db.execute(
+                "INSERT INTO triggers (key, delivery_id, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (key, delivery_id, time.time()),
+            )
+            if cursor.rowcount == 1:
+                return True
+            row = await self._one("SELECT delivery_id FROM triggers WHERE key = ?", (key,))
+            return row is not None and delivery_id is not None and row[0] == delivery_id
+
+        return await self._transaction(claim)
+
+    async def allow_reply(self, key: str, interval: float) -> bool:
+        now = time.time()
+        row = await self._transaction(
+            lambda db: self._one(
+                "INSERT INTO triggers (key, seen_at) VALUES (?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET seen_at = excluded.seen_at WHERE triggers.seen_at <= ? "
+                "RETURNING key",
+                (key, now, now - interval),
+            )
+        )
+        return row is not None
+
     # Installations
 
     async def save_installation(self, installation: Installation) -> None:

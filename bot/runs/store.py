@@ -92,6 +92,16 @@ class RunStore(Protocol):
     async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
         """Which of these delivery ids are stored."""
 
+    # Triggers
+    async def claim_trigger(self, key: str, delivery_id: str | None) -> bool:
+        """Record that the trigger `key` (a comment's id, a label event) is acted on: True the
+        first time, and for the same delivery again (its handling failed: GitHub redelivers it
+        under its id); False for anything else, a replayed body under a new delivery id."""
+
+    async def allow_reply(self, key: str, interval: float) -> bool:
+        """True, and remembered, unless a reply under `key` was allowed less than `interval`
+        seconds ago."""
+
     # Installations
     async def save_installation(self, installation: Installation) -> None: ...
 

@@ -8,7 +8,15 @@ from bot.runs.models import RunState
 
 INSTALLATION = 42
 COMMENTS = "/repos/Codertocat/Hello-World/issues/1/comments"
-REACTIONS = "/repos/Codertocat/Hello-World/issues/comments/492700400/reactions"
+FIXTURE_COMMENT = 492700400
+"""The id of the fixture's comment; each comment a test makes needs an id of its own."""
+
+
+def reactions(comment_id: int = FIXTURE_COMMENT) -> str:
+    return f"/repos/Codertocat/Hello-World/issues/comments/{comment_id}/reactions"
+
+
+REACTIONS = reactions()
 
 
 def labeled(login: str = "alice", label: str = "patchbot", kind: str = "User") -> dict[str, Any]:
@@ -19,16 +27,21 @@ def labeled(login: str = "alice", label: str = "patchbot", kind: str = "User") -
     }
 
 
-def commented(body: str, login: str = "alice", kind: str = "User") -> dict[str, Any]:
+def commented(
+    body: str, login: str = "alice", kind: str = "User", comment_id: int = FIXTURE_COMMENT
+) -> dict[str, Any]:
     return {
         "installation": {"id": INSTALLATION},
-        "comment": {"body": body, "user": {"login": login, "type": kind}},
+        "comment": {"id": comment_id, "body": body, "user": {"login": login, "type": kind}},
         "sender": {"login": login, "type": kind},
     }
 
 
-async def comment_on(intake: Any, body: str, login: str = "alice", **kwargs: Any) -> None:
-    response = await intake.send("issue_comment", "created", commented(body, login), **kwargs)
+async def comment_on(
+    intake: Any, body: str, login: str = "alice", comment_id: int = FIXTURE_COMMENT, **kwargs: Any
+) -> None:
+    payload = commented(body, login, comment_id=comment_id)
+    response = await intake.send("issue_comment", "created", payload, **kwargs)
     assert response.status == 200
     await intake.settle()
 
@@ -123,7 +136,7 @@ async def test_second_trigger_while_a_run_is_active_is_refused(intake: Any) -> N
     intake.gh.reply("POST", REACTIONS, status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
     await comment_on(intake, "/patchbot fix")
-    await comment_on(intake, "/patchbot fix now please")
+    await comment_on(intake, "/patchbot fix now please", comment_id=2)
     [run] = await intake.store.list_runs()
     [reply] = intake.gh.calls_to("POST", COMMENTS)
     assert f"run #{run.id} is already queued" in reply.body["body"]
@@ -131,16 +144,17 @@ async def test_second_trigger_while_a_run_is_active_is_refused(intake: Any) -> N
 
 async def test_stop_cancels_the_queued_run(intake: Any) -> None:
     intake.allow("alice", "write")
-    intake.gh.reply("POST", REACTIONS, status=201)
+    for comment_id in (FIXTURE_COMMENT, 2, 3):
+        intake.gh.reply("POST", reactions(comment_id), status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
     await comment_on(intake, "/patchbot fix")
-    await comment_on(intake, "/patchbot stop")
+    await comment_on(intake, "/patchbot stop", comment_id=2)
     [run] = await intake.store.list_runs()
     assert run.state is RunState.CANCELLED
     [reply] = intake.gh.calls_to("POST", COMMENTS)
     assert f"run #{run.id}" in reply.body["body"]
     # With the run stopped, the issue can be worked on again.
-    await comment_on(intake, "/patchbot fix")
+    await comment_on(intake, "/patchbot fix", comment_id=3)
     assert len(await intake.store.list_runs()) == 2
 
 
@@ -150,18 +164,19 @@ async def test_stop_from_a_reader_is_refused(intake: Any) -> None:
     intake.gh.reply("POST", REACTIONS, status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
     await comment_on(intake, "/patchbot fix")
-    await comment_on(intake, "/patchbot stop", login="mallory")
+    await comment_on(intake, "/patchbot stop", login="mallory", comment_id=2)
     [run] = await intake.store.list_runs()
     assert run.state is RunState.QUEUED
 
 
 async def test_retry_reuses_the_last_instructions(intake: Any) -> None:
     intake.allow("alice", "write")
-    intake.gh.reply("POST", REACTIONS, status=201)
+    for comment_id in (FIXTURE_COMMENT, 2, 3):
+        intake.gh.reply("POST", reactions(comment_id), status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
     await comment_on(intake, "/patchbot fix mind the docs")
-    await comment_on(intake, "/patchbot stop")
-    await comment_on(intake, "/patchbot retry")
+    await comment_on(intake, "/patchbot stop", comment_id=2)
+    await comment_on(intake, "/patchbot retry", comment_id=3)
     latest = (await intake.store.list_runs())[0]
     assert latest.trigger == "retry" and latest.instructions == "mind the docs"
 

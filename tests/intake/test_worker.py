@@ -63,6 +63,7 @@ async def test_stop_cancels_a_running_run_at_its_next_heartbeat(
 ) -> None:
     intake.allow("alice", "write")
     intake.gh.reply("POST", REACTIONS, status=201)
+    intake.gh.reply("POST", REACTIONS.replace("492700400", "2"), status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
     body: dict[str, Any] = {
         "installation": {"id": 42},
@@ -77,7 +78,7 @@ async def test_stop_cancels_a_running_run_at_its_next_heartbeat(
         if worker.current is not None:
             break
         await asyncio.sleep(0.01)
-    stop = {**body, "comment": {**body["comment"], "body": "/patchbot stop"}}
+    stop = {**body, "comment": {**body["comment"], "id": 2, "body": "/patchbot stop"}}
     await intake.send("issue_comment", "created", stop)
     await intake.settle()
     stopped = await asyncio.wait_for(working, timeout=settings.lease_seconds * 3)
