@@ -186,6 +186,20 @@ def failure_text(run: Run, error: str) -> str:
     )
 
 
+def unpublished_text(run_id: int, error: str) -> str:
+    """The run verified a patch and could not push it or open its pull request."""
+    return "\n".join(
+        [
+            status_marker(run_id),
+            f"**Patchbot verified a patch but could not publish it** (run #{run_id}): "
+            f"{plain(error, 1000)}",
+            "",
+            "The verified patch is kept. Comment `/patchbot retry` to push it and open the pull "
+            "request without running the agent again.",
+        ]
+    )
+
+
 def stopped_text(run: Run) -> str:
     return "\n".join(
         [

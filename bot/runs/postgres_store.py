@@ -345,6 +345,35 @@ class PostgresRunStore:
             )
         return run_from_row(row)
 
+    async def keep_hold(self, run_id: int, worker: str, content: str) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            held = await connection.fetchval(
+                "SELECT id FROM runs WHERE id = $1 AND lease_owner = $2 AND state = 'running' "
+                "FOR UPDATE",
+                run_id,
+                worker,
+            )
+            if held is None:
+                raise LeaseLost(run_id, worker)
+            await connection.execute(
+                "INSERT INTO holds (run_id, content, held_at, held_by) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (run_id) DO UPDATE SET content = excluded.content, "
+                "held_at = excluded.held_at, held_by = excluded.held_by",
+                run_id,
+                content,
+                time.time(),
+                worker,
+            )
+
+    async def previous_run(self, repository: str, issue: int, run_id: int) -> Run | None:
+        return await self._run(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = $1 AND issue = $2 AND id < $3 "
+            "AND pull_request IS NULL ORDER BY id DESC LIMIT 1",
+            repository,
+            issue,
+            run_id,
+        )
+
     async def get_hold(self, run_id: int) -> Hold | None:
         row = await self._pool.fetchrow(
             f"SELECT {HOLD_FIELDS} FROM holds WHERE run_id = $1", run_id

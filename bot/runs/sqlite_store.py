@@ -356,6 +356,31 @@ class SQLiteRunStore:
 
         return await self._transaction(hold)
 
+    async def keep_hold(self, run_id: int, worker: str, content: str) -> None:
+        async def keep(db: aiosqlite.Connection) -> None:
+            held = await self._one(
+                "SELECT id FROM runs WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                (run_id, worker),
+            )
+            if held is None:
+                raise LeaseLost(run_id, worker)
+            await db.execute(
+                "INSERT INTO holds (run_id, content, held_at, held_by) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (run_id) DO UPDATE SET content = excluded.content, "
+                "held_at = excluded.held_at, held_by = excluded.held_by",
+                (run_id, content, time.time(), worker),
+            )
+
+        await self._transaction(keep)
+
+    async def previous_run(self, repository: str, issue: int, run_id: int) -> Run | None:
+        row = await self._one(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = ? AND issue = ? AND id < ? "
+            "AND pull_request IS NULL ORDER BY id DESC LIMIT 1",
+            (repository, issue, run_id),
+        )
+        return run_from_row(row) if row else None
+
     async def get_hold(self, run_id: int) -> Hold | None:
         row = await self._one(f"SELECT {HOLD_FIELDS} FROM holds WHERE run_id = ?", (run_id,))
         return Hold.model_validate(dict(row)) if row else None

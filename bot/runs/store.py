@@ -150,7 +150,16 @@ class RunStore(Protocol):
         """Pause a run `worker` holds until a human decides: state awaiting_approval, the
         lease released, `content` kept. Raises LeaseLost if `worker` does not hold it."""
 
+    async def keep_hold(self, run_id: int, worker: str, content: str) -> None:
+        """Keep `content` as the run's hold while `worker` holds the run, its state and any
+        decision unchanged: a verified patch outlives a failed publication, and the run's
+        next attempt (or a retry) publishes it. Raises LeaseLost if `worker` does not hold
+        the run."""
+
     async def get_hold(self, run_id: int) -> Hold | None: ...
+
+    async def previous_run(self, repository: str, issue: int, run_id: int) -> Run | None:
+        """The issue's latest first run (not a revision) older than run `run_id`."""
 
     async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
         """Record `login`'s decision on a held run: approved queues it again (a worker
