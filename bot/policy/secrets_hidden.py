@@ -33,6 +33,7 @@ _GLUE = re.compile(
     r"(?:(?:[A-Za-z_$][\w$]*\s+){0,3}[A-Za-z_$][\w$]*\s*(?::?=|=>|:)\s*|\.?[A-Za-z_]\w*\()?"
     r"[\s+,;()\[\]{}]*"
 )
+_KEY_AFTER = re.compile(r"\s*(?::(?!:)|=(?!=))")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){10,}")
 _INVISIBLY = "with invisible characters"
@@ -58,7 +59,7 @@ class Piece:
     before: str
     """What comes before it since the previous piece: on its line, or a whole line."""
     literal: bool = True
-    """A quoted string (only those are joined)."""
+    """A quoted string that is a value, not a key (only those are joined)."""
     hidden: str = ""
     """How its text differs from what the line shows: `escaped`, `with invisible characters`."""
 
@@ -91,7 +92,8 @@ def pieces(lines: list[DiffLine]) -> list[Piece]:
             body = match.group("body")
             if text := _unescape(body):
                 how = "" if text == body else "escaped" if "\\" in body else _INVISIBLY
-                found.append(Piece(line.number, text, before, hidden=how))
+                value = not _KEY_AFTER.match(line.text, end)  # `"name": ...` names a value
+                found.append(Piece(line.number, text, before, value, how))
                 before = ""
         if not literals:
             found += [Piece(line.number, _unescape(t), "", False) for t in _BARE.findall(line.text)]

@@ -17,6 +17,7 @@ from bot.handlers.dispatcher import Dispatcher
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
 from bot.runs.worker import Worker
+from bot.web.limits import GUARD, ConnectionGuard, ServerLimits, bounded
 from bot.web.signature import BadSignature, verify_signature
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,14 @@ def create_app(
     store: RunStore,
     dispatcher: Dispatcher,
     workers: Sequence[Worker] = (),
+    limits: ServerLimits | None = None,
 ) -> web.Application:
     """The app; on start-up it recovers unprocessed deliveries and starts the embedded workers.
+    Serve it with `LimitedSite` so that `limits` hold (see `bot.web.limits`).
 
     The caller owns (opens and closes) the store."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[bounded])
+    app[GUARD] = ConnectionGuard(limits or ServerLimits())
     app[SECRET] = webhook_secret
     app[STORE] = store
     app[DISPATCHER] = dispatcher

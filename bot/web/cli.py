@@ -50,6 +50,7 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.runs.worker import Worker
     from bot.web.app import create_app, tune_garbage_collector
     from bot.web.github_app import installation_apis
+    from bot.web.limits import LimitedSite
 
     pipeline = load_pipeline(args.pipeline)
     async with opened_store(settings.database_url) as store, installation_apis(settings) as github:
@@ -64,7 +65,7 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, args.host, args.port).start()
+            await LimitedSite(runner, args.host, args.port).start()
             tune_garbage_collector()
             print(f"patchbot: listening on http://{args.host}:{args.port}/webhooks", flush=True)
             await wait_for_signal()
