@@ -2,9 +2,10 @@
 
 A request's headers and its body must each arrive within a deadline, and past a number of
 open connections the one that has waited longest without sending a whole request is closed to
-make room. A genuine delivery arrives in milliseconds (GitHub gives up after 10 s); a slow or
-idle connection never finishes, so it is the one closed, and the server never runs out of
-file descriptors while deliveries wait at the door.
+make room (one that just arrived is left its chance: if none has waited a second, the newest
+is closed instead). A genuine delivery arrives in milliseconds (GitHub gives up after 10 s);
+a slow or idle connection never finishes, so it is the one closed, and the server never runs
+out of file descriptors while deliveries wait at the door.
 
 `create_app` installs the middleware and a `ConnectionGuard`; `LimitedSite` is the TCP site
 whose connections the guard watches (`patchbot serve`, the local stack and the benchmark use
@@ -26,6 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field
 log = logging.getLogger(__name__)
 
 
+RESERVED_FILES = 256
+"""File descriptors kept for what is not a settled connection: connections accepted in one
+burst before they are counted (up to the listen backlog, 128), the database, logs, calls to
+GitHub, git and sandbox processes."""
+
+
 class ServerLimits(BaseModel):
     """How long a client may take, and how many may be connected at once."""
 
@@ -37,13 +44,20 @@ class ServerLimits(BaseModel):
     body_timeout: float = Field(default=10.0, gt=0)
     """Seconds a request's body may take to arrive once its headers have (408 after)."""
     max_connections: int | None = Field(default=None, ge=2)
-    """Connections open at once; None: half the process's open-file limit, at most 1,000."""
+    """Connections open at once; None: the process's open-file limit less RESERVED_FILES,
+    at most 10,000."""
+    eviction_age: float = Field(default=1.0, ge=0)
+    """Seconds a connection must have waited for its request before it may be closed to make
+    room; while every waiting one is younger, the newest connection is closed instead. A
+    genuine delivery sends its request within milliseconds."""
 
     def connection_limit(self) -> int:
         if self.max_connections is not None:
             return self.max_connections
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        return max(2, min(1000, soft // 2)) if soft != resource.RLIM_INFINITY else 1000
+        if soft == resource.RLIM_INFINITY:
+            return 10_000
+        return max(16, min(10_000, soft - RESERVED_FILES))
 
 
 class ConnectionGuard:
@@ -57,6 +71,8 @@ class ConnectionGuard:
         """Connections closed because a request's headers did not arrive in time."""
         self.evicted = 0
         """Connections closed to make room for a new one."""
+        self.refused = 0
+        """New connections closed at once: the limit was reached and none was old enough."""
         self._open: set[asyncio.BaseTransport] = set()
         self._headers: dict[asyncio.BaseTransport, float] = {}
         """Waiting for a request's headers (new, or idle between requests), oldest first."""
@@ -72,14 +88,20 @@ class ConnectionGuard:
         return _Guarded(inner, self)
 
     def opened(self, transport: asyncio.BaseTransport) -> None:
+        """A new connection; past the limit, the one that has waited longest for its request
+        is closed if it waited `eviction_age`, else the new one is."""
         self._open.add(transport)
         self.waiting(transport)
-        if len(self._open) > self.limit:
-            waiting = [next(iter(d.items())) for d in (self._headers, self._body) if d]
-            oldest = min(waiting, key=lambda item: item[1])[0]
-            if oldest is not transport:
-                self.evicted += 1
-                self._close(oldest)
+        if len(self._open) <= self.limit:
+            return
+        waiting = [next(iter(d.items())) for d in (self._headers, self._body) if d]
+        oldest, since = min(waiting, key=lambda item: item[1])
+        if oldest is not transport and time.monotonic() - since >= self.limits.eviction_age:
+            self.evicted += 1
+            self._close(oldest)
+        else:
+            self.refused += 1
+            self._close(transport)
 
     def closed(self, transport: asyncio.BaseTransport) -> None:
         self._open.discard(transport)
@@ -161,7 +183,9 @@ async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             async with asyncio.timeout(guard.limits.body_timeout):
                 await request.read()
-        except (TimeoutError, ConnectionResetError):  # late, or closed to make room
+        except (TimeoutError, ConnectionResetError, RuntimeError) as error:
+            if isinstance(error, RuntimeError) and transport and not transport.is_closing():
+                raise  # not aiohttp's "Connection closed."
             late = f"the request body did not arrive within {guard.limits.body_timeout:g} s"
             response = web.json_response({"error": late}, status=408)
             response.force_close()

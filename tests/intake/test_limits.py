@@ -129,9 +129,10 @@ async def test_an_idle_keep_alive_connection_is_closed(server: Any) -> None:
 async def test_with_every_slot_taken_by_slow_clients_deliveries_are_still_answered(
     serve: Any, store: RunStore
 ) -> None:
-    url, guard = await serve(ServerLimits(header_timeout=60, body_timeout=60, max_connections=20))
+    limits = ServerLimits(header_timeout=60, body_timeout=60, max_connections=20, eviction_age=0.2)
+    url, guard = await serve(limits)
     slow = [await SlowClient.connect(url, body_too=n % 2 == 0) for n in range(guard.limit)]
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)  # older than eviction_age
     assert guard.open == guard.limit
     ids = [f"genuine-{n}" for n in range(5)]
     assert [await post_delivery(url, delivery_id) for delivery_id in ids] == [200] * 5
@@ -145,4 +146,18 @@ async def test_with_every_slot_taken_by_slow_clients_deliveries_are_still_answer
     for client in slow[1:]:
         with pytest.raises(TimeoutError):
             await client.closed_within(0.01)
+        client.writer.close()
+
+
+async def test_while_every_waiting_connection_is_young_the_newest_one_is_closed(
+    serve: Any,
+) -> None:
+    limits = ServerLimits(header_timeout=60, body_timeout=60, max_connections=5, eviction_age=30)
+    url, guard = await serve(limits)
+    slow = [await SlowClient.connect(url) for _ in range(guard.limit)]
+    await asyncio.sleep(0.1)
+    newest = await SlowClient.connect(url)
+    assert await newest.closed_within(2) == b""
+    assert (guard.refused, guard.evicted, guard.open) == (1, 0, guard.limit)
+    for client in slow:
         client.writer.close()
