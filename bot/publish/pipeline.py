@@ -251,8 +251,11 @@ class _Publish(RunSteps):
         """Push the patch on its base commit and open the pull request (or, with autonomy
         `comment`, post the patch); `approved_by` when a human let it through. A failure says
         the patch is kept for `/patchbot retry`, and the run fails with what it cost."""
+        body = held.body + (f"\n\n{approval_line(approved_by)}" if approved_by else "")
         try:
-            return await self._publish(checkout, url, repository, held, approved_by, cost_usd)
+            if held.autonomy == "comment":
+                return await self.comment_patch(held, body, cost_usd)
+            pr_url = await self.open_pull(checkout, url, repository, held, body)
         except (PatchbotError, gidgethub.HTTPException) as error:
             reason = self.context.trace.redact(f"{type(error).__name__}: {error}")
             await self.status.show(texts.unpublished_text(self.run.id, reason), final=True)
@@ -262,25 +265,23 @@ class _Publish(RunSteps):
                 summary=f"could not publish the verified patch, which is kept: {reason}",
                 cost_usd=cost_usd,
             )
+        return RunOutcome(state=RunState.SUCCEEDED, summary=f"opened {pr_url}", cost_usd=cost_usd)
 
-    async def _publish(
-        self,
-        checkout: Path,
-        url: str,
-        repository: dict[str, Any],
-        held: HeldPatch,
-        approved_by: str | None,
-        cost_usd: float,
-    ) -> RunOutcome:
+    async def comment_patch(self, held: HeldPatch, body: str, cost_usd: float) -> RunOutcome:
+        """Autonomy `comment`: the verified patch in the status comment, nothing pushed."""
+        text = texts.patch_comment_text(self.run.id, held.check_summary, held.patch, body)
+        await self.status.show(text, final=True)
+        await self.unlabel(NEEDS_HUMAN_LABEL)
+        self.context.trace.event("patch_commented", autonomy=held.autonomy)
+        summary = "posted the verified patch in a comment (autonomy: comment)"
+        return RunOutcome(state=RunState.SUCCEEDED, summary=summary, cost_usd=cost_usd)
+
+    async def open_pull(
+        self, checkout: Path, url: str, repository: dict[str, Any], held: HeldPatch, body: str
+    ) -> str:
+        """Push the patch as one commit on its base and open (or update) the pull request
+        with its check run; the pull request's URL."""
         run = self.run
-        body = held.body + (f"\n\n{approval_line(approved_by)}" if approved_by else "")
-        if held.autonomy == "comment":
-            text = texts.patch_comment_text(run.id, held.check_summary, held.patch, body)
-            await self.status.show(text, final=True)
-            await self.unlabel(NEEDS_HUMAN_LABEL)
-            self.context.trace.event("patch_commented", autonomy=held.autonomy)
-            summary = "posted the verified patch in a comment (autonomy: comment)"
-            return RunOutcome(state=RunState.SUCCEEDED, summary=summary, cost_usd=cost_usd)
         await self.working_on("pushing", f"branch `{held.branch}`")
         await run_git(["checkout", "--quiet", "--detach", held.base_commit], cwd=checkout)
         head = await commit_patch(checkout, held.branch, held.patch, held.commit_message)
@@ -307,4 +308,4 @@ class _Publish(RunSteps):
         pr_url = str(pull["html_url"])
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
-        return RunOutcome(state=RunState.SUCCEEDED, summary=f"opened {pr_url}", cost_usd=cost_usd)
+        return pr_url
