@@ -30,8 +30,8 @@ _LINKED_HOSTS: ContextVar[tuple[str, ...]] = ContextVar("linked_hosts", default=
 @contextlib.contextmanager
 def linking(hosts: Iterable[str]) -> Iterator[None]:
     """Within the block, URLs in untrusted text stay links when their host is one of `hosts` or
-    a subdomain of one; every other URL is shown as code, not linked. Outside any block no URL
-    is linked."""
+    a subdomain of one; every other URL is shown, not linked. Outside any block no URL is
+    linked."""
     allowed = tuple(host.strip().strip(".").lower() for host in hosts if host.strip())
     token = _LINKED_HOSTS.set(allowed)
     try:
