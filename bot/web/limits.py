@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 log = logging.getLogger(__name__)
 
 
+SWEEP_EVERY = 0.25
+"""Seconds between two looks for connections whose headers are late."""
 RESERVED_FILES = 256
 """File descriptors kept for what is not a settled connection: connections accepted in one
 burst before they are counted (up to the listen backlog, 128), the database, logs, calls to
@@ -78,6 +80,7 @@ class ConnectionGuard:
         """Waiting for a request's headers (new, or idle between requests), oldest first."""
         self._body: dict[asyncio.BaseTransport, float] = {}
         """Headers in, waiting for the body (bounded by the middleware), oldest first."""
+        self._sweeping: asyncio.TimerHandle | None = None
 
     @property
     def open(self) -> int:
@@ -114,9 +117,9 @@ class ConnectionGuard:
             return
         self._body.pop(transport, None)
         self._headers.pop(transport, None)
-        since = self._headers[transport] = time.monotonic()
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.limits.header_timeout, self._expire, transport, since)
+        self._headers[transport] = time.monotonic()
+        if self._sweeping is None:
+            self._sweeping = asyncio.get_running_loop().call_later(SWEEP_EVERY, self._sweep)
 
     def reading(self, transport: asyncio.BaseTransport) -> None:
         """Its request's headers arrived; the body has not yet."""
@@ -127,10 +130,17 @@ class ConnectionGuard:
         """A whole request arrived: the connection is never closed from here on."""
         self._body.pop(transport, None)
 
-    def _expire(self, transport: asyncio.BaseTransport, since: float) -> None:
-        if self._headers.get(transport) == since:
+    def _sweep(self) -> None:
+        """Close the connections whose request's headers are late (oldest first)."""
+        self._sweeping = None
+        late = time.monotonic() - self.limits.header_timeout
+        for transport, since in list(self._headers.items()):
+            if since > late:
+                break
             self.closed_late += 1
             self._close(transport)
+        if self._headers:
+            self._sweeping = asyncio.get_running_loop().call_later(SWEEP_EVERY, self._sweep)
 
     def _close(self, transport: asyncio.BaseTransport) -> None:
         self._headers.pop(transport, None)
