@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 0.25
 """Seconds between two looks for connections whose headers are late."""
-RESERVED_FILES = 256
-"""File descriptors kept for what is not a settled connection: connections accepted in one
-burst before they are counted (up to the listen backlog, 128), the database, logs, calls to
-GitHub, git and sandbox processes."""
+RESERVED_FILES = 384
+"""File descriptors kept for what is not a settled connection: connections accepted in
+bursts before they are counted (up to the listen backlog, 128, each), closed ones whose
+descriptor is released a moment later, the database, logs, calls to GitHub, git and sandbox
+processes."""
 
 
 class ServerLimits(BaseModel):
