@@ -99,7 +99,7 @@ class ConnectionGuard:
         if len(self._open) <= self.limit:
             return
         waiting = [next(iter(d.items())) for d in (self._headers, self._body) if d]
-        oldest, since = min(waiting, key=lambda item: item[1])
+        oldest, since = min(waiting, key=lambda item: item[1], default=(transport, 0.0))
         if oldest is not transport and time.monotonic() - since >= self.limits.eviction_age:
             self.evicted += 1
             self._close(oldest)
@@ -135,7 +135,8 @@ class ConnectionGuard:
         """Close the connections whose request's headers are late (oldest first)."""
         self._sweeping = None
         late = time.monotonic() - self.limits.header_timeout
-        for transport, since in list(self._headers.items()):
+        while self._headers:
+            transport, since = next(iter(self._headers.items()))
             if since > late:
                 break
             self.closed_late += 1
