@@ -4,20 +4,28 @@ Starts the serve-equivalent app (`create_app` with the SQLite store, the dispatc
 embedded worker, as `patchbot serve` builds it, but with a GitHub double instead of the App
 client) in its own process, posts pre-signed deliveries over loopback at concurrency 1, 16
 and 64, then checks that every acknowledged delivery is in the store. Last, it measures how
-soon a run orphaned by a SIGKILLed worker is running again under another worker.
+soon a run orphaned by a SIGKILLed worker is running again under another worker. Then the
+slow-connection case: the server under `ulimit -n 1024`, 1,000 clients that send part of a
+request and a byte a second (reconnecting when cut off), and genuine deliveries through them
+with GitHub's 10 s timeout; once against the server as `patchbot serve` runs it, once against
+a plain `web.TCPSite` with no limits, for comparison.
 
-    python bench/webhooks.py [--requests 4000]
+    python bench/webhooks.py [--requests 4000] [--slow 1000] [--slow-only]
 
-Prints a table and writes bench/results/webhooks.json. Goals: >= 1,000 deliveries/s, p99 <
-25 ms at concurrency 16, zero missing, orphaned run running again within lease + 5 s.
+Prints tables and writes bench/results/webhooks.json. Goals: >= 1,000 deliveries/s, p99 <
+25 ms at concurrency 16, zero missing, orphaned run running again within lease + 5 s; with
+1,000 slow connections, every genuine delivery answered within 10 s, none lost, `/healthz`
+always answering.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -25,8 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -51,8 +61,10 @@ def free_port() -> int:
         return port
 
 
-async def serve(port: int, database_url: str, data_dir: str) -> None:
-    """The server process: the app `patchbot serve` builds, GitHub replaced by a double."""
+async def serve(port: int, database_url: str, data_dir: str, guarded: bool = True) -> None:
+    """The server process: the app `patchbot serve` builds, GitHub replaced by a double; with
+    `guarded` False, on a plain `web.TCPSite` (no connection limits), for comparison. Prints
+    the connection guard's counts when it stops."""
     from aiohttp import web
 
     from bot.handlers import build_router
@@ -63,6 +75,7 @@ async def serve(port: int, database_url: str, data_dir: str) -> None:
     from bot.testing.recording_gh import RecordingGitHubAPI
     from bot.web.app import create_app, tune_garbage_collector
     from bot.web.cli import wait_for_signal
+    from bot.web.limits import GUARD, LimitedSite
 
     settings = Settings.from_env(
         {"WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url, "PATCHBOT_DATA_DIR": data_dir}
@@ -81,10 +94,19 @@ async def serve(port: int, database_url: str, data_dir: str) -> None:
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    site = LimitedSite if guarded else web.TCPSite
+    await site(runner, "127.0.0.1", port).start()
     tune_garbage_collector()
     print("ready", flush=True)
     await wait_for_signal()
+    guard = app[GUARD]
+    counts = {
+        "limit": guard.limit,
+        "evicted": guard.evicted,
+        "refused": guard.refused,
+        "closed_late": guard.closed_late,
+    }
+    print(json.dumps(counts), flush=True)
     await runner.cleanup()
     await store.close()
 
@@ -126,20 +148,28 @@ def deliveries(payloads: Payloads, count: int, tag: str) -> list[tuple[str, byte
 
 
 async def blast(
-    url: str, batch: list[tuple[str, bytes, dict[str, str]]], concurrency: int
+    url: str,
+    batch: list[tuple[str, bytes, dict[str, str]]],
+    concurrency: int,
+    timeout: float = 30,
+    per_second: float | None = None,
 ) -> dict[str, Any]:
+    """Post `batch` with `concurrency` clients (at most `per_second` started each second)."""
     latencies: list[float] = []
     acknowledged: list[str] = []
     failures = 0
     queue = list(reversed(batch))
     connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    bound = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=bound) as session:
 
         async def client() -> None:
             nonlocal failures
             while queue:
                 delivery_id, body, headers = queue.pop()
+                if per_second:
+                    due = first + (len(batch) - len(queue) - 1) / per_second
+                    await asyncio.sleep(due - time.perf_counter())
                 started = time.perf_counter()
                 try:
                     async with session.post(url, data=body, headers=headers) as response:
@@ -153,9 +183,9 @@ async def blast(
                 else:
                     failures += 1
 
-        started = time.perf_counter()
+        first = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - first
     latencies.sort()
     return {
         "concurrency": concurrency,
@@ -223,13 +253,30 @@ async def orphan_recovery(database_url: str, data_dir: Path) -> float:
         await store.close()
 
 
-def start_server(root: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    root: Path,
+    database_url: str,
+    *,
+    guarded: bool = True,
+    open_files: int | None = None,
+    log: Path | None = None,
+) -> tuple[subprocess.Popen[str], str]:
+    """The server process; `open_files` caps its descriptors as `ulimit -n` would; its
+    stderr goes to `log` when given."""
     port = free_port()
+    command = [sys.executable, __file__, "--serve", str(port), database_url, str(root / "data")]
+
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), database_url, str(root / "data")],
+        [*command, *([] if guarded else ["--unguarded"])],
         cwd=REPO,
         stdout=subprocess.PIPE,
+        stderr=log.open("w") if log else None,
         text=True,
+        preexec_fn=limit_files,
     )
     assert server.stdout is not None
     if server.stdout.readline().strip() != "ready":
@@ -307,7 +354,175 @@ def main(requests: int) -> dict[str, Any]:
     }
 
 
+# --- slow connections ---------------------------------------------------------------------
+
+SLOW_CONNECTIONS = (1000, 1100)
+SLOW_OPEN_FILES = 1024
+"""The server runs under `ulimit -n 1024`, as when the issue was found (with 1,100)."""
+SLOW_DELIVERIES = {True: 200, False: 100}
+"""Genuine deliveries sent through the flood, to the guarded server and to the plain one."""
+DELIVERIES_PER_SECOND = 20
+RECONNECT_AFTER = 1.0
+"""Seconds a slow client waits before it connects again once cut off (slowloris re-creates
+its sockets every few seconds)."""
+GITHUB_TIMEOUT = 10.0
+"""Seconds GitHub waits for an answer before it counts a delivery as failed."""
+
+
+async def hold_slow_connection(
+    host: str, port: int, body: bool, stop: asyncio.Event, tally: Counter[str]
+) -> None:
+    """One slow client: part of a request (headers, or headers and part of a body), then a
+    byte a second; when the server closes it, it connects again after RECONNECT_AFTER."""
+    head = b"POST /webhooks HTTP/1.1\r\nHost: bench\r\n"
+    while not stop.is_set():
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+        except (OSError, TimeoutError):
+            tally["refused"] += 1
+            await asyncio.sleep(0.2)
+            continue
+        tally["connects"] += 1
+        tally["open"] += 1
+        writer.write(head + (b"Content-Length: 100000\r\n\r\n{" if body else b"X-Slow: "))
+        try:
+            while not stop.is_set():
+                writer.write(b"x")
+                await writer.drain()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reader.read(1024), 1.0)
+                    tally["cut_off"] += 1  # answered (408) or closed: either way, done with us
+                    break
+        except OSError:
+            tally["cut_off"] += 1
+        finally:
+            tally["open"] -= 1
+            writer.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RECONNECT_AFTER)
+
+
+async def sample_health(base: str, stop: asyncio.Event) -> list[float | None]:
+    """`/healthz` every half second until `stop`: seconds to answer, None when it failed."""
+    samples: list[float | None] = []
+    bound = aiohttp.ClientTimeout(total=GITHUB_TIMEOUT)
+    async with aiohttp.ClientSession(timeout=bound) as session:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                async with session.get(f"{base}/healthz") as answer:
+                    await answer.read()
+                    ok = answer.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            samples.append(time.perf_counter() - started if ok else None)
+            await asyncio.sleep(0.5)
+    return samples
+
+
+async def under_slow_flood(url: str, slow: int, count: int) -> dict[str, Any]:
+    """Genuine deliveries (20 a second, concurrency 4, GitHub's timeout) while `slow` slow
+    clients hold on."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    stop, tally = asyncio.Event(), Counter[str]()
+    holders = [
+        asyncio.create_task(hold_slow_connection(host, port, n % 2 == 1, stop, tally))
+        for n in range(slow)
+    ]
+    await asyncio.sleep(5)  # every client connected; the first deadlines have passed
+    held = tally["open"]
+    health_stop = asyncio.Event()
+    health = asyncio.create_task(sample_health(url.removesuffix("/webhooks"), health_stop))
+    batch = deliveries(count, f"slow-{slow}")
+    row = await blast(url, batch, 4, timeout=GITHUB_TIMEOUT, per_second=DELIVERIES_PER_SECOND)
+    health_stop.set()
+    samples = await health
+    stop.set()
+    await asyncio.gather(*holders)
+    answered = sorted(sample for sample in samples if sample is not None)
+    row.update(
+        slow_clients=slow,
+        slow_open_at_start=held,
+        slow_connects=tally["connects"],
+        slow_cut_off=tally["cut_off"],
+        slow_refused=tally["refused"],
+        healthz_samples=len(samples),
+        healthz_failed=len(samples) - len(answered),
+        healthz_p50_ms=round(statistics.median(answered) * 1000, 2) if answered else None,
+    )
+    return row
+
+
+def slow_case(counts: list[int]) -> dict[str, Any]:
+    """The flood of each size against the server as `patchbot serve` runs it, then against a
+    plain site (no limits), all under `ulimit -n 1024`."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < max(counts) + 256:
+        raise SystemExit(f"--slow {max(counts)} needs `ulimit -n` {max(counts) + 256} ({hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    rows = []
+    for guarded, slow in [(True, count) for count in counts] + [(False, c) for c in counts]:
+        root = Path(tempfile.mkdtemp(prefix="patchbot-bench-slow-"))
+        database_url = f"sqlite:///{root / 'patchbot.db'}"
+        log = root / "server.log"
+        server, url = start_server(
+            root, database_url, guarded=guarded, open_files=SLOW_OPEN_FILES, log=log
+        )
+        try:
+            row = asyncio.run(under_slow_flood(url, slow, SLOW_DELIVERIES[guarded]))
+        finally:
+            stop_server(server)
+        assert server.stdout is not None
+        row["server"] = "limited (patchbot serve)" if guarded else "plain TCPSite"
+        row["server_counts"] = json.loads(server.stdout.read().strip().splitlines()[-1])
+        row["server_counts"]["accept_failed"] = log.read_text().count("Too many open files")
+        asyncio.run(count_missing(database_url, [row]))
+        row["lost"] = row["failures"] + row["missing"]
+        rows.append(row)
+    guarded_rows = rows[: len(counts)]
+    return {
+        "rows": rows,
+        "open_files": SLOW_OPEN_FILES,
+        "github_timeout_s": GITHUB_TIMEOUT,
+        "reconnect_after_s": RECONNECT_AFTER,
+        "goals": {
+            "all_answered_within_10s": all(row["failures"] == 0 for row in guarded_rows),
+            "none_lost": all(row["lost"] == 0 for row in guarded_rows),
+            "healthz_always_answered": all(row["healthz_failed"] == 0 for row in guarded_rows),
+        },
+    }
+
+
+def report_slow(results: dict[str, Any]) -> None:
+    print(
+        f"\nslow connections under ulimit -n {results['open_files']} (each reconnects "
+        f"{results['reconnect_after_s']:g} s after it is cut off): genuine deliveries "
+        f"(concurrency 4, {results['github_timeout_s']:g} s timeout)"
+    )
+    print(
+        f"{'server':>25} {'slow':>5} {'held':>5} {'cut off':>8} {'sent':>5} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'failed':>7} {'lost':>5} {'healthz ok':>11}  server counts"
+    )
+    for row in results["rows"]:
+        health = f"{row['healthz_samples'] - row['healthz_failed']}/{row['healthz_samples']}"
+        print(
+            f"{row['server']:>25} {row['slow_clients']:>5} {row['slow_open_at_start']:>5} "
+            f"{row['slow_cut_off']:>8} {row['requests']:>5} {row['p50_ms']:>8} "
+            f"{row['p99_ms']:>8} {row['failures']:>7} {row['lost']:>5} {health:>11}  "
+            f"{row['server_counts']}"
+        )
+    for goal, met in results["goals"].items():
+        print(f"  {'met ' if met else 'MISSED'} {goal}")
+
+
 def report(results: dict[str, Any]) -> None:
+    if "rows" in results:
+        report_throughput(results)
+    report_slow(results["slow_connections"])
+
+
+def report_throughput(results: dict[str, Any]) -> None:
     print(
         f"{'concurrency':>11} {'requests':>9} {'deliveries/s':>13} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'failed':>7} {'missing':>8} {'all handled +s':>15}"
@@ -330,13 +545,24 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument(
+        "--slow",
+        type=int,
+        nargs="+",
+        default=list(SLOW_CONNECTIONS),
+        help="slow connections held open in the slow-connection case (one run each)",
+    )
+    parser.add_argument("--slow-only", action="store_true", help="run the slow case alone")
+    parser.add_argument(
         "--serve", nargs=3, metavar=("PORT", "DATABASE_URL", "DATA_DIR"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--unguarded", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(int(args.serve[0]), args.serve[1], args.serve[2]))
+        port, database_url, data_dir = args.serve
+        asyncio.run(serve(int(port), database_url, data_dir, guarded=not args.unguarded))
         sys.exit(0)
-    results = main(args.requests)
+    results = {} if args.slow_only else main(args.requests)
+    results["slow_connections"] = slow_case(args.slow)
     report(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
     """`text`: one readable line per event; `json`: one JSON object per line with `time`,
     `level`, `logger`, `message` and, when known, `delivery_id`, `run_id`, `repo`, `issue`."""
+    linked_hosts: str | None = Field(default=None, validation_alias="PATCHBOT_LINK_HOSTS")
+    """Comma-separated hosts that URLs in untrusted text Patchbot posts (the model's summary,
+    issue text) may link to, their subdomains included; unset: the GitHub host of
+    `GITHUB_API_URL`. Any other URL is shown, not linked; images never are."""
     data_dir: Path = Field(default=Path("patchbot-data"), validation_alias="PATCHBOT_DATA_DIR")
     """Folder for run traces (one JSON-lines file per run under `runs/`)."""
     trigger_label: str = Field(
@@ -161,6 +165,15 @@ class Settings(BaseSettings):
         """A worker renews its lease this often: three chances before it expires, and at
         least every 5 s, so that `/patchbot stop` takes effect within seconds."""
         return min(self.lease_seconds / 3, 5.0)
+
+    @property
+    def link_hosts(self) -> tuple[str, ...]:
+        """`PATCHBOT_LINK_HOSTS`, or the host of `GITHUB_API_URL` without its `api.`
+        (`github.com` for `https://api.github.com`, `HOST` for `https://HOST/api/v3`)."""
+        if self.linked_hosts is not None:
+            return tuple(host.strip() for host in self.linked_hosts.split(",") if host.strip())
+        host = urlsplit(self.github_api_url).hostname or ""
+        return (host.removeprefix("api."),) if host else ()
 
     def require_webhook_secret(self) -> str:
         """The webhook secret, or ConfigError saying how to set one."""

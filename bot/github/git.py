@@ -1,4 +1,5 @@
-"""Clone and push over HTTPS with an installation token that never touches the disk or argv.
+"""Clone and push over HTTPS with an installation token that never touches the disk or argv,
+trying again after a transient failure.
 
 The token reaches git only through the environment of the git process, as an
 `http.<remote URL>.extraHeader` set with `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/
@@ -21,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError, PatchbotError
+from bot.github.retrying import RetryConfig, backoff_wait, git_transient
 from bot.trace import Redactor
 
 log = logging.getLogger(__name__)
@@ -100,16 +102,53 @@ async def run_git(
     url: str | None = None,
     token: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    retry: RetryConfig | None = None,
 ) -> str:
-    """Run `git ARGS`; return stdout. The token only reaches git's environment."""
+    """Run `git ARGS`; return stdout. The token only reaches git's environment. A command
+    that talks to the remote `url` is run again after a transient failure (a 5xx, a dropped
+    connection), with backoff within `retry` (default `RetryConfig()`), as API calls are."""
     redact = Redactor([token, _basic_header(token)] if token else [])
     shown = redact(" ".join(["git", *args]))
+    bounds = retry or RetryConfig()
+    attempt, waited = 0, 0.0
+    while True:
+        attempt += 1
+        try:
+            return await _run_once(args, shown, redact, cwd, git_environment(url, token), timeout)
+        except GitTimeout:
+            raise  # it already had `timeout` seconds: a stall, not a blip
+        except GitError as error:
+            wait = backoff_wait(bounds, attempt)
+            if (
+                url is None
+                or not git_transient(str(error))
+                or attempt >= bounds.max_attempts
+                or waited + wait > bounds.max_total_wait
+            ):
+                if attempt == 1:
+                    raise
+                raise GitError(
+                    f"{error} (after {attempt} attempts)", returncode=error.returncode
+                ) from error
+            log.warning("%s failed for a moment; retrying in %.1f s: %s", shown, wait, error)
+            await asyncio.sleep(wait)
+            waited += wait
+
+
+async def _run_once(
+    args: Sequence[str],
+    shown: str,
+    redact: Redactor,
+    cwd: Path | None,
+    env: dict[str, str],
+    timeout: float,
+) -> str:
     log.info("running %s", shown)
     process = await asyncio.create_subprocess_exec(
         "git",
         *args,
         cwd=cwd,
-        env=git_environment(url, token),
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -142,6 +181,7 @@ async def clone(
     branch: str | None = None,
     depth: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    retry: RetryConfig | None = None,
 ) -> None:
     """Clone `url` (its default branch, or `branch`) into `dest`; `origin` keeps the bare URL."""
     check_remote_url(url)
@@ -150,7 +190,7 @@ async def clone(
         args += ["--branch", branch]
     if depth is not None:
         args += ["--depth", str(depth)]
-    await run_git([*args, "--", url, str(dest)], url=url, token=token, timeout=timeout)
+    await run_git([*args, "--", url, str(dest)], url=url, token=token, timeout=timeout, retry=retry)
 
 
 async def apply_patch(tree: Path, patch: str, *, index: bool = True) -> None:
@@ -179,6 +219,7 @@ async def push(
     source: str = "HEAD",
     force: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    retry: RetryConfig | None = None,
 ) -> None:
     """Push `source` to `refs/heads/<branch>` on the remote (`force` replaces what is there)."""
     url = await remote_url(repo, remote)
@@ -192,6 +233,7 @@ async def push(
         url=url,
         token=token,
         timeout=timeout,
+        retry=retry,
     )
 
 

@@ -49,6 +49,8 @@ class Issue(_Payload):
     labels: list[Label] = []
     pull_request: dict[str, Any] | None = None
     """Present when the issue is a pull request."""
+    updated_at: str | None = None
+    """When it last changed (adding a label changes it): a new label event from a replayed one."""
 
 
 class Comment(_Payload):

@@ -1,7 +1,9 @@
-"""When to retry a GitHub API call, and how long to wait first (from GitHub's own headers)."""
+"""When to retry a GitHub API call or a git command that talks to GitHub, and how long to wait
+first (from GitHub's own headers, or backing off)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 
@@ -77,3 +79,27 @@ def retry_wait(config: RetryConfig, error: gidgethub.HTTPException, attempt: int
         if "secondary rate limit" in str(error).lower():
             return SECONDARY_LIMIT_WAIT  # GitHub's advice when it names no time
     return None
+
+
+_GIT_PERMANENT = re.compile(
+    r"returned error: 4(?!08|29)\d\d|HTTP 4(?!08|29)\d\d|Authentication failed|not found"
+    r"|\[rejected\]|\[remote rejected\]|non-fast-forward|stale info|fetch first"
+    r"|protected branch|hook declined|Invalid username or token",
+    re.IGNORECASE,
+)
+_GIT_TRANSIENT = re.compile(
+    r"returned error: (?:5\d\d|408|429)|HTTP (?:5\d\d|408|429)|RPC failed"
+    r"|Could not resolve host|Failed to connect|Connection (?:refused|reset|timed out)"
+    r"|Operation timed out|Empty reply from server|Recv failure|Send failure"
+    r"|early EOF|remote end hung up unexpectedly|unexpected disconnect"
+    r"|transfer closed with outstanding read data|HTTP/2 stream \d+ was not closed cleanly"
+    r"|GnuTLS recv error|SSL_read|TLS connection was non-properly terminated",
+    re.IGNORECASE,
+)
+
+
+def git_transient(output: str) -> bool:
+    """Whether a failed git command's output says the network or GitHub failed for a moment
+    (a 5xx, a reset or dropped connection): worth trying again. Refusals (401/403/404, a
+    rejected push) never are."""
+    return not _GIT_PERMANENT.search(output) and bool(_GIT_TRANSIENT.search(output))

@@ -3,6 +3,7 @@ that queue or stop a run."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gidgethub
@@ -17,6 +18,10 @@ from bot.settings import PERMISSION_ORDER, Settings, permission_at_least
 PERMISSION_URL = "/repos/{owner}/{repo}/collaborators/{username}/permission"
 COMMENTS_URL = "/repos/{owner}/{repo}/issues/{number}/comments"
 REACTIONS_URL = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+REPLY_INTERVAL = 600.0
+"""Seconds between two replies of one kind (a refusal, "busy") on one issue."""
+
+log = logging.getLogger(__name__)
 
 
 def is_bot(user: User, settings: Settings) -> bool:
@@ -50,23 +55,43 @@ async def has_permission(gh: GitHubAPI, settings: Settings, repository: str, use
 
 
 async def may_ask(
-    gh: GitHubAPI, settings: Settings, repository: str, issue: int, sender: User
+    gh: GitHubAPI, store: RunStore, settings: Settings, repository: str, issue: int, sender: User
 ) -> bool:
-    """Whether the sender has the minimum permission; if not, tell them once, briefly."""
+    """Whether the sender has the minimum permission; if not, tell them, briefly (at most once
+    in a while on the same issue)."""
     if await has_permission(gh, settings, repository, sender):
         return True
-    await comment(
-        gh,
-        repository,
-        issue,
-        messages.REFUSED.format(
-            login=sender.login,
-            permission=settings.min_permission,
-            label=settings.trigger_label,
-            prefix=settings.command_prefix,
-        ),
+    text = messages.REFUSED.format(
+        login=sender.login,
+        permission=settings.min_permission,
+        label=settings.trigger_label,
+        prefix=settings.command_prefix,
     )
+    await reply_now_and_then(gh, store, repository, issue, "refused", text)
     return False
+
+
+async def is_replay(store: RunStore, key: str, delivery_id: str | None) -> bool:
+    """Whether the trigger `key` (`comment:ID`, a label event) was acted on under another
+    delivery id: a captured, signed body sent again. A trigger is acted on once."""
+    if await store.claim_trigger(key, delivery_id):
+        return False
+    log.warning(
+        "%s was acted on before; delivery %s replays it and is ignored",
+        key,
+        delivery_id,
+        extra={"delivery_id": delivery_id},
+    )
+    return True
+
+
+async def reply_now_and_then(
+    gh: GitHubAPI, store: RunStore, repository: str, issue: int, kind: str, body: str
+) -> None:
+    """A reply to a trigger that changes nothing (a refusal, "busy"), posted at most once per
+    REPLY_INTERVAL for each kind on an issue: a burst of repeated triggers gets one answer."""
+    if await store.allow_reply(f"reply:{repository}#{issue}:{kind}", REPLY_INTERVAL):
+        await comment(gh, repository, issue, body)
 
 
 async def comment(gh: GitHubAPI, repository: str, issue: int, body: str) -> None:
@@ -90,7 +115,7 @@ async def react(gh: GitHubAPI, repository: str, comment_id: int, content: str) -
 
 async def queue_run(gh: GitHubAPI, store: RunStore, settings: Settings, new: NewRun) -> Run | None:
     """Queue the run; None when it was not new (a redelivery) or the issue already has an
-    active run, which the requester is told, once, in a short reply."""
+    active run, which the requester is told in a short reply (at most once in a while)."""
     try:
         run, created = await store.create_run(new)
     except ActiveRunExists as busy:
@@ -100,7 +125,7 @@ async def queue_run(gh: GitHubAPI, store: RunStore, settings: Settings, new: New
             state=busy.run.state.value,
             prefix=settings.command_prefix,
         )
-        await comment(gh, new.repository, new.issue, text)
+        await reply_now_and_then(gh, store, new.repository, new.issue, "busy", text)
         return None
     return run if created else None
 

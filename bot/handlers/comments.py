@@ -13,6 +13,7 @@ from bot.handlers import messages
 from bot.handlers.access import (
     comment,
     is_bot,
+    is_replay,
     may_ask,
     permission_of,
     queue_run,
@@ -42,7 +43,9 @@ async def on_comment(
     if messages.MARKER in payload.comment.body:  # our own text, quoted or copied
         return
     command = parse_command(payload.comment.body, settings.command_prefix)
-    if command is None:
+    if command is None or await is_replay(
+        store, f"comment:{payload.comment.id}", event.delivery_id
+    ):
         return
     repository, number = payload.repository.full_name, payload.issue.number
     if command.name is CommandName.HELP:
@@ -60,7 +63,7 @@ async def on_comment(
     if payload.issue.pull_request is not None:
         await on_pull_command(event, gh, store, settings, payload, command)
         return
-    if not await may_ask(gh, settings, repository, number, payload.sender):
+    if not await may_ask(gh, store, settings, repository, number, payload.sender):
         return
     if command.name in (CommandName.FIX, CommandName.RETRY):
         await _start(gh, store, settings, event, payload, command)

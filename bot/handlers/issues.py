@@ -9,7 +9,7 @@ from gidgethub.abc import GitHubAPI
 
 from bot.github.payloads import IssuesEvent
 from bot.handlers import messages
-from bot.handlers.access import comment, is_bot, may_ask, queue_run
+from bot.handlers.access import comment, is_bot, is_replay, may_ask, queue_run
 from bot.runs.models import NewRun
 from bot.runs.store import RunStore
 from bot.settings import Settings
@@ -33,7 +33,14 @@ async def on_labeled(
     if is_bot(payload.sender, settings) or payload.issue.pull_request is not None:
         return
     repository, number = payload.repository.full_name, payload.issue.number
-    if not await may_ask(gh, settings, repository, number, payload.sender):
+    # The issue's `updated_at` is when the label went on: removing and adding it again is a
+    # new event, the same body sent again is not.
+    when = payload.issue.updated_at or event.delivery_id
+    if await is_replay(
+        store, f"label:{repository}#{number}:{label.name.lower()}:{when}", event.delivery_id
+    ):
+        return
+    if not await may_ask(gh, store, settings, repository, number, payload.sender):
         return
     run = await queue_run(
         gh,

@@ -69,7 +69,8 @@ access to this repository can ask me, in a comment on its own line:
 | --- | --- |
 | `{prefix} fix [instructions]` | start working on this issue; the rest of the comment is extra \
 instructions |
-| `{prefix} retry` | start again, with the last run's instructions |
+| `{prefix} retry` | start again, with the last run's instructions (a verified patch the last \
+run could not publish is published, without running the agent again) |
 | `{prefix} stop` | stop the queued or running run of this issue |
 | `{prefix} approve` | let a run that waits for approval push its verified patch |
 | `{prefix} reject` | drop the patch of a run that waits for approval |

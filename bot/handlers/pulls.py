@@ -26,7 +26,14 @@ from bot.github.payloads import (
     ReviewComment,
 )
 from bot.handlers import messages
-from bot.handlers.access import comment, has_permission, may_ask, react, stop_active
+from bot.handlers.access import (
+    comment,
+    has_permission,
+    may_ask,
+    react,
+    reply_now_and_then,
+    stop_active,
+)
 from bot.runs.models import NewFeedback
 from bot.runs.revisions import RevisionRequest, request_revision
 from bot.runs.store import RunStore
@@ -74,7 +81,10 @@ async def ask_for_revision(
         )
     else:
         return  # joined the queued run, which already said so
-    await comment(gh, repository, number, text)
+    if how == "queued":
+        await comment(gh, repository, number, text)
+    else:
+        await reply_now_and_then(gh, store, repository, number, how, text)
 
 
 def _line_feedback(
@@ -222,7 +232,7 @@ async def on_pull_command(
     if issue is None:
         await comment(gh, repository, number, messages.NOT_OURS.format(login=login))
         return
-    if not await may_ask(gh, settings, repository, number, payload.sender):
+    if not await may_ask(gh, store, settings, repository, number, payload.sender):
         return
     if command.name is CommandName.STOP:
         await stop_active(gh, store, payload, issue)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.policy.decisions import Decision, GateReport, TriggerRequest, Usage
 from bot.policy.diff import ChangedFile, parse_diff
+from bot.policy.env_network import Existing, env_network_gate
 from bot.policy.globs import first_match
 from bot.policy.limits import sandbox_config
 from bot.policy.model import Autonomy, Policy, autonomy_rank
@@ -262,8 +263,15 @@ def evaluate_start(policy: Policy, request: TriggerRequest, usage: Usage) -> Gat
     )
 
 
-def evaluate_final(policy: Policy, patch: str, usage: Usage, sandbox: SandboxConfig) -> GateReport:
-    """On the final patch (`git diff --binary` text), before anything is pushed."""
+def evaluate_final(
+    policy: Policy,
+    patch: str,
+    usage: Usage,
+    sandbox: SandboxConfig,
+    existing: Existing | None = None,
+) -> GateReport:
+    """On the final patch (`git diff --binary` text), before anything is pushed; `existing`
+    gives a changed file's content before the patch."""
     files = parse_diff(patch)
     level, _ = autonomy_for(policy, files)
     return GateReport(
@@ -273,6 +281,7 @@ def evaluate_final(policy: Policy, patch: str, usage: Usage, sandbox: SandboxCon
             paths_gate(policy, files),
             diff_size_gate(policy, files),
             secrets_gate(policy, files),
+            env_network_gate(policy, files, existing or (lambda path: "")),
             sandbox_gate(policy, sandbox),
         ],
         autonomy=level,

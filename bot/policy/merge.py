@@ -157,6 +157,7 @@ RULES: dict[str, Rule] = {
     "diff.over_limit": _OVER_LIMIT,
     "secrets.scan": _ON,
     "secrets.high_entropy": _ON,
+    "secrets.hold_env_network": _ON,
     "sandbox.images": _subset("images", keep_one=True),
     "sandbox.image": _IMAGE,  # merged by hand: it must be among the merged images
     "sandbox.setup_network": _OFF,

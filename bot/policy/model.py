@@ -40,6 +40,12 @@ DEFAULT_APPROVE: tuple[str, ...] = (
     ".travis.yml",
     ".buildkite/**",
     "bitbucket-pipelines.yml",
+    # What CI runs besides its configuration, with the same secrets.
+    "tox.ini",
+    "noxfile.py",
+    "Makefile",
+    ".pre-commit-config.yaml",
+    "setup.py",
     # Dependency locks: pin what gets installed; hash lines nobody can review by eye.
     "*.lock",
     "package-lock.json",
@@ -166,6 +172,10 @@ class SecretsPolicy(_Section):
     """Scan for known token formats and private keys. A repository cannot turn this off."""
     high_entropy: bool = True
     """Also flag random-looking strings on added lines (outside lock files)."""
+    hold_env_network: bool = True
+    """Hold for approval a change whose code reads environment variables and opens network
+    connections: Patchbot's branch is in the base repository, where CI runs that code with the
+    repository's secrets."""
 
 
 class SandboxPolicy(_Section):

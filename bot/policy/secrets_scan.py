@@ -1,38 +1,24 @@
 """Credentials in a diff: known token formats and private keys on added and removed lines,
-random-looking strings on added lines. A finding names the file, the line and the kind of
-secret, never the secret itself."""
+also split into pieces, encoded or reversed (`secrets_hidden`); random-looking strings, and
+secret-like values given a credential's name (`password = ...`, a URL's password), on added
+lines. Placeholders (`AKIAIOSFODNN7EXAMPLE`, `ghp_xxxx...`) and values the diff only moves (on a
+removed line too: the repository had them already) do not count. A finding names the file,
+the line and the kind of secret, never the secret itself."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import chain
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
-from bot.policy.diff import ChangedFile, DiffLine
+from bot.policy.diff import ChangedFile
 from bot.policy.globs import first_match
-
-_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern))
-    for kind, pattern in (
-        ("private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-        ("GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{36,}"),
-        ("GitHub token", r"\bgithub_pat_[A-Za-z0-9_]{22,}"),
-        ("AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-        (
-            "AWS secret access key",
-            r"(?i)aws_?secret_?(?:access_?)?key\W{1,4}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
-        ),
-        ("Slack token", r"\bxox[baprs]-[A-Za-z0-9-]{10,}"),
-        ("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}"),
-        ("Stripe live key", r"\b[rs]k_live_[0-9A-Za-z]{20,}"),
-        ("Anthropic API key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
-        ("OpenAI-style API key", r"\bsk-(?!ant-)(?:proj-)?[A-Za-z0-9_\-]{20,}"),
-        ("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,}"),
-    )
-)
+from bot.policy.secrets_formats import format_hits, looks_fake, random_enough, shannon_entropy
+from bot.policy.secrets_hidden import hidden_hits
+from bot.policy.secrets_named import CODE_SUFFIXES, named_hits
 
 _CANDIDATE = re.compile(r"[A-Za-z0-9+/_\-]{20,}={0,2}")
 _WORDS = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}")
@@ -42,15 +28,13 @@ _SECRET_WORDS = re.compile(r"(?i)secret|passw|pwd|token|api_?key|apikey|auth|cre
 _HASH_WORDS = re.compile(
     r"(?i)\bsha\b|sha\d+|md5|hash|digest|checksum|integrity|\bcommit|revision|\bref\b"
 )
-# Files whose random-looking lines are hashes or data, not credentials.
-_NO_ENTROPY = (
+# Files whose random-looking lines are hashes or data, not credentials: only known formats
+# count there, as written.
+_DATA = (
     "*.lock", "package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "go.sum",
     "*.svg", "*.min.js", "*.min.css", "*.map", "*.snap",
 )  # fmt: skip
 BASE64_MIN_LENGTH = 24
-ENTROPY_RATIO = 0.8
-"""Least entropy, as a share of the most a string of its length can have (log2 of the length,
-up to 64): 99% of random base64 strings of 24-64 characters score above it."""
 WORDY_SHARE = 0.65
 """A string this much made of words (`Camel`, `lower`, `UPPER` runs of 3+) is an identifier."""
 HEX_MIN_LENGTH = 32
@@ -72,43 +56,62 @@ class SecretFinding(BaseModel):
         return f"{self.path} {side} {self.line}: {self.kind}"
 
 
-def shannon_entropy(text: str) -> float:
-    """Bits per character of `text` under its own character frequencies."""
-    if not text:
-        return 0.0
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
 def scan_files(files: Iterable[ChangedFile], *, high_entropy: bool = True) -> list[SecretFinding]:
     """Every finding in the parsed diff, in file and line order."""
+    files = list(files)
+    removed = "\n".join(line.text for file in files for line in file.removed_lines)
+    added = "\n".join(line.text for file in files for line in file.added_lines)
     found: list[SecretFinding] = []
     for file in files:
-        entropy = high_entropy and first_match(file.path, _NO_ENTROPY) is None
-        for line in file.added_lines:
-            kind = _format_kind(line.text) or (_entropy_kind(line.text) if entropy else None)
-            if kind:
-                found.append(SecretFinding(path=file.path, line=line.number, kind=kind))
-        found.extend(_removed(file, file.removed_lines))
+        found += _added(file, removed, high_entropy)
+        found += _removed(file, added)
     return found
 
 
-def _removed(file: ChangedFile, lines: list[DiffLine]) -> list[SecretFinding]:
+def _added(file: ChangedFile, removed: str, high_entropy: bool) -> list[SecretFinding]:
+    """One finding per added line, the surest kind: a known format as written, then hidden
+    (`secrets_hidden`), then random-looking (unless the file holds data, like a lock file)."""
+    data = first_match(file.path, _DATA) is not None
+    bare = PurePosixPath(file.path).suffix.lower() not in CODE_SUFFIXES
+    hidden: dict[int, list[tuple[str, str]]] = {}
+    for number, how, value in () if data else hidden_hits(file.added_lines):
+        hidden.setdefault(number, []).append((how, value))
+    found = []
+    for line in file.added_lines:
+        hits = chain(
+            ((kind, value) for kind, value, _ in format_hits(line.text)),
+            hidden.get(line.number, ()),
+            _random_hits(line.text, bare) if high_entropy and not data else (),
+        )
+        if kind := next((kind for kind, value in hits if _new(value, removed)), None):
+            found.append(SecretFinding(path=file.path, line=line.number, kind=kind))
+    return found
+
+
+def _new(value: str, removed: str) -> bool:
+    """Not a placeholder, and not moved: a value also on a removed line was there before."""
+    return not looks_fake(value) and value not in removed
+
+
+def _random_hits(text: str, bare: bool) -> Iterator[tuple[str, str]]:
+    """Random-looking strings, and secret-like values given a credential's name."""
+    yield from _entropy_hits(text)
+    yield from named_hits(text, bare=bare)
+
+
+def _removed(file: ChangedFile, added: str) -> list[SecretFinding]:
     out = []
-    for line in lines:
-        if kind := _format_kind(line.text):
+    for line in file.removed_lines:
+        hits = format_hits(line.text)
+        if kind := next((kind for kind, value, _ in hits if _new(value, added)), None):
             path = file.old_path or file.path
             out.append(SecretFinding(path=path, line=line.number, kind=kind, removed=True))
     return out
 
 
-def _format_kind(text: str) -> str | None:
-    return next((kind for kind, pattern in _FORMATS if pattern.search(text)), None)
-
-
-def _entropy_kind(text: str) -> str | None:
+def _entropy_hits(text: str) -> Iterator[tuple[str, str]]:
     if len(text) > 2000:  # minified or generated data
-        return None
+        return
     for match in _CANDIDATE.finditer(text):
         token = match.group().rstrip("=")
         before = text[max(0, match.start() - 40) : match.start()]
@@ -120,16 +123,15 @@ def _entropy_kind(text: str) -> str | None:
                 and shannon_entropy(token) >= HEX_MIN_ENTROPY
                 and _SECRET_WORDS.search(before)
             ):
-                return "high-entropy hex string"
+                yield "high-entropy hex string", token
             continue
         if (
             len(token) >= BASE64_MIN_LENGTH
             and _mixed(token)
-            and shannon_entropy(token) >= ENTROPY_RATIO * math.log2(min(len(token), 64))
+            and random_enough(token)
             and _wordy(token) < WORDY_SHARE
         ):
-            return "high-entropy string"
-    return None
+            yield "high-entropy string", token
 
 
 def _mixed(token: str) -> bool:

@@ -15,9 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import gidgethub
+
 from bot.agent.model import preload_litellm
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PatchbotError
 from bot.github.git import clone, run_git
+from bot.github.markdown import linking
 from bot.handlers.access import permission_of
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
 from bot.policy.decisions import GateReport, TriggerRequest
@@ -53,24 +56,26 @@ class GitHubPipeline:
         if run.installation_id is None:
             raise ConfigError(f"run {run.id} has no GitHub installation to act as")
         async with github_app(context.settings) as app:
-            gh = await app.installation_api(run.installation_id)
-            kind = Revision if run.pull_request is not None else _Publish
-            steps = kind(run, context, app, gh, self.server_policy)
-            status = steps.status
-            try:
-                return await steps.execute()
-            except asyncio.CancelledError:
-                await status.close()
-                await _stopped_notice(run, context, status)
-                raise
-            except Exception as error:
-                await status.close()
-                reason = context.trace.redact(f"{type(error).__name__}: {error}")
-                with contextlib.suppress(Exception):
-                    await status.show(texts.failure_text(run, reason), final=True)
-                raise
-            finally:
-                await status.close()
+            # Which URLs in the untrusted text the run posts stay links: bot.github.markdown
+            with linking(context.settings.link_hosts):
+                gh = await app.installation_api(run.installation_id)
+                kind = Revision if run.pull_request is not None else _Publish
+                steps = kind(run, context, app, gh, self.server_policy)
+                status = steps.status
+                try:
+                    return await steps.execute()
+                except asyncio.CancelledError:
+                    await status.close()
+                    await _stopped_notice(run, context, status)
+                    raise
+                except Exception as error:
+                    await status.close()
+                    reason = context.trace.redact(f"{type(error).__name__}: {error}")
+                    with contextlib.suppress(Exception):
+                        await status.show(texts.failure_text(run, reason), final=True)
+                    raise
+                finally:
+                    await status.close()
 
 
 async def _stopped_notice(run: Run, context: RunContext, status: StatusComment) -> None:
@@ -101,11 +106,9 @@ class _Publish(RunSteps):
             url = str(repository["clone_url"])
             await clone(url, checkout, token, branch=str(repository["default_branch"]))
             self.step("cloned", f"`{repository['default_branch']}`")
-            hold = await self.context.store.get_hold(run.id)
-            if hold is not None and hold.decision == "approved" and hold.decided_by:
-                held = HeldPatch.model_validate_json(hold.content)
-                self.context.trace.event("approved", by=hold.decided_by, at=hold.decided_at)
-                return await self.publish(checkout, url, repository, held, hold.decided_by, 0.0)
+            kept = await self.own_patch()
+            if kept is not None:
+                return await self.publish(checkout, url, repository, *kept, 0.0)
             try:
                 merged = effective_policy(self.server_policy, checkout)
             except ConfigError as error:
@@ -117,16 +120,48 @@ class _Publish(RunSteps):
             self.context.trace.event("policy_gates", **start.trace_fields())
             if start.verdict == "deny":
                 return await self.refuse(start, "")
+            kept = await self.patch_of_the_failed_run()
+            if kept is not None:
+                return await self.publish(checkout, url, repository, *kept, 0.0)
             result = await self.solve(self.solve_request(checkout, issue, policy, today))
             if not result.verified:
                 return await self.escalate(result)
-            gates = self.final_gates(policy, result, today)
+            gates = self.final_gates(policy, result, today, checkout)
             if gates.verdict == "deny":
                 return await self.refuse(gates, result.patch, result)
             held = self.prepare(issue, policy, gates, notes, result)
             if gates.verdict == "needs_approval":
                 return await self.await_approval(gates, result, held)
+            # Kept first: should publishing fail, the next attempt or a retry pushes this patch.
+            await self.context.store.keep_hold(run.id, self.context.worker, held.model_dump_json())
             return await self.publish(checkout, url, repository, held, None, result.stats.cost_usd)
+
+    async def own_patch(self) -> tuple[HeldPatch, str | None] | None:
+        """The patch this run holds and who approved it: one a human approved, or one an
+        earlier attempt verified and could not publish (its worker died, GitHub failed)."""
+        hold = await self.context.store.get_hold(self.run.id)
+        if hold is None or hold.decision == "rejected":
+            return None
+        if hold.decision == "approved":
+            self.context.trace.event("approved", by=hold.decided_by, at=hold.decided_at)
+        else:
+            self.context.trace.event("resumed", kept_at=hold.held_at, kept_by=hold.held_by)
+        return HeldPatch.model_validate_json(hold.content), hold.decided_by
+
+    async def patch_of_the_failed_run(self) -> tuple[HeldPatch, str | None] | None:
+        """For `/patchbot retry` after a run that verified a patch and could not publish it:
+        that patch and who approved it, unless the retry asks for other instructions."""
+        run, store = self.run, self.context.store
+        if run.trigger != "retry":
+            return None
+        earlier = await store.previous_run(run.repository, run.issue, run.id)
+        if earlier is None or earlier.state is not RunState.FAILED:
+            return None
+        hold = await store.get_hold(earlier.id)
+        if hold is None or hold.decision == "rejected" or earlier.instructions != run.instructions:
+            return None
+        self.context.trace.event("resumed", run=earlier.id, kept_at=hold.held_at)
+        return HeldPatch.model_validate_json(hold.content), hold.decided_by
 
     def prepare(
         self,
@@ -214,16 +249,39 @@ class _Publish(RunSteps):
         cost_usd: float | None,
     ) -> RunOutcome:
         """Push the patch on its base commit and open the pull request (or, with autonomy
-        `comment`, post the patch); `approved_by` when a human let it through."""
-        run = self.run
+        `comment`, post the patch); `approved_by` when a human let it through. A failure says
+        the patch is kept for `/patchbot retry`, and the run fails with what it cost."""
         body = held.body + (f"\n\n{approval_line(approved_by)}" if approved_by else "")
-        if held.autonomy == "comment":
-            text = texts.patch_comment_text(run.id, held.check_summary, held.patch, body)
-            await self.status.show(text, final=True)
-            await self.unlabel(NEEDS_HUMAN_LABEL)
-            self.context.trace.event("patch_commented", autonomy=held.autonomy)
-            summary = "posted the verified patch in a comment (autonomy: comment)"
-            return RunOutcome(state=RunState.SUCCEEDED, summary=summary, cost_usd=cost_usd)
+        try:
+            if held.autonomy == "comment":
+                return await self.comment_patch(held, body, cost_usd)
+            pr_url = await self.open_pull(checkout, url, repository, held, body)
+        except (PatchbotError, gidgethub.HTTPException) as error:
+            reason = self.context.trace.redact(f"{type(error).__name__}: {error}")
+            await self.status.show(texts.unpublished_text(self.run.id, reason), final=True)
+            self.context.trace.event("unpublished", error=reason)
+            return RunOutcome(
+                state=RunState.FAILED,
+                summary=f"could not publish the verified patch, which is kept: {reason}",
+                cost_usd=cost_usd,
+            )
+        return RunOutcome(state=RunState.SUCCEEDED, summary=f"opened {pr_url}", cost_usd=cost_usd)
+
+    async def comment_patch(self, held: HeldPatch, body: str, cost_usd: float | None) -> RunOutcome:
+        """Autonomy `comment`: the verified patch in the status comment, nothing pushed."""
+        text = texts.patch_comment_text(self.run.id, held.check_summary, held.patch, body)
+        await self.status.show(text, final=True)
+        await self.unlabel(NEEDS_HUMAN_LABEL)
+        self.context.trace.event("patch_commented", autonomy=held.autonomy)
+        summary = "posted the verified patch in a comment (autonomy: comment)"
+        return RunOutcome(state=RunState.SUCCEEDED, summary=summary, cost_usd=cost_usd)
+
+    async def open_pull(
+        self, checkout: Path, url: str, repository: dict[str, Any], held: HeldPatch, body: str
+    ) -> str:
+        """Push the patch as one commit on its base and open (or update) the pull request
+        with its check run; the pull request's URL."""
+        run = self.run
         await self.working_on("pushing", f"branch `{held.branch}`")
         await run_git(["checkout", "--quiet", "--detach", held.base_commit], cwd=checkout)
         head = await commit_patch(checkout, held.branch, held.patch, held.commit_message)
@@ -251,4 +309,4 @@ class _Publish(RunSteps):
         await self.unlabel(NEEDS_HUMAN_LABEL)
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
-        return RunOutcome(state=RunState.SUCCEEDED, summary=f"opened {pr_url}", cost_usd=cost_usd)
+        return pr_url

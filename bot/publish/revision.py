@@ -179,7 +179,7 @@ class Revision(RunSteps):
                 return await self.give_up(result.detail, cost=cost, tried=result.summary)
             assert result.verification is not None
             verification, patch, summary = result.verification, result.patch, result.summary
-            gates = self.final_gates(policy, result, today)
+            gates = self.final_gates(policy, result, today, checkout)
             if gates.verdict != "allow":
                 return await self.give_up(
                     f"the policy holds this change back ({gates.reasons()})",

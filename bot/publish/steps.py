@@ -17,6 +17,7 @@ from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.handlers.messages import NEEDS_HUMAN_LABEL
 from bot.policy.decisions import GateReport, Usage
+from bot.policy.env_network import MAX_FILE, Existing
 from bot.policy.gates import evaluate_final
 from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.model import Policy
@@ -25,6 +26,24 @@ from bot.publish.status import StatusComment
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
 from bot.solve.solver import SolveRequest, SolveResult, solve
+
+
+def content_in(checkout: Path) -> Existing:
+    """A file's text in `checkout` ('' when missing, or reached through a symbolic link or
+    outside the checkout: the repository decides where its links point)."""
+    root = checkout.resolve()
+
+    def read(path: str) -> str:
+        target = checkout / path
+        try:
+            if target.is_symlink() or not target.resolve().is_relative_to(root):
+                return ""
+            with target.open(encoding="utf-8", errors="replace") as file:
+                return file.read(MAX_FILE)
+        except OSError:
+            return ""
+
+    return read
 
 
 class RunSteps:
@@ -81,9 +100,11 @@ class RunSteps:
             verify=verify_config(policy),
         )
 
-    def final_gates(self, policy: Policy, result: SolveResult, today: Usage) -> GateReport:
+    def final_gates(
+        self, policy: Policy, result: SolveResult, today: Usage, checkout: Path
+    ) -> GateReport:
         """The gates on the verified patch, with what the solve run used on top of `today`'s
-        spend; traced."""
+        spend and the changed files as they are in `checkout` (before the patch); traced."""
         usage = today.model_copy(
             update={
                 "steps": result.stats.steps,
@@ -92,7 +113,8 @@ class RunSteps:
                 "attempts": len(result.attempts),
             }
         )
-        gates = evaluate_final(policy, result.patch, usage, sandbox_config(policy))
+        existing = content_in(checkout)
+        gates = evaluate_final(policy, result.patch, usage, sandbox_config(policy), existing)
         self.context.trace.event("policy_gates", **gates.trace_fields())
         return gates
 

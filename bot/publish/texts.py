@@ -159,7 +159,7 @@ def config_error_text(run_id: int, error: str) -> str:
             f"**Patchbot cannot work on this repository** (run #{run_id}): its "
             "configuration is invalid.",
             "",
-            f"```\n{error}\n```",
+            fenced(error),
             "",
             "Fix `.github/patchbot.yml` on the default branch (check it with "
             "`patchbot policy check --repo PATH`), then comment "
@@ -182,6 +182,20 @@ def failure_text(run: Run, error: str) -> str:
             "",
             "Nothing was pushed. This is a problem on Patchbot's side or with reaching GitHub, "
             f"not a verdict on the work. To try again, comment `{again_command(run)}`.",
+        ]
+    )
+
+
+def unpublished_text(run_id: int, error: str) -> str:
+    """The run verified a patch and could not push it or open its pull request."""
+    return "\n".join(
+        [
+            status_marker(run_id),
+            f"**Patchbot verified a patch but could not publish it** (run #{run_id}): "
+            f"{plain(error, 1000)}",
+            "",
+            "The verified patch is kept. Comment `/patchbot retry` to push it and open the pull "
+            "request without running the agent again.",
         ]
     )
 

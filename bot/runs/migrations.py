@@ -145,6 +145,14 @@ CREATE INDEX runs_by_pull_request ON runs (repository, pull_request)
     WHERE pull_request IS NOT NULL;
 """
 
+_TRIGGERS = """
+CREATE TABLE triggers (
+    key TEXT PRIMARY KEY,
+    delivery_id TEXT,
+    seen_at DOUBLE PRECISION NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -181,6 +189,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "failed deliveries listed for an operator",
         sqlite=_FAILED_DELIVERIES,
         postgresql=_FAILED_DELIVERIES,
+    ),
+    Migration(
+        7,
+        "triggers acted on, and replies made, whatever the delivery id",
+        sqlite=_TRIGGERS,
+        postgresql=_TRIGGERS,
     ),
 )
 

@@ -138,6 +138,33 @@ class PostgresRunStore:
         )
         return {row[0] for row in rows}
 
+    # Triggers
+
+    async def claim_trigger(self, key: str, delivery_id: str | None) -> bool:
+        inserted = await self._pool.fetchval(
+            "INSERT INTO triggers (key, delivery_id, seen_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key",
+            key,
+            delivery_id,
+            time.time(),
+        )
+        if inserted is not None:
+            return True
+        stored = await self._pool.fetchval("SELECT delivery_id FROM triggers WHERE key = $1", key)
+        return delivery_id is not None and stored == delivery_id
+
+    async def allow_reply(self, key: str, interval: float) -> bool:
+        now = time.time()
+        allowed = await self._pool.fetchval(
+            "INSERT INTO triggers (key, seen_at) VALUES ($1, $2) ON CONFLICT (key) "
+            "DO UPDATE SET seen_at = excluded.seen_at WHERE triggers.seen_at <= $3 "
+            "RETURNING key",
+            key,
+            now,
+            now - interval,
+        )
+        return allowed is not None
+
     # Installations
 
     async def save_installation(self, installation: Installation) -> None:
@@ -337,6 +364,35 @@ class PostgresRunStore:
                 worker,
             )
         return run_from_row(row)
+
+    async def keep_hold(self, run_id: int, worker: str, content: str) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            held = await connection.fetchval(
+                "SELECT id FROM runs WHERE id = $1 AND lease_owner = $2 AND state = 'running' "
+                "FOR UPDATE",
+                run_id,
+                worker,
+            )
+            if held is None:
+                raise LeaseLost(run_id, worker)
+            await connection.execute(
+                "INSERT INTO holds (run_id, content, held_at, held_by) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (run_id) DO UPDATE SET content = excluded.content, "
+                "held_at = excluded.held_at, held_by = excluded.held_by",
+                run_id,
+                content,
+                time.time(),
+                worker,
+            )
+
+    async def previous_run(self, repository: str, issue: int, run_id: int) -> Run | None:
+        return await self._run(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = $1 AND issue = $2 AND id < $3 "
+            "AND pull_request IS NULL ORDER BY id DESC LIMIT 1",
+            repository,
+            issue,
+            run_id,
+        )
 
     async def get_hold(self, run_id: int) -> Hold | None:
         row = await self._pool.fetchrow(

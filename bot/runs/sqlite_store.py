@@ -173,6 +173,34 @@ class SQLiteRunStore:
             found.update(row[0] for row in rows)
         return found
 
+    # Triggers
+
+    async def claim_trigger(self, key: str, delivery_id: str | None) -> bool:
+        async def claim(db: aiosqlite.Connection) -> bool:
+            cursor = await db.execute(
+                "INSERT INTO triggers (key, delivery_id, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (key, delivery_id, time.time()),
+            )
+            if cursor.rowcount == 1:
+                return True
+            row = await self._one("SELECT delivery_id FROM triggers WHERE key = ?", (key,))
+            return row is not None and delivery_id is not None and row[0] == delivery_id
+
+        return await self._transaction(claim)
+
+    async def allow_reply(self, key: str, interval: float) -> bool:
+        now = time.time()
+        row = await self._transaction(
+            lambda db: self._one(
+                "INSERT INTO triggers (key, seen_at) VALUES (?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET seen_at = excluded.seen_at WHERE triggers.seen_at <= ? "
+                "RETURNING key",
+                (key, now, now - interval),
+            )
+        )
+        return row is not None
+
     # Installations
 
     async def save_installation(self, installation: Installation) -> None:
@@ -347,6 +375,31 @@ class SQLiteRunStore:
             return run_from_row(row)
 
         return await self._transaction(hold)
+
+    async def keep_hold(self, run_id: int, worker: str, content: str) -> None:
+        async def keep(db: aiosqlite.Connection) -> None:
+            held = await self._one(
+                "SELECT id FROM runs WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                (run_id, worker),
+            )
+            if held is None:
+                raise LeaseLost(run_id, worker)
+            await db.execute(
+                "INSERT INTO holds (run_id, content, held_at, held_by) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (run_id) DO UPDATE SET content = excluded.content, "
+                "held_at = excluded.held_at, held_by = excluded.held_by",
+                (run_id, content, time.time(), worker),
+            )
+
+        await self._transaction(keep)
+
+    async def previous_run(self, repository: str, issue: int, run_id: int) -> Run | None:
+        row = await self._one(
+            f"SELECT {RUN_FIELDS} FROM runs WHERE repository = ? AND issue = ? AND id < ? "
+            "AND pull_request IS NULL ORDER BY id DESC LIMIT 1",
+            (repository, issue, run_id),
+        )
+        return run_from_row(row) if row else None
 
     async def get_hold(self, run_id: int) -> Hold | None:
         row = await self._one(f"SELECT {HOLD_FIELDS} FROM holds WHERE run_id = ?", (run_id,))

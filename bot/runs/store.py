@@ -99,6 +99,16 @@ class RunStore(Protocol):
     async def known_deliveries(self, delivery_ids: Iterable[str]) -> set[str]:
         """Which of these delivery ids are stored."""
 
+    # Triggers
+    async def claim_trigger(self, key: str, delivery_id: str | None) -> bool:
+        """Record that the trigger `key` (a comment's id, a label event) is acted on: True the
+        first time, and for the same delivery again (its handling failed: GitHub redelivers it
+        under its id); False for anything else, a replayed body under a new delivery id."""
+
+    async def allow_reply(self, key: str, interval: float) -> bool:
+        """True, and remembered, unless a reply under `key` was allowed less than `interval`
+        seconds ago."""
+
     # Installations
     async def save_installation(self, installation: Installation) -> None: ...
 
@@ -163,7 +173,16 @@ class RunStore(Protocol):
         """Keep the URL of the pull request the run opened or pushed to (whoever holds the
         lease now: the pull request exists either way)."""
 
+    async def keep_hold(self, run_id: int, worker: str, content: str) -> None:
+        """Keep `content` as the run's hold while `worker` holds the run, its state and any
+        decision unchanged: a verified patch outlives a failed publication, and the run's
+        next attempt (or a retry) publishes it. Raises LeaseLost if `worker` does not hold
+        the run."""
+
     async def get_hold(self, run_id: int) -> Hold | None: ...
+
+    async def previous_run(self, repository: str, issue: int, run_id: int) -> Run | None:
+        """The issue's latest first run (not a revision) older than run `run_id`."""
 
     async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
         """Record `login`'s decision on a held run: approved queues it again (a worker

@@ -18,7 +18,9 @@ from bot.handlers.dispatcher import Dispatcher
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
 from bot.runs.worker import Worker
+from bot.web.limits import GUARD, ConnectionGuard, ServerLimits, bounded
 from bot.web.readiness import Readiness, store_check
+from bot.web.signature import BadSignature, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,15 @@ def create_app(
     dispatcher: Dispatcher,
     workers: Sequence[Worker] = (),
     readiness: Readiness | None = None,
+    limits: ServerLimits | None = None,
 ) -> web.Application:
     """The app; on start-up it recovers unprocessed deliveries and starts the embedded workers.
-    `/readyz` runs the `readiness` checks (by default: the store's).
+    `/readyz` runs the `readiness` checks (by default: the store's). Serve it with
+    `LimitedSite` so that `limits` hold (see `bot.web.limits`).
 
     The caller owns (opens and closes) the store."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[bounded])
+    app[GUARD] = ConnectionGuard(limits or ServerLimits())
     app[SECRET] = webhook_secret
     app[STORE] = store
     app[DISPATCHER] = dispatcher
@@ -99,8 +104,9 @@ async def receive_webhook(request: web.Request) -> web.Response:
 async def _acknowledge(request: web.Request) -> web.Response:
     body = await request.read()
     try:
+        verify_signature(request.headers, body, request.app[SECRET])
         event = sansio.Event.from_http(request.headers, body, secret=request.app[SECRET])
-    except ValidationFailure as failure:
+    except (BadSignature, ValidationFailure) as failure:
         log.warning(
             "refused a webhook with a bad signature: %s",
             failure,

@@ -94,10 +94,10 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
 
 
 async def _listen(runner: Any, host: str, port: int) -> None:
-    from aiohttp import web
+    from bot.web.limits import LimitedSite
 
     try:
-        await web.TCPSite(runner, host, port).start()
+        await LimitedSite(runner, host, port).start()
     except OSError as error:  # in use, not an address of this machine, not allowed
         raise ConfigError(
             f"cannot listen on {host}:{port} ({error.strerror or error}).\n"

@@ -103,10 +103,10 @@ async def test_killed_worker_s_run_is_finished_by_another_with_one_pull_request(
 async def test_worker_killed_after_opening_the_pull_request_is_resumed_without_a_second_one(
     start_stack: StartStack, tmp_path: Path
 ) -> None:
-    # The scripted model cannot replay a conversation: the second worker's agent gets the
-    # second copy of the trajectory.
+    # One agent session: the second worker publishes the verified patch the first one kept,
+    # without running the agent again (a second model call would find no script).
     stack, number = await start_stack(
-        "fix_median", "fix_median", workers=0, environment={"PATCHBOT_LEASE_SECONDS": "5"}
+        "fix_median", workers=0, environment={"PATCHBOT_LEASE_SECONDS": "5"}
     )
     # The first worker's check run is answered late: it is killed while waiting for it. (Not
     # much later: the simulator's shutdown waits for the answer.)
@@ -125,17 +125,19 @@ async def test_worker_killed_after_opening_the_pull_request_is_resumed_without_a
         await asyncio.to_thread(doomed.wait, 10)
     assert len(repo.pulls) == 1
     first = next(iter(repo.pulls.values()))
-    first_head = await stack.github.branch_sha(REPOSITORY, first.head)
-    assert stack.model.model.remaining == 5
+    assert stack.model.model.remaining == 0
+    model_calls = len(stack.model.model.requests)
 
     with worker_process(stack, "heir", tmp_path / "heir.log"):
         run = await stack.finished_run(REPOSITORY, number, timeout=180)
     assert run.state is RunState.SUCCEEDED, run.summary
-    assert run.attempts == 2 and stack.model.model.remaining == 0
+    assert run.attempts == 2 and len(stack.model.model.requests) == model_calls
+    kinds = [event["kind"] for event in trace_events(stack, run.id)]
+    assert kinds.count("solve_start") == 1 and "resumed" in kinds
     assert list(repo.pulls) == [first.number]
     assert branches(stack) == ["refs/heads/main", f"refs/heads/{first.head}"]
     head = await stack.github.branch_sha(REPOSITORY, first.head)
-    assert head is not None and head != first_head
+    assert head is not None
     checks = [c for c in repo.check_runs.values() if c.head_sha == head]
     assert [(c.name, c.conclusion) for c in checks] == [("patchbot/verify", "success")]
     comments = status_comments(stack, number)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.github import git
+from bot.github.retrying import RetryConfig
 from bot.testing.simulator import GitHubSimulator
 from bot.testing.simulator.state import Installation
 
@@ -163,3 +164,59 @@ async def test_git_that_hangs_is_killed_at_the_timeout(
 
     with pytest.raises(git.GitTimeout, match="longer than"):
         await git.clone(github.git_url(REPO), tmp_path / "clone", token, timeout=0.5)
+
+
+QUICK = RetryConfig(backoff=0.05)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "method"),
+    [
+        ("/octo/demo.git/info/refs", "GET"),
+        ("/octo/demo.git/git-upload-pack", "POST"),
+    ],
+)
+async def test_a_clone_survives_a_transient_502(
+    github: GitHubSimulator, installation: Installation, tmp_path: Path, pattern: str, method: str
+) -> None:
+    token = github.mint_token(installation.id).token
+    fault = github.faults.server_error(pattern, status=502, method=method)
+    await git.clone(github.git_url(REPO), tmp_path / "clone", token, retry=QUICK)
+    assert fault.hits == 1
+    assert (tmp_path / "clone" / "calc.py").exists()
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["refused", "landed, answer lost"])
+async def test_a_push_survives_a_transient_502(
+    github: GitHubSimulator, installation: Installation, tmp_path: Path, lost: bool
+) -> None:
+    token = github.mint_token(installation.id).token
+    work = tmp_path / "clone"
+    await git.clone(github.git_url(REPO), work, token)
+    head = await commit_change(work, "def add(a, b):\n    return a + b\n")
+    inject = github.faults.answer_lost if lost else github.faults.server_error
+    fault = inject("/octo/demo.git/git-receive-pack", method="POST")
+    await git.push(work, "patchbot/issue-1-add", token, retry=QUICK)
+    assert fault.hits == 1
+    assert await github.branch_sha(REPO, "patchbot/issue-1-add") == head
+
+
+@pytest.mark.parametrize(
+    ("status", "tries", "said"),
+    [(503, 4, "503 (after 4 attempts)"), (403, 1, "403")],
+    ids=["gives up after its attempts", "a refusal is not tried again"],
+)
+async def test_git_stops_trying_and_says_why(
+    github: GitHubSimulator,
+    installation: Installation,
+    tmp_path: Path,
+    status: int,
+    tries: int,
+    said: str,
+) -> None:
+    token = github.mint_token(installation.id).token
+    github.faults.server_error("/octo/demo.git/info/refs", status=status, times=10)
+    with pytest.raises(git.GitError) as raised:
+        await git.clone(github.git_url(REPO), tmp_path / "clone", token, retry=QUICK)
+    assert str(raised.value).endswith(said)
+    assert len([r for r in github.requests if r.path.endswith("/info/refs")]) == tries

@@ -90,3 +90,36 @@ async def test_a_stop_asked_for_while_running_wins_over_pausing(store: RunStore)
     ended = await store.hold_run(run.id, "w1", "{}", "needs approval")
     assert ended.state is RunState.CANCELLED
     assert ended.finished_at is not None
+
+
+async def test_a_kept_patch_outlives_the_attempt_and_leaves_the_run_running(
+    store: RunStore,
+) -> None:
+    run, _ = await store.create_run(new_run())
+    claimed = await store.claim_run("w1", lease_seconds=30, max_attempts=3)
+    assert claimed is not None
+    with pytest.raises(LeaseLost):
+        await store.keep_hold(run.id, "someone-else", "{}")
+    await store.keep_hold(run.id, "w1", '{"patch": "first"}')
+    await store.keep_hold(run.id, "w1", '{"patch": "verified"}')
+    current = await store.get_run(run.id)
+    assert current is not None and current.state is RunState.RUNNING
+    hold = await store.get_hold(run.id)
+    assert hold is not None and hold.content == '{"patch": "verified"}'
+    assert (hold.held_by, hold.decision) == ("w1", None)
+
+
+async def test_previous_run_is_the_issue_s_latest_first_run_before_this_one(
+    store: RunStore,
+) -> None:
+    first, _ = await store.create_run(new_run())
+    await store.cancel_run(first.id)
+    revision, _ = await store.create_run(
+        new_run().model_copy(update={"trigger": "review", "pull_request": 9, "iteration": 1})
+    )
+    await store.cancel_run(revision.id)
+    await store.create_run(new_run(issue=8))
+    second, _ = await store.create_run(new_run())
+    previous = await store.previous_run("octo/demo", 7, second.id)
+    assert previous is not None and previous.id == first.id
+    assert await store.previous_run("octo/demo", 7, first.id) is None

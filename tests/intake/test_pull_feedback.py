@@ -501,6 +501,24 @@ async def test_revision_that_failed_before_taking_its_feedback_is_not_repeated(
     assert [r.id for r in await quick.store.pull_runs(REPO, pull)] == [failed.id]
 
 
+async def test_a_review_replayed_after_its_revision_ended_starts_nothing(
+    quick: LocalStack,
+) -> None:
+    """A captured review, sent again under new delivery ids once its revision was paid for."""
+    pull = await open_pull(quick, f"patchbot/issue-{await seeded(quick)}-add")
+    _, deliveries = await quick.github.review_pull(
+        REPO, pull, by=MAINTAINER, body="Please fix", comments=TEN_LINES[:2]
+    )
+    await settle(quick, *deliveries)
+    ended = await work_next(Worker(quick.store, ClaimOnlyPipeline(), quick.settings))
+    assert ended.state is RunState.SUCCEEDED
+    stored = [await quick.store.get_delivery(d.delivery_id) for d in deliveries]
+    replayed = [await quick.github.send_event(s.event, json.loads(s.payload)) for s in stored if s]
+    await settle(quick, *replayed)
+    assert len(replayed) == 3
+    assert [r.id for r in await quick.store.pull_runs(REPO, pull)] == [ended.id]
+
+
 async def test_embedded_worker_claims_the_revision_after_the_delay(tmp_path: Path) -> None:
     environment = {"PATCHBOT_REVISION_DELAY": "0.5"}
     pipeline = ClaimOnlyPipeline()

@@ -177,6 +177,23 @@ async def test_processed_deliveries_leave_the_backlog(store: RunStore) -> None:
     assert failed is not None and failed.error == "boom" and failed.processed_at
 
 
+async def test_a_trigger_is_claimed_once_whatever_the_delivery_id(store: RunStore) -> None:
+    claims = await asyncio.gather(*(store.claim_trigger("comment:7", f"d-{n}") for n in range(5)))
+    assert sorted(claims) == [False, False, False, False, True]
+    first = claims.index(True)
+    assert await store.claim_trigger("comment:7", f"d-{first}")  # its own delivery, again
+    assert not await store.claim_trigger("comment:7", "d-replayed")
+    assert await store.claim_trigger("comment:8", "d-replayed")
+
+
+async def test_replies_are_allowed_once_per_interval(store: RunStore) -> None:
+    assert await store.allow_reply("reply:octo/a#1:busy", 0.3)
+    assert not await store.allow_reply("reply:octo/a#1:busy", 0.3)
+    assert await store.allow_reply("reply:octo/a#2:busy", 0.3)  # another issue
+    await asyncio.sleep(0.35)
+    assert await store.allow_reply("reply:octo/a#1:busy", 0.3)
+
+
 async def test_installation_is_saved_updated_and_deleted(store: RunStore) -> None:
     await store.save_installation(Installation(id=7, account="octo", repositories=["octo/a"]))
     await store.save_installation(

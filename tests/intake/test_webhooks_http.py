@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -71,6 +73,21 @@ async def test_forged_signature_is_refused_with_401(intake: Any) -> None:
 async def test_missing_signature_is_refused_with_401(intake: Any) -> None:
     response = await intake.post("issues", await labeled(intake.github), secret=None)
     assert response.status == 401
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["X-Hub-Signature", "X-Hub-Signature-256"],
+    ids=["the SHA-1 header alone", "sha1= in the SHA-256 header"],
+)
+async def test_an_hmac_sha1_signature_is_refused_with_401(intake: Any, header: str) -> None:
+    """GitHub also signs with HMAC-SHA1; with the right secret, that is still not enough."""
+    delivery = build_delivery("issues", await labeled(intake.github), secret=None)
+    sha1 = hmac.new(SECRET.encode(), delivery.body, hashlib.sha1).hexdigest()
+    headers = {**delivery.headers, header: f"sha1={sha1}"}
+    response = await intake.client.post("/webhooks", data=delivery.body, headers=headers)
+    assert response.status == 401
+    assert await intake.store.known_deliveries([delivery.delivery_id]) == set()
 
 
 async def test_unparsable_body_is_rejected_with_400(intake: Any) -> None:

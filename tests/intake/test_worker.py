@@ -61,6 +61,7 @@ async def test_stop_cancels_a_running_run_at_its_next_heartbeat(
 ) -> None:
     intake.allow("alice", "write")
     intake.gh.reply("POST", REACTIONS, status=201)
+    intake.gh.reply("POST", REACTIONS.replace("492700400", "2"), status=201)
     intake.gh.reply("POST", COMMENTS, status=201)
     await intake.github.comment_on(REPO_NAME, ISSUE, "/patchbot fix", by="alice")
     await intake.settle()

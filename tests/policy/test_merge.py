@@ -81,6 +81,8 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, bool]] = [
     ("secrets.scan", {}, False, True, True),
     ("secrets.high_entropy", {"secrets.high_entropy": False}, True, True, False),
     ("secrets.high_entropy", {}, False, True, True),
+    ("secrets.hold_env_network", {"secrets.hold_env_network": False}, True, True, False),
+    ("secrets.hold_env_network", {}, False, True, True),
     ("sandbox.images", {"sandbox.images": ["python", "node"]}, ["python"], ["python"], False),
     ("sandbox.images", {}, ["python", "node"], ["python"], True),
     ("sandbox.image", {"sandbox.images": ["python", "node"]}, "node", "node", False),
@@ -221,7 +223,13 @@ def random_value(rng: random.Random, key: str, current: Any) -> Any:
 
 PERMISSIONS = ["none", "read", "triage", "write", "maintain", "admin"]
 LEVELS = ["comment", "draft_pr", "pr"]
-ON_IS_TIGHT = {"trigger.exclude_bots", "secrets.scan", "secrets.high_entropy", "draft"}
+ON_IS_TIGHT = {
+    "trigger.exclude_bots",
+    "secrets.scan",
+    "secrets.high_entropy",
+    "secrets.hold_env_network",
+    "draft",
+}
 OFF_IS_TIGHT = {"approval.allow_requester", "sandbox.setup_network"}
 SUBSETS = {"trigger.labels", "trigger.commands", "sandbox.images"}
 SUPERSETS = {"paths.deny", "paths.approve"}

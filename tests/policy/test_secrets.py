@@ -4,6 +4,7 @@ UUIDs, lock files or ordinary code."""
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import random
 import string
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.policy.diff import parse_diff
-from bot.policy.secrets_scan import scan_files, shannon_entropy
+from bot.policy.secrets_formats import shannon_entropy
+from bot.policy.secrets_scan import scan_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,8 +25,8 @@ RNG = random.Random(6)
 """Seeded: the same strings every run, and none of them a real credential."""
 
 
-def _rand(alphabet: str, n: int) -> str:
-    return "".join(RNG.choice(alphabet) for _ in range(n))
+def _rand(alphabet: str, n: int, rng: random.Random = RNG) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
 
 
 ALNUM = string.ascii_letters + string.digits
@@ -173,3 +175,113 @@ def test_entropy_of_known_strings():
     assert shannon_entropy("") == 0
     assert shannon_entropy("aaaa") == 0
     assert shannon_entropy("abcd") == pytest.approx(2.0)
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _evasions() -> dict[str, str]:
+    """Sixteen ways to hide a credential from a line-by-line scan, each a file body whose line
+    2 starts the credential. Pieces are 6-12 characters: too short to look random alone."""
+    github = TOKENS["GitHub token"][0]
+    anthropic = TOKENS["Anthropic API key"][0]
+    aws = TOKENS["AWS access key id"][0]
+    b64 = base64.b64encode(github.encode()).decode()
+    hexed = github.encode().hex()
+    quoted = ", ".join(f'"{piece}"' for piece in _chunks(github, 8))
+    own = random.Random(16)  # RNG's sequence stays what the tests above were written with
+    password = _rand(ALNUM, 6, own) + "#!" + _rand(ALNUM, 8, own)
+    lower = _rand(string.ascii_lowercase + string.digits, 26, own)
+    return {
+        "concatenated": "x = 1\nTOKEN = " + " + ".join(f'"{p}"' for p in _chunks(github, 8)),
+        "side by side": "x = 1\nTOKEN = " + " ".join(f'"{p}"' for p in _chunks(github, 10)),
+        "across lines": "x = (\n" + "".join(f'    "{p}"\n' for p in _chunks(github, 9)) + ")",
+        "joined list": f"x = 1\nTOKEN = ''.join([{quoted}])",
+        "through variables": f'x = 1\nprefix = "{anthropic[:7]}"\n'
+        + "".join(f'part{n} = "{p}"\n' for n, p in enumerate(_chunks(anthropic[7:], 12)))
+        + "KEY = prefix + part0 + part1 + part2 + part3",
+        "base64": f'x = 1\nTOKEN = base64.b64decode("{b64}").decode()',
+        "base64 in pieces": "x = 1\nTOKEN = b64decode("
+        + " + ".join(f'"{p}"' for p in _chunks(b64, 12))
+        + ")",
+        "hex": f'x = 1\nTOKEN = bytes.fromhex("{hexed}").decode()',
+        "reversed": f'x = 1\nTOKEN = "{github[::-1]}"[::-1]',
+        "escaped": 'x = 1\nTOKEN = "' + "".join(f"\\x{ord(c):02x}" for c in github) + '"',
+        "character codes": "x = 1\nTOKEN = bytes(["
+        + ",\n    ".join(str(ord(c)) for c in github)
+        + "]).decode()",
+        "ROT13": f'x = 1\nTOKEN = codecs.decode("{codecs.encode(github, "rot13")}", "rot13")',
+        "invisible characters": 'x = 1\nTOKEN = "' + "\u200b".join(_chunks(github, 4)) + '"',
+        "private key header in pieces": 'x = 1\nHEADER = "-----BEGIN " + "RSA PRIVATE" + '
+        '" KEY-----"',
+        "password by its name": f'x = 1\nDB_PASSWORD = "{password}"',
+        "random value by its name, lower case": f'x = 1\nAPI_KEY = "{lower}"',
+        "password in a URL": f'x = 1\nDSN = "postgresql://app:{password}@db.internal:5432/app"',
+        "percent-encoded": 'x = 1\nTOKEN = unquote("'
+        + "".join(f"%{ord(c):02X}" for c in aws)
+        + '")',
+    }
+
+
+EVASIONS = _evasions()
+
+
+@pytest.mark.parametrize("name", list(EVASIONS))
+def test_credentials_hidden_from_a_line_scan_are_found(make_repo, name):
+    repo = make_repo({"app/config.py": "\n"})
+    repo.write("app/config.py", EVASIONS[name] + "\n")
+    findings = scan(repo)
+    assert [f.line for f in findings] == [2], [str(f) for f in findings]
+    for text in (str(findings[0]), findings[0].model_dump_json()):
+        assert not any(part in text for part in _chunks(TOKENS["GitHub token"][0], 6)[1:])
+
+
+def test_a_bare_value_by_its_name_counts_in_configuration_not_in_code(make_repo):
+    own = random.Random(18)
+    value = _rand(string.ascii_lowercase + string.digits, 26, own)
+    repo = make_repo({"README.md": "hello\n"})
+    repo.write("deploy/values.yml", f"image: app\napi_key: {value}\n")
+    repo.write(".env.production", f"DEBUG=0\nAPI_TOKEN={value}\n")
+    repo.write("app/client.py", f"x = 1\napi_key = {value}\n")  # a variable, in code
+    assert [str(f) for f in scan(repo)] == [
+        ".env.production line 2: secret-like value of `API_TOKEN`",
+        "deploy/values.yml line 2: secret-like value of `api_key`",
+    ]
+
+
+def test_a_credential_the_diff_only_moves_is_not_new(make_repo):
+    """Re-indenting a fixture the repository already had neither adds nor removes a key."""
+    token = TOKENS["GitHub token"][1]
+    repo = make_repo({"tests/fixtures.py": f'TOKEN = "{token}"\n'})
+    repo.write("tests/fixtures.py", f'if True:\n    TOKEN = "{token}"\n')
+    assert scan(repo) == []
+
+
+def test_placeholders_and_documented_examples_are_not_credentials(make_repo):
+    lines = [
+        'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"',
+        'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+        'FAKE = "ghp_' + "x" * 36 + '"',
+        'OPENAI = "sk-' + "0" * 48 + '"',
+        'STRIPE = "sk_' + "live_" + "1234567890abcdef12345678" + '"',
+        'password = "P@ssw0rd123!"',
+        'db_password = "changeme-please"',
+        'api_key = "<your-api-key>"',
+        'token = os.environ["API_TOKEN"]',
+        "secret: ${{ secrets.DEPLOY_KEY }}",
+        "token: str | None = None",
+        "TOKEN = web.RequestKey('simulator_token', Token)",
+        'DATABASE_URL = "postgresql://postgres:postgres@localhost:5432/app"',
+        'URL = "https://user:${PASSWORD}@example.com/"',
+        'auth_header = f"Bearer {token}"',
+        'password_hash = "pbkdf2_sha256$600000$c2FsdHNhbHQ$abcdefghijk"',
+        f'session_token = "{uuid.uuid4()}"',
+        "--hash=sha256:" + hashlib.sha256(b"pkg").hexdigest(),
+        'REGIONS = ["ASIA", "EUROPE", "AMERICAS", "AFRICA"]',
+        "See `xoxb-` tokens, `AIza` keys, `sk-ant-` and `sk-` keys.",
+    ]
+    repo = make_repo({"tests/test_settings.py": "\n", "docs/tokens.md": "\n"})
+    repo.write("tests/test_settings.py", "\n".join(lines[:-1]) + "\n")
+    repo.write("docs/tokens.md", lines[-1] + "\n")
+    assert [str(f) for f in scan(repo)] == []

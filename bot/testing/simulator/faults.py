@@ -1,4 +1,6 @@
-"""Fault injection: the next N requests matching a path answer 5xx, a rate limit, or slowly."""
+"""Fault injection: the next N requests matching a path answer 5xx, a rate limit, or slowly;
+and, for git over HTTP, a push or fetch that is carried out but whose answer is lost (a 5xx
+instead of it, as from a proxy that timed out)."""
 
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ class Fault:
     """Seconds to wait before answering."""
     times: int = 1
     """How many matching requests this fault affects."""
+    served: bool = False
+    """Serve the request first (git over HTTP only: the push lands), then answer `status`."""
     hits: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
-        if self.hits >= self.times:
+    def matches(self, method: str, path: str, served: bool = False) -> bool:
+        if self.hits >= self.times or self.served != served:
             return False
         if self.method is not None and self.method.upper() != method.upper():
             return False
@@ -83,9 +87,18 @@ class Faults:
     ) -> Fault:
         return self.inject(Fault(pattern, method, delay=seconds, times=times))
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def answer_lost(
+        self, pattern: str, *, status: int = 502, times: int = 1, method: str | None = None
+    ) -> Fault:
+        """Git over HTTP: carry the request out (a push updates the branch), then answer
+        `status` instead of its result."""
+        return self.inject(Fault(pattern, method, status, times=times, served=True))
+
+    def take(self, method: str, path: str, *, served: bool = False) -> Fault | None:
+        """The oldest pending fault for this request (`served`: of those applied after it was
+        served), counted as used."""
         for fault in self.pending:
-            if fault.matches(method, path):
+            if fault.matches(method, path, served):
                 fault.hits += 1
                 return fault
         return None

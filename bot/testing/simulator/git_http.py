@@ -11,7 +11,8 @@ import subprocess
 
 from aiohttp import web
 
-from bot.testing.simulator.context import simulated
+from bot.testing.simulator.context import error, simulated
+from bot.testing.simulator.faults import FAULTS
 from bot.testing.simulator.gitrepo import git_env
 from bot.testing.simulator.middleware import installation_token
 from bot.testing.simulator.state import Repo
@@ -79,6 +80,9 @@ async def git_http(request: web.Request) -> web.StreamResponse:
         process.kill()
         await process.wait()
         return web.Response(status=504, text="git http-backend timed out\n")
+    lost = request.config_dict[FAULTS].take(request.method, request.path, served=True)
+    if lost is not None and lost.status is not None:
+        return error(lost.status, lost.message)
     return _cgi_response(out, err)
 
 

@@ -51,6 +51,7 @@ from bot.testing.simulator.state import (
     ReviewComment,
     SimulatorState,
     Token,
+    now_iso,
 )
 
 REST_ROUTES = tuple(
@@ -315,6 +316,7 @@ class GitHubSimulator(PullActivity, InstallationActivity):
         self.state.label(repo, label)
         if label not in target.labels:
             target.labels.append(label)
+            target.updated_at = now_iso()  # GitHub's issue changes with it, as on REST
         return await self.deliver(
             "issues", "labeled", full_name, sender=by, issue=number, label=label
         )
