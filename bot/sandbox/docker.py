@@ -25,14 +25,16 @@ from docker.types import Mount
 from bot.errors import ConfigError, SandboxError
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
-from bot.sandbox.environments import SetupInfo, prepare_environment
+from bot.sandbox.environments import SETUP_PROGRESS, SetupInfo, prepare_environment
 from bot.sandbox.images import find_image
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import ExecResult, TestReport
 from bot.sandbox.protocol import WORKSPACE, OutputSink
-from bot.sandbox.setup_plan import SetupPlan, plan_setup
 from bot.sandbox.testrun import parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
+from bot.setup.model import SetupReport
+from bot.setup.phase import OVERLAY, SetupProgress
+from bot.setup.planner import Planned, plan, pythonpath
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,10 @@ class DockerSandbox:
         self.container = container
         self.setup = setup
         self._channel = channel
+
+    @property
+    def setup_report(self) -> SetupReport | None:
+        return self.setup.report
 
     async def exec(
         self,
@@ -119,40 +125,54 @@ class DockerSandbox:
 
 def _prepare(
     workspace: Path, config: SandboxConfig, take_ownership: bool
-) -> tuple[Path, Launcher, tuple[int, int], SetupPlan]:
+) -> tuple[Path, Launcher, tuple[int, int], Planned]:
     workspace = workspace.resolve()
     if not workspace.is_dir():
         raise ConfigError(f"{workspace} is not a directory")
     client = docker_client()
     launcher = Launcher(client, find_image(client, config.image), config)
     user = sandbox_user(workspace, take_ownership=take_ownership)
-    return workspace, launcher, user, plan_setup(workspace, configured=config.setup_command)
+    return workspace, launcher, user, plan(workspace, setup_command=config.setup_command)
 
 
 @contextlib.asynccontextmanager
 async def open_sandbox(
-    workspace: Path, config: SandboxConfig, *, take_ownership: bool = True
+    workspace: Path,
+    config: SandboxConfig,
+    *,
+    take_ownership: bool = True,
+    progress: SetupProgress | None = None,
 ) -> AsyncIterator[DockerSandbox]:
     """Set up (or reuse) the environment, start the test container, and always clean up.
 
     `take_ownership`: when Patchbot runs as root, hand the checkout to the sandbox's user so
     it can write there. Pass False to mount a tree you do not own; it then stays as it is.
+    `progress` hears what a first set-up is doing (default: the caller's `SETUP_PROGRESS`).
     """
     started = time.monotonic()
-    workspace, launcher, user, plan = await asyncio.to_thread(
+    workspace, launcher, user, planned = await asyncio.to_thread(
         _prepare, workspace, config, take_ownership
     )
-    setup = SetupInfo(cached=True, duration=0.0, volume=None)
-    if plan.command is not None:
-        setup = await prepare_environment(launcher, workspace, plan, user)
+    test_plan = plan_tests(workspace, configured=config.test_command)
+    setup = await prepare_environment(
+        launcher, workspace, planned, test_plan, user, progress or SETUP_PROGRESS.get()
+    )
     mounts = [Mount(WORKSPACE, str(workspace), type="bind")]
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))
     container, channel = await launcher.start(
-        user=user, mounts=mounts, environment=environment(plan.pythonpath), network=False
+        user=user, mounts=mounts, environment=environment(pythonpath(workspace)), network=False
     )
-    log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
     try:
+        # What set-up wrote into its copy of the tree (a version file, egg-info), never over
+        # a file of the checkout.
+        await channel.run(
+            f"[ ! -d {OVERLAY} ] || cp -rn {OVERLAY}/. {WORKSPACE}/",
+            cwd=WORKSPACE,
+            timeout=60,
+            cap=4096,
+        )
+        log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
         yield DockerSandbox(workspace, config, container, channel, setup)
     finally:
         await launcher.remove(container)  # first: it survives a second cancellation
