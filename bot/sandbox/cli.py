@@ -162,6 +162,6 @@ def _images_build(args: argparse.Namespace) -> int:
             continue
         print(f"{spec.name}: building ...", file=sys.stderr, flush=True)
         started = time.monotonic()
-        images.build(spec, client)
+        images.build(spec, client, lambda text: print(text, file=sys.stderr, flush=True))
         print(f"{spec.name}: built in {time.monotonic() - started:.0f} s ({spec.tag})")
     return 0

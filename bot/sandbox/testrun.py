@@ -16,7 +16,7 @@ from bot.sandbox.models import ExecResult, Outcome, TestCase, TestReport
 from bot.sandbox.repo_files import is_dir, iter_repo_files
 from bot.sandbox.report_parsing import parse_junit, parse_pytest_text, parse_unittest_text
 from bot.setup.detect import TEST_FILE
-from bot.setup.planner import test_command
+from bot.setup.planner import find_test_command
 
 JUNIT_PATH = "/tmp/patchbot-junit.xml"
 PYTEST = f"python -m pytest -p no:cacheprovider -q -rA --junitxml={JUNIT_PATH}"
@@ -58,7 +58,7 @@ def plan_tests(
     checked = [_check_path(path) for path in paths]
     if configured is not None and configured.strip():
         return TestPlan(runner="command", command=configured, junit_path=None)
-    found = test_command(workspace)
+    found = find_test_command(workspace)
     env = " ".join(
         f"{key}={shlex.quote(value)}"
         for key, value in found.env.items()

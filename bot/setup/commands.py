@@ -121,6 +121,11 @@ def _install_args(args: list[str]) -> InstallLine:
             else:
                 found.groups.append(target.rpartition(":")[2])
             continue
+        if word.startswith("-e") and len(word) > 2 and not word.startswith("--"):
+            if match := _SELF.match(word[2:]):
+                found.project, found.editable = True, True
+                found.extras += _extras(match["extras"])
+            continue
         if word.startswith("-r") and len(word) > 2:
             found.files.append(word[2:])
             continue

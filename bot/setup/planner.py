@@ -139,7 +139,7 @@ def declared_names(workspace: Path, install: Install, groups: dict[str, list[str
     return {normalize(m.group(1)) for s in strings if (m := NAME.match(s))}
 
 
-def test_command(workspace: Path) -> TestCommand:
+def find_test_command(workspace: Path) -> TestCommand:
     """How the repository runs its tests: its CI's test line, else its tox or nox test env's,
     else the detected runner with no arguments."""
     ci = read_ci(workspace)

@@ -121,7 +121,7 @@ def _drop_unused(install: Install, output: str, context: Context) -> Install | N
     ours = {_name(r) for r in install.requirements}
     for rel in install.files:
         ours |= {_name(r) for r in inline_requirements(context.workspace, rel)}
-    imported = test_imports(context.workspace)
+    imported = imported_by_tests(context.workspace)
     droppable = sorted(
         n for n in (named & ours) - set(install.dropped) if not _imported(n, imported)
     )
@@ -201,7 +201,7 @@ def _is_local(workspace: Path, module: str) -> bool:
     )
 
 
-def test_imports(workspace: Path, limit: int = 500) -> set[str]:
+def imported_by_tests(workspace: Path, limit: int = 500) -> set[str]:
     """Top-level modules the test files and conftest files import."""
     found: set[str] = set()
     count = 0

@@ -31,13 +31,13 @@ def snippet(report: SetupReport) -> str:
         setup = "\n".join(lines) or "true"
     out = [_block("setup_command", setup)]
     if report.test is not None:
-        out.append(f"test_command: {_scalar(test_line(report.test))}")
+        out.append(f"test_command: {_scalar(command_line(report.test))}")
     if not report.ok:
         out.insert(0, "# nothing worked: adjust these to what your CI runs")
     return "\n".join(out)
 
 
-def test_line(test: TestCommand) -> str:
+def command_line(test: TestCommand) -> str:
     """The test command as one shell line."""
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in test.env.items())
     command = shlex.join(["python", "-m", test.runner, *test.args])

@@ -62,7 +62,7 @@ def read_project_findings(workspace: Path) -> ProjectFindings:
         found.sources.append(f"project extras {', '.join(found.extras)}")
     if found.groups:
         found.sources.append(f"dependency groups {', '.join(found.groups)}")
-    files = test_requirement_files(workspace)
+    files = chosen_requirement_files(workspace)
     if files:
         found.files = files
         found.sources.append(f"requirements {', '.join(files)}")
@@ -119,7 +119,7 @@ def requirement_files(workspace: Path) -> list[str]:
     return sorted(found)
 
 
-def test_requirement_files(workspace: Path) -> list[str]:
+def chosen_requirement_files(workspace: Path) -> list[str]:
     """The one requirement set for tests: the file named for tests, else for development,
     else `requirements.txt`. A `.in` file is used only when it has no compiled `.txt`."""
     files = [f for f in requirement_files(workspace) if not f.startswith("constraints")]

@@ -1,0 +1,108 @@
+"""The try rules: each reads a failed try's output and proposes one change, never a repository
+by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.setup.model import Install
+from bot.setup.rules import Context, next_install
+
+from .conftest import WriteRepo
+
+UV_NOT_FOUND = """
+  x No solution found when resolving dependencies:
+  `-> Because types-pkg-resources was not found in the package registry and you require
+      types-pkg-resources, we can conclude that your requirements are unsatisfiable.
+"""
+PIP_CONFLICT = """
+ERROR: Cannot install click==8.0.0 and click==8.1.3 because these package versions have
+conflicting dependencies.
+The conflict is caused by:
+    The user requested click==8.0.0
+    The user requested click==8.1.3
+ERROR: ResolutionImpossible
+"""
+
+
+def context(repo: Path, age: float = 10, installer: str = "uv") -> Context:
+    return Context(
+        workspace=repo, installer=installer, commit_age_days=age, commit_date="2019-09-05"
+    )
+
+
+def test_an_uninstallable_stub_the_tests_never_import_is_dropped(write_repo: WriteRepo) -> None:
+    repo = write_repo({
+        "requirements-dev.txt": "pytest\ntypes-pkg-resources\n",
+        "tests/test_a.py": "import pkg_resources\n",
+    })  # fmt: skip
+    install = Install(files=["requirements-dev.txt"])
+    rule, proposal = next_install(install, "install_failed", UV_NOT_FOUND, context(repo)) or (
+        "",
+        None,
+    )
+    assert "drop" in rule
+    assert proposal is not None and proposal.dropped == ["types-pkg-resources"]
+
+
+def test_a_requirement_the_tests_import_is_never_dropped(write_repo: WriteRepo) -> None:
+    repo = write_repo({"tests/test_a.py": "import click\n", "setup.py": ""})
+    install = Install(requirements=["click==8.0.0", "click==8.1.3"], files=["a.txt", "b.txt"])
+    rule, proposal = next_install(install, "install_failed", PIP_CONFLICT, context(repo)) or (
+        "",
+        None,
+    )
+    assert proposal is not None and not proposal.dropped
+    assert rule.startswith("install the requirement files one by one") and proposal.separate
+
+
+def test_an_old_commit_resolves_as_of_its_date(write_repo: WriteRepo) -> None:
+    repo = write_repo({"tests/test_a.py": "import x\n"})
+    output = "E   ImportError: cannot import name 'formatargspec' from 'inspect'"
+    install = Install(project=False)
+    assert next_install(install, "collection_errors", output, context(repo, age=30)) is None
+    found = next_install(install, "collection_errors", output, context(repo, age=2000))
+    assert found is not None and found[1].exclude_newer == "2019-09-05"
+    assert next_install(install, "collection_errors", output, context(repo, 2000, "pip")) is None
+
+
+def test_a_missing_module_brings_its_distribution_but_not_the_projects_own(
+    write_repo: WriteRepo,
+) -> None:
+    repo = write_repo({"src/mypkg/__init__.py": ""})
+    output = (
+        "E   ModuleNotFoundError: No module named 'six'\n"
+        "No module named 'mypkg._version'\nNo module named 'yaml'"
+    )
+    install = Install(requirements=["pytest"])
+    found = next_install(install, "collection_errors", output, context(repo))
+    assert found is not None and found[1].requirements == ["pytest", "six", "PyYAML"]
+
+
+def test_an_unknown_pytest_option_brings_its_plugin(write_repo: WriteRepo) -> None:
+    output = "pytest: error: unrecognized arguments: --cov=x --cov-report=term -n"
+    proposal = next_install(Install(), "collection_errors", output, context(write_repo({})))
+    assert proposal is not None and proposal[1].requirements == ["pytest-cov", "pytest-xdist"]
+
+
+def test_a_maintainers_command_is_never_second_guessed(write_repo: WriteRepo) -> None:
+    install = Install(command="pip install -e .")
+    assert next_install(install, "install_failed", UV_NOT_FOUND, context(write_repo({}))) is None
+
+
+def test_a_build_failure_falls_back_to_a_regular_then_no_project_install(
+    write_repo: WriteRepo,
+) -> None:
+    repo = write_repo({"setup.py": ""})
+    install = Install()
+    steps = []
+    for _ in range(3):
+        found = next_install(
+            install, "install_failed", "error: subprocess-exited-with-error", context(repo)
+        )
+        if found is None:
+            break
+        steps.append(found[0])
+        install = found[1]
+    assert [s.split()[0] for s in steps] == ["install", "leave"]
+    assert not install.project
