@@ -26,12 +26,13 @@ from bot.errors import ConfigError, SandboxError
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.environments import SETUP_PROGRESS, SetupInfo, prepare_environment
-from bot.sandbox.images import find_image
+from bot.sandbox.images import PYTHON_LABEL, built_images, find_image
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import ExecResult, TestReport
 from bot.sandbox.protocol import WORKSPACE, OutputSink
 from bot.sandbox.testrun import parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
+from bot.setup.interpreter import choose_python, declared_pythons
 from bot.setup.model import SetupReport
 from bot.setup.phase import OVERLAY, SetupProgress
 from bot.setup.planner import Planned, plan, pythonpath
@@ -130,9 +131,18 @@ def _prepare(
     if not workspace.is_dir():
         raise ConfigError(f"{workspace} is not a directory")
     client = docker_client()
-    launcher = Launcher(client, find_image(client, config.image), config)
+    planned = plan(workspace, setup_command=config.setup_command)
+    image = find_image(client, config.image)
+    if config.images and image.labels.get(PYTHON_LABEL):
+        choices = {config.image: image, **built_images(client, config.images)}
+        pythons = {name: str(i.labels.get(PYTHON_LABEL)) for name, i in choices.items()}
+        allowed, named = declared_pythons(workspace, planned.ci_pythons)
+        chosen = choose_python(pythons, config.image, allowed, named)
+        image = choices[chosen]
+        config = config.model_copy(update={"image": chosen})
+    launcher = Launcher(client, image, config)
     user = sandbox_user(workspace, take_ownership=take_ownership)
-    return workspace, launcher, user, plan(workspace, setup_command=config.setup_command)
+    return workspace, launcher, user, planned
 
 
 @contextlib.asynccontextmanager

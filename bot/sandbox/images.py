@@ -111,6 +111,19 @@ def find_image(client: docker.DockerClient, name: str) -> Image:
         ) from error
 
 
+def built_images(client: docker.DockerClient, names: list[str]) -> dict[str, Image]:
+    """The images among `names` that are built and declare their Python version."""
+    out = {}
+    for name in names:
+        try:
+            image = client.images.get(image_tag(name))
+        except docker.errors.ImageNotFound:
+            continue
+        if image.labels.get(PYTHON_LABEL):
+            out[name] = image
+    return out
+
+
 def is_current(spec: ImageSpec, client: docker.DockerClient) -> bool:
     """True when the image exists and was built from the folder as it is now."""
     try:
