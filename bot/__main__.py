@@ -15,6 +15,7 @@ from bot.errors import PatchbotError
 # Modules with a `register(subparsers)` function, in the order `--help` lists them.
 COMMAND_MODULES = (
     "bot.sandbox.cli",
+    "bot.setup.cli",
     "bot.web.cli",
     "bot.runs.cli",
     "bot.solve.cli",

@@ -12,7 +12,6 @@ import os
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from pathlib import Path
 
 import docker
@@ -25,24 +24,18 @@ from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.launch import LABEL, Launcher, environment
 from bot.sandbox.repo_files import read_repo_bytes
+from bot.sandbox.setup_network import setup_container
 from bot.sandbox.testrun import TestPlan
 from bot.setup.model import SetupReport
-from bot.setup.phase import CHECKOUT, SetupPhase, SetupProgress
+from bot.setup.phase import CHECKOUT, SetupPhase
 from bot.setup.planner import PLANNER_VERSION, Planned, pythonpath
+from bot.setup.progress import SetupProgress
 from bot.setup.repository import commit_date
 from bot.setup.snippet import snippet
 
 ENV_LABEL = "patchbot.env"
 REPORT_LABEL = "patchbot.setup.report"
 """On the `-ready` volume: the set-up report (JSON) of the run that made the environment."""
-HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
-CA_IN_SANDBOX = "/run/patchbot/ca.crt"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
-
-
-SETUP_PROGRESS: ContextVar[SetupProgress | None] = ContextVar("setup_progress", default=None)
-"""Who hears a first set-up's progress when `open_sandbox` is not told (the solver sets it
-around its baseline, whose sandbox opener takes no such argument)."""
 
 
 class SetupInfo(BaseModel):
@@ -56,20 +49,6 @@ class SetupInfo(BaseModel):
     """The Docker volume holding the environment, or None when there was nothing to install."""
     report: SetupReport | None = None
     """The plan's sources, each try and its result (from the run that made the environment)."""
-
-
-def _network_access() -> tuple[dict[str, str], list[Mount]]:
-    """For a set-up phase with network: the host's CA bundle and proxy settings, no more."""
-    environment = {name: os.environ[name] for name in PROXY_VARIABLES if name in os.environ}
-    mounts = []
-    bundle = os.environ.get("SSL_CERT_FILE") or next(
-        (path for path in HOST_CA_BUNDLES if Path(path).is_file()), None
-    )
-    if bundle and Path(bundle).is_file():
-        mounts.append(Mount(CA_IN_SANDBOX, bundle, type="bind", read_only=True))
-        for name in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"):
-            environment[name] = CA_IN_SANDBOX
-    return environment, mounts
 
 
 @contextlib.asynccontextmanager
@@ -216,21 +195,10 @@ async def _run_setup(
         Mount(CHECKOUT, str(workspace), type="bind", read_only=True),
         Mount("/env", volume, type="volume"),
     ]
-    if config.setup_network:
-        extra_environment, extra_mounts = _network_access()
-        variables.update(extra_environment)
-        mounts += extra_mounts
-    container, channel = await launcher.start(
-        user=user,
-        mounts=mounts,
-        environment=variables,
-        network=config.setup_network,
-        writable_workspace=True,
-    )
     report = SetupReport(
         sources=planned.sources, image=config.image, test=planned.test, install=planned.install
     )
-    try:
+    async with setup_container(launcher, user, mounts, variables) as (_, channel, _proxy):
         phase = SetupPhase(
             channel,
             workspace,
@@ -241,6 +209,3 @@ async def _run_setup(
             progress=progress,
         )
         return await phase.run(planned.install, report)
-    finally:
-        await launcher.remove(container)  # first: it survives a second cancellation
-        await channel.close()

@@ -38,7 +38,11 @@ def declared_pythons(workspace: Path, ci_pythons: list[str]) -> tuple[SpecifierS
     if not requires and isinstance(poetry_python, str) and poetry_python.startswith(("^", ">=")):
         allowed = SpecifierSet(f">={poetry_python.lstrip('^>=').strip()}")
     classifiers = project.get("classifiers")
-    text = " ".join(c for c in classifiers if isinstance(c, str)) if isinstance(classifiers, list) else ""
+    text = (
+        " ".join(c for c in classifiers if isinstance(c, str))
+        if isinstance(classifiers, list)
+        else ""
+    )
     text += setup_cfg + setup_py
     named = set(_CLASSIFIER.findall(text)) | set(ci_pythons)
     named |= {f"3.{m}" for m in _TOX_ENV.findall(read_repo_text(workspace, "tox.ini") or "")}
@@ -89,6 +93,10 @@ def _setup_py_keyword(text: str, key: str) -> str | None:
         if isinstance(node, ast.Call):
             for keyword in node.keywords:
                 value = keyword.value
-                if keyword.arg == key and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                if (
+                    keyword.arg == key
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                ):
                     return value.value
     return None

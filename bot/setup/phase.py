@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from bot.sandbox.testrun import TestPlan
 from bot.setup.collect import collect_command, decisive_lines, read_collection
 from bot.setup.install import install_commands, venv_commands
 from bot.setup.model import Install, SetupReport, Try
+from bot.setup.progress import SetupProgress
 from bot.setup.rules import Context, next_install
 
 CHECKOUT = "/run/patchbot/checkout"
@@ -26,7 +26,6 @@ CHECKOUT = "/run/patchbot/checkout"
 OVERLAY = "/env/overlay"
 MAX_TRIES = 6
 COLLECT_TIMEOUT = 300.0
-SetupProgress = Callable[[str], None]
 _OVERLAY_SCRIPT = """\
 import os, shutil, subprocess, sys
 checkout, workspace, overlay = sys.argv[1:4]

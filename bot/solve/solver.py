@@ -21,6 +21,9 @@ from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import TestReport
 from bot.sandbox.protocol import Sandbox
+from bot.setup.gate import baseline_problem
+from bot.setup.model import SetupReport
+from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts
 from bot.solve.verify import SandboxOpener, Verification, VerifyConfig, feedback, judge, run_suite
 from bot.trace import Trace
@@ -73,6 +76,8 @@ class SolveResult(BaseModel):
     """The agent's own summary of its last candidate."""
     base_commit: str
     baseline: TestReport | None = None
+    setup: SetupReport | None = None
+    """How the repository was set up for the baseline: the plan's sources, each try."""
     verification: Verification | None = None
     """The verdict on the last candidate."""
     attempts: list[Attempt] = Field(default_factory=list)
@@ -190,20 +195,36 @@ class _Run:
         warming = asyncio.create_task(
             asyncio.to_thread(import_litellm if isinstance(self.model, LitellmModel) else str)
         )
+        listening = SETUP_PROGRESS.set(lambda text: self.say(0, text))
         try:
             tree = await asyncio.to_thread(
                 self.checkouts.fresh, self.checkouts.root / "baseline", self.request.baseline_commit
             )
-            baseline = await run_suite(tree, self.request.sandbox, self.open_sandbox)
+            async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
+                baseline = await sandbox.run_tests()
+                result.setup = sandbox.setup_report
             await warming
         except SetupFailed as error:
-            result.detail = f"the repository could not be set up: {error}"
+            if error.report is not None:
+                result.setup = SetupReport.model_validate(error.report)
+                self.trace.event("setup", **error.report)
+            result.detail = "the repository could not be set up: " + str(error).splitlines()[0]
             return result
         finally:
+            SETUP_PROGRESS.reset(listening)
             warming.cancel()  # a no-op once it is done
+        if result.setup is not None:
+            self.trace.event("setup", **result.setup.model_dump())
         result.baseline = baseline
         self.trace.event("baseline", summary=baseline.summary_line(), report=baseline.model_dump())
         self.say(0, f"baseline: {baseline.summary_line()}")
+        problem = baseline_problem(baseline)
+        if problem is not None:  # the gate: no model call for a suite that cannot judge
+            result.detail = f"the baseline cannot judge a fix: {problem}"
+            if result.setup is not None:
+                result.setup.ok, result.setup.error = False, problem
+            self.trace.event("baseline_gate", problem=problem)
+            return result
         try:
             async with self.open_sandbox(self.checkouts.work, self.request.sandbox) as sandbox:
                 agent = Agent(
