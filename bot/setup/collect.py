@@ -24,6 +24,10 @@ for test in failed:
     print(getattr(test, "_exception", ""), file=sys.stderr)
 print(f"{len(tests) - len(failed)} tests collected, {len(failed)} errors")
 """
+_CAUSE = re.compile(
+    r"\w+(Error|Exception):|No module named|cannot import|Because |No solution|"
+    r"unrecognized arguments|No matching distribution|ResolutionImpossible"
+)
 _PYTEST_COUNT = re.compile(r"(\d+)(?:/\d+)? tests? (?:collected|selected)")
 _PYTEST_ERRORS = re.compile(r"(\d+) errors?\b")
 _PER_FILE = re.compile(r"^\S+\.py: (\d+)$")
@@ -71,9 +75,11 @@ def read_collection(runner: str, exit_code: int, output: str) -> tuple[int, int]
 
 
 def decisive_lines(output: str, limit: int = 8) -> list[str]:
-    """The lines that say why a step failed: errors and resolver messages, the last ones."""
-    lines = [line.rstrip() for line in output.splitlines() if DECISIVE.search(line)]
-    lines = [line[:300] for line in dict.fromkeys(lines)]
+    """The lines that say why a step failed, the most telling last: an exception or a
+    resolver's reason after lines that only name what failed (`ERROR tests/x.py`)."""
+    lines = [line.rstrip()[:300] for line in output.splitlines() if DECISIVE.search(line)]
+    lines = list(dict.fromkeys(lines))
+    lines.sort(key=lambda line: bool(_CAUSE.search(line)))  # stable: order kept within each
     if not lines:
         lines = [line.rstrip()[:300] for line in output.strip().splitlines()[-3:]]
     return lines[-limit:]

@@ -14,7 +14,12 @@ from pydantic import BaseModel, Field
 
 from bot.agent.loop import Agent, AgentLimits, AgentStats, Progress, ProgressEvent
 from bot.agent.model import LitellmModel, Model, ModelConfig, import_litellm
-from bot.agent.prompts import SYSTEM_PROMPT, rejection_message, task_message
+from bot.agent.prompts import (
+    SYSTEM_PROMPT,
+    rejection_message,
+    repository_guidance,
+    task_message,
+)
 from bot.agent.stops import StopReason
 from bot.agent.tools import ToolBox, ToolConfig, format_report
 from bot.errors import SandboxError, SetupFailed
@@ -246,6 +251,9 @@ class _Run:
     async def _attempts(self, agent: Agent, baseline: TestReport) -> None:
         request, result = self.request, self.result
         tools = request.tools
+        guidance, files = await asyncio.to_thread(repository_guidance, self.checkouts.work)
+        if files:
+            self.trace.event("guidance", files=files, chars=len(guidance))
         agent.start(
             SYSTEM_PROMPT,
             task_message(
@@ -254,6 +262,7 @@ class _Run:
                 request.instructions,
                 format_report(baseline, tools.failures_shown, tools.output_chars // 4),
                 request.revision,
+                guidance,
             ),
         )
         max_attempts = request.verify.max_attempts

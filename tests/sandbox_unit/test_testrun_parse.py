@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.models import ExecResult, Outcome, TestReport
-from bot.setup.planner import pythonpath
 from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, plan_tests
+from bot.setup.planner import pythonpath
 
 RunPlan = Callable[..., tuple[TestReport, ExecResult, str | None]]
 

@@ -25,7 +25,7 @@ from bot.setup.proxy import RELAY_PORT
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 
-PROBE = """
+PROBE = f"""
 import socket, sys
 host, port, how = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 try:
@@ -33,12 +33,12 @@ try:
         socket.create_connection((host, port), 3).close()
         print("reached")
     else:
-        s = socket.create_connection(("127.0.0.1", {relay}), 3)
+        s = socket.create_connection(("127.0.0.1", {RELAY_PORT}), 3)
         s.sendall(f"CONNECT {{host}}:{{port}} HTTP/1.1\\r\\n\\r\\n".encode())
         print(s.recv(200).split(b"\\r\\n")[0].decode())
 except OSError as error:
     print("unreachable", type(error).__name__)
-""".format(relay=RELAY_PORT)
+"""
 
 
 @pytest.fixture
