@@ -193,6 +193,21 @@ def table(title: str, rows: list[Row], head: bool) -> None:
     print(f"success: {sum(r.ok for r in rows)} of {len(rows)} (goal {goal} of 16)")
 
 
+def ensure_images() -> list[str]:
+    """Build the sandbox images whose tag is not from this checkout's folder (another
+    checkout of Patchbot on the same Docker Engine may have built its own): the figures are
+    this checkout's."""
+    from bot.sandbox import images
+
+    client = docker.from_env()
+    rebuilt = []
+    for spec in images.discover(images.default_images_dir()):
+        if spec.name in ("python", *IMAGES) and not images.is_current(spec, client):
+            images.build(spec, client)
+            rebuilt.append(spec.name)
+    return rebuilt
+
+
 def remove_volumes(names: list[str]) -> None:
     client = docker.from_env()
     for name in names:
@@ -267,6 +282,8 @@ async def main() -> int:
                 with tarfile.open(args.corpus / entry["tarball"]) as archive:
                     archive.extractall(tmp, filter="data")
                 bare = tmp / f"{entry['name']}.git"
+                for name in ensure_images():
+                    print(f"(rebuilt image {name}: it was not this checkout's)", file=sys.stderr)
                 started = time.monotonic()
                 head, old, made = await bench_repository(entry, bare, tmp, run_id, args)
                 volumes += made
