@@ -11,7 +11,14 @@ from typing import Any
 import yaml
 
 from bot.sandbox.repo_files import is_file, list_dir, read_repo_text
-from bot.setup.commands import InstallLine, parse_install, parse_test, segments
+from bot.setup.commands import (
+    InstallLine,
+    parse_install,
+    parse_test,
+    segments,
+    unwrap,
+    without_env,
+)
 from bot.setup.model import TestCommand
 from bot.setup.sources import NOT_TEST_WORDS
 
@@ -20,9 +27,8 @@ MAX_WORKFLOW_BYTES = 256 * 1024
 _NODES = 20000
 """Most YAML nodes walked per workflow (aliases can make a small file a huge tree)."""
 _VERSION = re.compile(r"^(?:python|py|cpython-?)?(3\.\d{1,2})(?:\.\d+)?$")
-_DRIVERS = re.compile(
-    r"^(?:uvx\s+(?:--with\s+\S+\s+)?|python[0-9.]*\s+-m\s+|pipx\s+run\s+)?(tox|nox)\b(.*)$"
-)
+GHA_EXPRESSION = "$GHA_EXPRESSION"
+"""What a `${{ ... }}` expression reads as: one word, a variable no value is known of."""
 _OTHER_WORKFLOWS = frozenset(
     {"release", "publish", "deploy", "docs", "doc", "downstream", "nightly", "bench",
      "benchmark", "codspeed", "lint", "codeql", "labels", "stale", "pages", "docset"}
@@ -80,13 +86,12 @@ def _read_job(workspace: Path, job: dict[str, Any], source: str) -> CiFindings |
             continue
         step_env = {**env, **_env(step.get("env"))}
         for line in _lines(run):
-            if match := _DRIVERS.match(line):
-                target = _driver_target(match[1], match[2])
-                if set(re.split(r"[-_,]", target.lower())) & NOT_TEST_WORDS:
-                    return None  # a docs or lint job
-                found.driver = (match[1], target)
-                return _finish(found, job)
             for words in segments(line):
+                if (driver := _driver(words)) is not None:
+                    if set(re.split(r"[-_,]", driver[1].lower())) & NOT_TEST_WORDS:
+                        return None  # a docs or lint job
+                    found.driver = driver
+                    return _finish(found, job)
                 test = parse_test(words, source)
                 if test is not None:
                     test.env = {**step_env, **test.env}
@@ -117,8 +122,8 @@ def _workflow_rank(name: str) -> tuple[int, str]:
 
 
 def _lines(run: str) -> list[str]:
-    """A `run:` block's logical lines, continuation backslashes joined, `${{ }}` left as is."""
-    joined = re.sub(r"\\\r?\n", " ", run)
+    """A `run:` block's logical lines, continuation backslashes joined, each `${{ }}` one word."""
+    joined = re.sub(r"\\\r?\n", " ", re.sub(r"\$\{\{.*?\}\}", GHA_EXPRESSION, run))
     return [
         line.strip()
         for line in joined.splitlines()
@@ -126,10 +131,17 @@ def _lines(run: str) -> list[str]:
     ]
 
 
-def _driver_target(driver: str, rest: str) -> str:
-    flag = r"(?:-e|--env)" if driver == "tox" else r"(?:-s|--session|--sessions)"
-    match = re.search(rf"{flag}[ =]([^\s$]+)", rest)
-    return match[1].split(",")[0] if match else ""
+def _driver(words: list[str]) -> tuple[str, str] | None:
+    """(`tox` or `nox`, the env or session it names or ``) for a command that runs one,
+    through `uvx`, `uv run`, `pipx run` or `python -m` too."""
+    words = unwrap(without_env(words))
+    if not words or words[0] not in ("tox", "nox"):
+        return None
+    flags = ("-e", "--env") if words[0] == "tox" else ("-s", "--session", "--sessions")
+    for position, word in enumerate(words[1:-1], start=1):
+        if word in flags and GHA_EXPRESSION not in words[position + 1]:
+            return words[0], words[position + 1].split(",")[0]
+    return words[0], ""
 
 
 def _is_script(workspace: Path, words: list[str]) -> bool:

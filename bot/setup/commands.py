@@ -32,6 +32,8 @@ _WRAPPERS = {
     ("pipenv", "run"): set(),
     ("hatch", "run"): set(),
     ("xvfb-run",): {"-a"},
+    ("uvx",): {"--python", "-p", "--with", "--from"},
+    ("pipx", "run"): {"--python", "--spec"},
 }
 _DROP_PYTEST = frozenset(
     {"-v", "-vv", "-vvv", "-q", "-qq", "-x", "--exitfirst", "-s", "--no-cov", "--color=yes",
@@ -82,7 +84,7 @@ def segments(line: str) -> list[list[str]]:
 
 def parse_install(words: list[str]) -> InstallLine | None:
     """The install request of one simple command, or None when it installs nothing."""
-    words = _without_env(words)
+    words = without_env(words)
     for prefix in (["uv", "pip", "install"], ["pip", "install"], ["pip3", "install"]):
         if words[: len(prefix)] == prefix:
             return _install_args(words[len(prefix) :])
@@ -151,7 +153,7 @@ def _package_name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
 
 
-def _without_env(words: list[str]) -> list[str]:
+def without_env(words: list[str]) -> list[str]:
     """The command after leading `A=1` assignments, `env A=1` and `sudo`."""
     words = list(words)
     while words and (_ASSIGNMENT.match(words[0]) or words[0] in ("env", "sudo", "exec")):
@@ -166,7 +168,7 @@ def parse_test(words: list[str], source: str) -> TestCommand | None:
         key, _, value = words[0].partition("=")
         env[key] = value
         words = words[1:]
-    words = _unwrap(_without_env(words))
+    words = unwrap(without_env(words))
     if not words:
         return None
     head = words[0].rsplit("/", 1)[-1]
@@ -177,7 +179,7 @@ def parse_test(words: list[str], source: str) -> TestCommand | None:
     return None
 
 
-def _unwrap(words: list[str]) -> list[str]:
+def unwrap(words: list[str]) -> list[str]:
     """`uv run`, `poetry run`, `coverage run -m`, `python -m` and the like taken off."""
     changed = True
     while words and changed:

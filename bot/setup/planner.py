@@ -57,7 +57,7 @@ def plan(workspace: Path, *, setup_command: str | None = None) -> Planned:
         planned.sources.append(".github/patchbot.yml setup_command")
     env = _env_findings(workspace, ci)
     explicit = InstallLine()
-    if ci.source and (ci.installs or ci.test):
+    if ci.source and (ci.installs or ci.test or ci.driver or ci.scripts):
         planned.sources.append(f"CI {ci.source}")
         for line in ci.installs:
             _merge_line(explicit, line)

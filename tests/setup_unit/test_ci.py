@@ -86,3 +86,18 @@ def test_hostile_or_broken_workflows_are_skipped(write_repo: WriteRepo) -> None:
         {".github/workflows/a.yml": "jobs: [unclosed\n", ".github/workflows/b.yml": bomb}
     )
     assert read_ci(repo).source == ""
+
+
+def test_tox_through_uvx_or_uv_run_with_expressions_is_found(write_repo: WriteRepo) -> None:
+    steps = (
+        "jobs:\n  t:\n    steps:\n"
+        "      - run: scripts/build-mo.sh\n"
+        "      - run: uvx --python ${{ matrix.python }} --with tox-uv tox -e py\n"
+    )
+    repo = write_repo({".github/workflows/test.yml": steps, "scripts/build-mo.sh": ""})
+    found = read_ci(repo)
+    assert found.driver == ("tox", "py") and found.scripts == ["scripts/build-mo.sh"]
+    (repo / ".github/workflows/test.yml").write_text(
+        "jobs:\n  t:\n    steps:\n      - run: uv run --locked --group dev tox run\n"
+    )
+    assert read_ci(repo).driver == ("tox", "")
