@@ -91,8 +91,9 @@ async def test_failed_setup_says_why_and_leaves_nothing_behind(
     example_repo: Callable[[str], Path],
 ) -> None:
     before = set(env_volumes("patchbot-env-"))
+    config = SandboxConfig(cache_scope=uuid.uuid4().hex)  # never an environment made before
     with pytest.raises(SetupFailed) as failure:
-        async with open_sandbox(example_repo("setup_fails"), SandboxConfig()):
+        async with open_sandbox(example_repo("setup_fails"), config):
             pytest.fail("the sandbox must not start after a failed set-up")
     assert "patchbot-no-such-package" in str(failure.value)
     assert "setup_command" in str(failure.value)
