@@ -13,7 +13,8 @@ the time reference. Success at head: the suite collects with no errors and passe
 95% of what the manifest's recipe passed. Then at an old commit (300 first-parent commits
 back, or the oldest kept): success is collecting with no errors and at least 90% passing.
 Prints both tables and the success counts; writes `bench/results/setup.json`. Every volume
-it creates is removed at the end.
+it creates is removed at the end. The default image is built under a tag of its own (see
+`ensure_images`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ HEAD_PASS_SHARE = 0.95
 OLD_PASS_SHARE = 0.90
 OLD_DEPTH = 300
 IMAGES = ["python3.9", "python3.13"]
+DEFAULT_IMAGE = "python-bench"
+"""The default image (`sandbox_images/python`) under a tag only this benchmark builds."""
 
 
 @dataclass
@@ -132,7 +135,7 @@ async def bench_repository(
 ) -> tuple[Row, Row | None, list[str]]:
     name = entry["name"]
     volumes: list[str] = []
-    base = SandboxConfig(images=IMAGES, cache_scope=f"bench-{run_id}-{name}")
+    base = SandboxConfig(image=DEFAULT_IMAGE, images=IMAGES, cache_scope=f"bench-{run_id}-{name}")
     head = checkout(bare, entry["head"], tmp / f"{name}-head")
     row, made = await measure(head, base, warm=True)
     volumes += made
@@ -142,6 +145,7 @@ async def bench_repository(
     row.ok = row.ok and row.collected > 0 and row.passed >= HEAD_PASS_SHARE * wanted
     if not args.skip_recipe:
         recipe = SandboxConfig(
+            image=DEFAULT_IMAGE,
             cache_scope=f"bench-{run_id}-{name}-recipe",
             setup_command=recipe_commands(entry["maintainer_recipe"]),
             test_command=entry["maintainer_recipe"]["test"],
@@ -193,19 +197,21 @@ def table(title: str, rows: list[Row], head: bool) -> None:
     print(f"success: {sum(r.ok for r in rows)} of {len(rows)} (goal {goal} of 16)")
 
 
-def ensure_images() -> list[str]:
-    """Build the sandbox images whose tag is not from this checkout's folder (another
-    checkout of Patchbot on the same Docker Engine may have built its own): the figures are
-    this checkout's."""
+def ensure_images() -> None:
+    """Build this checkout's images where their tag is not current. The default image is
+    built from `sandbox_images/python` under a tag of its own, `DEFAULT_IMAGE`: another
+    checkout of Patchbot on the same Docker Engine may rebuild `python` from its own folder
+    at any time, which would change the image (and the cache keys) in the middle of a run."""
     from bot.sandbox import images
 
     client = docker.from_env()
-    rebuilt = []
-    for spec in images.discover(images.default_images_dir()):
-        if spec.name in ("python", *IMAGES) and not images.is_current(spec, client):
+    folder = images.default_images_dir()
+    specs = [images.ImageSpec(DEFAULT_IMAGE, folder / "python")]
+    specs += [images.ImageSpec(name, folder / name) for name in IMAGES]
+    for spec in specs:
+        if not images.is_current(spec, client):
+            print(f"building image {spec.name} ...", file=sys.stderr, flush=True)
             images.build(spec, client)
-            rebuilt.append(spec.name)
-    return rebuilt
 
 
 def remove_volumes(names: list[str]) -> None:
@@ -282,8 +288,7 @@ async def main() -> int:
                 with tarfile.open(args.corpus / entry["tarball"]) as archive:
                     archive.extractall(tmp, filter="data")
                 bare = tmp / f"{entry['name']}.git"
-                for name in ensure_images():
-                    print(f"(rebuilt image {name}: it was not this checkout's)", file=sys.stderr)
+                ensure_images()
                 started = time.monotonic()
                 head, old, made = await bench_repository(entry, bare, tmp, run_id, args)
                 volumes += made
