@@ -76,6 +76,7 @@ class SetupPhase:
         self.cap = cap
         self.commit_date = commit_date
         self.progress = progress
+        self._tried: list[Install] = []
 
     def say(self, text: str) -> None:
         if self.progress is not None:
@@ -104,6 +105,7 @@ class SetupPhase:
             )
             report.tries.append(attempt)
             report.install = install
+            self._tried.append(install)
             if attempt.outcome == "ok":
                 report.ok = True
                 await self._exec(
@@ -113,7 +115,7 @@ class SetupPhase:
                 return report
             if attempt.outcome in ("no_tests", "timed_out"):
                 break
-            proposal = next_install(install, attempt.outcome, output, context)
+            proposal = next_install(install, attempt.outcome, output, context, self._tried)
             if proposal is None:
                 break
             rule, install = proposal

@@ -50,7 +50,6 @@ def plan(workspace: Path, *, setup_command: str | None = None) -> Planned:
     ci = read_ci(workspace)
     if ci.source:
         inputs.append(ci.source)
-    test = ci.test
     planned = Planned(install=Install(), test=TestCommand(runner="pytest"), ci_pythons=ci.pythons)
     if setup_command is not None and setup_command.strip():
         planned.install = Install(command=setup_command)
@@ -64,7 +63,6 @@ def plan(workspace: Path, *, setup_command: str | None = None) -> Planned:
     if env.source and (not ci.installs or ci.driver):
         planned.sources.append(env.source)
         _merge_line(explicit, env.install)
-        test = test or env.test
     project = read_project_findings(workspace)
     has_build = any(is_file(workspace, f) for f in BUILD_FILES)
     install = planned.install
@@ -85,7 +83,7 @@ def plan(workspace: Path, *, setup_command: str | None = None) -> Planned:
         install.requirements = _without_self(install.requirements, project.metadata.name)
         install.project = has_build and not env.skip_install
         install.scripts = ci.scripts
-    planned.test = test or TestCommand(runner=detect_runner(workspace))
+    planned.test = _test_command(workspace, ci, env)
     if planned.test.runner == "pytest" and install.command is None:
         declared = declared_names(workspace, install, project.metadata.groups)
         if "pytest" not in declared:
@@ -143,9 +141,11 @@ def find_test_command(workspace: Path) -> TestCommand:
     """How the repository runs its tests: its CI's test line, else its tox or nox test env's,
     else the detected runner with no arguments."""
     ci = read_ci(workspace)
-    return (
-        ci.test or _env_findings(workspace, ci).test or TestCommand(runner=detect_runner(workspace))
-    )
+    return _test_command(workspace, ci, _env_findings(workspace, ci))
+
+
+def _test_command(workspace: Path, ci: CiFindings, env: EnvFindings) -> TestCommand:
+    return ci.test or env.test or TestCommand(runner=detect_runner(workspace))
 
 
 def _env_findings(workspace: Path, ci: CiFindings) -> EnvFindings:

@@ -62,16 +62,21 @@ class Context:
 
 
 def next_install(
-    install: Install, outcome: str, output: str, context: Context
+    install: Install,
+    outcome: str,
+    output: str,
+    context: Context,
+    tried: list[Install] | None = None,
 ) -> tuple[str, Install] | None:
-    """The rule that applies to a failed try and the install it proposes, or None."""
+    """The rule that applies to a failed try and the install it proposes (never one `tried`
+    already), or None."""
     if install.command is not None:
         return None  # a maintainer's command is theirs: never second-guessed
     rules = (_install_rules if outcome == "install_failed" else _collection_rules)(
         install, output, context
     )
     for rule, proposal in rules:
-        if proposal is not None and proposal != install:
+        if proposal is not None and proposal != install and proposal not in (tried or []):
             return rule, proposal
     return None
 
@@ -94,6 +99,7 @@ def _install_rules(
             "leave the project itself out (tests import it from the checkout)",
             _without_project(install),
         ),
+        ("install nothing: the image's own packages (its pytest) only", _nothing(install)),
     ]
 
 
@@ -154,6 +160,15 @@ def _not_editable(install: Install) -> Install | None:
 
 def _without_project(install: Install) -> Install | None:
     return install.model_copy(update={"project": False}) if install.project else None
+
+
+def _nothing(install: Install) -> Install | None:
+    """Offline, or when every install failed: the image's packages may be all it needs."""
+    return (
+        Install(project=False, editable=False)
+        if install.project or install.requirements or install.files
+        else None
+    )
 
 
 def _missing_module(install: Install, output: str, context: Context) -> Install | None:

@@ -180,3 +180,13 @@ async def test_repositories_never_share_a_setup_environment(
     for volume in volumes:
         client.volumes.get(volume).remove(force=True)
         client.volumes.get(f"{volume}-ready").remove(force=True)
+
+
+async def test_offline_set_up_of_a_repository_without_dependencies_uses_the_images_pytest(
+    example_repo: Callable[[str], Path],
+) -> None:
+    config = SandboxConfig(setup_network=False, cache_scope=uuid.uuid4().hex)
+    async with open_sandbox(example_repo("calc"), config) as sandbox:
+        assert sandbox.setup_report is not None
+        assert sandbox.setup_report.tries[-1].rule.startswith("install nothing")
+        assert (await sandbox.run_tests()).failed == 0

@@ -106,3 +106,15 @@ def test_a_build_failure_falls_back_to_a_regular_then_no_project_install(
         install = found[1]
     assert [s.split()[0] for s in steps] == ["install", "leave"]
     assert not install.project
+
+
+def test_the_last_resort_installs_nothing_and_no_install_is_tried_twice(
+    write_repo: WriteRepo,
+) -> None:
+    repo = write_repo({})
+    install = Install(project=False, requirements=["pytest"])
+    found = next_install(install, "install_failed", "network unreachable", context(repo))
+    assert found is not None and found[0].startswith("install nothing")
+    assert found[1] == Install(project=False, editable=False)
+    again = next_install(install, "install_failed", "x", context(repo), tried=[found[1]])
+    assert again is None
