@@ -267,7 +267,19 @@ async def main() -> int:
     parser.add_argument("--skip-old", action="store_true", help="head commits only")
     parser.add_argument("--skip-recipe", action="store_true", help="no maintainer-recipe run")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="no run: join the results files of runs over parts of the corpus into --out",
+    )
     args = parser.parse_args()
+    if args.merge:
+        parts = [json.loads(path.read_text()) for path in args.merge]
+        heads = [Row(**row) for part in parts for row in part["head"]]
+        olds = [Row(**row) for part in parts for row in part["old"]]
+        report(heads, olds, args.out)
+        return 0
     manifest = args.corpus / "manifest.jsonl"
     if not manifest.is_file():
         print(
