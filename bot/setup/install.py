@@ -9,11 +9,13 @@ import shlex
 from pathlib import Path
 
 from bot.sandbox.declared_deps import NAME, normalize
-from bot.sandbox.repo_files import read_repo_text
+from bot.sandbox.repo_files import load_toml, read_repo_text
 from bot.setup.model import Install
 
 VENV = "/env/venv"
 """The set-up environment; the test phase runs with its `bin` first on PATH."""
+NO_DATE_LIMIT = "2999-12-31"
+"""The date given to build requirements when the rest is resolved as of a commit's date."""
 MAX_INCLUDES = 50
 """Most requirement files inlined through `-r` when some of their lines are dropped."""
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)$")
@@ -37,6 +39,8 @@ def install_commands(installer: str, install: Install, workspace: Path) -> list[
         base = ["uv", "pip", "install", "--python", f"{VENV}/bin/python"]
         if install.exclude_newer:
             base += ["--exclude-newer", install.exclude_newer]
+            for name in build_requirements(workspace):  # a build backend of its day may not
+                base += ["--exclude-newer-package", f"{name}={NO_DATE_LIMIT}"]  # run on ours
     else:
         base = [f"{VENV}/bin/python", "-m", "pip", "install", "--no-input"]
     strings, files = _requirements(install, workspace)
@@ -51,6 +55,18 @@ def install_commands(installer: str, install: Install, workspace: Path) -> list[
     if install.separate:  # each file on its own, in order, then the rest
         groups = [[*constraints, "-r", f] for f in files] + [[*constraints, *project, *strings]]
     return [shlex.join(base + args) for args in groups if args and args != constraints]
+
+
+def build_requirements(workspace: Path) -> list[str]:
+    """Names of what builds the project: its `[build-system] requires`, and setuptools and
+    wheel (the default for a project without one)."""
+    data = load_toml(read_repo_text(workspace, "pyproject.toml"))
+    build = data.get("build-system")
+    requires = build.get("requires") if isinstance(build, dict) else None
+    names = (
+        {_name(r) for r in requires if isinstance(r, str)} if isinstance(requires, list) else set()
+    )
+    return sorted((names | {"setuptools", "wheel"}) - {""})
 
 
 def _requirements(install: Install, workspace: Path) -> tuple[list[str], list[str]]:

@@ -35,6 +35,7 @@ PYTEST_OPTION_PLUGINS = {
 STALE_DAYS = 180
 """A commit older than this may need its dependencies as they were on its day."""
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_.]+)'")
+_SITE_PACKAGES = re.compile(r"site-packages/([A-Za-z0-9_]+)/")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
 _API_DRIFT = re.compile(
     r"cannot import name|has no attribute|DeprecationWarning|removed in|got an unexpected keyword|"
@@ -116,6 +117,10 @@ def _collection_rules(
             _missing_plugin(install, output),
         ),
         (
+            "leave out a requirement the tests never import whose code breaks the collection",
+            _crashing_unused(install, output, context),
+        ),
+        (
             "resolve dependencies as of the commit's date",
             _as_of_date(install, output, context, always=False),
         ),
@@ -124,13 +129,18 @@ def _collection_rules(
 
 def _drop_unused(install: Install, output: str, context: Context) -> Install | None:
     named = {normalize(m[1]) for pattern in _UNRESOLVABLE for m in pattern.finditer(output)}
+    return _drop(install, named, context)
+
+
+def _drop(install: Install, names: set[str], context: Context) -> Install | None:
+    """`install` without those of `names` it asks for (strings or files) that no test
+    imports; None when there are none."""
     ours = {_name(r) for r in install.requirements}
     for rel in install.files:
         ours |= {_name(r) for r in inline_requirements(context.workspace, rel)}
     imported = imported_by_tests(context.workspace)
-    droppable = sorted(
-        n for n in (named & ours) - set(install.dropped) if not _imported(n, imported)
-    )
+    candidates = (names & ours) - set(install.dropped)
+    droppable = sorted(n for n in candidates if not _imported(n, imported))
     if not droppable:
         return None
     return install.model_copy(update={"dropped": [*install.dropped, *droppable]})
@@ -206,6 +216,15 @@ def _missing_plugin(install: Install, output: str) -> Install | None:
     return install.model_copy(
         update={"requirements": [*install.requirements, *dict.fromkeys(wanted)]}
     )
+
+
+def _crashing_unused(install: Install, output: str, context: Context) -> Install | None:
+    """A requirement whose installed code is in the collection's traceback (a `coverage<4`
+    that cannot run on this Python, loaded through pytest-cov) and that no test imports:
+    dropped, so whatever needs it gets a version that works."""
+    crashed = {normalize(m) for m in _SITE_PACKAGES.findall(output)}
+    crashed |= {_name(d) for m, d in MODULE_DISTRIBUTIONS.items() if normalize(m) in crashed}
+    return _drop(install, crashed - {"pytest"}, context)
 
 
 def _is_local(workspace: Path, module: str) -> bool:

@@ -12,12 +12,18 @@ from .conftest import WriteRepo
 
 
 def test_uv_command_with_project_extras_files_and_date(write_repo: WriteRepo) -> None:
+    pyproject = '[build-system]\nrequires = ["hatchling>=1", "hatch-vcs"]\n'
     install = Install(
         extras=["test"], files=["req.txt"], requirements=["a>=1"], exclude_newer="2020-01-02"
     )
-    [command] = install_commands("uv", install, write_repo({}))
+    [command] = install_commands("uv", install, write_repo({"pyproject.toml": pyproject}))
+    # the build backends stay current: one of 2020 may not run on today's Python
     assert shlex.split(command) == [
         "uv", "pip", "install", "--python", "/env/venv/bin/python", "--exclude-newer", "2020-01-02",
+        "--exclude-newer-package", "hatch-vcs=2999-12-31",
+        "--exclude-newer-package", "hatchling=2999-12-31",
+        "--exclude-newer-package", "setuptools=2999-12-31",
+        "--exclude-newer-package", "wheel=2999-12-31",
         "-r", "req.txt", "-e", ".[test]", "a>=1",
     ]  # fmt: skip
 

@@ -118,3 +118,18 @@ def test_the_last_resort_installs_nothing_and_no_install_is_tried_twice(
     assert found[1] == Install(project=False, editable=False)
     again = next_install(install, "install_failed", "x", context(repo), tried=[found[1]])
     assert again is None
+
+
+def test_an_unimported_requirement_crashing_the_collection_is_left_out(
+    write_repo: WriteRepo,
+) -> None:
+    repo = write_repo({"tests/test_a.py": "import pytest\n"})
+    output = (
+        'File "/env/venv/lib/python3.9/site-packages/coverage/collector.py", line 9\n'
+        'File "/env/venv/lib/python3.9/site-packages/_pytest/main.py", line 3\n'
+        "E   KeyError: 'BREAK_LOOP'\n"
+    )
+    install = Install(requirements=["coverage<4", "pytest", "pytest-cov"])
+    found = next_install(install, "collection_errors", output, context(repo))
+    assert found is not None and found[0].startswith("leave out a requirement")
+    assert found[1].dropped == ["coverage"]
