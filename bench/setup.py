@@ -271,14 +271,16 @@ async def main() -> int:
         "--merge",
         type=Path,
         nargs="+",
-        help="no run: join the results files of runs over parts of the corpus into --out",
+        help="no run: join the results files of runs over parts of the corpus into --out "
+        "(a later file's row for a repository replaces an earlier one)",
     )
     args = parser.parse_args()
     if args.merge:
         parts = [json.loads(path.read_text()) for path in args.merge]
-        heads = [Row(**row) for part in parts for row in part["head"]]
-        olds = [Row(**row) for part in parts for row in part["old"]]
-        report(heads, olds, args.out)
+        # a later file's row for a repository replaces an earlier one (a rerun)
+        heads = {row["name"]: Row(**row) for part in parts for row in part["head"]}
+        olds = {row["name"]: Row(**row) for part in parts for row in part["old"]}
+        report(list(heads.values()), list(olds.values()), args.out)
         return 0
     manifest = args.corpus / "manifest.jsonl"
     if not manifest.is_file():
