@@ -172,6 +172,9 @@ def parse_test(words: list[str], source: str) -> TestCommand | None:
     if not words:
         return None
     head = words[0].rsplit("/", 1)[-1]
+    if head in ("nosetests", "nose", "nose2"):
+        paths = [w for w in words[1:] if not w.startswith("-") and "{" not in w and "$" not in w]
+        return TestCommand(runner="pytest", args=paths, env=env, source=source, nose=True)
     if head in ("pytest", "py.test"):
         return TestCommand(runner="pytest", args=pytest_args(words[1:]), env=env, source=source)
     if head == "unittest":

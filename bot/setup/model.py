@@ -49,6 +49,9 @@ class TestCommand(BaseModel):
     """Environment the repository sets for its tests (tox `setenv`, CI `env:`, `A=1 pytest`)."""
     source: str = "detected"
     """Where it came from: `tox.ini`, `.github/workflows/ci.yml`, `detected`, ..."""
+    nose: bool = False
+    """The repository runs nose (dead since Python 3.10): pytest runs its suite instead, with
+    nose's own settings (`where`, `all-modules`) turned into pytest arguments."""
 
 
 class Try(BaseModel):

@@ -4,6 +4,8 @@ nox, then the project's own metadata and requirement files."""
 
 from __future__ import annotations
 
+import configparser
+import contextlib
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -145,7 +147,23 @@ def find_test_command(workspace: Path) -> TestCommand:
 
 
 def _test_command(workspace: Path, ci: CiFindings, env: EnvFindings) -> TestCommand:
-    return ci.test or env.test or TestCommand(runner=detect_runner(workspace))
+    found = ci.test or env.test or TestCommand(runner=detect_runner(workspace))
+    return _with_nose_settings(workspace, found) if found.nose else found
+
+
+def _with_nose_settings(workspace: Path, test: TestCommand) -> TestCommand:
+    """nose's `where` as pytest's path; with `all-modules`, every module is a test file."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    for name in ("setup.cfg", ".noserc", "nose.cfg"):
+        with contextlib.suppress(configparser.Error):
+            parser.read_string(read_repo_text(workspace, name) or "")
+    args = list(test.args)
+    where = parser.get("nosetests", "where", fallback="").strip()
+    if where and not args:
+        args.append(where)
+    if parser.get("nosetests", "all-modules", fallback="").strip().lower() in ("1", "true"):
+        args += ["-o", "python_files=*.py"]
+    return test.model_copy(update={"args": args})
 
 
 def _env_findings(workspace: Path, ci: CiFindings) -> EnvFindings:

@@ -37,11 +37,6 @@ STALE_DAYS = 180
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_.]+)'")
 _SITE_PACKAGES = re.compile(r"site-packages/([A-Za-z0-9_]+)/")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
-_API_DRIFT = re.compile(
-    r"cannot import name|has no attribute|DeprecationWarning|removed in|got an unexpected keyword|"
-    r"takes \d+ positional argument|TypeError|SyntaxError|Failed to build|Failed to prepare|"
-    r"requires-python|Requires-Python|error: subprocess|distutils|legacy-install-failure"
-)
 _UNRESOLVABLE = (
     re.compile(r"Because (?:there is no version of |all versions of )?([A-Za-z0-9][\w.-]*)"),
     re.compile(r"No matching distribution found for ([A-Za-z0-9][\w.-]*)"),
@@ -93,7 +88,7 @@ def _install_rules(
         ("install the requirement files one by one instead of together", _separately(install)),
         (
             "resolve dependencies as of the commit's date",
-            _as_of_date(install, output, context, always=True),
+            _as_of_date(install, context),
         ),
         ("install the project as a regular package, not editable", _not_editable(install)),
         (
@@ -122,7 +117,7 @@ def _collection_rules(
         ),
         (
             "resolve dependencies as of the commit's date",
-            _as_of_date(install, output, context, always=False),
+            _as_of_date(install, context),
         ),
     ]
 
@@ -152,10 +147,9 @@ def _separately(install: Install) -> Install | None:
     return install.model_copy(update={"separate": True})
 
 
-def _as_of_date(install: Install, output: str, context: Context, *, always: bool) -> Install | None:
+def _as_of_date(install: Install, context: Context) -> Install | None:
+    """An old commit's dependencies as they were on its day (its build backends excepted)."""
     if install.exclude_newer or context.installer != "uv" or context.commit_age_days < STALE_DAYS:
-        return None
-    if not always and not _API_DRIFT.search(output):
         return None
     return install.model_copy(update={"exclude_newer": context.commit_date})
 

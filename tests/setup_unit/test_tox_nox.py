@@ -95,3 +95,15 @@ def test_a_noxfile_is_parsed_never_run(write_repo: WriteRepo, tmp_path: Path) ->
     )
     found = read_nox(write_repo({"noxfile.py": noxfile}))
     assert found.test is not None and not marker.exists()
+
+
+def test_a_nose_suite_is_run_by_pytest_with_noses_settings(write_repo: WriteRepo) -> None:
+    from bot.setup.planner import find_test_command
+
+    repo = write_repo({
+        "tox.ini": "[testenv]\ndeps = -rrequirements.txt\ncommands = nosetests\n",
+        "setup.cfg": "[nosetests]\nwhere = tests\nall-modules = true\n",
+    })  # fmt: skip
+    test = find_test_command(repo)
+    assert test.runner == "pytest" and test.nose
+    assert test.args == ["tests", "-o", "python_files=*.py"]
