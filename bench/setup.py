@@ -124,21 +124,13 @@ async def measure(
     return row, volumes
 
 
-def checkout(bare: Path, commit: str, into: Path) -> Path:
-    git("clone", "--quiet", "--no-hardlinks", str(bare), str(into))
-    git("checkout", "--quiet", "--detach", commit, cwd=into)
-    return into
-
-
-async def bench_repository(
-    entry: dict[str, Any], bare: Path, tmp: Path, run_id: str, args: argparse.Namespace
-) -> tuple[Row, Row | None, list[str]]:
+async def bench_head(
+    entry: dict[str, Any], bare: Path, tmp: Path, base: SandboxConfig, args: argparse.Namespace
+) -> tuple[Row, list[str]]:
+    """Zero-configuration at the head, cold then warm, and the maintainer recipe's set-up."""
     name = entry["name"]
-    volumes: list[str] = []
-    base = SandboxConfig(image=DEFAULT_IMAGE, images=IMAGES, cache_scope=f"bench-{run_id}-{name}")
     head = checkout(bare, entry["head"], tmp / f"{name}-head")
-    row, made = await measure(head, base, warm=True)
-    volumes += made
+    row, volumes = await measure(head, base, warm=True)
     row.name, row.commit = name, entry["head"][:12]
     wanted = entry["baseline_at_head"]["passed"]
     row.reference_passed = wanted
@@ -146,7 +138,7 @@ async def bench_repository(
     if not args.skip_recipe:
         recipe = SandboxConfig(
             image=DEFAULT_IMAGE,
-            cache_scope=f"bench-{run_id}-{name}-recipe",
+            cache_scope=f"{base.cache_scope}-recipe",
             setup_command=recipe_commands(entry["maintainer_recipe"]),
             test_command=entry["maintainer_recipe"]["test"],
         )
@@ -158,6 +150,25 @@ async def bench_repository(
         )
         volumes += made
         row.recipe = reference.cold if reference.ok else None
+    return row, volumes
+
+
+def checkout(bare: Path, commit: str, into: Path) -> Path:
+    git("clone", "--quiet", "--no-hardlinks", str(bare), str(into))
+    git("checkout", "--quiet", "--detach", commit, cwd=into)
+    return into
+
+
+async def bench_repository(
+    entry: dict[str, Any], bare: Path, tmp: Path, run_id: str, args: argparse.Namespace
+) -> tuple[Row | None, Row | None, list[str]]:
+    name = entry["name"]
+    volumes: list[str] = []
+    base = SandboxConfig(image=DEFAULT_IMAGE, images=IMAGES, cache_scope=f"bench-{run_id}-{name}")
+    row = None
+    if not args.skip_head:
+        row, made = await bench_head(entry, bare, tmp, base, args)
+        volumes += made
     old_row = None
     if not args.skip_old:
         commits = git("rev-list", "--first-parent", entry["head"], cwd=bare).split()
@@ -265,6 +276,7 @@ async def main() -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--only", default="", help="comma-separated repository names")
     parser.add_argument("--skip-old", action="store_true", help="head commits only")
+    parser.add_argument("--skip-head", action="store_true", help="old commits only")
     parser.add_argument("--skip-recipe", action="store_true", help="no maintainer-recipe run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -306,15 +318,16 @@ async def main() -> int:
                 started = time.monotonic()
                 head, old, made = await bench_repository(entry, bare, tmp, run_id, args)
                 volumes += made
-                heads.append(head)
+                if head is not None:
+                    heads.append(head)
                 if old is not None:
                     olds.append(old)
                 report(
                     heads, olds, args.out
                 )  # after each repository: a partial run keeps its figures
-                verdicts = f"head {'ok' if head.ok else 'FAILED'}"
+                verdicts = "" if head is None else f"head {'ok' if head.ok else 'FAILED'} "
                 if old is not None:
-                    verdicts += f", old {'ok' if old.ok else 'FAILED'}"
+                    verdicts += f"old {'ok' if old.ok else 'FAILED'}"
                 took = time.monotonic() - started
                 print(f"{entry['name']}: {verdicts} ({took:.0f} s)", file=sys.stderr, flush=True)
     finally:

@@ -37,13 +37,11 @@ STALE_DAYS = 180
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_.]+)'")
 _SITE_PACKAGES = re.compile(r"site-packages/([A-Za-z0-9_]+)/")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
-_UNRESOLVABLE = (
-    re.compile(r"Because (?:there is no version of |all versions of )?([A-Za-z0-9][\w.-]*)"),
-    re.compile(r"No matching distribution found for ([A-Za-z0-9][\w.-]*)"),
-    re.compile(r"Could not find a version that satisfies the requirement ([A-Za-z0-9][\w.-]*)"),
-    re.compile(r"([A-Za-z0-9][\w.-]*) was not found in the package registry"),
-    re.compile(r"The user requested ([A-Za-z0-9][\w.-]*)"),
-)  # fmt: skip
+_RESOLVER = re.compile(
+    r"Because |depends on|you require|No matching distribution|Could not find a version|"
+    r"not found in the package registry|The user requested|conflict|ResolutionImpossible"
+)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass
@@ -123,7 +121,10 @@ def _collection_rules(
 
 
 def _drop_unused(install: Install, output: str, context: Context) -> Install | None:
-    named = {normalize(m[1]) for pattern in _UNRESOLVABLE for m in pattern.finditer(output)}
+    """The names in the resolver's account of why it failed (only those the install asks
+    for and no test imports are dropped, so naming too many is harmless)."""
+    lines = [line for line in output.splitlines() if _RESOLVER.search(line)]
+    named = {normalize(word) for line in lines for word in _WORD.findall(line)}
     return _drop(install, named, context)
 
 
