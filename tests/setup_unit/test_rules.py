@@ -133,3 +133,15 @@ def test_an_unimported_requirement_crashing_the_collection_is_left_out(
     found = next_install(install, "collection_errors", output, context(repo))
     assert found is not None and found[0].startswith("leave out a requirement")
     assert found[1].dropped == ["coverage"]
+
+
+def test_a_lint_pin_conflicting_with_the_project_itself_is_dropped(write_repo: WriteRepo) -> None:
+    repo = write_repo({"setup.py": "", "pyflakes/test/test_api.py": "import pyflakes\n"})
+    output = (
+        "  x No solution found when resolving dependencies:\n"
+        "  `-> Because only pyflakes==3.4.0 is available and flake8==6.1.0 depends on\n"
+        "      pyflakes>=3.1.0,<3.2.0, we can conclude that flake8==6.1.0 cannot be used.\n"
+    )
+    install = Install(requirements=["flake8==6.1.0"])
+    found = next_install(install, "install_failed", output, context(repo))
+    assert found is not None and found[1].dropped == ["flake8"]
