@@ -43,10 +43,10 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_ONLY = "attrs,click,tenacity,arrow,webob"
 
 
-async def measure(checkout: Path, rounds: int) -> dict[str, list[float]]:
+async def measure(checkout: Path, rounds: int, image: str) -> dict[str, list[float]]:
     planned = plan(checkout)
     client = docker_client()
-    launcher = Launcher(client, find_image(client, "python"), SandboxConfig())
+    launcher = Launcher(client, find_image(client, image), SandboxConfig())
     user = sandbox_user(checkout, take_ownership=True)
     mounts = [Mount(CHECKOUT, str(checkout), type="bind", read_only=True)]
     variables = {**environment(pythonpath(checkout)), "UV_CACHE_DIR": "/tmp/uv-cache"}
@@ -82,6 +82,9 @@ async def main() -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--only", default=DEFAULT_ONLY, help="comma-separated repository names")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--image", default="python", help="the image (`python-bench`: bench/setup.py's copy)"
+    )
     args = parser.parse_args()
     manifest = args.corpus / "manifest.jsonl"
     if not manifest.is_file():
@@ -96,7 +99,7 @@ async def main() -> int:
             with tarfile.open(args.corpus / entry["tarball"]) as archive:
                 archive.extractall(tmp, filter="data")
             checkout = clone(tmp / f"{name}.git", tmp / name)
-            rows[name] = await measure(checkout, args.rounds)
+            rows[name] = await measure(checkout, args.rounds, args.image)
         pip, uv = (statistics.median(rows[name][k]) for k in ("pip", "uv"))
         print(f"{name:<15} pip {pip:6.1f} s   uv {uv:6.1f} s   pip/uv {pip / uv:4.1f}x", flush=True)
     ratios = [statistics.median(r["pip"]) / statistics.median(r["uv"]) for r in rows.values()]
