@@ -39,7 +39,8 @@ _SITE_PACKAGES = re.compile(r"site-packages/([A-Za-z0-9_]+)/")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
 _RESOLVER = re.compile(
     r"Because |depends on|you require|No matching distribution|Could not find a version|"
-    r"not found in the package registry|The user requested|conflict|ResolutionImpossible"
+    r"not found in the package registry|The user requested|conflict|ResolutionImpossible|"
+    r"Failed to build|Failed to prepare|Failed building wheel"
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -80,7 +81,7 @@ def _install_rules(
 ) -> list[tuple[str, Install | None]]:
     return [
         (
-            "drop requirements the tests never import, which cannot be installed",
+            "drop requirements the tests never import, which cannot be installed or built",
             _drop_unused(install, output, context),
         ),
         ("install the requirement files one by one instead of together", _separately(install)),

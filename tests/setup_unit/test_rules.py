@@ -145,3 +145,15 @@ def test_a_lint_pin_conflicting_with_the_project_itself_is_dropped(write_repo: W
     install = Install(requirements=["flake8==6.1.0"])
     found = next_install(install, "install_failed", output, context(repo))
     assert found is not None and found[1].dropped == ["flake8"]
+
+
+def test_an_unimported_requirement_that_cannot_be_built_is_dropped(write_repo: WriteRepo) -> None:
+    repo = write_repo({"tests/test_a.py": "import yaml\n"})
+    output = (
+        "  x Failed to build `coverage==3.7.1`\n"
+        "  |-> The build backend returned an error\n"
+        "      ModuleNotFoundError: No module named 'pkg_resources'\n"
+    )
+    install = Install(requirements=["coverage<4.0", "pyyaml"])
+    found = next_install(install, "install_failed", output, context(repo))
+    assert found is not None and found[1].dropped == ["coverage"]
