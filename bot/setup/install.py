@@ -43,6 +43,8 @@ def install_commands(installer: str, install: Install, workspace: Path) -> list[
                 base += ["--exclude-newer-package", f"{name}={NO_DATE_LIMIT}"]  # run on ours
     else:
         base = [f"{VENV}/bin/python", "-m", "pip", "install", "--no-input"]
+    if not install.build_isolation:
+        base.append("--no-build-isolation")
     strings, files = _requirements(install, workspace)
     constraints = [arg for c in install.constraints for arg in ("-c", c)]
     project = []

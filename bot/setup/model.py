@@ -22,6 +22,9 @@ class Install(BaseModel):
     """Repository-relative requirement files (`-r`)."""
     constraints: list[str] = Field(default_factory=list)
     """Repository-relative constraint files (`-c`)."""
+    build_isolation: bool = True
+    """Build in an isolated environment with the newest build backend; False builds with the
+    venv's own (the image's setuptools, for a setup.py older than today's setuptools)."""
     separate: bool = False
     """Install each requirement file on its own, in order, instead of resolving them together."""
     exclude_newer: str | None = None

@@ -21,7 +21,7 @@ from bot.setup.model import Install, TestCommand
 from bot.setup.sources import all_groups, read_project_findings, requirement_files
 from bot.setup.tox import EnvFindings, read_nox, read_tox
 
-PLANNER_VERSION = "2"
+PLANNER_VERSION = "3"
 """Part of the set-up cache key: bump when a change here changes what gets installed."""
 BUILD_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 LOCK_FILES = ("Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock", "pdm.lock")

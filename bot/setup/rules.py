@@ -89,6 +89,10 @@ def _install_rules(
             "resolve dependencies as of the commit's date",
             _as_of_date(install, context),
         ),
+        (
+            "build with the image's own setuptools (no build isolation)",
+            _without_isolation(install),
+        ),
         ("install the project as a regular package, not editable", _not_editable(install)),
         (
             "leave the project itself out (tests import it from the checkout)",
@@ -154,6 +158,12 @@ def _as_of_date(install: Install, context: Context) -> Install | None:
     if install.exclude_newer or context.installer != "uv" or context.commit_age_days < STALE_DAYS:
         return None
     return install.model_copy(update={"exclude_newer": context.commit_date})
+
+
+def _without_isolation(install: Install) -> Install | None:
+    if not install.project or not install.build_isolation:
+        return None
+    return install.model_copy(update={"build_isolation": False})
 
 
 def _not_editable(install: Install) -> Install | None:

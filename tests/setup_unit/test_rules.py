@@ -90,13 +90,13 @@ def test_a_maintainers_command_is_never_second_guessed(write_repo: WriteRepo) ->
     assert next_install(install, "install_failed", UV_NOT_FOUND, context(write_repo({}))) is None
 
 
-def test_a_build_failure_falls_back_to_a_regular_then_no_project_install(
+def test_a_build_failure_falls_back_to_the_images_setuptools_then_regular_then_no_project(
     write_repo: WriteRepo,
 ) -> None:
     repo = write_repo({"setup.py": ""})
     install = Install()
     steps = []
-    for _ in range(3):
+    for _ in range(4):
         found = next_install(
             install, "install_failed", "error: subprocess-exited-with-error", context(repo)
         )
@@ -104,8 +104,8 @@ def test_a_build_failure_falls_back_to_a_regular_then_no_project_install(
             break
         steps.append(found[0])
         install = found[1]
-    assert [s.split()[0] for s in steps] == ["install", "leave"]
-    assert not install.project
+    assert [s.split()[0] for s in steps] == ["build", "install", "leave"]
+    assert not install.project and not install.build_isolation
 
 
 def test_the_last_resort_installs_nothing_and_no_install_is_tried_twice(
