@@ -3,7 +3,6 @@ before the first model call, and says what was tried and what to configure."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,18 @@ from bot.agent.stops import StopReason
 from bot.solve.report import render_report
 from bot.solve.solver import SolveRequest, solve
 from bot.trace import Trace, read_trace
+from tests.conftest import git
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 
 
 def repository(root: Path, files: dict[str, str]) -> Path:
+    """A git repository holding `files` (path -> text) in one commit."""
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
-        subprocess.run(
-            ["git", "-c", "user.name=T", "-c", "user.email=t@example.invalid", *args],
-            cwd=root,
-            check=True,
-        )
+        git(root, *args)
     return root
 
 

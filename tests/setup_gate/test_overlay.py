@@ -3,7 +3,6 @@ later checkout from the cache, and never shows up as a change."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -12,25 +11,12 @@ import pytest
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import open_sandbox
 from bot.solve.checkout import Checkouts
+from tests.conftest import git
 
 from .test_baseline_gate import repository
 from .test_doctor import PROJECT
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
-
-
-def git(repo: Path, *args: str) -> str:
-    command = [
-        "git",
-        "-c",
-        "safe.directory=*",
-        "-c",
-        "user.name=T",
-        "-c",
-        "user.email=t@e.invalid",
-        *args,
-    ]
-    return subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True).stdout
 
 
 async def test_a_later_commit_reuses_the_environment_with_its_generated_files(
