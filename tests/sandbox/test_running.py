@@ -182,11 +182,13 @@ async def test_repositories_never_share_a_setup_environment(
         client.volumes.get(f"{volume}-ready").remove(force=True)
 
 
-async def test_offline_set_up_of_a_repository_without_dependencies_uses_the_images_pytest(
+async def test_offline_set_up_of_a_repository_without_dependencies_makes_do_with_the_image(
     example_repo: Callable[[str], Path],
 ) -> None:
     config = SandboxConfig(setup_network=False, cache_scope=uuid.uuid4().hex)
     async with open_sandbox(example_repo("calc"), config) as sandbox:
-        assert sandbox.setup_report is not None
-        assert sandbox.setup_report.tries[-1].rule.startswith("install nothing")
+        report = sandbox.setup_report
+        assert report is not None
+        # the first plan downloads; a later try makes do with what the image has
+        assert report.tries[0].outcome == "install_failed" and report.tries[-1].outcome == "ok"
         assert (await sandbox.run_tests()).failed == 0
