@@ -4,6 +4,7 @@ install its environment, the scripts it runs first, the test command and its Pyt
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ def _read_job(workspace: Path, job: dict[str, Any], source: str) -> CiFindings |
                 if install is not None:
                     found.installs.append(install)
                 elif _is_script(workspace, words):
-                    found.scripts.append(" ".join(words))
+                    found.scripts.append(shlex.join(words))
     return None
 
 
