@@ -19,3 +19,9 @@ class ImageBuildError(SandboxError):
 
 class SetupFailed(SandboxError):
     """The repository's set-up phase (installing its dependencies) failed."""
+
+    def __init__(self, message: str, report: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+        """The set-up's report (`bot.setup.model.SetupReport` as a dict): every try and why
+        it failed."""

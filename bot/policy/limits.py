@@ -41,6 +41,7 @@ def sandbox_config(policy: Policy) -> SandboxConfig:
     box = policy.sandbox
     return SandboxConfig(
         image=box.image,
+        images=[name for name in box.images if name != box.image],
         setup_network=box.setup_network,
         setup_command=policy.setup_command,
         test_command=policy.test_command,

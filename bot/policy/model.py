@@ -181,8 +181,9 @@ class SecretsPolicy(_Section):
 class SandboxPolicy(_Section):
     """The sandbox the repository's code runs in (see `bot.sandbox.config.SandboxConfig`)."""
 
-    images: list[str] = Field(default_factory=lambda: ["python"])
-    """Sandbox images (folders of `sandbox_images/`) a repository may choose from."""
+    images: list[str] = Field(default_factory=lambda: ["python", "python3.9", "python3.13"])
+    """Sandbox images (folders of `sandbox_images/`) a repository may choose from; the set-up
+    also picks among the built ones by the commit's Python versions."""
     image: str = "python"
     """The image runs use; one of `images`."""
     setup_network: bool = True

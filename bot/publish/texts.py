@@ -9,11 +9,13 @@ it can never carry one of our markers.
 from __future__ import annotations
 
 from bot.agent.loop import AgentStats
+from bot.agent.stops import StopReason
 from bot.github.markdown import code, fenced, plain, quote
 from bot.handlers.messages import CHECK_NAME
 from bot.policy.decisions import GateReport
 from bot.publish.approval import HeldPatch
 from bot.runs.models import Run
+from bot.setup.texts import setup_markdown
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, Verification
 
@@ -138,6 +140,8 @@ def escalation_text(run_id: int, result: SolveResult) -> str:
     ]
     if result.summary:
         lines += ["The agent's last summary (model output):", "", quote(result.summary, 800)]
+    if result.stop_reason is StopReason.SETUP_FAILED and result.setup is not None:
+        lines += ["", setup_markdown(result.setup)]
     if result.verification is not None:
         lines += ["", "**Last verification:**", "", test_table(result.verification)]
     elif result.baseline is not None:

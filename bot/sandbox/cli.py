@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     test.add_argument("path", type=Path, help="a git checkout (it is copied, never changed)")
     test.add_argument("--json", action="store_true", help="print the report as JSON")
     test.add_argument("--timeout", type=float, help="seconds the test suite may take")
-    test.add_argument("--image", default="python", help="sandbox image (default: python)")
+    test.add_argument("--image", default=None, help="pin a sandbox image (default: by Python)")
     test.add_argument("--no-setup-network", action="store_true", help="set up offline")
     test.set_defaults(run=_test)
 
@@ -87,13 +87,17 @@ def format_report(report: TestReport) -> str:
 def _test(args: argparse.Namespace) -> int:
     from bot.sandbox.docker import open_sandbox
     from bot.sandbox.workspace import copied_checkout
+    from bot.setup.local import local_sandbox
 
     source = checkout_root(args.path)
-    config = SandboxConfig(image=args.image, setup_network=not args.no_setup_network)
+    config = local_sandbox(source, image=args.image, setup_network=not args.no_setup_network)
+
+    def show(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
 
     async def run() -> TestReport:
         with copied_checkout(source) as workspace:
-            async with open_sandbox(workspace, config) as sandbox:
+            async with open_sandbox(workspace, config, progress=show) as sandbox:
                 how = "reused" if sandbox.setup.cached else "installed"
                 print(f"set-up {how} in {sandbox.setup.duration:.1f} s", file=sys.stderr)
                 return await sandbox.run_tests(timeout=args.timeout)
@@ -164,6 +168,6 @@ def _images_build(args: argparse.Namespace) -> int:
             continue
         print(f"{spec.name}: building ...", file=sys.stderr, flush=True)
         started = time.monotonic()
-        images.build(spec, client)
+        images.build(spec, client, lambda text: print(text, file=sys.stderr, flush=True))
         print(f"{spec.name}: built in {time.monotonic() - started:.0f} s ({spec.tag})")
     return 0

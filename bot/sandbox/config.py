@@ -10,6 +10,9 @@ class SandboxConfig(BaseModel):
 
     image: str = "python"
     """Name of the image's folder under `sandbox_images/` (built by `patchbot images build`)."""
+    images: list[str] = Field(default_factory=list)
+    """Other images the set-up may use instead, when the commit's Python versions call for
+    another interpreter (an old commit on an older Python); only built ones are considered."""
     cache_scope: str = ""
     """Who may share a cached set-up environment, e.g. the repository's full name: set-up
     runs the repository's own code, so one repository never reuses another's environment."""

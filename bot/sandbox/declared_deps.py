@@ -25,9 +25,13 @@ class ProjectMetadata:
         self.name = normalize(name) if name else None
         self.base: list[str] = []
         self.groups: dict[str, list[str]] = {}
+        self.extras: list[str] = []
+        """The groups that are extras of the project (installable as `.[name]`)."""
 
-    def add_group(self, group: str, requirements: list[str]) -> None:
+    def add_group(self, group: str, requirements: list[str], *, extra: bool = False) -> None:
         self.groups.setdefault(group, []).extend(requirements)
+        if extra and group not in self.extras:
+            self.extras.append(group)
 
     def requirements(self, groups: set[str]) -> list[str]:
         """Base dependencies plus the named groups, with references to the project expanded.
@@ -63,8 +67,8 @@ def read_project(workspace: Path) -> ProjectMetadata:
     _read_setup_cfg(read_repo_text(workspace, "setup.cfg"), meta)
     _read_setup_py(read_repo_text(workspace, "setup.py"), meta)
     pipfile = load_toml(read_repo_text(workspace, "Pipfile"))
-    meta.base += _poetry_style(table(pipfile, "packages"))
-    meta.add_group("dev", _poetry_style(table(pipfile, "dev-packages")))
+    meta.base += poetry_style(table(pipfile, "packages"))
+    meta.add_group("dev", poetry_style(table(pipfile, "dev-packages")))
     return meta
 
 
@@ -74,13 +78,13 @@ def _read_pep621(data: dict[str, Any], meta: ProjectMetadata) -> None:
         meta.name = normalize(project["name"])
     meta.base += strings(project.get("dependencies"))
     for group, value in table(project, "optional-dependencies").items():
-        meta.add_group(str(group), strings(value))
+        meta.add_group(str(group), strings(value), extra=True)
     groups = table(data, "dependency-groups")
     for group in TEST_GROUPS:
-        meta.add_group(group, _dependency_group(groups, group, set()))
+        meta.add_group(group, dependency_group(groups, group, set()))
 
 
-def _dependency_group(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
+def dependency_group(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
     """PEP 735: strings, and `{include-group = "..."}` tables followed once each."""
     seen.add(name)
     out: list[str] = []
@@ -89,21 +93,21 @@ def _dependency_group(groups: dict[str, Any], name: str, seen: set[str]) -> list
         if isinstance(entry, str):
             out.append(entry)
         elif isinstance(entry, dict) and entry.get("include-group") not in (*seen, None):
-            out += _dependency_group(groups, str(entry["include-group"]), seen)
+            out += dependency_group(groups, str(entry["include-group"]), seen)
     return out
 
 
 def _read_poetry(poetry: dict[str, Any], meta: ProjectMetadata) -> None:
     if meta.name is None and isinstance(poetry.get("name"), str):
         meta.name = normalize(poetry["name"])
-    meta.base += _poetry_style(table(poetry, "dependencies"))
-    meta.add_group("dev", _poetry_style(table(poetry, "dev-dependencies")))
+    meta.base += poetry_style(table(poetry, "dependencies"))
+    meta.add_group("dev", poetry_style(table(poetry, "dev-dependencies")))
     for group, value in table(poetry, "group").items():
         if isinstance(value, dict):
-            meta.add_group(str(group), _poetry_style(table(value, "dependencies")))
+            meta.add_group(str(group), poetry_style(table(value, "dependencies")))
 
 
-def _poetry_style(dependencies: dict[str, Any]) -> list[str]:
+def poetry_style(dependencies: dict[str, Any]) -> list[str]:
     """PEP 508 strings from Poetry's or Pipfile's `name = spec` tables; optional, local-path
     and unreadable entries are left out."""
     out = []
@@ -172,7 +176,7 @@ def _read_setup_cfg(text: str | None, meta: ProjectMetadata) -> None:
         meta.base += lines(parser.get("options", "install_requires"))
     if parser.has_section("options.extras_require"):
         for group, value in parser.items("options.extras_require"):
-            meta.add_group(group, lines(value))
+            meta.add_group(group, lines(value), extra=True)
 
 
 def _read_setup_py(text: str | None, meta: ProjectMetadata) -> None:
@@ -203,7 +207,7 @@ def _read_setup_py(text: str | None, meta: ProjectMetadata) -> None:
                 meta.add_group("tests", _string_list(value))
             elif keyword.arg == "extras_require" and isinstance(value, dict):
                 for group, requirements in value.items():
-                    meta.add_group(str(group), _string_list(requirements))
+                    meta.add_group(str(group), _string_list(requirements), extra=True)
 
 
 def _string_list(value: object) -> list[str]:

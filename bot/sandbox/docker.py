@@ -26,13 +26,17 @@ from bot.errors import ConfigError, SandboxError
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.environments import SetupInfo, prepare_environment
-from bot.sandbox.images import find_image
+from bot.sandbox.images import PYTHON_LABEL, built_images, find_image
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import ExecResult, TestReport
 from bot.sandbox.protocol import WORKSPACE, OutputSink
-from bot.sandbox.setup_plan import SetupPlan, plan_setup
 from bot.sandbox.testrun import parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
+from bot.setup.interpreter import choose_python, declared_pythons
+from bot.setup.model import SetupReport
+from bot.setup.phase import OVERLAY
+from bot.setup.planner import Planned, plan, pythonpath
+from bot.setup.progress import SETUP_PROGRESS, SetupProgress
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,10 @@ class DockerSandbox:
         self.container = container
         self.setup = setup
         self._channel = channel
+
+    @property
+    def setup_report(self) -> SetupReport | None:
+        return self.setup.report
 
     async def exec(
         self,
@@ -111,7 +119,10 @@ class DockerSandbox:
         if plan.junit_path:  # in the same command: one round trip to the exec server fewer
             command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
         started = time.monotonic()
-        result = await self.exec(command, timeout=timeout or self.config.test_timeout)
+        # Kept whole up to the read cap: a runner without a report file (unittest) names each
+        # test in its output, and a cut in the middle would lose tests from the verdict.
+        limit = timeout or self.config.test_timeout
+        result = await self._exec(command, limit, WORKSPACE, None, _READ_CAP)
         duration = time.monotonic() - started
         junit = await self.read_file(plan.junit_path) if plan.junit_path else None
         return parse_report(plan, result, junit, duration=duration)
@@ -119,36 +130,60 @@ class DockerSandbox:
 
 def _prepare(
     workspace: Path, config: SandboxConfig
-) -> tuple[Path, Launcher, tuple[int, int], SetupPlan]:
+) -> tuple[Path, Launcher, tuple[int, int], Planned]:
     workspace = workspace.resolve()
     if not workspace.is_dir():
         raise ConfigError(f"{workspace} is not a directory")
     client = docker_client()
-    launcher = Launcher(client, find_image(client, config.image), config)
+    planned = plan(workspace, setup_command=config.setup_command)
+    image = find_image(client, config.image)
+    if config.images and image.labels.get(PYTHON_LABEL):
+        choices = {config.image: image, **built_images(client, config.images)}
+        pythons = {name: str(i.labels.get(PYTHON_LABEL)) for name, i in choices.items()}
+        allowed, named = declared_pythons(workspace, planned.ci_pythons)
+        chosen = choose_python(pythons, config.image, allowed, named)
+        image = choices[chosen]
+        config = config.model_copy(update={"image": chosen})
+    launcher = Launcher(client, image, config)
     user = sandbox_user(workspace)
-    return workspace, launcher, user, plan_setup(workspace, configured=config.setup_command)
+    return workspace, launcher, user, planned
 
 
 @contextlib.asynccontextmanager
-async def open_sandbox(workspace: Path, config: SandboxConfig) -> AsyncIterator[DockerSandbox]:
+async def open_sandbox(
+    workspace: Path,
+    config: SandboxConfig,
+    *,
+    progress: SetupProgress | None = None,
+) -> AsyncIterator[DockerSandbox]:
     """Set up (or reuse) the environment, start the test container, and always clean up.
 
     `workspace` is a copy Patchbot made: when Patchbot runs as root, the copy is handed to
     the sandbox's user so that it can write there (`sandbox_user`).
+    `progress` hears what a first set-up is doing (default: the caller's `SETUP_PROGRESS`).
     """
     started = time.monotonic()
-    workspace, launcher, user, plan = await asyncio.to_thread(_prepare, workspace, config)
-    setup = SetupInfo(cached=True, duration=0.0, volume=None)
-    if plan.command is not None:
-        setup = await prepare_environment(launcher, workspace, plan, user)
+    workspace, launcher, user, planned = await asyncio.to_thread(_prepare, workspace, config)
+    test_plan = plan_tests(workspace, configured=config.test_command)
+    setup = await prepare_environment(
+        launcher, workspace, planned, test_plan, user, progress or SETUP_PROGRESS.get()
+    )
     mounts = [Mount(WORKSPACE, str(workspace), type="bind")]
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))
     container, channel = await launcher.start(
-        user=user, mounts=mounts, environment=environment(plan.pythonpath), network=False
+        user=user, mounts=mounts, environment=environment(pythonpath(workspace)), network=False
     )
-    log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
     try:
+        # What set-up wrote into its copy of the tree (a version file, egg-info), never over
+        # a file of the checkout.
+        await channel.run(
+            f"[ ! -d {OVERLAY} ] || cp -rn {OVERLAY}/. {WORKSPACE}/",
+            cwd=WORKSPACE,
+            timeout=60,
+            cap=4096,
+        )
+        log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
         yield DockerSandbox(workspace, config, container, channel, setup)
     finally:
         await launcher.remove(container)  # first: it survives a second cancellation

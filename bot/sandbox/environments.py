@@ -21,16 +21,21 @@ from docker.types import Mount
 from pydantic import BaseModel
 
 from bot.errors import SandboxError, SetupFailed
+from bot.sandbox.config import SandboxConfig
 from bot.sandbox.launch import LABEL, Launcher, environment
-from bot.sandbox.models import ExecResult
-from bot.sandbox.protocol import WORKSPACE
 from bot.sandbox.repo_files import read_repo_bytes
-from bot.sandbox.setup_plan import SetupPlan
+from bot.sandbox.setup_network import setup_container
+from bot.sandbox.testrun import TestPlan
+from bot.setup.model import SetupReport
+from bot.setup.phase import CHECKOUT, SetupPhase
+from bot.setup.planner import PLANNER_VERSION, Planned, pythonpath
+from bot.setup.progress import SetupProgress
+from bot.setup.repository import commit_date
+from bot.setup.snippet import snippet
 
 ENV_LABEL = "patchbot.env"
-HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
-CA_IN_SANDBOX = "/run/patchbot/ca.crt"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+REPORT_LABEL = "patchbot.setup.report"
+"""On the `-ready` volume: the set-up report (JSON) of the run that made the environment."""
 
 
 class SetupInfo(BaseModel):
@@ -42,20 +47,8 @@ class SetupInfo(BaseModel):
     """Seconds spent on set-up (checking the cache, or installing)."""
     volume: str | None
     """The Docker volume holding the environment, or None when there was nothing to install."""
-
-
-def _network_access() -> tuple[dict[str, str], list[Mount]]:
-    """For a set-up phase with network: the host's CA bundle and proxy settings, no more."""
-    environment = {name: os.environ[name] for name in PROXY_VARIABLES if name in os.environ}
-    mounts = []
-    bundle = os.environ.get("SSL_CERT_FILE") or next(
-        (path for path in HOST_CA_BUNDLES if Path(path).is_file()), None
-    )
-    if bundle and Path(bundle).is_file():
-        mounts.append(Mount(CA_IN_SANDBOX, bundle, type="bind", read_only=True))
-        for name in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"):
-            environment[name] = CA_IN_SANDBOX
-    return environment, mounts
+    report: SetupReport | None = None
+    """The plan's sources, each try and its result (from the run that made the environment)."""
 
 
 @contextlib.asynccontextmanager
@@ -77,11 +70,21 @@ async def _key_lock(key: str) -> AsyncIterator[None]:
         os.close(handle)
 
 
-def environment_key(image: Image, plan: SetupPlan, workspace: Path, uid: int, scope: str) -> str:
-    """Names the environment: the image, the set-up command, the user, the cache scope and
-    the dependency files."""
-    digest = hashlib.sha256(f"{image.id}\0{plan.command}\0{uid}\0{scope}\0".encode())
-    for name in sorted(plan.inputs):
+def environment_key(
+    image: Image, planned: Planned, config: SandboxConfig, workspace: Path, uid: int
+) -> str:
+    """Names the environment: the image, the planner's version, the configured commands, the
+    user, the cache scope and the content of every file the plan was read from."""
+    parts = [
+        image.id,
+        PLANNER_VERSION,
+        config.setup_command,
+        config.test_command,
+        uid,
+        config.cache_scope,
+    ]
+    digest = hashlib.sha256("\0".join(str(p) for p in parts).encode() + b"\0")
+    for name in sorted(planned.inputs):
         content = read_repo_bytes(workspace, name) or b""  # no links, no FIFOs: untrusted tree
         digest.update(name.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()[:24]
@@ -101,63 +104,108 @@ def _remove_volume(client: docker.DockerClient, name: str) -> None:
 
 
 async def prepare_environment(
-    launcher: Launcher, workspace: Path, plan: SetupPlan, user: tuple[int, int]
+    launcher: Launcher,
+    workspace: Path,
+    planned: Planned,
+    test_plan: TestPlan,
+    user: tuple[int, int],
+    progress: SetupProgress | None = None,
 ) -> SetupInfo:
-    """Reuse the environment for these dependency files, or install it into a new volume.
+    """Reuse the environment for these dependency files, or set it up in a new volume.
 
     Volumes cannot be relabelled, so a finished environment `X` is marked by an empty
-    volume `X-ready`, made only after set-up succeeded; an `X` without it is a leftover of
-    a killed set-up and is made anew.
+    volume `X-ready` (made only after set-up succeeded, and carrying its report in a label);
+    an `X` without it is a leftover of a killed set-up and is made anew.
     """
     started = time.monotonic()
     client = launcher.client
-    key = environment_key(launcher.image, plan, workspace, user[0], launcher.config.cache_scope)
+    key = environment_key(launcher.image, planned, launcher.config, workspace, user[0])
     name = f"patchbot-env-{key}"
     labels = {LABEL: "1", ENV_LABEL: key}
     async with _key_lock(key):
-        if await asyncio.to_thread(_volume_exists, client, f"{name}-ready"):
-            return SetupInfo(cached=True, duration=time.monotonic() - started, volume=name)
+        ready = await asyncio.to_thread(_ready_report, client, f"{name}-ready")
+        if ready is not None:
+            ready.cached, ready.seconds = True, round(time.monotonic() - started, 2)
+            return SetupInfo(cached=True, duration=ready.seconds, volume=name, report=ready)
         await asyncio.to_thread(_remove_volume, client, name)
         await asyncio.to_thread(client.volumes.create, name, labels=labels)
         try:
-            await _run_setup(launcher, workspace, plan, user, name)
+            report = await _run_setup(launcher, workspace, planned, test_plan, user, name, progress)
         except BaseException:
             await asyncio.to_thread(_remove_volume, client, name)
             raise
-        await asyncio.to_thread(client.volumes.create, f"{name}-ready", labels=labels)
-    return SetupInfo(cached=False, duration=time.monotonic() - started, volume=name)
+        report.cache_key = key
+        report.seconds = round(time.monotonic() - started, 1)
+        if not report.ok:
+            await asyncio.to_thread(_remove_volume, client, name)
+            raise SetupFailed(failure_message(report, launcher.config), report.model_dump())
+        ready_labels = {**labels, REPORT_LABEL: report.model_dump_json()}
+        await asyncio.to_thread(client.volumes.create, f"{name}-ready", labels=ready_labels)
+    return SetupInfo(cached=False, duration=report.seconds, volume=name, report=report)
+
+
+def _ready_report(client: docker.DockerClient, name: str) -> SetupReport | None:
+    """The report of a finished environment, or None when there is none."""
+    try:
+        volume = client.volumes.get(name)
+    except docker.errors.NotFound:
+        return None
+    text = (volume.attrs.get("Labels") or {}).get(REPORT_LABEL)
+    try:
+        return SetupReport.model_validate_json(text) if text else SetupReport(ok=True)
+    except ValueError:
+        return SetupReport(ok=True)
+
+
+def failure_message(report: SetupReport, config: SandboxConfig) -> str:
+    """Why set-up failed, what was tried, and the `.github/patchbot.yml` lines that would fix it."""
+    tries = "\n".join(
+        f"  {t.number}. {t.rule}: {t.outcome}" + (f" ({t.decisive[-1]})" if t.decisive else "")
+        for t in report.tries
+    )
+    network = (
+        ""
+        if config.setup_network
+        else " (set-up has no network: the policy's `sandbox.setup_network`)"
+    )
+    return (
+        f"set-up failed{network}: {report.error}\nTried:\n{tries}\n"
+        "Set the commands that work in `.github/patchbot.yml` (the policy's `setup_command` and "
+        f"`test_command`), for example:\n{snippet(report)}"
+    )
 
 
 async def _run_setup(
-    launcher: Launcher, workspace: Path, plan: SetupPlan, user: tuple[int, int], volume: str
-) -> None:
-    assert plan.command is not None  # open_sandbox sets up only a plan with a command
+    launcher: Launcher,
+    workspace: Path,
+    planned: Planned,
+    test_plan: TestPlan,
+    user: tuple[int, int],
+    volume: str,
+    progress: SetupProgress | None,
+) -> SetupReport:
     config = launcher.config
-    variables = environment(plan.pythonpath)
+    variables = environment(pythonpath(workspace))
+    variables.update(planned.test.env if config.test_command is None else {})
+    if not (workspace / ".git").is_dir():  # setuptools-scm and hatch-vcs read the version from git
+        variables["SETUPTOOLS_SCM_PRETEND_VERSION"] = "0.0.0"
+    variables["UV_CACHE_DIR"] = "/tmp/uv-cache"
+    variables["UV_NO_PROGRESS"] = "1"
     mounts = [
-        Mount(WORKSPACE, str(workspace), type="bind", read_only=True),
+        Mount(CHECKOUT, str(workspace), type="bind", read_only=True),
         Mount("/env", volume, type="volume"),
     ]
-    if config.setup_network:
-        extra_environment, extra_mounts = _network_access()
-        variables.update(extra_environment)
-        mounts += extra_mounts
-    container, channel = await launcher.start(
-        user=user, mounts=mounts, environment=variables, network=config.setup_network
+    report = SetupReport(
+        sources=planned.sources, image=config.image, test=planned.test, install=planned.install
     )
-    try:
-        answer = await channel.run(
-            plan.command, cwd=WORKSPACE, timeout=config.setup_timeout, cap=config.output_cap
+    async with setup_container(launcher, user, mounts, variables) as (_, channel, _proxy):
+        phase = SetupPhase(
+            channel,
+            workspace,
+            test_plan,
+            timeout=config.setup_timeout,
+            cap=config.output_cap,
+            commit_date=commit_date(workspace),
+            progress=progress,
         )
-        result = ExecResult.model_validate(answer)
-        if not result.ok:
-            tail = "\n".join((result.stdout + "\n" + result.stderr).strip().splitlines()[-20:])
-            why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
-            hint = (
-                "check the repository's dependency files, or set the policy's "
-                "`setup_command`" + ("" if config.setup_network else " (set-up has no network)")
-            )
-            raise SetupFailed(f"set-up {why}; {hint}. Its last output:\n{tail}")
-    finally:
-        await launcher.remove(container)  # first: it survives a second cancellation
-        await channel.close()
+        return await phase.run(planned.install, report)

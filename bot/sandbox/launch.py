@@ -20,7 +20,7 @@ from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.images import IMAGE_ENV
 from bot.sandbox.protocol import WORKSPACE
-from bot.sandbox.setup_plan import VENV
+from bot.setup.install import VENV
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,15 @@ class Launcher:
         mounts: list[Mount],
         environment: dict[str, str],
         network: bool,
+        writable_workspace: bool = False,
     ) -> tuple[Container, ExecChannel]:
+        """Start a container with the exec server. `writable_workspace`: an empty tmpfs at
+        `/workspace` (set-up copies the checkout there and may write into the copy)."""
         config = self.config
+        tmpfs = {"/tmp": f"rw,exec,nosuid,nodev,size={config.tmpfs_mb}m"}
+        if writable_workspace:
+            owner = f"uid={user[0]},gid={user[1]},mode=0755"
+            tmpfs[WORKSPACE] = f"rw,exec,nosuid,nodev,size={config.tmpfs_mb}m,{owner}"
         container: Container = await asyncio.to_thread(
             self.client.containers.create,
             str(self.image.id),
@@ -76,7 +83,7 @@ class Launcher:
             mounts=mounts,
             network_mode="bridge" if network else "none",
             read_only=True,
-            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={config.tmpfs_mb}m"},
+            tmpfs=tmpfs,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             pids_limit=config.pids_limit,

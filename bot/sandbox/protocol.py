@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bot.sandbox.models import ExecResult, TestReport
+from bot.setup.model import SetupReport
 
 WORKSPACE = "/workspace"
 """Where the repository's checkout is mounted inside every sandbox."""
@@ -16,6 +17,11 @@ OutputSink = Callable[[str, str], None]
 
 class Sandbox(Protocol):
     """A running, set-up sandbox with the repository at `/workspace` and no network."""
+
+    @property
+    def setup_report(self) -> SetupReport | None:
+        """How its environment was set up (the plan, each try), where the sandbox knows."""
+        return None
 
     async def exec(
         self,

@@ -13,9 +13,10 @@ from pydantic import BaseModel
 
 from bot.errors import ConfigError
 from bot.sandbox.models import ExecResult, Outcome, TestCase, TestReport
-from bot.sandbox.repo_files import is_dir, iter_repo_files, load_toml, read_repo_text
+from bot.sandbox.repo_files import is_dir, iter_repo_files
 from bot.sandbox.report_parsing import parse_junit, parse_pytest_text, parse_unittest_text
-from bot.sandbox.setup_plan import declared_requirement_names
+from bot.setup.detect import TEST_FILE
+from bot.setup.planner import find_test_command
 
 JUNIT_PATH = "/tmp/patchbot-junit.xml"
 PYTEST = f"python -m pytest -p no:cacheprovider -q -rA --junitxml={JUNIT_PATH}"
@@ -24,11 +25,12 @@ SYNTHETIC_ID = "<test command>"
 """The id of the one case made up from the exit code when the output names no test."""
 TAIL_LINES = 60
 TAIL_BYTES = 8 * 1024
-SCAN_FILES = 2000
-"""Most test files read to decide between pytest and unittest."""
-_TEST_FILE = re.compile(r"^(test.*|.*_test)\.py$")
-_USES_PYTEST = re.compile(r"^\s*(import pytest\b|from pytest\b|from _pytest\b)", re.MULTILINE)
-_USES_UNITTEST = re.compile(r"^\s*(import unittest\b|from unittest\b)", re.MULTILINE)
+UNSAFE_ENV = frozenset(
+    {"PATH", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
+     "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "LD_PRELOAD", "LD_LIBRARY_PATH"}
+)  # fmt: skip
+"""Variables a repository's test configuration may not set for our runner: they would change
+which code runs the tests or how their report is written."""
 
 
 class TestPlan(BaseModel):
@@ -56,51 +58,31 @@ def plan_tests(
     checked = [_check_path(path) for path in paths]
     if configured is not None and configured.strip():
         return TestPlan(runner="command", command=configured, junit_path=None)
-    if detect_runner(workspace) == "pytest":
-        command = " ".join([PYTEST, *(shlex.quote(path) for path in checked)])
+    found = find_test_command(workspace)
+    env = " ".join(
+        f"{key}={shlex.quote(value)}"
+        for key, value in found.env.items()
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key)
+        and key not in UNSAFE_ENV
+        and not key.startswith("COVERAGE_")
+    )
+    prefix = f"{env} " if env else ""
+    if found.runner == "pytest":
+        args = checked or found.args
+        command = prefix + " ".join([PYTEST, *(shlex.quote(arg) for arg in args)])
         return TestPlan(runner="pytest", command=command, junit_path=JUNIT_PATH)
     targets = [t for path in checked for t in _unittest_targets(workspace, path)]
     if targets:
         command = " ".join([UNITTEST, "-v", *(shlex.quote(t) for t in targets)])
-    elif not checked and _needs_start_dir(workspace):
+    elif found.args[:1] == ["discover"]:
+        command = " ".join([UNITTEST, "discover", "-v", *(shlex.quote(a) for a in found.args[1:])])
+    elif found.args:
+        command = " ".join([UNITTEST, "-v", *(shlex.quote(a) for a in found.args)])
+    elif _needs_start_dir(workspace):
         command = f"{UNITTEST} discover -v -s tests"
     else:
         command = f"{UNITTEST} discover -v"
-    return TestPlan(runner="unittest", command=command, junit_path=None)
-
-
-def detect_runner(workspace: Path) -> Literal["pytest", "unittest"]:
-    """pytest when anything points to it; unittest when every test file uses only unittest."""
-    if read_repo_text(workspace, "pytest.ini") is not None:
-        return "pytest"
-    if read_repo_text(workspace, ".pytest.ini") is not None:
-        return "pytest"
-    tool = load_toml(read_repo_text(workspace, "pyproject.toml")).get("tool")
-    if isinstance(tool, dict) and "pytest" in tool:
-        return "pytest"
-    for name, section in (("setup.cfg", "[tool:pytest]"), ("tox.ini", "[pytest]")):
-        text = read_repo_text(workspace, name)
-        if text is not None and re.search(rf"^{re.escape(section)}\s*$", text, re.MULTILINE):
-            return "pytest"
-    names = declared_requirement_names(workspace)
-    if "pytest" in names or any(name.startswith("pytest-") for name in names):
-        return "pytest"
-    test_files = []
-    for rel in iter_repo_files(workspace):
-        name = posixpath.basename(rel)
-        if name == "conftest.py":
-            return "pytest"
-        if _TEST_FILE.match(name):
-            test_files.append(rel)
-    unittest_only = bool(test_files)
-    for rel in test_files[:SCAN_FILES]:
-        text = read_repo_text(workspace, rel, limit=256 * 1024)
-        if text is None:
-            continue  # a link, a FIFO, or too big: it counts neither way
-        if _USES_PYTEST.search(text):
-            return "pytest"
-        unittest_only = unittest_only and bool(_USES_UNITTEST.search(text))
-    return "unittest" if unittest_only else "pytest"
+    return TestPlan(runner="unittest", command=prefix + command, junit_path=None)
 
 
 def _check_path(path: str) -> str:
@@ -133,7 +115,7 @@ def _unittest_targets(workspace: Path, path: str) -> list[str]:
         files = [
             prefix + rel
             for rel in iter_repo_files(workspace / file_part)
-            if _TEST_FILE.match(posixpath.basename(rel))
+            if TEST_FILE.match(posixpath.basename(rel))
         ]
         return [f[:-3].replace("/", ".") for f in files]
     return [path]
@@ -145,7 +127,7 @@ def _needs_start_dir(workspace: Path) -> bool:
     return (
         is_dir(workspace, "tests")
         and not (tests / "__init__.py").exists()
-        and not any(_TEST_FILE.match(p.name) for p in workspace.glob("*.py"))
+        and not any(TEST_FILE.match(p.name) for p in workspace.glob("*.py"))
     )
 
 

@@ -35,8 +35,13 @@ def sandbox_user(workspace: Path) -> tuple[int, int]:
 
 
 def copy_tree(source: Path, destination: Path) -> Path:
-    """Copy a checkout's files (not its `.git`) so a sandbox can write without touching it."""
-    shutil.copytree(source, destination, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    """Copy a checkout's files so a sandbox can write without touching it. Its `.git` comes
+    too (setuptools-scm and hatch-vcs read the project's version from it), without hooks."""
+
+    def git_hooks(folder: str, names: list[str]) -> list[str]:
+        return ["hooks"] if Path(folder) == source / ".git" else []
+
+    shutil.copytree(source, destination, symlinks=True, ignore=git_hooks)
     return destination
 
 

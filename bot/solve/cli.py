@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         help="base URL of an OpenAI-compatible model server (default: $PATCHBOT_MODEL_API_BASE)",
     )
     parser.add_argument("--out", type=Path, default=Path("patchbot-out"), help="output folder")
-    parser.add_argument("--image", default="python", help="sandbox image (default: python)")
+    parser.add_argument("--image", default=None, help="pin a sandbox image (default: by Python)")
     parser.add_argument("--max-steps", type=int, default=None, help="most model calls")
     parser.add_argument("--cost-limit", type=float, default=None, help="US dollars, 0 = none")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of wall time")
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.agent.loop import AgentLimits, ProgressEvent, progress_line
     from bot.agent.model import configured_model
-    from bot.sandbox.config import SandboxConfig
+    from bot.setup.local import local_sandbox
     from bot.solve.checkout import head_commit
     from bot.solve.report import render_report
     from bot.solve.solver import SolveRequest, solve
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             issue_body=body,
             instructions=args.instructions,
             model=model,
-            sandbox=SandboxConfig(image=args.image),
+            sandbox=local_sandbox(args.repo, image=args.image),
             limits=AgentLimits(**{k: v for k, v in overrides.items() if v is not None}),
             verify=VerifyConfig(
                 **({"max_attempts": args.max_attempts} if args.max_attempts else {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.agent.stops import StopReason
+from bot.setup.texts import setup_markdown
 from bot.solve.solver import SolveRequest, SolveResult
 from bot.solve.verify import Change
 
@@ -62,6 +63,8 @@ def render_report(request: SolveRequest, result: SolveResult) -> str:
         f"tools {stats.tool_seconds:.1f} s) |",
         "",
     ]
+    if result.setup is not None and result.stop_reason is StopReason.SETUP_FAILED:
+        lines += ["## Set-up", "", setup_markdown(result.setup), ""]
     if result.baseline is not None:
         lines += ["## Tests", "", f"Before (base commit): {result.baseline.summary_line()}", ""]
     verification = result.verification

@@ -14,13 +14,21 @@ from pydantic import BaseModel, Field
 
 from bot.agent.loop import Agent, AgentLimits, AgentStats, Progress, ProgressEvent
 from bot.agent.model import LitellmModel, Model, ModelConfig, import_litellm
-from bot.agent.prompts import SYSTEM_PROMPT, rejection_message, task_message
+from bot.agent.prompts import (
+    SYSTEM_PROMPT,
+    rejection_message,
+    repository_guidance,
+    task_message,
+)
 from bot.agent.stops import StopReason
 from bot.agent.tools import ToolBox, ToolConfig, format_report
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import TestReport
 from bot.sandbox.protocol import Sandbox
+from bot.setup.gate import baseline_problem
+from bot.setup.model import SetupReport
+from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts
 from bot.solve.verify import SandboxOpener, Verification, VerifyConfig, feedback, judge, run_suite
 from bot.trace import Trace
@@ -73,6 +81,8 @@ class SolveResult(BaseModel):
     """The agent's own summary of its last candidate."""
     base_commit: str
     baseline: TestReport | None = None
+    setup: SetupReport | None = None
+    """How the repository was set up for the baseline: the plan's sources, each try."""
     verification: Verification | None = None
     """The verdict on the last candidate."""
     attempts: list[Attempt] = Field(default_factory=list)
@@ -190,20 +200,36 @@ class _Run:
         warming = asyncio.create_task(
             asyncio.to_thread(import_litellm if isinstance(self.model, LitellmModel) else str)
         )
+        listening = SETUP_PROGRESS.set(lambda text: self.say(0, text))
         try:
             tree = await asyncio.to_thread(
                 self.checkouts.fresh, self.checkouts.root / "baseline", self.request.baseline_commit
             )
-            baseline = await run_suite(tree, self.request.sandbox, self.open_sandbox)
+            async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
+                baseline = await sandbox.run_tests()
+                result.setup = sandbox.setup_report
             await warming
         except SetupFailed as error:
-            result.detail = f"the repository could not be set up: {error}"
+            if error.report is not None:
+                result.setup = SetupReport.model_validate(error.report)
+                self.trace.event("setup", **error.report)
+            result.detail = "the repository could not be set up: " + str(error).splitlines()[0]
             return result
         finally:
+            SETUP_PROGRESS.reset(listening)
             warming.cancel()  # a no-op once it is done
+        if result.setup is not None:
+            self.trace.event("setup", **result.setup.model_dump())
         result.baseline = baseline
         self.trace.event("baseline", summary=baseline.summary_line(), report=baseline.model_dump())
         self.say(0, f"baseline: {baseline.summary_line()}")
+        problem = baseline_problem(baseline)
+        if problem is not None:  # the gate: no model call for a suite that cannot judge
+            result.detail = f"the baseline cannot judge a fix: {problem}"
+            if result.setup is not None:
+                result.setup.ok, result.setup.error = False, problem
+            self.trace.event("baseline_gate", problem=problem)
+            return result
         try:
             async with self.open_sandbox(self.checkouts.work, self.request.sandbox) as sandbox:
                 agent = Agent(
@@ -225,6 +251,9 @@ class _Run:
     async def _attempts(self, agent: Agent, baseline: TestReport) -> None:
         request, result = self.request, self.result
         tools = request.tools
+        guidance, files = await asyncio.to_thread(repository_guidance, self.checkouts.work)
+        if files:
+            self.trace.event("guidance", files=files, chars=len(guidance))
         agent.start(
             SYSTEM_PROMPT,
             task_message(
@@ -233,6 +262,7 @@ class _Run:
                 request.instructions,
                 format_report(baseline, tools.failures_shown, tools.output_chars // 4),
                 request.revision,
+                guidance,
             ),
         )
         max_attempts = request.verify.max_attempts

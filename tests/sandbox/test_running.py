@@ -91,8 +91,9 @@ async def test_failed_setup_says_why_and_leaves_nothing_behind(
     example_repo: Callable[[str], Path],
 ) -> None:
     before = set(env_volumes("patchbot-env-"))
+    config = SandboxConfig(cache_scope=uuid.uuid4().hex)  # never an environment made before
     with pytest.raises(SetupFailed) as failure:
-        async with open_sandbox(example_repo("setup_fails"), SandboxConfig()):
+        async with open_sandbox(example_repo("setup_fails"), config):
             pytest.fail("the sandbox must not start after a failed set-up")
     assert "patchbot-no-such-package" in str(failure.value)
     assert "setup_command" in str(failure.value)
@@ -179,3 +180,15 @@ async def test_repositories_never_share_a_setup_environment(
     for volume in volumes:
         client.volumes.get(volume).remove(force=True)
         client.volumes.get(f"{volume}-ready").remove(force=True)
+
+
+async def test_offline_set_up_of_a_repository_without_dependencies_makes_do_with_the_image(
+    example_repo: Callable[[str], Path],
+) -> None:
+    config = SandboxConfig(setup_network=False, cache_scope=uuid.uuid4().hex)
+    async with open_sandbox(example_repo("calc"), config) as sandbox:
+        report = sandbox.setup_report
+        assert report is not None
+        # the first plan downloads; a later try makes do with what the image has
+        assert report.tries[0].outcome == "install_failed" and report.tries[-1].outcome == "ok"
+        assert (await sandbox.run_tests()).failed == 0

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.models import ExecResult, Outcome, TestReport
-from bot.sandbox.setup_plan import plan_setup
 from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, plan_tests
+from bot.setup.planner import pythonpath
 
 RunPlan = Callable[..., tuple[TestReport, ExecResult, str | None]]
 
@@ -180,9 +180,9 @@ def test_src_layout_passes_with_the_set_up_plans_pythonpath(
     copy_example: Callable[[str], Path], run_plan: RunPlan
 ) -> None:
     repo = copy_example("src_layout")
-    pythonpath = plan_setup(repo).pythonpath
-    assert pythonpath == ["/workspace/src", "/workspace"]
-    relative = tuple(p.removeprefix("/workspace").lstrip("/") or "." for p in pythonpath)
+    paths = pythonpath(repo)
+    assert paths == ["/workspace/src", "/workspace"]
+    relative = tuple(p.removeprefix("/workspace").lstrip("/") or "." for p in paths)
     report, _, _ = run_plan(plan_tests(repo), repo, pythonpath=relative)
     assert report.summary_line() == "2 passed, 0 failed"
     without_src, _, _ = run_plan(plan_tests(repo), repo, pythonpath=(".",))

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.sandbox.testrun import JUNIT_PATH, detect_runner, plan_tests
+from bot.sandbox.testrun import JUNIT_PATH, plan_tests
+from bot.setup.detect import detect_runner
 
 UNITTEST_FILE = (
     "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n"
