@@ -81,14 +81,15 @@ def test_sandbox_exec_writes_in_a_copy_owned_as_in_a_run_and_leaves_the_checkout
     owners = {path: path.lstat().st_uid for path in [repo, *repo.rglob("*")]}
     script = (
         "touch /workspace/x && echo broken > /workspace/calc/__init__.py && "
-        "stat -c %u /workspace/x && id -u && ls -A /workspace"
+        "stat -c %u /workspace/x && id -u && ls -A /workspace && ls -A /workspace/.git"
     )
     done = patchbot("sandbox", "exec", str(repo), "--", "sh", "-c", script)
     assert done.returncode == 0, done.stderr
     file_owner, user, *listing = done.stdout.split()
     expected = SANDBOX_UID if os.geteuid() == 0 else os.getuid()
     assert int(file_owner) == int(user) == expected
-    assert {"x", "calc", "pyproject.toml"} <= set(listing) and ".git" not in listing
+    assert {"x", "calc", "pyproject.toml", ".git", "HEAD"} <= set(listing)
+    assert "hooks" not in listing  # the copy's .git (versions come from it), never its hooks
     assert tree_state(repo) == before
     assert {path: path.lstat().st_uid for path in [repo, *repo.rglob("*")]} == owners
 
