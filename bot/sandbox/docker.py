@@ -28,7 +28,7 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.environments import SetupInfo, prepare_environment
 from bot.sandbox.images import find_image
 from bot.sandbox.launch import Launcher, environment
-from bot.sandbox.models import ExecResult, TestReport
+from bot.sandbox.models import ExecResult, TestReport, exec_result
 from bot.sandbox.protocol import WORKSPACE, OutputSink
 from bot.sandbox.setup_plan import SetupPlan, plan_setup
 from bot.sandbox.testrun import parse_report, plan_tests
@@ -90,13 +90,7 @@ class DockerSandbox:
         answer = await self._channel.run(
             command, cwd=workdir, timeout=limit, cap=cap, on_output=on_output
         )
-        result = ExecResult.model_validate(answer)
-        if answer.get("oom_killed"):
-            note = f"\n[patchbot: killed: out of memory (limit {self.config.memory_mb} MiB)]"
-            result.stderr += note
-        if result.timed_out:
-            result.stderr += f"\n[patchbot: killed after the {limit:g} s timeout]"
-        return result
+        return exec_result(answer, self.config, limit)
 
     async def read_file(self, path: str) -> str | None:
         """A file's text from inside the sandbox, or None when it does not exist."""

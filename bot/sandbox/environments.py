@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.launch import LABEL, Launcher, environment
-from bot.sandbox.models import ExecResult
+from bot.sandbox.models import exec_result
 from bot.sandbox.protocol import WORKSPACE
 from bot.sandbox.repo_files import read_repo_bytes
 from bot.sandbox.setup_plan import SetupPlan
@@ -149,7 +149,7 @@ async def _run_setup(
         answer = await channel.run(
             plan.command, cwd=WORKSPACE, timeout=config.setup_timeout, cap=config.output_cap
         )
-        result = ExecResult.model_validate(answer)
+        result = exec_result(answer, config, config.setup_timeout)
         if not result.ok:
             tail = "\n".join((result.stdout + "\n" + result.stderr).strip().splitlines()[-20:])
             why = "timed out" if result.timed_out else f"exited with {result.exit_code}"

@@ -29,6 +29,9 @@ LABEL = "patchbot.sandbox"
 OWNER_LABEL = "patchbot.owner"
 """`<host>:<pid>` of the process that made a container: `patchbot sandbox gc` checks it."""
 START_TIMEOUT = 30.0
+SERVER_CAPABILITIES = ["SETUID", "SETGID", "SETPCAP", "KILL"]
+"""All the exec server holds, as the container's root: to start each command as the sandbox's
+user with no capability left, and to kill what it leaves (see exec_server.py)."""
 _SERVER_SOURCE = (Path(__file__).parent / "exec_server.py").read_text()
 
 
@@ -69,8 +72,9 @@ class Launcher:
         container: Container = await asyncio.to_thread(
             self.client.containers.create,
             str(self.image.id),
-            command=["python3", "-I", "-S", "-c", _SERVER_SOURCE],  # stdlib only: no site
-            user=f"{user[0]}:{user[1]}",
+            # stdlib only: no site; the commands run as `user`, the server as another
+            command=["python3", "-I", "-S", "-c", _SERVER_SOURCE, str(user[0]), str(user[1])],
+            user="0:0",
             working_dir=WORKSPACE,
             environment=environment,
             mounts=mounts,
@@ -78,6 +82,7 @@ class Launcher:
             read_only=True,
             tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={config.tmpfs_mb}m"},
             cap_drop=["ALL"],
+            cap_add=SERVER_CAPABILITIES,
             security_opt=["no-new-privileges"],
             pids_limit=config.pids_limit,
             mem_limit=f"{config.memory_mb}m",
