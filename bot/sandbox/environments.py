@@ -9,7 +9,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +19,8 @@ from docker.models.images import Image
 from docker.types import Mount
 from pydantic import BaseModel
 
-from bot.errors import SandboxError, SetupFailed
+from bot.errors import SetupFailed
+from bot.sandbox.disk import private_folder
 from bot.sandbox.launch import LABEL, Launcher, environment
 from bot.sandbox.models import exec_result
 from bot.sandbox.protocol import WORKSPACE
@@ -61,10 +61,7 @@ def _network_access() -> tuple[dict[str, str], list[Mount]]:
 @contextlib.asynccontextmanager
 async def _key_lock(key: str) -> AsyncIterator[None]:
     """One set-up per dependency key at a time on this machine."""
-    directory = Path(tempfile.gettempdir()) / f"patchbot-locks-{os.geteuid()}"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    if directory.is_symlink() or directory.stat().st_uid != os.geteuid():
-        raise SandboxError(f"{directory} is not this user's own folder; remove it")
+    directory = private_folder("patchbot-locks")
     # No following links, no truncating: the folder is in a shared /tmp.
     handle = os.open(directory / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:

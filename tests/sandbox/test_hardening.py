@@ -1,16 +1,20 @@
 """What a command in the sandbox tries, as an attacker or on a bad day, and must not get:
-taking the exec server down, outliving its own end, or hitting a limit unnoticed (issue 14)."""
+taking the exec server down, outliving its own end, hitting a limit unnoticed, or filling the
+host's disk (issue 14)."""
 
 from __future__ import annotations
 
 import shlex
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import docker
 import pytest
 import pytest_asyncio
 
+from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import DockerSandbox, open_sandbox
 from bot.sandbox.models import Limit
@@ -123,3 +127,80 @@ async def test_memory_limit_is_named_in_the_result(sandbox: DockerSandbox) -> No
     assert "[patchbot: killed: out of memory (limit 256 MiB)]" in hog.stderr
     assert hog.exit_code == 137 and not hog.ok
     assert (await sandbox.exec("echo still here")).stdout == "still here\n"
+
+
+def mounts_of(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as mountinfo:
+        return [line for line in mountinfo if str(path) in line]
+
+
+async def test_workspace_writes_stop_at_the_disk_limit(docker_ready: None, tmp_path: Path) -> None:
+    workspace = shutil.copytree(EXAMPLES / "calc", tmp_path / "calc")
+    async with open_sandbox(workspace, SandboxConfig(disk_mb=64)) as sandbox:
+        kept = await sandbox.exec("echo kept > kept.txt")
+        assert (workspace / "kept.txt").read_text() == "kept\n"  # the host sees it at once
+        fill = await sandbox.exec("fallocate -l 1G big; dd if=/dev/zero of=fill bs=1M count=100")
+        size = await sandbox.exec("du -sm /workspace | cut -f1")
+    assert kept.ok
+    assert fill.stderr.count("No space left on device") == 2
+    assert fill.limits == [Limit.DISK]
+    assert "[patchbot: /workspace is full (limit 64 MiB)]" in fill.stderr
+    assert int(size.stdout) <= 64
+    assert (workspace / "kept.txt").read_text() == "kept\n"  # copied back at the end
+    assert mounts_of(workspace) == []
+
+
+async def test_tmp_writes_stop_at_its_size(docker_ready: None, tmp_path: Path) -> None:
+    workspace = shutil.copytree(EXAMPLES / "calc", tmp_path / "calc")
+    async with open_sandbox(workspace, SandboxConfig(tmpfs_mb=32)) as sandbox:
+        fill = await sandbox.exec("dd if=/dev/zero of=/tmp/fill bs=1M count=100")
+    assert "No space left on device" in fill.stderr
+    assert fill.limits == [Limit.DISK]
+    assert "[patchbot: /tmp is full (limit 32 MiB)]" in fill.stderr
+
+
+async def test_setup_writes_to_env_stop_at_the_disk_limit(
+    docker_ready: None, tmp_path: Path
+) -> None:
+    workspace = shutil.copytree(EXAMPLES / "calc", tmp_path / "calc")
+    config = SandboxConfig(
+        setup_command="dd if=/dev/zero of=/env/fill bs=1M count=100",
+        env_disk_mb=32,
+        cache_scope=uuid.uuid4().hex,  # a set-up of its own, never a cached one
+    )
+    with pytest.raises(SetupFailed) as failure:
+        async with open_sandbox(workspace, config):
+            pytest.fail("the sandbox must not start after a failed set-up")
+    assert "No space left on device" in str(failure.value)
+    assert "[patchbot: /env is full (limit 32 MiB)]" in str(failure.value)
+    assert mounts_of(Path("/var/lib/docker/volumes")) == []
+
+
+async def test_setup_environment_within_its_limit_reaches_the_tests(
+    docker_ready: None, tmp_path: Path
+) -> None:
+    workspace = shutil.copytree(EXAMPLES / "calc", tmp_path / "calc")
+    config = SandboxConfig(
+        setup_command="mkdir /env/deps && echo installed > /env/deps/marker",
+        env_disk_mb=32,
+        cache_scope=uuid.uuid4().hex,
+    )
+    async with open_sandbox(workspace, config) as sandbox:
+        marker = await sandbox.exec("cat /env/deps/marker; df -m /env | tail -1")
+        volume = sandbox.setup.volume
+    assert marker.stdout.startswith("installed\n")
+    client = docker.from_env()
+    for name in (volume, f"{volume}-ready"):
+        client.volumes.get(name).remove(force=True)
+
+
+async def test_checkout_bigger_than_the_disk_limit_is_refused(
+    docker_ready: None, tmp_path: Path
+) -> None:
+    workspace = shutil.copytree(EXAMPLES / "calc", tmp_path / "calc")
+    (workspace / "data.bin").write_bytes(b"\0" * (24 << 20))
+    with pytest.raises(SandboxError, match=r"disk limit \(disk_mb = 16 MiB\)"):
+        async with open_sandbox(workspace, SandboxConfig(disk_mb=16)):
+            pytest.fail("the sandbox must not start")
+    assert (workspace / "data.bin").stat().st_size == 24 << 20
+    assert mounts_of(workspace) == []
