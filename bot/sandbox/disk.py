@@ -2,10 +2,12 @@
 
 The checkout at `/workspace` and, during set-up, the environment volume at `/env` are host
 folders the container writes to, and Docker's storage driver (fuse-overlayfs here) has no
-quota. So for a container's life each such folder gets an ext4 filesystem of the configured
-size, in a sparse file: Patchbot copies the folder's content in and mounts it over the folder,
-so the host and the container see the same files as before, and on the way out copies the
-content back and unmounts it. A write past the size fails with "No space left on device".
+quota. So for a container's life each such folder is covered by an overlay filesystem: the
+folder as it is below, and above it, taking every write, an ext4 filesystem of the
+configured size in a sparse file. The host and the container see the same files as before;
+a write past the size fails with "No space left on device". On the way out the changes
+(files written, deleted, replaced) are applied to the folder and the overlay is unmounted,
+so what it costs grows with what the sandbox changed, not with the size of the checkout.
 
 Mounting needs root. Each disk's files are in a folder of `<temp dir>/patchbot-disks-<uid>/`
 marked with its owner, so that the sweep can release what a dead process left mounted.
@@ -13,10 +15,10 @@ marked with its owner, so that the sweep can release what a dead process left mo
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -25,39 +27,45 @@ from pathlib import Path
 from bot.errors import SandboxError
 from bot.sandbox.owners import mark
 
-log = logging.getLogger(__name__)
-
 _MKFS = ("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-m", "0")
-"""A scratch filesystem: no journal, no blocks kept for root."""
-_MOUNT_OPTIONS = "loop,nosuid,nodev,noatime,noinit_itable"
+"""The upper layer's filesystem: no journal, no blocks kept for root."""
+_LOOP_OPTIONS = "loop,nosuid,nodev,noatime,noinit_itable"
+_OVERLAY_OPTIONS = "redirect_dir=off,metacopy=off,index=off"
+"""Plain copy-ups only, so the upper layer is whole files, whiteouts and opaque folders."""
+_OPAQUE = "trusted.overlay.opaque"
 _SCRATCH = "patchbot-disks"
 
 
 @dataclass(frozen=True)
 class Disk:
-    """A size-limited filesystem mounted over `folder`."""
+    """An overlay over `folder` whose writes go to a size-limited filesystem."""
 
     folder: Path
     scratch: Path
-    """Holds the filesystem's file (`disk.img`) and its own mount point (`fs`)."""
+    """Holds the filesystem's file (`disk.img`), its mount point (`fs`, with the overlay's
+    `upper` and `work` folders) and the folder as it was (`lower`, a bind mount)."""
 
     @property
     def image(self) -> Path:
         return self.scratch / "disk.img"
 
     @property
-    def mount(self) -> Path:
+    def filesystem(self) -> Path:
         return self.scratch / "fs"
 
+    @property
+    def lower(self) -> Path:
+        return self.scratch / "lower"
 
-def _private_path(name: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"{name}-{os.geteuid()}"
+    @property
+    def upper(self) -> Path:
+        return self.filesystem / "upper"
 
 
 def private_folder(name: str) -> Path:
     """`<temp dir>/<name>-<uid>`, made if needed, after checking that it is this user's own
     (the temp dir is shared: no one else's folder or link)."""
-    directory = _private_path(name)
+    directory = Path(tempfile.gettempdir()) / f"{name}-{os.geteuid()}"
     directory.mkdir(mode=0o700, exist_ok=True)
     if directory.is_symlink() or directory.stat().st_uid != os.geteuid():
         raise SandboxError(f"{directory} is not this user's own folder; remove it")
@@ -65,7 +73,7 @@ def private_folder(name: str) -> Path:
 
 
 def scratch_root() -> Path:
-    """Where the scratch disks are, in one folder per process that made them."""
+    """Where the disks' files are, a folder for each disk."""
     return private_folder(_SCRATCH)
 
 
@@ -83,41 +91,25 @@ def _run(*argv: str) -> None:
         raise SandboxError(f"{' '.join(argv)} failed: {error.stderr.strip()}") from error
 
 
-def _copy(source: Path, destination: Path) -> None:
-    """Copy the content of `source` into the folder `destination`, as it is (owners, modes,
-    times, links)."""
-    _run("cp", "-a", "--", f"{source}/.", f"{destination}/")
-
-
-def _empty(folder: Path) -> None:
-    for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-
-
-def attach(folder: Path, size_mb: int, setting: str) -> Disk:
-    """Put `folder` on a new filesystem of `size_mb` MiB; `setting` names the limit."""
+def attach(folder: Path, size_mb: int) -> Disk:
+    """Cover `folder` with an overlay that takes at most `size_mb` MiB of writes."""
     disk = Disk(folder, Path(tempfile.mkdtemp(dir=scratch_root())))
     try:
         mark(disk.scratch)
-        owner = folder.stat()
         with disk.image.open("wb") as image:
             image.truncate(size_mb << 20)
-        root_owner = f"root_owner={owner.st_uid}:{owner.st_gid}"
-        _run(*_MKFS, "-E", f"lazy_itable_init=1,lazy_journal_init=1,{root_owner}", str(disk.image))
-        disk.mount.mkdir()
-        _run("mount", "-t", "ext4", "-o", _MOUNT_OPTIONS, str(disk.image), str(disk.mount))
-        (disk.mount / "lost+found").rmdir()
-        try:
-            _copy(folder, disk.mount)
-        except SandboxError as error:
-            raise SandboxError(
-                f"{folder} does not fit in the sandbox's disk limit ({setting} = {size_mb} "
-                f"MiB); raise it ({error})"
-            ) from error
-        _run("mount", "--bind", str(disk.mount), str(folder))
+        _run(*_MKFS, "-E", "lazy_itable_init=1,lazy_journal_init=1", str(disk.image))
+        disk.filesystem.mkdir()
+        _run("mount", "-t", "ext4", "-o", _LOOP_OPTIONS, str(disk.image), str(disk.filesystem))
+        disk.upper.mkdir()
+        (disk.filesystem / "work").mkdir()
+        _same_metadata(disk.upper, folder.stat())  # the overlay's root is the upper one's
+        # The folder as it is, under a path with no `:` or `,` to confuse the mount options.
+        disk.lower.mkdir()
+        _run("mount", "--bind", str(folder), str(disk.lower))
+        _run("mount", "--make-private", str(disk.lower))
+        layers = f"lowerdir={disk.lower},upperdir={disk.upper},workdir={disk.filesystem}/work"
+        _run("mount", "-t", "overlay", "-o", f"{layers},{_OVERLAY_OPTIONS}", "overlay", str(folder))
     except BaseException:
         release(disk.scratch)
         shutil.rmtree(disk.scratch, ignore_errors=True)
@@ -126,26 +118,71 @@ def attach(folder: Path, size_mb: int, setting: str) -> Disk:
 
 
 def detach(disk: Disk) -> None:
-    """Copy the filesystem's content back into the folder under it, and remove it."""
+    """Apply the changes made over the folder to it, and remove the overlay and its disk."""
     _run("umount", "--lazy", str(disk.folder))
     try:
-        _empty(disk.folder)
-        _copy(disk.mount, disk.folder)
-    except (OSError, SandboxError) as error:
+        _apply(disk.upper, disk.folder)
+        _same_metadata(disk.folder, disk.upper.lstat())
+    except OSError as error:
         raise SandboxError(
-            f"could not copy the sandbox's files back into {disk.folder}: {error}; they are "
-            f"kept in {disk.mount} until this process ends"
+            f"could not apply the sandbox's changes to {disk.folder}: {error}; they are kept "
+            f"in {disk.upper} until this process ends"
         ) from error
     release(disk.scratch)
     shutil.rmtree(disk.scratch, ignore_errors=True)
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _same_metadata(path: Path, like: os.stat_result) -> None:
+    """Owner, mode and times of `like` (but never a set-user or set-group id file)."""
+    os.chown(path, like.st_uid, like.st_gid, follow_symlinks=False)
+    if stat.S_ISREG(like.st_mode):
+        os.chmod(path, stat.S_IMODE(like.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+    elif not stat.S_ISLNK(like.st_mode):
+        os.chmod(path, stat.S_IMODE(like.st_mode))
+    os.utime(path, ns=(like.st_atime_ns, like.st_mtime_ns), follow_symlinks=False)
+
+
+def _apply(upper: Path, folder: Path) -> None:
+    """Make `folder` what the overlay showed: each entry of the upper layer replaces the
+    folder's, a whiteout (a 0/0 character device) deletes it, an opaque folder replaces the
+    folder's whole."""
+    for entry in os.scandir(upper):
+        source, target = Path(entry.path), folder / entry.name
+        info = entry.stat(follow_symlinks=False)
+        if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+            _remove(target)
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            opaque = _OPAQUE in os.listxattr(source, follow_symlinks=False)
+            if opaque or not target.is_dir() or target.is_symlink():
+                _remove(target)
+                target.mkdir()
+            _apply(source, target)
+        else:
+            _remove(target)
+            if stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(source), target)
+            elif stat.S_ISREG(info.st_mode):
+                shutil.copyfile(source, target)
+            elif stat.S_ISFIFO(info.st_mode):
+                os.mkfifo(target)
+            else:
+                continue  # a socket: nothing to keep
+        _same_metadata(target, info)
+
+
 @dataclass(frozen=True)
 class _Mount:
     point: Path
-    device: str
-    """`major:minor` of the filesystem mounted."""
-    source: str
+    options: str
+    """The filesystem's own options (an overlay's layers)."""
 
 
 def _unescape(field: str) -> str:
@@ -156,30 +193,21 @@ def _mounts() -> list[_Mount]:
     with open("/proc/self/mountinfo") as mountinfo:
         entries = [line.split(" - ") for line in mountinfo]
     return [
-        _Mount(Path(_unescape(before.split()[4])), before.split()[2], after.split()[1])
+        _Mount(Path(_unescape(before.split()[4])), _unescape(after.split()[2]))
         for before, after in entries
     ]
 
 
-def _scratch_backed(mount: _Mount) -> bool:
-    """Whether the mount is of a loop device whose file is one of Patchbot's scratch disks."""
-    if not mount.source.startswith("/dev/loop"):
-        return False
-    name = mount.source.removeprefix("/dev/")
-    try:
-        backing = Path(f"/sys/block/{name}/loop/backing_file").read_text().strip()
-    except OSError:
-        return False
-    return _private_path(_SCRATCH) in Path(backing).parents
-
-
 def release(folder: Path) -> None:
-    """Unmount everything mounted at or under `folder`, and every other mount of a scratch
-    disk mounted there (the folder it was mounted over), innermost first."""
+    """Unmount the overlays whose upper layer is under `folder` (over the folders their
+    disks limit), then everything mounted at or under `folder`, innermost first."""
     folder = folder.resolve()
-    mounts = _mounts()
-    inside = [m for m in mounts if m.point == folder or folder in m.point.parents]
-    disks = {m.device for m in inside if _scratch_backed(m)}
-    points = {m.point for m in inside} | {m.point for m in mounts if m.device in disks}
-    for point in sorted(points, key=lambda path: len(path.parts), reverse=True):
+    overlays, inside = [], []
+    for mount in _mounts():
+        upper = re.search(r"(?:^|,)upperdir=([^,]*)", mount.options)
+        if upper is not None and folder in Path(upper[1]).parents:
+            overlays.append(mount.point)
+        elif mount.point == folder or folder in mount.point.parents:
+            inside.append(mount.point)
+    for point in [*overlays, *sorted(inside, key=lambda path: len(path.parts), reverse=True)]:
         _run("umount", "--lazy", str(point))

@@ -18,7 +18,7 @@ Standard library only; it must not import anything from `bot` (it runs in the im
 Python). Requests: `{"id", "command", "cwd", "timeout", "cap", "stream"}`. Answers:
 `{"id", "exit_code", "stdout", "stderr", "duration", "timed_out", "truncated", "limits",
 "full"}` (`limits`: the names of the limits the command ran into, of time, output, memory,
-pids and disk; `full`: the writable filesystems it left full) and, with `stream`,
+pids and disk; `full`: the writable filesystems it left full, if any) and, with `stream`,
 `{"id", "stream": "stdout"|"stderr", "data"}` chunks before it: the same text as the answer,
 so no more than `cap` bytes of each stream.
 """
@@ -26,6 +26,7 @@ so no more than `cap` bytes of each stream.
 import codecs
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import select
@@ -40,6 +41,9 @@ TIMEOUT_EXIT = 124
 CHDIR_FAILED_EXIT = 126
 END_TIMEOUT = 5.0
 """Seconds to wait for the processes a command left to die once killed."""
+NO_SPACE = os.strerror(errno.ENOSPC).encode()
+"""What a program says when a write finds the disk full: a limit hit, even once the program
+(or an overlay's copy-up) removed what it had written."""
 WRITABLE = ("/workspace", "/tmp", "/env")
 """Where commands may write: each a filesystem with a size limit."""
 _COUNTERS = {
@@ -161,6 +165,9 @@ class _Capture:
         else:
             self._emit(self.decoder.decode(bytes(self.tail), final=True))
 
+    def said(self, words: bytes) -> bool:
+        return words in self.head or words in self.tail
+
     def text(self) -> str:
         if self.dropped:
             head = self.head.decode("utf-8", "replace")
@@ -195,7 +202,7 @@ def _end_all(process: subprocess.Popen[bytes]) -> None:
         except ProcessLookupError:
             return
         _reap()
-        time.sleep(0.001)
+        time.sleep(0.0002)
     print("exec server: processes left that would not die", file=sys.stderr, flush=True)
 
 
@@ -294,7 +301,8 @@ def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
     full = _full()
     truncated = bool(out.dropped or err.dropped)
     limits = [name for name, count in after.items() if count > before[name]]
-    limits += ["time"] * timed_out + ["output"] * truncated + ["disk"] * bool(full)
+    no_space = any(capture.said(NO_SPACE) for capture in (out, err))  # a write that failed
+    limits += ["time"] * timed_out + ["output"] * truncated + ["disk"] * bool(full or no_space)
     return {
         "id": request.get("id"),
         "exit_code": exit_code,

@@ -47,10 +47,9 @@ def owner_label() -> str:
 
 @dataclass(frozen=True)
 class _Limited:
-    """A writable mount's disk limit, and the disk that holds it once attached."""
+    """A writable mount's disk limit, and the disk that holds it."""
 
     target: str
-    setting: str
     size_mb: int
     disk: Disk
 
@@ -144,22 +143,18 @@ class Launcher:
         if not can_limit():
             _warn_unlimited()
             return []
-        limits = {
-            WORKSPACE: ("disk_mb", self.config.disk_mb),
-            "/env": ("env_disk_mb", self.config.env_disk_mb),
-        }
+        limits = {WORKSPACE: self.config.disk_mb, "/env": self.config.env_disk_mb}
         disks: list[_Limited] = []
         try:
             for mount in writable:
                 target = mount["Target"]
                 if target not in limits:
                     raise SandboxError(f"{target} would be writable with no disk limit")
-                setting, size_mb = limits[target]
                 folder = Path(mount["Source"])
                 if mount["Type"] == "volume":
                     folder = Path(self.client.volumes.get(mount["Source"]).attrs["Mountpoint"])
-                disk = attach(folder.resolve(), size_mb, setting)
-                disks.append(_Limited(target, setting, size_mb, disk))
+                disk = attach(folder.resolve(), limits[target])
+                disks.append(_Limited(target, limits[target], disk))
         except BaseException:
             _detach_all(disks)
             raise

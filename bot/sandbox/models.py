@@ -58,20 +58,25 @@ def exec_result(answer: Mapping[str, Any], config: SandboxConfig, timeout: float
     """The exec server's answer to a command run with `timeout` under `config`, each limit it
     ran into named, with its value, in a line at the end of stderr."""
     result = ExecResult.model_validate(answer)
-    sizes = {"/workspace": config.disk_mb, "/env": config.env_disk_mb, "/tmp": config.tmpfs_mb}
-    notes = {
-        Limit.TIME: f"killed after the {timeout:g} s timeout",
-        Limit.MEMORY: f"killed: out of memory (limit {config.memory_mb} MiB)",
-        Limit.PIDS: f"a process could not start: the limit of {config.pids_limit} processes "
-        "was reached",
-        Limit.OUTPUT: "output over the cap: its middle was cut out",
-        Limit.DISK: "; ".join(
-            f"{path} is full (limit {sizes.get(path)} MiB)" for path in answer.get("full", ())
-        ),
-    }
     for limit in result.limits:
-        result.stderr += f"\n[patchbot: {notes[limit]}]"
+        result.stderr += f"\n[patchbot: {_note(limit, answer, config, timeout)}]"
     return result
+
+
+def _note(limit: Limit, answer: Mapping[str, Any], config: SandboxConfig, timeout: float) -> str:
+    if limit is Limit.TIME:
+        return f"killed after the {timeout:g} s timeout"
+    if limit is Limit.MEMORY:
+        return f"killed: out of memory (limit {config.memory_mb} MiB)"
+    if limit is Limit.PIDS:
+        return f"a process could not start: the limit of {config.pids_limit} processes was reached"
+    if limit is Limit.OUTPUT:
+        return "output over the cap: its middle was cut out"
+    sizes = {"/workspace": config.disk_mb, "/env": config.env_disk_mb, "/tmp": config.tmpfs_mb}
+    if full := answer.get("full"):
+        return "; ".join(f"{path} is full (limit {sizes.get(path)} MiB)" for path in full)
+    limits = ", ".join(f"{path} {size} MiB" for path, size in sizes.items())
+    return f"a write found no space left on device (disk limits: {limits})"
 
 
 class Outcome(StrEnum):

@@ -14,7 +14,7 @@ import docker
 import pytest
 import pytest_asyncio
 
-from bot.errors import SandboxError, SetupFailed
+from bot.errors import SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import DockerSandbox, open_sandbox
 from bot.sandbox.models import Limit
@@ -194,13 +194,18 @@ async def test_setup_environment_within_its_limit_reaches_the_tests(
         client.volumes.get(name).remove(force=True)
 
 
-async def test_checkout_bigger_than_the_disk_limit_is_refused(
+async def test_disk_limit_counts_what_the_sandbox_writes_not_the_checkout(
     docker_ready: None, tmp_path: Path
 ) -> None:
     workspace = shutil.copytree(EXAMPLES / "calc", tmp_path / "calc")
     (workspace / "data.bin").write_bytes(b"\0" * (24 << 20))
-    with pytest.raises(SandboxError, match=r"disk limit \(disk_mb = 16 MiB\)"):
-        async with open_sandbox(workspace, SandboxConfig(disk_mb=16)):
-            pytest.fail("the sandbox must not start")
+    async with open_sandbox(workspace, SandboxConfig(disk_mb=16)) as sandbox:
+        read = await sandbox.exec("wc -c < data.bin")
+        grow = await sandbox.exec("echo more >> data.bin")  # a changed file counts whole
+        small = await sandbox.exec("echo small > small.txt")
+    assert read.stdout == f"{24 << 20}\n"
+    assert "No space left on device" in grow.stderr and Limit.DISK in grow.limits
+    assert small.ok
     assert (workspace / "data.bin").stat().st_size == 24 << 20
+    assert (workspace / "small.txt").read_text() == "small\n"
     assert mounts_of(workspace) == []
