@@ -9,18 +9,24 @@ Docker Engine, with other hosts too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import docker.errors
 
+from bot.errors import SandboxError
 from bot.sandbox.disk import release, scratch_root
 from bot.sandbox.docker import docker_client
 from bot.sandbox.environments import ENV_LABEL
 from bot.sandbox.launch import INSTANCE_LABEL, LABEL, OWNER_LABEL
 from bot.sandbox.owners import Verdict, folder_verdict, verdict
+
+log = logging.getLogger(__name__)
+_sweeping = threading.Lock()
 
 
 @dataclass
@@ -46,7 +52,11 @@ def _remove_dead_folders(root: Path) -> int:
         return removed
     for folder in root.iterdir():
         if folder.is_dir() and not folder.is_symlink() and folder_verdict(folder) is Verdict.DEAD:
-            release(folder)  # never delete into a mount: unmount first
+            try:
+                release(folder)  # never delete into a mount: unmount first
+            except SandboxError as error:
+                log.warning("left %s: %s", folder, error)
+                continue
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
@@ -84,5 +94,7 @@ def collect_garbage(
 
 
 def sweep(work_root: Path) -> Removed:
-    """What a worker does at its start and now and then: `collect_garbage` of the dead."""
-    return collect_garbage(docker_client(), work_root=work_root)
+    """What a worker does at its start and now and then: `collect_garbage` of the dead, one
+    sweep at a time in a process (a server's workers all start at once)."""
+    with _sweeping:
+        return collect_garbage(docker_client(), work_root=work_root)

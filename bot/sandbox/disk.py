@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox.owners import mark
+from bot.sandbox.owners import OWNER_FILE, mark
 
 _MKFS = ("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-m", "0")
 """The upper layer's filesystem: no journal, no blocks kept for root."""
@@ -198,16 +198,40 @@ def _mounts() -> list[_Mount]:
     ]
 
 
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
 def release(folder: Path) -> None:
-    """Unmount the overlays whose upper layer is under `folder` (over the folders their
-    disks limit), then everything mounted at or under `folder`, innermost first."""
+    """Unmount what is mounted at or under `folder`, innermost first, and every disk's
+    overlay there or with its layers there, with the layers: a dead process's disks, wherever
+    they were mounted. The folders of those disks' files (another process's temp dir, say)
+    are removed; `folder` itself is the caller's."""
     folder = folder.resolve()
-    overlays, inside = [], []
-    for mount in _mounts():
+    mounts = _mounts()
+    overlays: dict[Path, Path] = {}
+    for mount in mounts:
         upper = re.search(r"(?:^|,)upperdir=([^,]*)", mount.options)
-        if upper is not None and folder in Path(upper[1]).parents:
-            overlays.append(mount.point)
-        elif mount.point == folder or folder in mount.point.parents:
-            inside.append(mount.point)
-    for point in [*overlays, *sorted(inside, key=lambda path: len(path.parts), reverse=True)]:
-        _run("umount", "--lazy", str(point))
+        if upper is None:
+            continue
+        scratch = Path(upper[1]).parent.parent  # <scratch>/fs/upper
+        if (scratch / OWNER_FILE).exists() and (
+            _within(mount.point, folder) or _within(scratch, folder)
+        ):
+            overlays[mount.point] = scratch
+    layers = set(overlays.values())
+    inside = [
+        mount.point
+        for mount in mounts
+        if mount.point not in overlays
+        and any(_within(mount.point, root) for root in (folder, *layers))
+    ]
+    points = [*overlays, *sorted(inside, key=lambda path: len(path.parts), reverse=True)]
+    for point in points:  # one may be gone already: another sweep got there first
+        subprocess.run(["umount", "--lazy", str(point)], capture_output=True, check=False)
+    left = {mount.point for mount in _mounts()} & set(points)
+    if left:  # never go on to delete what is in a mount
+        raise SandboxError(f"could not unmount {', '.join(map(str, sorted(left)))}")
+    for scratch in layers:
+        if not _within(scratch, folder):
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -2,9 +2,10 @@
 
 `open_sandbox` runs the set-up phase (installing the repository's dependencies into a volume
 at `/env`, with network only where allowed) unless a volume for the same dependency files
-exists, then starts the test container: non-root, no capabilities, read-only root, limits
-on pids, memory and CPU, and no network. Everything it creates carries the `patchbot.sandbox`
-label and is removed on the way out, on errors and cancellation too.
+exists, then starts the test container: commands run non-root with no capabilities, a
+read-only root, limits on pids, memory, CPU and disk, and no network. Everything it creates
+carries the `patchbot.sandbox` label and is removed on the way out, on errors and
+cancellation too.
 """
 
 from __future__ import annotations

@@ -124,7 +124,8 @@ class _User:
             os.setgroups([])
             os.setresgid(self.gid, self.gid, self.gid)
             os.setresuid(self.uid, self.uid, self.uid)
-            os.makedirs(self.home, exist_ok=True)
+            with contextlib.suppress(OSError):  # a full /tmp: the command runs all the same
+                os.makedirs(self.home, exist_ok=True)
             try:
                 os.chdir(cwd)
             except OSError as error:
@@ -211,13 +212,13 @@ def _send(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _pump(process: subprocess.Popen[bytes], names: dict[int, _Capture], deadline: float) -> bool:
+def _pump(process: subprocess.Popen[bytes], captures: dict[int, _Capture], deadline: float) -> bool:
     """Read the command's output until it exits; True when it reached `deadline` first."""
     try:
         exited: int | None = os.pidfd_open(process.pid)
     except OSError:  # no pidfd: poll for the exit between reads
         exited = None
-    open_fds = set(names)
+    open_fds = set(captures)
     try:
         while process.poll() is None:
             wait = deadline - time.monotonic()
@@ -232,7 +233,7 @@ def _pump(process: subprocess.Popen[bytes], names: dict[int, _Capture], deadline
                     continue
                 data = os.read(fd, 65536)
                 if data:
-                    names[fd].add(data)
+                    captures[fd].add(data)
                 else:  # the pipes can close long before the command ends (`exec >/dev/null`)
                     open_fds.discard(fd)
         return False
@@ -241,9 +242,9 @@ def _pump(process: subprocess.Popen[bytes], names: dict[int, _Capture], deadline
             os.close(exited)
 
 
-def _drain(names: dict[int, _Capture]) -> None:
+def _drain(captures: dict[int, _Capture]) -> None:
     """Read what is left in the pipes once every writer is gone."""
-    open_fds = set(names)
+    open_fds = set(captures)
     while open_fds:
         ready, _, _ = select.select(list(open_fds), [], [], END_TIMEOUT)
         if not ready:
@@ -251,7 +252,7 @@ def _drain(names: dict[int, _Capture]) -> None:
         for fd in ready:
             data = os.read(fd, 65536)
             if data:
-                names[fd].add(data)
+                captures[fd].add(data)
             else:
                 open_fds.discard(fd)
 

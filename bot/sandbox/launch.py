@@ -93,7 +93,12 @@ class Launcher:
         network: bool,
     ) -> tuple[Container, ExecChannel]:
         config = self.config
-        disks = await asyncio.to_thread(self._limit_disks, mounts)
+        attaching = asyncio.ensure_future(asyncio.to_thread(self._limit_disks, mounts))
+        try:
+            disks = await asyncio.shield(attaching)
+        except asyncio.CancelledError:  # the mounts are made all the same: undo them
+            await asyncio.to_thread(_detach_all, await attaching)
+            raise
         me = this_process()
         try:
             container: Container = await asyncio.to_thread(

@@ -14,8 +14,12 @@ import pytest
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import open_sandbox
+from bot.sandbox.environments import environment_key
+from bot.sandbox.images import find_image
 from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
 from bot.sandbox.models import Limit, Outcome
+from bot.sandbox.setup_plan import plan_setup
+from bot.sandbox.workspace import sandbox_user
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 
@@ -91,14 +95,19 @@ async def test_tests_run_without_network_even_when_setup_had_it(
 async def test_failed_setup_says_why_and_leaves_nothing_behind(
     example_repo: Callable[[str], Path],
 ) -> None:
-    before = set(env_volumes("patchbot-env-"))
+    repo = example_repo("setup_fails")
+    # The volume its set-up writes to, no other test's: other tests on this engine set up too.
+    config = SandboxConfig(cache_scope=uuid.uuid4().hex)
+    image = find_image(docker.from_env(), config.image)
+    uid, _ = sandbox_user(repo, take_ownership=True)
+    key = environment_key(image, plan_setup(repo), repo.resolve(), uid, config.cache_scope)
     with pytest.raises(SetupFailed) as failure:
-        async with open_sandbox(example_repo("setup_fails"), SandboxConfig()):
+        async with open_sandbox(repo, config):
             pytest.fail("the sandbox must not start after a failed set-up")
     assert "patchbot-no-such-package" in str(failure.value)
     assert "setup_command" in str(failure.value)
     assert own_containers() == []
-    assert set(env_volumes("patchbot-env-")) == before
+    assert env_volumes(f"patchbot-env-{key}") == []
 
 
 async def test_offline_setup_fails_clearly_when_dependencies_need_network(

@@ -108,3 +108,13 @@ def test_release_unmounts_a_disk_its_process_left(tmp_path: Path) -> None:
     assert mounts_of(folder) == [] and mounts_of(disk.scratch) == []
     assert (folder / "a.txt").read_text() == "a\n"
     shutil.rmtree(disk.scratch)
+
+
+def test_releasing_a_folder_takes_the_disks_over_it_wherever_their_files_are(
+    tmp_path: Path,
+) -> None:
+    folder = make_tree(tmp_path / "work" / "checkout")
+    disk = attach(folder, 16)  # its files are in the temp dir, not under `work`
+    release(tmp_path / "work")  # as the sweep does with a dead process's checkouts
+    assert mounts_of(folder) == [] and mounts_of(disk.scratch) == []
+    assert not disk.scratch.exists()
