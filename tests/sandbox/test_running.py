@@ -15,11 +15,10 @@ from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import open_sandbox
 from bot.sandbox.environments import environment_key
-from bot.sandbox.images import find_image
+from bot.sandbox.images import SANDBOX_UID, find_image
 from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
 from bot.sandbox.models import Limit, Outcome
 from bot.sandbox.setup_plan import plan_setup
-from bot.sandbox.workspace import sandbox_user
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 
@@ -99,7 +98,7 @@ async def test_failed_setup_says_why_and_leaves_nothing_behind(
     # The volume its set-up writes to, no other test's: other tests on this engine set up too.
     config = SandboxConfig(cache_scope=uuid.uuid4().hex)
     image = find_image(docker.from_env(), config.image)
-    uid, _ = sandbox_user(repo, take_ownership=True)
+    uid = SANDBOX_UID if os.geteuid() == 0 else os.getuid()  # whom the sandbox runs as
     key = environment_key(image, plan_setup(repo), repo.resolve(), uid, config.cache_scope)
     with pytest.raises(SetupFailed) as failure:
         async with open_sandbox(repo, config):
