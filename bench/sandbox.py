@@ -1,4 +1,5 @@
-"""Sandbox benchmark (issue 2): container ready, per-exec overhead, test wall time, set-up cache.
+"""Sandbox benchmark (issues 2, 14): container ready, per-exec overhead, test wall time,
+set-up cache, disk limit.
 
 Usage: `python bench/sandbox.py [--quick]` from the repository root, with the sandbox images
 built (`python -m bot images build`) and set-up network available (a cold set-up pip-installs
@@ -15,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +37,7 @@ from docker.models.containers import Container, ContainerCollection  # noqa: E40
 
 from bot.sandbox.channel import ExecChannel  # noqa: E402
 from bot.sandbox.config import SandboxConfig  # noqa: E402
+from bot.sandbox.disk import attach, can_limit, detach  # noqa: E402
 from bot.sandbox.docker import DockerSandbox, open_sandbox  # noqa: E402
 from bot.sandbox.images import find_image  # noqa: E402
 from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label  # noqa: E402
@@ -48,6 +51,12 @@ GOAL_FIRST_EXEC_AFTER_START = 0.5
 GOAL_EXEC_OVERHEAD = 0.030
 GOAL_TEST_RATIO = 1.2
 GOAL_CACHED_SETUP_SHARE = 0.10
+
+LEAVES_PROCESSES = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 60 & done"
+"""A command that leaves ten processes running, for the exec server to kill when it ends."""
+DISK_TREE_FILES = 2000
+DISK_TREE_FILE_BYTES = 16 * 1024
+"""A checkout of 2,000 files of 16 KiB (31 MiB), for the disk limit's copying."""
 
 SYNTHETIC_FILES = 10
 SYNTHETIC_TESTS_PER_FILE = 30
@@ -81,13 +90,16 @@ class Plan:
     execs: int
     """Calls of each of `true` and `echo hi`, in the sandbox and natively."""
     docker_execs: int
-    """Calls of `docker exec true` on the sandbox's container."""
+    """Calls of `docker exec true` on the sandbox's container, and of a command leaving ten
+    processes behind."""
     suite_runs: int
     """Runs of the synthetic suite (and the CPU probe), in the sandbox and natively."""
     small_suite_runs: int
     """Runs of `calc`, whose 0.3 s make it noisier than the synthetic suite."""
     cached_setups: int
     """Cached opens of the last cold repository, for set-up first vs cached."""
+    disks: int
+    """Disk limits attached and detached, on each of `calc` and a 2,000-file tree."""
 
 
 FULL = Plan(
@@ -98,6 +110,7 @@ FULL = Plan(
     suite_runs=5,
     small_suite_runs=15,
     cached_setups=5,
+    disks=10,
 )
 QUICK = Plan(
     cold=1,
@@ -107,6 +120,7 @@ QUICK = Plan(
     suite_runs=2,
     small_suite_runs=3,
     cached_setups=2,
+    disks=3,
 )
 
 
@@ -307,6 +321,16 @@ def native_run(
     return took
 
 
+def native_leaving(command: str) -> float:
+    """Wall time of a command run on the host that leaves processes behind; then kills them."""
+    began = time.perf_counter()
+    process = subprocess.Popen(["bash", "-c", command], start_new_session=True)
+    process.wait()
+    took = time.perf_counter() - began
+    os.killpg(process.pid, signal.SIGKILL)  # what it left is in its process group
+    return took
+
+
 # --- measurements ----------------------------------------------------------------------------
 
 
@@ -387,6 +411,11 @@ class Bench:
                     if round_ >= 10:  # the first ten warm up both
                         inside.append(took)
                         native.append(native_took)
+            for _ in range(self.plan.docker_execs):  # the same count: a few seconds
+                began = time.perf_counter()
+                await sandbox.exec(LEAVES_PROCESSES, timeout=30)
+                samples["sandbox leaves 10 processes"].append(time.perf_counter() - began)
+                samples["native leaves 10 processes"].append(native_leaving(LEAVES_PROCESSES))
             container = sandbox.container
             container.exec_run("true")
             for _ in range(self.plan.docker_execs):
@@ -398,6 +427,8 @@ class Bench:
 
         for name in ("sandbox true", "native true", "sandbox echo hi", "native echo hi"):
             samples[name] = []
+        samples["sandbox leaves 10 processes"] = []
+        samples["native leaves 10 processes"] = []
         samples["docker exec true"] = []
         await self.opened(example_copy("calc", self.scratch, "calc-exec"), body)
         summary = {name: stats(times) for name, times in samples.items()}
@@ -406,6 +437,9 @@ class Bench:
             "samples": summary,
             "overhead_true": med["sandbox true"] - med["native true"],
             "overhead_echo": med["sandbox echo hi"] - med["native echo hi"],
+            "ending_10_processes": med["sandbox leaves 10 processes"]
+            - med["native leaves 10 processes"]
+            - (med["sandbox true"] - med["native true"]),
             "docker_exec_over_sandbox_exec": med["docker exec true"] / med["sandbox true"],
         }
 
@@ -488,6 +522,34 @@ class Bench:
             "ratio": statistics.median(times["sandbox"]) / statistics.median(times["native"]),
         }
 
+    async def disk_limit(self) -> None:
+        """Measurement 5: the disk limit on `calc` and on a 31 MiB tree of 2,000 files: attach
+        (mkfs, mounts), then detach after 20 files written (apply them, unmount)."""
+        if not can_limit():
+            self.results["disk"] = None  # not root: sandboxes run without a disk limit
+            return
+        tree = self.scratch / "disk-tree"
+        tree.mkdir()
+        for index in range(DISK_TREE_FILES):
+            (tree / f"file-{index}.txt").write_bytes(os.urandom(DISK_TREE_FILE_BYTES))
+        results: dict[str, Any] = {}
+        calc = example_copy("calc", self.scratch, "calc-disk")
+        for name, folder in (("calc", calc), ("tree", tree)):
+            times: dict[str, list[float]] = {"attach": [], "detach": []}
+            for _ in range(self.plan.disks):
+                began = time.perf_counter()
+                disk = await asyncio.to_thread(attach, folder, self.config.disk_mb)
+                attached = time.perf_counter()
+                for index in range(10):  # 10 files changed, 10 new: what an agent might do
+                    (folder / f"file-{index}.txt").write_bytes(os.urandom(DISK_TREE_FILE_BYTES))
+                    (folder / f"new-{index}.txt").write_bytes(os.urandom(DISK_TREE_FILE_BYTES))
+                changed = time.perf_counter()
+                await asyncio.to_thread(detach, disk)
+                times["attach"].append(attached - began)
+                times["detach"].append(time.perf_counter() - changed)
+            results[name] = {phase: stats(samples) for phase, samples in times.items()}
+        self.results["disk"] = results
+
     def remove_volumes(self) -> list[str]:
         removed = []
         for name in sorted(self.created_volumes):
@@ -565,6 +627,7 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{name:48} {ms(s['median'])} {ms(s['p90'])}   n={s['n']}")
     print(f"{'overhead true (sandbox - native)':48} {ms(ex['overhead_true'])}")
     print(f"{'overhead echo hi (sandbox - native)':48} {ms(ex['overhead_echo'])}")
+    print(f"{'ending 10 left processes (overhead, vs true)':48} {ms(ex['ending_10_processes'])}")
     ratio = ex["docker_exec_over_sandbox_exec"]
     print(f"{'docker exec / exec server':48} {ratio:8.1f} x")
     print("\n== 3. test-suite wall time (median / p90) ==")
@@ -585,6 +648,14 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"{'set-up cached (median)':48} {ms(setup['cached_setup_median'])}")
     print(f"{'cached / first set-up':48} {setup['cached_over_first_setup']:8.1%}")
     print(f"{'ready cached / ready first':48} {setup['cached_over_first_ready']:8.1%}")
+    print("\n== 5. disk limit: attach and detach (median / p90) ==")
+    if results["disk"] is None:
+        print("not measured: mounting needs root, and sandboxes here run without a disk limit")
+    else:
+        for name, phases in results["disk"].items():
+            label = "calc" if name == "calc" else f"{DISK_TREE_FILES} files of 16 KiB"
+            for phase, s in phases.items():
+                print(f"{label + ' ' + phase:48} {ms(s['median'])} {ms(s['p90'])}   n={s['n']}")
     print("\n== goals (issue 2) ==")
     for name, goal in results["goals"].items():
         value = goal["value"]
@@ -599,7 +670,12 @@ async def run(plan: Plan, quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="patchbot-bench-") as scratch:
         bench = Bench(plan, Path(scratch))
         try:
-            steps = (bench.ready_and_setup, bench.exec_overhead, bench.test_wall_time)
+            steps = (
+                bench.ready_and_setup,
+                bench.exec_overhead,
+                bench.test_wall_time,
+                bench.disk_limit,
+            )
             for step in steps:
                 print(f"[{time.monotonic() - started:6.1f} s] {step.__doc__}", flush=True)
                 await step()

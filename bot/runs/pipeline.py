@@ -60,9 +60,8 @@ def trace_path(data_dir: Path, run_id: int) -> Path:
 
 def work_dir(data_dir: Path) -> Path:
     """This process's folder for run checkouts, `DATA_DIR/work/<host>:<pid>`: after a crash,
-    `patchbot sandbox gc` finds it by its dead owner and removes it."""
-    from bot.sandbox.launch import owner_label
+    the next worker's sweep (or `patchbot sandbox gc`) finds it by its dead owner and removes
+    it."""
+    from bot.sandbox.owners import owned_folder
 
-    folder = (data_dir / "work" / owner_label()).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return owned_folder((data_dir / "work").resolve())

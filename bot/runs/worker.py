@@ -1,10 +1,11 @@
 """A worker: claims a run with a lease, runs its pipeline, renews the lease with a heartbeat.
 
 If the worker dies, its lease runs out and another worker claims the run again (the run's
-`attempts` counts the claims). A worker that finds at a heartbeat that it lost the lease
-stops its pipeline without writing a result; one that finds the run was asked to stop
-cancels its pipeline and marks the run cancelled. Only the lease holder can finish a run,
-so a run completes exactly once.
+`attempts` counts the claims); what the dead one left (sandbox containers, checkouts,
+scratch disks) goes at the next worker's sweep, at its start and every few minutes. A worker
+that finds at a heartbeat that it lost the lease stops its pipeline without writing a
+result; one that finds the run was asked to stop cancels its pipeline and marks the run
+cancelled. Only the lease holder can finish a run, so a run completes exactly once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from bot.trace import Redactor, Trace
 log = logging.getLogger(__name__)
 _ENDED = (RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED)
 """A run that ended in one of these (not cancelled, not paused) may have a follow-up."""
+SWEEP_SECONDS = 300.0
+"""How often a running worker removes what dead processes left (it also does at its start)."""
 
 
 def worker_name() -> str:
@@ -38,25 +41,57 @@ class Worker:
     """Claims and works runs one at a time until stopped."""
 
     def __init__(
-        self, store: RunStore, pipeline: Pipeline, settings: Settings, *, name: str | None = None
+        self,
+        store: RunStore,
+        pipeline: Pipeline,
+        settings: Settings,
+        *,
+        name: str | None = None,
+        sweep_seconds: float = SWEEP_SECONDS,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.settings = settings
         self.name = name or worker_name()
+        self.sweep_seconds = sweep_seconds
         self.current: Run | None = None
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
+        sweeping = asyncio.create_task(self._sweep_until(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    run = await self.run_one()
+                except Exception:  # a store hiccup must not end the worker; try again shortly
+                    log.exception("worker %s could not claim or finish a run", self.name)
+                    run = None
+                if run is None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+
+    async def sweep(self) -> None:
+        """Remove the sandboxes, checkouts and scratch disks of processes that died (never a
+        live one's: see `bot.sandbox.owners`). A failure is logged, never fatal."""
+        from bot.sandbox.cleanup import sweep
+
+        try:
+            removed = await asyncio.to_thread(sweep, self.settings.data_dir / "work")
+        except Exception:  # no Docker Engine now: the next sweep tries again
+            log.warning("worker %s could not sweep", self.name, exc_info=True)
+            return
+        if removed.containers or removed.folders or removed.disks:
+            log.info("worker %s removed what dead processes left: %s", self.name, removed)
+
+    async def _sweep_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                run = await self.run_one()
-            except Exception:  # a store hiccup must not end the worker; try again shortly
-                log.exception("worker %s could not claim or finish a run", self.name)
-                run = None
-            if run is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+            await self.sweep()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.sweep_seconds)
 
     async def run_one(self) -> Run | None:
         """Claim one run and work it to its end; None when nothing was waiting."""

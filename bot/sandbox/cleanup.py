@@ -1,19 +1,32 @@
-"""`patchbot sandbox gc`: remove sandboxes whose process died, and optionally the cache."""
+"""Removing what dead processes left: sandbox containers, checkout folders, scratch disks.
+
+A worker sweeps when it starts and every few minutes (`sweep`); `patchbot sandbox gc` does
+the same on demand. Only what belongs to a process that is certainly dead is removed (see
+`bot.sandbox.owners`): several workers and servers may share a host, a data folder and a
+Docker Engine, with other hosts too.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import shutil
-import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import docker.errors
 
+from bot.errors import SandboxError
+from bot.sandbox.disk import release, scratch_root
+from bot.sandbox.docker import docker_client
 from bot.sandbox.environments import ENV_LABEL
-from bot.sandbox.launch import LABEL, OWNER_LABEL
+from bot.sandbox.launch import INSTANCE_LABEL, LABEL, OWNER_LABEL
+from bot.sandbox.owners import Verdict, folder_verdict, verdict
+
+log = logging.getLogger(__name__)
+_sweeping = threading.Lock()
 
 
 @dataclass
@@ -21,20 +34,32 @@ class Removed:
     containers: int = 0
     volumes: int = 0
     folders: int = 0
+    """Checkout folders (`DATA_DIR/work/<host>:<pid>`)."""
+    disks: int = 0
+    """Scratch disks (see `bot.sandbox.disk`), unmounted first."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.containers} containers, {self.volumes} volumes, {self.folders} checkout "
+            f"folders and {self.disks} scratch disks"
+        )
 
 
-def _owner_alive(owner: str) -> bool:
-    """Whether the process that made a sandbox still runs (other hosts: assume it does)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _remove_dead_folders(root: Path) -> int:
+    """Remove the folders under `root` whose owner is dead, unmounting what is mounted there."""
+    removed = 0
+    if not root.is_dir():
+        return removed
+    for folder in root.iterdir():
+        if folder.is_dir() and not folder.is_symlink() and folder_verdict(folder) is Verdict.DEAD:
+            try:
+                release(folder)  # never delete into a mount: unmount first
+            except SandboxError as error:
+                log.warning("left %s: %s", folder, error)
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def collect_garbage(
@@ -44,20 +69,21 @@ def collect_garbage(
     volumes: bool = False,
     work_root: Path | None = None,
 ) -> Removed:
-    """Remove labelled containers whose owner is gone (all with `everything`), and the
-    checkout folders under `work_root` whose owner is gone; with `volumes`, also the cached
-    set-up environments and any volume a killed set-up left."""
+    """Remove labelled containers whose owner is dead (all with `everything`), then the
+    checkout folders under `work_root` and the scratch disks whose owner is dead; with
+    `volumes`, also the cached set-up environments and any volume a killed set-up left."""
     removed = Removed()
-    if work_root is not None and work_root.is_dir():
-        for folder in work_root.iterdir():
-            if folder.is_dir() and not folder.is_symlink() and not _owner_alive(folder.name):
-                shutil.rmtree(folder, ignore_errors=True)
-                removed.folders += 1
     for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if everything or not _owner_alive(container.labels.get(OWNER_LABEL, "")):
+        labels = container.labels
+        owner = verdict(labels.get(OWNER_LABEL, ""), labels.get(INSTANCE_LABEL))
+        if everything or owner is Verdict.DEAD:
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True, v=True)
                 removed.containers += 1
+    # After the containers: until they are gone they may write to the folders and disks.
+    if work_root is not None:
+        removed.folders = _remove_dead_folders(work_root)
+    removed.disks = _remove_dead_folders(scratch_root())
     if volumes:
         for volume in client.volumes.list(filters={"label": LABEL}):
             if ENV_LABEL in (volume.attrs.get("Labels") or {}):
@@ -65,3 +91,10 @@ def collect_garbage(
                     volume.remove(force=True)
                     removed.volumes += 1
     return removed
+
+
+def sweep(work_root: Path) -> Removed:
+    """What a worker does at its start and now and then: `collect_garbage` of the dead, one
+    sweep at a time in a process (a server's workers all start at once)."""
+    with _sweeping:
+        return collect_garbage(docker_client(), work_root=work_root)

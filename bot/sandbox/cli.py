@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--image", default="python", help="sandbox image (default: python)")
     run.set_defaults(run=_exec, takes_command=True)
 
-    gc = commands.add_parser("gc", help="remove sandboxes left behind by dead processes")
+    gc = commands.add_parser("gc", help="remove what dead processes left: sandboxes, checkouts")
     gc.add_argument("--all", action="store_true", help="also remove live sandboxes")
     gc.add_argument("--volumes", action="store_true", help="also drop the set-up cache")
     gc.set_defaults(run=_gc)
@@ -144,10 +144,7 @@ def _gc(args: argparse.Namespace) -> int:
     removed = collect_garbage(
         docker_client(), everything=args.all, volumes=args.volumes, work_root=work_root
     )
-    print(
-        f"removed {removed.containers} containers, {removed.volumes} volumes and "
-        f"{removed.folders} checkout folders"
-    )
+    print(f"removed {removed}")
     return 0
 
 

@@ -35,6 +35,11 @@ class SandboxConfig(BaseModel):
     cpus: float = Field(default=2.0, gt=0)
     """CPU cores the container may use."""
     tmpfs_mb: int = Field(default=1024, ge=16)
-    """Size of the writable `/tmp` in MiB."""
+    """Size of the writable `/tmp` in MiB (a tmpfs: what is written there counts as memory)."""
+    disk_mb: int = Field(default=4096, ge=16)
+    """MiB the sandbox may write in the checkout at `/workspace`: new files and the files it
+    changes (each whole), not what the checkout held already."""
+    env_disk_mb: int = Field(default=8192, ge=16)
+    """MiB the set-up phase may write into `/env`, where it installs the dependencies."""
     output_cap: int = Field(default=64 * 1024, ge=1024)
     """Bytes kept of each of a command's stdout and stderr; the middle is cut beyond this."""

@@ -2,9 +2,10 @@
 
 `open_sandbox` runs the set-up phase (installing the repository's dependencies into a volume
 at `/env`, with network only where allowed) unless a volume for the same dependency files
-exists, then starts the test container: non-root, no capabilities, read-only root, limits
-on pids, memory and CPU, and no network. Everything it creates carries the `patchbot.sandbox`
-label and is removed on the way out, on errors and cancellation too.
+exists, then starts the test container: commands run non-root with no capabilities, a
+read-only root, limits on pids, memory, CPU and disk, and no network. Everything it creates
+carries the `patchbot.sandbox` label and is removed on the way out, on errors and
+cancellation too.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.environments import SetupInfo, prepare_environment
 from bot.sandbox.images import PYTHON_LABEL, built_images, find_image
 from bot.sandbox.launch import Launcher, environment
-from bot.sandbox.models import ExecResult, TestReport
+from bot.sandbox.models import ExecResult, TestReport, exec_result
 from bot.sandbox.protocol import WORKSPACE, OutputSink
 from bot.sandbox.testrun import parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
@@ -98,13 +99,7 @@ class DockerSandbox:
         answer = await self._channel.run(
             command, cwd=workdir, timeout=limit, cap=cap, on_output=on_output
         )
-        result = ExecResult.model_validate(answer)
-        if answer.get("oom_killed"):
-            note = f"\n[patchbot: killed: out of memory (limit {self.config.memory_mb} MiB)]"
-            result.stderr += note
-        if result.timed_out:
-            result.stderr += f"\n[patchbot: killed after the {limit:g} s timeout]"
-        return result
+        return exec_result(answer, self.config, limit)
 
     async def read_file(self, path: str) -> str | None:
         """A file's text from inside the sandbox, or None when it does not exist."""

@@ -9,7 +9,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,8 +19,9 @@ from docker.models.images import Image
 from docker.types import Mount
 from pydantic import BaseModel
 
-from bot.errors import SandboxError, SetupFailed
+from bot.errors import SetupFailed
 from bot.sandbox.config import SandboxConfig
+from bot.sandbox.disk import private_folder
 from bot.sandbox.launch import LABEL, Launcher, environment
 from bot.sandbox.repo_files import read_repo_bytes
 from bot.sandbox.setup_network import setup_container
@@ -54,10 +54,7 @@ class SetupInfo(BaseModel):
 @contextlib.asynccontextmanager
 async def _key_lock(key: str) -> AsyncIterator[None]:
     """One set-up per dependency key at a time on this machine."""
-    directory = Path(tempfile.gettempdir()) / f"patchbot-locks-{os.geteuid()}"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    if directory.is_symlink() or directory.stat().st_uid != os.geteuid():
-        raise SandboxError(f"{directory} is not this user's own folder; remove it")
+    directory = private_folder("patchbot-locks")
     # No following links, no truncating: the folder is in a shared /tmp.
     handle = os.open(directory / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
@@ -203,8 +200,7 @@ async def _run_setup(
             channel,
             workspace,
             test_plan,
-            timeout=config.setup_timeout,
-            cap=config.output_cap,
+            config=config,
             commit_date=commit_date(workspace),
             progress=progress,
         )

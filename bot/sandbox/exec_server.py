@@ -1,18 +1,32 @@
-"""The exec server: runs inside every sandbox container as `python3 -c <this file>`, as its
-PID 1, so that it alone holds the container's stdin and stdout: it makes itself non-dumpable,
-and then no command can read its requests or write answers in its name through /proc.
+"""The exec server: runs inside every sandbox container as `python3 -c <this file> UID GID`,
+as its PID 1, and runs each command it is sent as the sandbox's user UID:GID.
+
+It runs as the container's root with only the capabilities it needs to start a command as
+that user and to end it (SETUID, SETGID, SETPCAP, KILL); each command runs with none, its
+bounding set emptied too. Being another user is what keeps the commands away from it: they
+cannot signal it, lower its resource limits (a `prlimit` from the same user can make the
+kernel kill any process), trace it or read its /proc files, so no command can take the
+sandbox down or write answers in its name. It alone holds the container's stdin and stdout.
+
+Commands run one at a time, so when one ends (or reaches its timeout) every other process
+in the container is one it started, however it left its process group or session (`setsid`,
+double forks): the server kills them all and reaps them before it answers.
 
 It reads one JSON request per line on stdin and answers one JSON line per request on
 stdout, so that many commands cost one container start instead of one `docker exec` each.
 Standard library only; it must not import anything from `bot` (it runs in the image's
 Python). Requests: `{"id", "command", "cwd", "timeout", "cap", "stream"}`. Answers:
-`{"id", "exit_code", "stdout", "stderr", "duration", "timed_out", "truncated", "oom_killed"}`
-and, with `stream`, `{"id", "stream": "stdout"|"stderr", "data"}` chunks before it.
+`{"id", "exit_code", "stdout", "stderr", "duration", "timed_out", "truncated", "limits",
+"full"}` (`limits`: the names of the limits the command ran into, of time, output, memory,
+pids and disk; `full`: the writable filesystems it left full, if any) and, with `stream`,
+`{"id", "stream": "stdout"|"stderr", "data"}` chunks before it: the same text as the answer,
+so no more than `cap` bytes of each stream.
 """
 
 import codecs
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import select
@@ -20,55 +34,124 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 TIMEOUT_EXIT = 124
-GRACE_AFTER_EXIT = 0.3
-"""Seconds to keep reading after the command exits, for output its children still write."""
+CHDIR_FAILED_EXIT = 126
+END_TIMEOUT = 5.0
+"""Seconds to wait for the processes a command left to die once killed."""
+NO_SPACE = os.strerror(errno.ENOSPC).encode()
+"""What a program says when a write finds the disk full: a limit hit, even once the program
+(or an overlay's copy-up) removed what it had written."""
+WRITABLE = ("/workspace", "/tmp", "/env")
+"""Where commands may write: each a filesystem with a size limit."""
+_COUNTERS = {
+    "memory": (
+        ("/sys/fs/cgroup/memory.events", "oom_kill"),
+        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+    ),
+    "pids": (("/sys/fs/cgroup/pids.events", "max"), ("/sys/fs/cgroup/pids/pids.events", "max")),
+}
+"""Per limit, the cgroup (v2, then v1) file and line that count the times it was hit."""
+_PR_CAPBSET_DROP = 24
 
-_OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 
-
-def _set_dumpable(flag: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(4, flag, 0, 0, 0)  # PR_SET_DUMPABLE = 4
-
-
-def _doomed_first() -> None:
-    """In each command's process: be the out-of-memory killer's first choice, not the server.
-    (An unprivileged process may raise its own score, never lower it; the fork inherits the
-    server's non-dumpable flag, which makes its /proc files root's until it is undone.)"""
-    _set_dumpable(1)
-    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as score:
-        score.write("1000")
-
-
-def _oom_kills() -> int:
-    for path in _OOM_COUNTERS:
+def _counter(limit: str) -> int:
+    for path, key in _COUNTERS[limit]:
         try:
             with open(path) as counters:
                 for line in counters:
                     name, _, value = line.partition(" ")
-                    if name == "oom_kill":
+                    if name == key:
                         return int(value)
         except OSError:
             continue
     return 0
 
 
-class _Capture:
-    """Keeps the first and last `cap // 2` bytes of a stream and counts the rest."""
+def _counters() -> dict[str, int]:
+    return {limit: _counter(limit) for limit in _COUNTERS}
 
-    def __init__(self, cap: int) -> None:
+
+def _filesystems() -> dict[str, os.statvfs_result]:
+    """The writable filesystems commands may write to, by mount point."""
+    found = {}
+    for path in WRITABLE:
+        with contextlib.suppress(OSError):
+            stat = os.statvfs(path)
+            if stat.f_blocks and not stat.f_flag & os.ST_RDONLY:
+                found[path] = stat
+    return found
+
+
+def disks() -> dict[str, int]:
+    """The size in bytes of each writable filesystem, for the host to check its limits."""
+    return {path: stat.f_blocks * stat.f_frsize for path, stat in _filesystems().items()}
+
+
+def _full() -> list[str]:
+    """The writable filesystems with (nearly) no room or no inodes left."""
+    return [
+        path
+        for path, stat in _filesystems().items()
+        if stat.f_bavail * stat.f_frsize < max(1 << 20, stat.f_blocks * stat.f_frsize // 100)
+        or (stat.f_files and not stat.f_favail)
+    ]
+
+
+class _User:
+    """The sandbox's user, as each command's process becomes it before running the command."""
+
+    def __init__(self, uid: int, gid: int) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        with open("/proc/sys/kernel/cap_last_cap") as last:
+            self.capabilities = range(int(last.read()) + 1)
+        self.home = os.environ.get("HOME") or "/tmp/home"
+
+    def become(self, cwd: str) -> Callable[[], None]:
+        """Put the process first in line for the out-of-memory killer (still as root: its
+        /proc files are root's), drop every capability for good, become the user, and go to
+        `cwd` as the user."""
+
+        def preexec() -> None:
+            with open("/proc/self/oom_score_adj", "w") as score:
+                score.write("1000")
+            for capability in self.capabilities:
+                self.libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)
+            os.setgroups([])
+            os.setresgid(self.gid, self.gid, self.gid)
+            os.setresuid(self.uid, self.uid, self.uid)
+            with contextlib.suppress(OSError):  # a full /tmp: the command runs all the same
+                os.makedirs(self.home, exist_ok=True)
+            try:
+                os.chdir(cwd)
+            except OSError as error:
+                os.write(2, f"patchbot: cannot enter {cwd}: {error.strerror}\n".encode())
+                os._exit(CHDIR_FAILED_EXIT)
+
+        return preexec
+
+
+class _Capture:
+    """Keeps the first and last `cap // 2` bytes of a stream and counts the rest; `send`, if
+    given, gets the same text as `text()`: the head as it comes, the rest at `finish`."""
+
+    def __init__(self, cap: int, send: Callable[[str], None] | None) -> None:
         self.half = cap // 2
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
+        self.send = send
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def add(self, data: bytes) -> None:
         room = self.half - len(self.head)
         if room > 0:
             self.head += data[:room]
+            self._emit(self.decoder.decode(data[:room]))
             data = data[room:]
         self.tail += data
         excess = len(self.tail) - self.half
@@ -76,51 +159,52 @@ class _Capture:
             del self.tail[:excess]
             self.dropped += excess
 
-    def text(self) -> str:
-        head = self.head.decode("utf-8", "replace")
-        tail = self.tail.decode("utf-8", "replace")
+    def finish(self) -> None:
         if self.dropped:
-            return f"{head}\n[... {self.dropped} bytes truncated ...]\n{tail}"
-        return head + tail
+            rest = self.decoder.decode(b"", final=True) + self._cut()
+            self._emit(rest + self.tail.decode("utf-8", "replace"))
+        else:
+            self._emit(self.decoder.decode(bytes(self.tail), final=True))
+
+    def said(self, words: bytes) -> bool:
+        return words in self.head or words in self.tail
+
+    def text(self) -> str:
+        if self.dropped:
+            head = self.head.decode("utf-8", "replace")
+            return head + self._cut() + self.tail.decode("utf-8", "replace")
+        return (self.head + self.tail).decode("utf-8", "replace")
+
+    def _cut(self) -> str:
+        return f"\n[... {self.dropped} bytes truncated ...]\n"
+
+    def _emit(self, text: str) -> None:
+        if text and self.send is not None:
+            self.send(text)
 
 
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _kill_tree(process: subprocess.Popen[bytes]) -> None:
-    """Kill the command's process group and every descendant, even those that left it."""
-    victims = _descendants(process.pid)
-    with contextlib.suppress(OSError):
-        os.killpg(process.pid, signal.SIGKILL)
-    for pid in victims:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _reap_orphans() -> None:
-    """This server is the container's PID 1: collect the processes that commands left behind
-    and that have ended since, so they do not pile up as zombies (never while a command runs,
-    whose exit status `subprocess` must collect itself)."""
+def _reap() -> None:
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
+
+
+def _end_all(process: subprocess.Popen[bytes]) -> None:
+    """Kill every process in the container but this one, and reap them: the command's
+    (first, so that `process` keeps its exit status) and whatever it left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(END_TIMEOUT)
+    deadline = time.monotonic() + END_TIMEOUT
+    while time.monotonic() < deadline:
+        try:  # zombies count: this ends once every process is gone and reaped
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        _reap()
+        time.sleep(0.0002)
+    print("exec server: processes left that would not die", file=sys.stderr, flush=True)
 
 
 def _send(message: dict[str, Any]) -> None:
@@ -128,90 +212,121 @@ def _send(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
+def _pump(process: subprocess.Popen[bytes], captures: dict[int, _Capture], deadline: float) -> bool:
+    """Read the command's output until it exits; True when it reached `deadline` first."""
+    try:
+        exited: int | None = os.pidfd_open(process.pid)
+    except OSError:  # no pidfd: poll for the exit between reads
+        exited = None
+    open_fds = set(captures)
+    try:
+        while process.poll() is None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                return True
+            watched = [*open_fds, exited] if exited is not None else list(open_fds)
+            if exited is None:
+                wait = min(wait, 0.05)
+            ready, _, _ = select.select(watched, [], [], wait)
+            for fd in ready:
+                if fd == exited:
+                    continue
+                data = os.read(fd, 65536)
+                if data:
+                    captures[fd].add(data)
+                else:  # the pipes can close long before the command ends (`exec >/dev/null`)
+                    open_fds.discard(fd)
+        return False
+    finally:
+        if exited is not None:
+            os.close(exited)
+
+
+def _drain(captures: dict[int, _Capture]) -> None:
+    """Read what is left in the pipes once every writer is gone."""
+    open_fds = set(captures)
+    while open_fds:
+        ready, _, _ = select.select(list(open_fds), [], [], END_TIMEOUT)
+        if not ready:
+            return
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if data:
+                captures[fd].add(data)
+            else:
+                open_fds.discard(fd)
+
+
+def _streamer(request_id: Any, name: str) -> Callable[[str], None]:
+    def send(text: str) -> None:
+        _send({"id": request_id, "stream": name, "data": text})
+
+    return send
+
+
+def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + float(request.get("timeout") or 120)
     cap = int(request.get("cap") or 65536)
-    stream = bool(request.get("stream"))
-    oom_before = _oom_kills()
+    before = _counters()
     process = subprocess.Popen(
         ["bash", "-c", request["command"]],
-        cwd=request.get("cwd") or "/workspace",
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=_doomed_first,
+        preexec_fn=user.become(request.get("cwd") or "/workspace"),
     )
     assert process.stdout is not None and process.stderr is not None
-    names = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
-    captures = {name: _Capture(cap) for name in names.values()}
-    decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in names.values()}
-    open_fds = set(names)
-    timed_out = False
-    exited_at: float | None = None
-    while open_fds:
-        now = time.monotonic()
-        if exited_at is None and process.poll() is not None:
-            exited_at = now
-        if exited_at is not None and now - exited_at > GRACE_AFTER_EXIT:
-            break  # the command is done; children it left in the background keep the pipes
-        if now >= deadline:
-            timed_out = True
-            _kill_tree(process)
-            break
-        wait = min(deadline - now, 0.1)
-        ready, _, _ = select.select(list(open_fds), [], [], wait)
-        for fd in ready:
-            data = os.read(fd, 65536)
-            if not data:
-                open_fds.discard(fd)
-                continue
-            name = names[fd]
-            captures[name].add(data)
-            if stream:
-                text = decoders[name].decode(data)
-                if text:
-                    _send({"id": request.get("id"), "stream": name, "data": text})
-    if not timed_out:
-        try:  # the pipes can close long before the command ends (`exec >/dev/null`)
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_tree(process)
-    if timed_out:
-        process.wait()
-        exit_code = TIMEOUT_EXIT
-    else:
-        exit_code = process.wait()
-        if exit_code < 0:
-            exit_code = 128 - exit_code
+    out, err = (
+        _Capture(cap, _streamer(request.get("id"), name) if request.get("stream") else None)
+        for name in ("stdout", "stderr")
+    )
+    captures = {process.stdout.fileno(): out, process.stderr.fileno(): err}
+    try:
+        timed_out = _pump(process, captures, deadline)
+    finally:
+        _end_all(process)
+    _drain(captures)
     process.stdout.close()
     process.stderr.close()
+    out.finish()
+    err.finish()
+    if timed_out:
+        exit_code = TIMEOUT_EXIT
+    elif process.returncode is None:  # it would not die (see _end_all)
+        exit_code = 128 + signal.SIGKILL
+    else:
+        exit_code = process.returncode if process.returncode >= 0 else 128 - process.returncode
+    after = _counters()
+    full = _full()
+    truncated = bool(out.dropped or err.dropped)
+    limits = [name for name, count in after.items() if count > before[name]]
+    no_space = any(capture.said(NO_SPACE) for capture in (out, err))  # a write that failed
+    limits += ["time"] * timed_out + ["output"] * truncated + ["disk"] * bool(full or no_space)
     return {
         "id": request.get("id"),
         "exit_code": exit_code,
-        "stdout": captures["stdout"].text(),
-        "stderr": captures["stderr"].text(),
+        "stdout": out.text(),
+        "stderr": err.text(),
         "duration": round(time.monotonic() - started, 4),
         "timed_out": timed_out,
-        "truncated": any(capture.dropped for capture in captures.values()),
-        "oom_killed": _oom_kills() > oom_before,
+        "truncated": truncated,
+        "limits": limits,
+        "full": full,
     }
 
 
 def main() -> None:
-    _set_dumpable(0)  # hide this process's memory and fds from the commands it runs
-    os.makedirs(os.environ.get("HOME") or "/tmp/home", exist_ok=True)
-    _send({"ready": True, "uid": os.getuid()})
+    user = _User(int(sys.argv[1]), int(sys.argv[2]))
+    _send({"ready": True, "uid": user.uid, "disks": disks()})
     for line in sys.stdin:
         request: dict[str, Any] = {}
         try:
             request = json.loads(line)
-            answer = run(request)
+            answer = run(request, user)
         except Exception as error:  # report, never die: the host decides what to do
             answer = {"id": request.get("id"), "error": f"{type(error).__name__}: {error}"}
-        _reap_orphans()
         _send(answer)
 
 

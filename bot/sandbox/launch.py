@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import os
-import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -16,9 +17,12 @@ from docker.models.containers import Container
 from docker.models.images import Image
 from docker.types import LogConfig, Mount
 
+from bot.errors import SandboxError
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
+from bot.sandbox.disk import Disk, attach, can_limit, detach
 from bot.sandbox.images import IMAGE_ENV
+from bot.sandbox.owners import this_process
 from bot.sandbox.protocol import WORKSPACE
 from bot.setup.install import VENV
 
@@ -28,12 +32,34 @@ LABEL = "patchbot.sandbox"
 """Every container and volume Patchbot makes carries this label."""
 OWNER_LABEL = "patchbot.owner"
 """`<host>:<pid>` of the process that made a container: `patchbot sandbox gc` checks it."""
+INSTANCE_LABEL = "patchbot.owner.instance"
+"""Tells the process that made a container from a later one with its pid (bot.sandbox.owners)."""
 START_TIMEOUT = 30.0
+SERVER_CAPABILITIES = ["SETUID", "SETGID", "SETPCAP", "KILL"]
+"""All the exec server holds, as the container's root: to start each command as the sandbox's
+user with no capability left, and to kill what it leaves (see exec_server.py)."""
 _SERVER_SOURCE = (Path(__file__).parent / "exec_server.py").read_text()
 
 
 def owner_label() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return this_process().label
+
+
+@dataclass(frozen=True)
+class _Limited:
+    """A writable mount's disk limit, and the disk that holds it."""
+
+    target: str
+    size_mb: int
+    disk: Disk
+
+
+@functools.cache
+def _warn_unlimited() -> None:
+    log.warning(
+        "the sandbox's /workspace and /env have no disk limit: mounting a size-limited "
+        "filesystem over them needs root; run Patchbot as root to have one"
+    )
 
 
 def environment(pythonpath: Sequence[str]) -> dict[str, str]:
@@ -56,6 +82,7 @@ class Launcher:
         self.client = client
         self.image = image
         self.config = config
+        self._disks: dict[str, list[_Limited]] = {}
 
     async def start(
         self,
@@ -73,37 +100,77 @@ class Launcher:
         if writable_workspace:
             owner = f"uid={user[0]},gid={user[1]},mode=0755"
             tmpfs[WORKSPACE] = f"rw,exec,nosuid,nodev,size={config.tmpfs_mb}m,{owner}"
-        container: Container = await asyncio.to_thread(
-            self.client.containers.create,
-            str(self.image.id),
-            command=["python3", "-I", "-S", "-c", _SERVER_SOURCE],  # stdlib only: no site
-            user=f"{user[0]}:{user[1]}",
-            working_dir=WORKSPACE,
-            environment=environment,
-            mounts=mounts,
-            network_mode="bridge" if network else "none",
-            read_only=True,
-            tmpfs=tmpfs,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            pids_limit=config.pids_limit,
-            mem_limit=f"{config.memory_mb}m",
-            memswap_limit=f"{config.memory_mb}m",
-            nano_cpus=int(config.cpus * 1e9),
-            init=False,  # the exec server is PID 1 (see exec_server.py), not docker-init
-            stdin_open=True,
-            log_config=LogConfig(type=LogConfig.types.NONE),
-            labels={LABEL: "1", OWNER_LABEL: owner_label()},
-        )
+        attaching = asyncio.ensure_future(asyncio.to_thread(self._limit_disks, mounts))
+        try:
+            disks = await asyncio.shield(attaching)
+        except asyncio.CancelledError:  # the mounts are made all the same: undo them
+            await asyncio.to_thread(_detach_all, await attaching)
+            raise
+        me = this_process()
+        try:
+            container: Container = await asyncio.to_thread(
+                self.client.containers.create,
+                str(self.image.id),
+                # stdlib only: no site; the commands run as `user`, the server as another
+                command=["python3", "-I", "-S", "-c", _SERVER_SOURCE, str(user[0]), str(user[1])],
+                user="0:0",
+                working_dir=WORKSPACE,
+                environment=environment,
+                mounts=mounts,
+                network_mode="bridge" if network else "none",
+                read_only=True,
+                tmpfs=tmpfs,
+                cap_drop=["ALL"],
+                cap_add=SERVER_CAPABILITIES,
+                security_opt=["no-new-privileges"],
+                pids_limit=config.pids_limit,
+                mem_limit=f"{config.memory_mb}m",
+                memswap_limit=f"{config.memory_mb}m",
+                nano_cpus=int(config.cpus * 1e9),
+                init=False,  # the exec server is PID 1 (see exec_server.py), not docker-init
+                stdin_open=True,
+                log_config=LogConfig(type=LogConfig.types.NONE),
+                labels={LABEL: "1", OWNER_LABEL: me.label, INSTANCE_LABEL: me.instance},
+            )
+        except BaseException:
+            await asyncio.to_thread(_detach_all, disks)
+            raise
+        self._disks[str(container.id)] = disks
         try:
             channel = await ExecChannel.attach(self.client, str(container.id))
             await asyncio.to_thread(container.start)
             greeting = await channel.ready(START_TIMEOUT)
+            _check_disks(greeting, disks)
         except BaseException:
             await self.remove(container)
             raise
         log.debug("sandbox %s ready as uid %s", container.short_id, greeting.get("uid"))
         return container, channel
+
+    def _limit_disks(self, mounts: list[Mount]) -> list[_Limited]:
+        """A disk of its limit's size under each writable mount (see bot.sandbox.disk)."""
+        writable = [mount for mount in mounts if not mount.get("ReadOnly")]
+        if not writable:
+            return []
+        if not can_limit():
+            _warn_unlimited()
+            return []
+        limits = {WORKSPACE: self.config.disk_mb, "/env": self.config.env_disk_mb}
+        disks: list[_Limited] = []
+        try:
+            for mount in writable:
+                target = mount["Target"]
+                if target not in limits:
+                    raise SandboxError(f"{target} would be writable with no disk limit")
+                folder = Path(mount["Source"])
+                if mount["Type"] == "volume":
+                    folder = Path(self.client.volumes.get(mount["Source"]).attrs["Mountpoint"])
+                disk = attach(folder.resolve(), limits[target])
+                disks.append(_Limited(target, limits[target], disk))
+        except BaseException:
+            _detach_all(disks)
+            raise
+        return disks
 
     async def remove(self, container: Container) -> None:
         """Remove the container even while the caller is being cancelled."""
@@ -114,7 +181,33 @@ class Launcher:
             await removal
             raise
 
-    @staticmethod
-    def _remove_now(container: Container) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
+    def _remove_now(self, container: Container) -> None:
+        try:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+        finally:  # the container first: it writes to the disks until then
+            _detach_all(self._disks.pop(str(container.id), []))
+
+
+def _detach_all(disks: list[_Limited]) -> None:
+    """Detach every disk, even when one fails; raise the first failure."""
+    failures = []
+    for limited in disks:
+        try:
+            detach(limited.disk)
+        except SandboxError as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]
+
+
+def _check_disks(greeting: dict[str, Any], disks: list[_Limited]) -> None:
+    """Each limited mount, as the exec server sees it, is no bigger than its limit: the
+    Docker Engine mounted the limited filesystem, not the folder under it."""
+    sizes = greeting.get("disks") or {}
+    for limited in disks:
+        if sizes.get(limited.target, 0) > limited.size_mb << 20:
+            raise SandboxError(
+                f"the disk limit of {limited.target} did not reach the sandbox: the Docker "
+                "Engine must run on this machine and see its mounts"
+            )

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from bot.sandbox.config import SandboxConfig
+
+
+class Limit(StrEnum):
+    """A sandbox limit a command can run into."""
+
+    TIME = "time"
+    """It ran past its timeout and was killed."""
+    OUTPUT = "output"
+    """It printed more than the output cap; the middle was cut out."""
+    MEMORY = "memory"
+    """The out-of-memory killer ended one of its processes."""
+    PIDS = "pids"
+    """It tried to run more processes than the limit allows; a fork failed."""
+    DISK = "disk"
+    """It left a writable filesystem (`/workspace`, `/tmp`, `/env`) full."""
+
+
+FAILING_LIMITS = (Limit.TIME, Limit.MEMORY, Limit.PIDS)
+"""Limits that killed or refused one of a command's processes: it did not run as written."""
 
 
 class ExecResult(BaseModel):
@@ -20,10 +43,40 @@ class ExecResult(BaseModel):
     """True when the command ran past its timeout and its whole process tree was killed."""
     truncated: bool = False
     """True when stdout or stderr was longer than the cap and its middle was cut out."""
+    limits: list[Limit] = Field(default_factory=list)
+    """The limits the command ran into; each is also named in a `[patchbot: ...]` line at the
+    end of stderr, for a model or a human reading the output."""
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        """Exit status 0, and no limit killed or refused one of its processes."""
+        failing = any(limit in FAILING_LIMITS for limit in self.limits)
+        return self.exit_code == 0 and not self.timed_out and not failing
+
+
+def exec_result(answer: Mapping[str, Any], config: SandboxConfig, timeout: float) -> ExecResult:
+    """The exec server's answer to a command run with `timeout` under `config`, each limit it
+    ran into named, with its value, in a line at the end of stderr."""
+    result = ExecResult.model_validate(answer)
+    for limit in result.limits:
+        result.stderr += f"\n[patchbot: {_note(limit, answer, config, timeout)}]"
+    return result
+
+
+def _note(limit: Limit, answer: Mapping[str, Any], config: SandboxConfig, timeout: float) -> str:
+    if limit is Limit.TIME:
+        return f"killed after the {timeout:g} s timeout"
+    if limit is Limit.MEMORY:
+        return f"killed: out of memory (limit {config.memory_mb} MiB)"
+    if limit is Limit.PIDS:
+        return f"a process could not start: the limit of {config.pids_limit} processes was reached"
+    if limit is Limit.OUTPUT:
+        return "output over the cap: its middle was cut out"
+    sizes = {"/workspace": config.disk_mb, "/env": config.env_disk_mb, "/tmp": config.tmpfs_mb}
+    if full := answer.get("full"):
+        return "; ".join(f"{path} is full (limit {sizes.get(path)} MiB)" for path in full)
+    limits = ", ".join(f"{path} {size} MiB" for path, size in sizes.items())
+    return f"a write found no space left on device (disk limits: {limits})"
 
 
 class Outcome(StrEnum):
@@ -57,6 +110,8 @@ class TestReport(BaseModel):
     duration: float
     """Wall time of the whole suite, in seconds."""
     timed_out: bool = False
+    limits: list[Limit] = Field(default_factory=list)
+    """The sandbox limits the test command ran into (see `ExecResult.limits`)."""
     cases: list[TestCase] = Field(default_factory=list)
     output_tail: str = ""
     """The last lines of the runner's output, for a human or a model to read."""

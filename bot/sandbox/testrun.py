@@ -167,6 +167,7 @@ def parse_report(
         exit_code=result.exit_code,
         duration=duration,
         timed_out=result.timed_out,
+        limits=result.limits,
         cases=cases,
         output_tail=output_tail(output),
     )

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.sandbox.channel import ExecChannel
-from bot.sandbox.models import ExecResult
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.models import ExecResult, exec_result
 from bot.sandbox.protocol import WORKSPACE
 from bot.sandbox.testrun import TestPlan
 from bot.setup.collect import collect_command, decisive_lines, read_collection
@@ -64,16 +65,15 @@ class SetupPhase:
         workspace: Path,
         test_plan: TestPlan,
         *,
-        timeout: float,
-        cap: int,
+        config: SandboxConfig,
         commit_date: datetime | None,
         progress: SetupProgress | None = None,
     ) -> None:
         self.channel = channel
         self.workspace = workspace
         self.test_plan = test_plan
-        self.deadline = time.monotonic() + timeout
-        self.cap = cap
+        self.config = config
+        self.deadline = time.monotonic() + config.setup_timeout
         self.commit_date = commit_date
         self.progress = progress
         self._tried: list[Install] = []
@@ -186,10 +186,10 @@ class SetupPhase:
             command,
             cwd=WORKSPACE,
             timeout=limit,
-            cap=self.cap,
+            cap=self.config.output_cap,
             on_output=summarise if show and self.progress else None,
         )
-        return ExecResult.model_validate(answer)
+        return exec_result(answer, self.config, limit)
 
 
 def _failure(last: Try | None) -> str:

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.runs.models import NewRun, RunState
 from bot.runs.pipeline import RunContext, trace_path
-from bot.runs.store import RunStore
+from bot.runs.store import RunStore, opened_store
 from bot.runs.worker import Worker
 from bot.settings import Settings
 from bot.testing.pipelines import ClaimOnlyPipeline, FailingPipeline, WaitForFilePipeline
 from bot.trace import read_trace
 from tests.intake.simulated import COMMENTS, ISSUE, REACTIONS, REPO_NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "tests" / "examples"
 
 
 def request(issue: int = 1) -> NewRun:
@@ -104,3 +116,136 @@ async def test_worker_stops_its_pipeline_once_its_lease_may_have_passed(
     assert stopped is not None and stopped.state is RunState.RUNNING  # left for another worker
     kinds = [e["kind"] for e in read_trace(trace_path(settings.data_dir, run.id))]
     assert kinds[-1] == "lease lost" and "finished" not in kinds
+
+
+SANDBOX_HOLDER = """
+import asyncio, sys
+from pathlib import Path
+from bot.runs.pipeline import work_dir
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.docker import open_sandbox
+from bot.sandbox.workspace import copy_tree
+
+async def main():
+    checkout = copy_tree(Path(sys.argv[2]), work_dir(Path(sys.argv[1])) / "patchbot-run-1-x")
+    async with open_sandbox(checkout, SandboxConfig()) as sandbox:
+        print(sandbox.container.id, flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+
+asyncio.run(main())
+"""
+"""A process that opens a sandbox on a checkout in its work folder, as a worker's run does,
+prints the container's id and holds it until its stdin ends."""
+
+
+@contextlib.asynccontextmanager
+async def sandbox_holder(data_dir: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """A running SANDBOX_HOLDER and its container; on the way out it closes its sandbox (if
+    it still runs)."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SANDBOX_HOLDER,
+        str(data_dir),
+        str(EXAMPLES / "calc"),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        container = await asyncio.wait_for(holder.stdout.readline(), 120)
+        assert container, "the sandbox holder did not open its sandbox"
+        yield holder, container.decode().strip()
+    finally:
+        if holder.returncode is None:
+            holder.stdin.close()
+            await asyncio.wait_for(holder.wait(), 60)
+
+
+def container_state(container: str) -> str | None:
+    import docker
+    import docker.errors
+
+    try:
+        return str(docker.from_env().containers.get(container).status)
+    except docker.errors.NotFound:
+        return None
+
+
+def mounted_under(folder: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as mountinfo:
+        return [line for line in mountinfo if str(folder) in line]
+
+
+async def kill(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(process.wait(), 10)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[RunStore]:
+    """One kind of store is enough for the sweep, which never uses it."""
+    async with opened_store(f"sqlite:///{tmp_path / 'patchbot.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def sweep_settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({"PATCHBOT_DATA_DIR": str(tmp_path / "data")})
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+async def test_worker_start_removes_what_a_killed_process_left_and_nothing_of_a_live_one(
+    sqlite_store: RunStore, sweep_settings: Settings
+) -> None:
+    work = sweep_settings.data_dir / "work"
+    async with sandbox_holder(sweep_settings.data_dir) as (alive, alive_container):
+        async with sandbox_holder(sweep_settings.data_dir) as (doomed, doomed_container):
+            await kill(doomed)
+        doomed_folder = work / f"{socket.gethostname()}:{doomed.pid}"
+        alive_folder = work / f"{socket.gethostname()}:{alive.pid}"
+        assert container_state(doomed_container) == "running"  # all left behind
+        assert mounted_under(doomed_folder) and (doomed_folder / "patchbot-run-1-x").is_dir()
+
+        stop = asyncio.Event()
+        worker = Worker(sqlite_store, ClaimOnlyPipeline(), sweep_settings, name="heir")
+        working = asyncio.create_task(worker.run_forever(stop))
+        try:
+            await until(lambda: not doomed_folder.exists(), "the sweep at the worker's start")
+        finally:
+            stop.set()
+            await asyncio.wait_for(working, 30)
+        assert container_state(doomed_container) is None
+        assert mounted_under(doomed_folder) == []
+        assert container_state(alive_container) == "running"
+        assert mounted_under(alive_folder) and (alive_folder / "patchbot-run-1-x").is_dir()
+    assert container_state(alive_container) is None  # it closed its own sandbox
+    assert mounted_under(alive_folder) == []
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+async def test_running_worker_sweeps_again_now_and_then(
+    sqlite_store: RunStore, sweep_settings: Settings
+) -> None:
+    stop = asyncio.Event()
+    worker = Worker(sqlite_store, ClaimOnlyPipeline(), sweep_settings, sweep_seconds=0.5)
+    working = asyncio.create_task(worker.run_forever(stop))
+    try:
+        async with sandbox_holder(sweep_settings.data_dir) as (doomed, container):
+            await kill(doomed)
+        folder = sweep_settings.data_dir / "work" / f"{socket.gethostname()}:{doomed.pid}"
+        await until(lambda: not folder.exists(), "a sweep after the worker's start")
+        assert container_state(container) is None and mounted_under(folder) == []
+    finally:
+        stop.set()
+        await asyncio.wait_for(working, 30)

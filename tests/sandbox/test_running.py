@@ -15,7 +15,7 @@ from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import open_sandbox
 from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
-from bot.sandbox.models import Outcome
+from bot.sandbox.models import Limit, Outcome
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 
@@ -52,6 +52,7 @@ async def test_hanging_suite_is_killed_at_the_timeout(
     async with open_sandbox(example_repo("hangs"), SandboxConfig()) as sandbox:
         report = await sandbox.run_tests(timeout=3)
         assert report.timed_out
+        assert report.limits == [Limit.TIME]
         assert not report.all_passed
         assert report.duration < 30
         left = await sandbox.exec("ps -eo args --no-headers | grep -c '^python -m pytest' || true")
