@@ -62,18 +62,28 @@ class ExecChannel:
         on_output: OutputSink | None = None,
     ) -> dict[str, Any]:
         """Run `command` through the exec server and return its answer (see exec_server.py)."""
+        payload = {
+            "command": command,
+            "cwd": cwd,
+            "timeout": timeout,
+            "cap": cap,
+            "stream": on_output is not None,
+        }
+        return await self._ask(payload, timeout + ANSWER_MARGIN, on_output)
+
+    async def relay(self, socket_path: str, port: int) -> None:
+        """Have the exec server pass connections to 127.0.0.1:`port` in the container on to the
+        Unix socket `socket_path` (the set-up network, see `bot.setup.proxy`)."""
+        await self._ask({"relay": socket_path, "port": port}, ANSWER_MARGIN, None)
+
+    async def _ask(
+        self, payload: dict[str, Any], timeout: float, on_output: OutputSink | None
+    ) -> dict[str, Any]:
         async with self._lock:
-            payload = {
-                "id": next(self._ids),
-                "command": command,
-                "cwd": cwd,
-                "timeout": timeout,
-                "cap": cap,
-                "stream": on_output is not None,
-            }
+            payload = {"id": next(self._ids), **payload}
             self._writer.write(json.dumps(payload).encode() + b"\n")
             await self._writer.drain()
-            async with asyncio.timeout(timeout + ANSWER_MARGIN):
+            async with asyncio.timeout(timeout):
                 while True:
                     message = await self._message()
                     if message.get("id") != payload["id"]:

@@ -21,6 +21,11 @@ Python). Requests: `{"id", "command", "cwd", "timeout", "cap", "stream"}`. Answe
 pids and disk; `full`: the writable filesystems it left full, if any) and, with `stream`,
 `{"id", "stream": "stdout"|"stderr", "data"}` chunks before it: the same text as the answer,
 so no more than `cap` bytes of each stream.
+
+A request `{"id", "relay": SOCKET, "port": PORT}` starts the set-up network's relay (see
+`bot.setup.proxy`): TCP connections to 127.0.0.1:PORT are passed on to the Unix socket SOCKET,
+by threads of this server, since a command's end kills every process but this one. Answer:
+`{"id", "relay": true}`.
 """
 
 import codecs
@@ -31,8 +36,10 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -317,6 +324,42 @@ def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
     }
 
 
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    for end in (source, target):
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)
+
+
+def _relay_one(client: socket.socket, path: str) -> None:
+    with client, socket.socket(socket.AF_UNIX) as upstream:
+        try:
+            upstream.connect(path)
+        except OSError:
+            return
+        threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+        _pipe(upstream, client)
+
+
+def _serve_relay(server: socket.socket, path: str) -> None:
+    while True:
+        client, _ = server.accept()
+        threading.Thread(target=_relay_one, args=(client, path), daemon=True).start()
+
+
+def relay(path: str, port: int) -> None:
+    """Listen on 127.0.0.1:`port` (before this returns) and pass each connection to `path`."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(64)
+    threading.Thread(target=_serve_relay, args=(server, path), daemon=True).start()
+
+
 def main() -> None:
     user = _User(int(sys.argv[1]), int(sys.argv[2]))
     _send({"ready": True, "uid": user.uid, "disks": disks()})
@@ -324,7 +367,11 @@ def main() -> None:
         request: dict[str, Any] = {}
         try:
             request = json.loads(line)
-            answer = run(request, user)
+            if "relay" in request:
+                relay(str(request["relay"]), int(request["port"]))
+                answer = {"id": request.get("id"), "relay": True}
+            else:
+                answer = run(request, user)
         except Exception as error:  # report, never die: the host decides what to do
             answer = {"id": request.get("id"), "error": f"{type(error).__name__}: {error}"}
         _send(answer)

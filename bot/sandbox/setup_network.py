@@ -12,11 +12,15 @@ from pathlib import Path
 from docker.models.containers import Container
 from docker.types import Mount
 
-from bot.errors import SetupFailed
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.launch import Launcher
-from bot.sandbox.models import ExecResult
-from bot.setup.proxy import SOCKET_DIR, IndexProxy, IndexSettings, relay_command, serve_index_proxy
+from bot.setup.proxy import (
+    RELAY_PORT,
+    SOCKET_DIR,
+    IndexProxy,
+    IndexSettings,
+    serve_index_proxy,
+)
 
 HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 CA_IN_SANDBOX = "/run/patchbot/ca.crt"
@@ -57,9 +61,7 @@ async def setup_container(
         )
         try:
             if proxy is not None:
-                answer = await channel.run(relay_command(), cwd="/", timeout=30, cap=4096)
-                if not ExecResult.model_validate(answer).ok:
-                    raise SetupFailed("the set-up network's relay did not start in the container")
+                await channel.relay(f"{SOCKET_DIR}/proxy.sock", RELAY_PORT)
             yield container, channel, proxy
         finally:
             await launcher.remove(container)  # first: it survives a second cancellation

@@ -26,7 +26,8 @@ print(f"{len(tests) - len(failed)} tests collected, {len(failed)} errors")
 """
 _CAUSE = re.compile(
     r"\w+(Error|Exception):|No module named|cannot import|Because |No solution|"
-    r"unrecognized arguments|No matching distribution|ResolutionImpossible"
+    r"unrecognized arguments|No matching distribution|ResolutionImpossible|"
+    r"No space left on device|\[patchbot: "
 )
 _PYTEST_COUNT = re.compile(r"(\d+)(?:/\d+)? tests? (?:collected|selected)")
 _PYTEST_ERRORS = re.compile(r"(\d+) errors?\b")
@@ -35,7 +36,7 @@ _UNITTEST_COUNT = re.compile(r"^(\d+) tests collected, (\d+) errors$", re.MULTIL
 DECISIVE = re.compile(
     r"(Error|error:|ERROR|No module named|cannot import|not found|No solution|Because |"
     r"conflict|Could not|ResolutionImpossible|\u00d7|\u2570\u2500\u25b6|unrecognized arguments|"
-    r"Failed to)"
+    r"Failed to|No space left on device|\[patchbot: )"
 )
 
 

@@ -203,4 +203,6 @@ def _failure(last: Try | None) -> str:
         "ok": "",
     }[last.outcome]
     line = last.decisive[-1] if last.decisive else ""
+    if line.startswith("[patchbot:") and len(last.decisive) > 1:  # a limit explains the line before
+        line = f"{last.decisive[-2]} {line}"
     return f"{what}: {line}" if line else what

@@ -1,9 +1,10 @@
 """The set-up network: the set-up container has no network of its own (only `lo`); a relay
-inside it passes TCP connections to a Unix socket mounted from the host, where this
-allow-listing proxy accepts `CONNECT` only to the package index's hosts, resolves them itself
-and refuses any address that is not public. No host, bridge gateway, link-local or private
-address and no other container can be reached, and no credential enters the container: an
-operator's upstream proxy (with its password) is used from here."""
+inside it (threads of its exec server, see `exec_server.relay`) passes TCP connections to a
+Unix socket mounted from the host, where this allow-listing proxy accepts `CONNECT` only to
+the package index's hosts, resolves them itself and refuses any address that is not public.
+No host, bridge gateway, link-local or private address and no other container can be
+reached, and no credential enters the container: an operator's upstream proxy (with its
+password) is used from here."""
 
 from __future__ import annotations
 
@@ -39,42 +40,6 @@ INTERNAL_NETWORKS = tuple(
               "fc00::/7", "fe80::/10")
 )  # fmt: skip
 CONNECT_TIMEOUT = 30.0
-RELAY_SOURCE = """\
-import socket, sys, threading
-path, port = sys.argv[1], int(sys.argv[2])
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", port))
-server.listen(64)
-def pipe(source, target):
-    try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
-            target.sendall(data)
-    except OSError:
-        pass
-    for end in (source, target):
-        try:
-            end.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-def serve(client):
-    upstream = socket.socket(socket.AF_UNIX)
-    try:
-        upstream.connect(path)
-    except OSError:
-        client.close()
-        return
-    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
-    pipe(upstream, client)
-    client.close()
-    upstream.close()
-while True:
-    connection, _ = server.accept()
-    threading.Thread(target=serve, args=(connection,), daemon=True).start()
-"""
 
 
 @dataclass
@@ -240,15 +205,3 @@ async def serve_index_proxy(settings: IndexSettings) -> AsyncIterator[tuple[Path
         with contextlib.suppress(OSError):
             os.unlink(path)
             os.rmdir(folder)
-
-
-def relay_command() -> str:
-    """Starts the relay in the set-up container and waits until it listens."""
-    import shlex
-
-    start = f"python3 -I -S -c {shlex.quote(RELAY_SOURCE)} {SOCKET_DIR}/proxy.sock {RELAY_PORT}"
-    wait = f"(echo > /dev/tcp/127.0.0.1/{RELAY_PORT}) 2>/dev/null"
-    return (
-        f"nohup {start} >/dev/null 2>&1 &\n"
-        f"for _ in $(seq 100); do {wait} && exit 0; sleep 0.05; done; exit 1"
-    )

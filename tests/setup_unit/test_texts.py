@@ -25,6 +25,17 @@ def test_the_cause_comes_last_among_the_decisive_lines() -> None:
     assert decisive_lines(output)[-1] == "E   ModuleNotFoundError: No module named 'x'"
 
 
+def test_a_full_disk_is_decisive_with_the_limit_that_explains_it() -> None:
+    output = (
+        "dd: error writing '/env/fill': No space left on device\n33+0 records in\n"
+        "32+0 records out\n[patchbot: /env is full (limit 32 MiB)]\n"
+    )
+    assert decisive_lines(output) == [
+        "dd: error writing '/env/fill': No space left on device",
+        "[patchbot: /env is full (limit 32 MiB)]",
+    ]
+
+
 def report(ok: bool) -> SetupReport:
     install = Install(extras=["test"], files=["req.txt"])
     commands = [
