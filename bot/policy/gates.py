@@ -225,8 +225,11 @@ def secrets_gate(policy: Policy, files: list[ChangedFile]) -> Decision:
     return Decision(gate="secrets", verdict="allow", reason="no credential found")
 
 
-def sandbox_gate(policy: Policy, used: SandboxConfig) -> Decision:
-    """Did the run's sandbox stay within the policy? Anything looser denies."""
+def sandbox_gate(policy: Policy, used: SandboxConfig | None) -> Decision:
+    """Did the sandbox the run got stay within the policy? Anything looser, or not knowing
+    what it got, denies."""
+    if used is None:
+        return Decision(gate="sandbox", verdict="deny", reason="the run's sandbox is not known")
     want = sandbox_config(policy)
     looser = [
         f"{name} {getattr(used, name)} > {getattr(want, name)}"
@@ -242,8 +245,8 @@ def sandbox_gate(policy: Policy, used: SandboxConfig) -> Decision:
     ]
     if used.setup_network and not want.setup_network:
         looser.append("set-up had the network, which the policy forbids")
-    if used.image != want.image:
-        looser.append(f"image `{used.image}` instead of `{want.image}`")
+    if used.image not in (want.image, *want.images):
+        looser.append(f"image `{used.image}`, not one of the policy's")
     if looser:
         return Decision(gate="sandbox", verdict="deny", reason="; ".join(looser))
     network = "with" if used.setup_network else "without"
@@ -267,7 +270,7 @@ def evaluate_final(
     policy: Policy,
     patch: str,
     usage: Usage,
-    sandbox: SandboxConfig,
+    sandbox: SandboxConfig | None,
     existing: Existing | None = None,
 ) -> GateReport:
     """On the final patch (`git diff --binary` text), before anything is pushed; `existing`

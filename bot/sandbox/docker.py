@@ -179,7 +179,7 @@ async def open_sandbox(
             cap=4096,
         )
         log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
-        yield DockerSandbox(workspace, config, container, channel, setup)
+        yield DockerSandbox(workspace, launcher.config, container, channel, setup)
     finally:
         await launcher.remove(container)  # first: it survives a second cancellation
         await channel.close()

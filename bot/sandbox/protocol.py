@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import ExecResult, TestReport
 from bot.setup.model import SetupReport
 
@@ -17,6 +18,12 @@ OutputSink = Callable[[str, str], None]
 
 class Sandbox(Protocol):
     """A running, set-up sandbox with the repository at `/workspace` and no network."""
+
+    @property
+    def config(self) -> SandboxConfig | None:
+        """The settings it runs with (the image chosen among those allowed), where the sandbox
+        knows: what the policy's sandbox gate judges."""
+        return None
 
     @property
     def setup_report(self) -> SetupReport | None:

@@ -83,6 +83,8 @@ class SolveResult(BaseModel):
     baseline: TestReport | None = None
     setup: SetupReport | None = None
     """How the repository was set up for the baseline: the plan's sources, each try."""
+    sandbox: SandboxConfig | None = None
+    """The sandbox the run got (its image chosen among those allowed); None before one opened."""
     verification: Verification | None = None
     """The verdict on the last candidate."""
     attempts: list[Attempt] = Field(default_factory=list)
@@ -208,6 +210,7 @@ class _Run:
             async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
                 baseline = await sandbox.run_tests()
                 result.setup = sandbox.setup_report
+                result.sandbox = sandbox.config or self.request.sandbox
             await warming
         except SetupFailed as error:
             if error.report is not None:
