@@ -143,7 +143,7 @@ async def _run_once(
     env: dict[str, str],
     timeout: float,
 ) -> str:
-    log.info("running %s", shown)
+    log.debug("running %s", shown)
     process = await asyncio.create_subprocess_exec(
         "git",
         *args,

@@ -4,18 +4,16 @@ that queue or stop a run."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import gidgethub
 from gidgethub.abc import GitHubAPI
 
 from bot.github.payloads import IssueCommentEvent, User
+from bot.github.permissions import permission_of
 from bot.handlers import messages
 from bot.runs.models import ActiveRunExists, NewRun, Run, RunState
 from bot.runs.store import RunStore
-from bot.settings import PERMISSION_ORDER, Settings, permission_at_least
+from bot.settings import Settings, permission_at_least
 
-PERMISSION_URL = "/repos/{owner}/{repo}/collaborators/{username}/permission"
 COMMENTS_URL = "/repos/{owner}/{repo}/issues/{number}/comments"
 REACTIONS_URL = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
 REPLY_INTERVAL = 600.0
@@ -27,23 +25,6 @@ log = logging.getLogger(__name__)
 def is_bot(user: User, settings: Settings) -> bool:
     """Bots, Patchbot itself above all, never trigger anything."""
     return user.is_bot or user.login.lower() == settings.bot_login.lower()
-
-
-async def permission_of(gh: GitHubAPI, repository: str, login: str) -> str:
-    """The user's role on the repository (`none` for a stranger)."""
-    owner, repo = repository.split("/", 1)
-    try:
-        answer: dict[str, Any] = await gh.getitem(
-            PERMISSION_URL, url_vars={"owner": owner, "repo": repo, "username": login}
-        )
-    except gidgethub.BadRequest as error:
-        if error.status_code == 404:  # not a collaborator at all
-            return "none"
-        raise
-    role = answer.get("role_name")
-    if role in PERMISSION_ORDER:
-        return str(role)
-    return str(answer.get("permission", "none"))
 
 
 async def has_permission(gh: GitHubAPI, settings: Settings, repository: str, user: User) -> bool:

@@ -11,8 +11,8 @@ from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot.github.markdown import cut_middle
+from bot.github.markers import CHECK_NAME, NEEDS_HUMAN_LABEL
 from bot.github.payloads import AppRef, CheckRun, CheckRunEvent, CheckSuiteEvent, PullRequest
-from bot.handlers.messages import CHECK_NAME, NEEDS_HUMAN_LABEL
 from bot.handlers.pulls import ask_for_revision, fixed_issue
 from bot.runs.models import NewFeedback
 from bot.runs.revisions import RevisionRequest

@@ -8,14 +8,15 @@ from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot.github.commands import Command, CommandName, parse_command
+from bot.github.markers import MARKER
 from bot.github.payloads import IssueCommentEvent
+from bot.github.permissions import permission_of
 from bot.handlers import messages
 from bot.handlers.access import (
     comment,
     is_bot,
     is_replay,
     may_ask,
-    permission_of,
     queue_run,
     react,
     stop_active,
@@ -40,7 +41,7 @@ async def on_comment(
     payload = IssueCommentEvent.model_validate(event.data)
     if is_bot(payload.sender, settings) or is_bot(payload.comment.user, settings):
         return
-    if messages.MARKER in payload.comment.body:  # our own text, quoted or copied
+    if MARKER in payload.comment.body:  # our own text, quoted or copied
         return
     command = parse_command(payload.comment.body, settings.command_prefix)
     if command is None or await is_replay(
@@ -120,7 +121,7 @@ async def _decide(
     from bot.policy.decisions import TriggerRequest
     from bot.policy.gates import approver_gate
     from bot.policy.model import Policy
-    from bot.publish.approval import HeldPatch
+    from bot.runs.held import HeldPatch
 
     repository, number = payload.repository.full_name, payload.issue.number
     login, verb = payload.sender.login, command.name.value

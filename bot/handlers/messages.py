@@ -3,11 +3,7 @@ comments apart (and never acts on them) and can later find and edit them."""
 
 from __future__ import annotations
 
-MARKER = "<!-- patchbot:"
-NEEDS_HUMAN_LABEL = "patchbot:needs-human"
-"""Put on an issue or pull request Patchbot gave up on; it starts no repair run while there."""
-CHECK_NAME = "patchbot/verify"
-"""Patchbot's own check run: the tests' verdict on each commit it pushes."""
+from bot.github.markers import STATUS_MARKER
 
 REFUSED = """<!-- patchbot:refused -->
 @{login} only people with **{permission}** access (or more) to this repository can ask me to \
@@ -17,9 +13,12 @@ BUSY = """<!-- patchbot:busy -->
 @{login} run #{run_id} is already {state} for this issue; I work on one run per issue at a time. \
 Comment `{prefix} stop` to stop it, then ask again."""
 
-QUEUED = """<!-- patchbot:status run={run_id} -->
+QUEUED = (
+    STATUS_MARKER
+    + """
 Patchbot queued run #{run_id} for this issue, as @{login} asked with the `{label}` label. \
 I will post here when there is a pull request or a question. Comment `{prefix} stop` to stop me."""
+)
 
 STOPPING = """<!-- patchbot:stopped run={run_id} -->
 @{login} {what}"""
@@ -36,10 +35,13 @@ MAY_NOT_DECIDE = """<!-- patchbot:decision -->
 DECIDED = """<!-- patchbot:decision run={run_id} -->
 @{login} {what}"""
 
-REVISION_QUEUED = """<!-- patchbot:status run={run_id} -->
+REVISION_QUEUED = (
+    STATUS_MARKER
+    + """
 Patchbot queued run #{run_id}, revision {iteration} of this pull request, for {what}. It starts \
 once the feedback has settled (a few seconds) and pushes one new, verified commit to this \
 branch; it never rewrites the commits already here. Comment `{prefix} stop` to stop me."""
+)
 
 REVISION_WAITING = """<!-- patchbot:revision run={run_id} -->
 @{login} I am working on run #{run_id} for this pull request right now. Your feedback is kept; \

@@ -16,6 +16,7 @@ from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot.github.commands import Command, CommandName, parse_command
+from bot.github.markers import MARKER
 from bot.github.payloads import (
     IssueCommentEvent,
     PullRequest,
@@ -177,7 +178,7 @@ async def on_review_comment(
     payload = PullRequestReviewCommentEvent.model_validate(event.data)
     pull, item = payload.pull_request, payload.comment
     issue = fixed_issue(pull, payload.repository, settings)
-    if issue is None or pull.state != "open" or messages.MARKER in item.body:
+    if issue is None or pull.state != "open" or MARKER in item.body:
         return
     repository, number = payload.repository.full_name, pull.number
     if not await has_permission(gh, settings, repository, item.user):

@@ -19,25 +19,25 @@ import gidgethub
 
 from bot.agent.model import preload_litellm
 from bot.errors import ConfigError, PatchbotError
+from bot.github.app import github_app
 from bot.github.git import clone, run_git
 from bot.github.markdown import linking
-from bot.handlers.access import permission_of
-from bot.handlers.messages import NEEDS_HUMAN_LABEL
+from bot.github.markers import NEEDS_HUMAN_LABEL
+from bot.github.permissions import permission_of
 from bot.policy.decisions import GateReport, TriggerRequest
 from bot.policy.gates import evaluate_start
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
 from bot.policy.model import Policy
 from bot.publish import texts
-from bot.publish.approval import HeldPatch, approval_line
 from bot.publish.branch import branch_name, commit_message, commit_patch, push_branch
 from bot.publish.pull_request import open_or_update_pull, report_check
 from bot.publish.revision import Revision
 from bot.publish.status import StatusComment
 from bot.publish.steps import RunSteps
+from bot.runs.held import HeldPatch
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
 from bot.solve.solver import SolveResult
-from bot.web.github_app import github_app
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class _Publish(RunSteps):
         """Push the patch on its base commit and open the pull request (or, with autonomy
         `comment`, post the patch); `approved_by` when a human let it through. A failure says
         the patch is kept for `/patchbot retry`, and the run fails with what it cost."""
-        body = held.body + (f"\n\n{approval_line(approved_by)}" if approved_by else "")
+        body = held.body + (f"\n\n{texts.approval_line(approved_by)}" if approved_by else "")
         try:
             if held.autonomy == "comment":
                 return await self.comment_patch(held, body, cost_usd)

@@ -7,7 +7,7 @@ from typing import Any
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
-from bot.handlers.messages import CHECK_NAME
+from bot.github.markers import CHECK_NAME
 
 
 async def _open_pull(gh: GitHubAPI, repository: str, owner: str, branch: str) -> Any:

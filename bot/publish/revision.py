@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.github.git import apply_patch, clone, run_git
-from bot.handlers.access import permission_of
-from bot.handlers.messages import NEEDS_HUMAN_LABEL
+from bot.github.markers import NEEDS_HUMAN_LABEL
+from bot.github.permissions import permission_of
 from bot.policy.decisions import Usage
 from bot.policy.gates import budget_gate
 from bot.policy.load import effective_policy

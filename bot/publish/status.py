@@ -8,7 +8,7 @@ import logging
 
 from gidgethub.abc import GitHubAPI
 
-from bot.publish.texts import status_marker
+from bot.github.markers import status_marker
 
 log = logging.getLogger(__name__)
 

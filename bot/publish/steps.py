@@ -15,7 +15,7 @@ from bot.agent.loop import ProgressEvent
 from bot.agent.model import configured_model
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
-from bot.handlers.messages import NEEDS_HUMAN_LABEL
+from bot.github.markers import NEEDS_HUMAN_LABEL
 from bot.policy.decisions import GateReport, Usage
 from bot.policy.env_network import MAX_FILE, Existing
 from bot.policy.gates import evaluate_final

@@ -11,9 +11,9 @@ from __future__ import annotations
 from bot.agent.loop import AgentStats
 from bot.agent.stops import StopReason
 from bot.github.markdown import code, fenced, plain, quote
-from bot.handlers.messages import CHECK_NAME
+from bot.github.markers import CHECK_NAME, status_marker
 from bot.policy.decisions import GateReport
-from bot.publish.approval import HeldPatch
+from bot.runs.held import HeldPatch
 from bot.runs.models import Run
 from bot.setup.texts import setup_markdown
 from bot.solve.solver import SolveResult
@@ -22,10 +22,6 @@ from bot.solve.verify import Change, Verification
 TESTS_START = "<!-- patchbot:tests -->"
 TESTS_END = "<!-- /patchbot:tests -->"
 """Around the test table of a pull request's body: a revision replaces what is between."""
-
-
-def status_marker(run_id: int) -> str:
-    return f"<!-- patchbot:status run={run_id} -->"
 
 
 def pr_marker(run_id: int) -> str:
@@ -299,3 +295,8 @@ def awaiting_text(run_id: int, gates: GateReport, result: SolveResult, held: Hel
         "`/patchbot reject` drops it. Nothing is pushed until then.",
     ]
     return "\n".join(lines)
+
+
+def approval_line(login: str) -> str:
+    """The line an approved pull request's body ends with."""
+    return f"**Approved by @{login}** before Patchbot pushed it (a policy gate asked for it)."

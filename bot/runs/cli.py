@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import time
 from typing import Any
 
+from bot.console import utc_text, wait_for_signal
 from bot.runs.models import Run, RunState
 from bot.runs.pipeline import DEFAULT_PIPELINE
 
@@ -36,8 +36,8 @@ def register(subparsers: Any) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     from bot.agent.model import configured_model
+    from bot.github.app import require_app_key
     from bot.settings import require_all
-    from bot.web.github_app import require_app_key
 
     settings = args.settings  # fail now, with the steps to fix it, not at the first run
     require_all(lambda: require_app_key(settings), lambda: configured_model(settings))
@@ -49,7 +49,6 @@ async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.runs.pipeline import load_pipeline
     from bot.runs.store import opened_store
     from bot.runs.worker import Worker
-    from bot.web.cli import wait_for_signal
 
     pipeline = load_pipeline(args.pipeline)
     async with opened_store(settings.database_url) as store:
@@ -61,12 +60,6 @@ async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
         stop.set()
         working.cancel()  # a run in progress is taken over by another worker after its lease
         await asyncio.gather(working, return_exceptions=True)
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def duration_text(run: Run, now: float) -> str:
@@ -125,7 +118,7 @@ def _list(args: argparse.Namespace) -> int:
         revision = f"#{run.pull_request} r{run.iteration}" if run.pull_request else ""
         print(
             f"{run.id:>6}  {run.state.value:<17} {issue:<28} {revision:<9} {run.requester:<14} "
-            f"{run.attempts:>5}  {_when(run.created_at):<20} {duration_text(run, now):>9}  "
+            f"{run.attempts:>5}  {utc_text(run.created_at):<20} {duration_text(run, now):>9}  "
             f"{run_cost_text(run):<9} {run.pr_url or '-'}"
         )
     if not runs:
@@ -157,7 +150,7 @@ def _show(args: argparse.Namespace) -> int:
         print("  (none yet: no worker has claimed the run on this machine)")
         return 0
     for event in read_trace(path):
-        stamp, kind = _when(event.pop("ts", None)), event.pop("kind", "?")
+        stamp, kind = utc_text(event.pop("ts", None)), event.pop("kind", "?")
         print(f"  {stamp}  {kind}  {json.dumps(event, default=str)}")
     return 0
 
@@ -167,7 +160,7 @@ def _shown_fields(run: Run) -> dict[str, object]:
     shown: dict[str, object] = {}
     for name, value in run.model_dump(mode="json").items():
         if name.endswith("_at") and isinstance(value, float):
-            value = _when(value)
+            value = utc_text(value)
         shown[name] = value
         if name == "finished_at":
             shown["duration"] = duration_text(run, time.time())

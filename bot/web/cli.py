@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from typing import Any
 
+from bot.console import wait_for_signal
 from bot.errors import ConfigError
 from bot.runs.pipeline import DEFAULT_PIPELINE
 
@@ -45,8 +45,8 @@ def _count(value: str) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from bot.agent.model import configured_model
+    from bot.github.app import require_app_key
     from bot.settings import require_all
-    from bot.web.github_app import require_app_key
 
     settings = args.settings
     require_all(
@@ -61,13 +61,13 @@ def _serve(args: argparse.Namespace) -> int:
 async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from aiohttp import web
 
+    from bot.github.app import github_app
     from bot.handlers import build_router
     from bot.handlers.dispatcher import Dispatcher
     from bot.runs.pipeline import load_pipeline
     from bot.runs.store import opened_store
     from bot.runs.worker import Worker
     from bot.web.app import create_app, tune_garbage_collector
-    from bot.web.github_app import github_app
     from bot.web.readiness import Readiness, serving_checks
 
     pipeline = load_pipeline(args.pipeline)
@@ -104,12 +104,3 @@ async def _listen(runner: Any, host: str, port: int) -> None:
             "  How to fix: choose a free port with --port, stop the process that uses it, "
             "or give --host an address of this machine (0.0.0.0: all of them)."
         ) from error
-
-
-async def wait_for_signal() -> None:
-    """Return at SIGTERM or SIGINT (a clean stop)."""
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopped.set)
-    await stopped.wait()

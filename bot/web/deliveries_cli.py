@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.console import utc_text
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,12 +40,6 @@ def register(subparsers: Any) -> None:
     replay.set_defaults(run=_replay)
 
 
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
 def _outcome(delivery: Delivery) -> str:
     if delivery.processed_at is None:
         return "pending"
@@ -65,7 +59,7 @@ def _list(args: argparse.Namespace) -> int:
         event = f"{delivery.event}.{delivery.action}" if delivery.action else delivery.event
         error = (delivery.error or "").strip().split("\n", 1)[0][:100]
         print(
-            f"{delivery.delivery_id:<38} {event:<36} {_when(delivery.received_at):<20} "
+            f"{delivery.delivery_id:<38} {event:<36} {utc_text(delivery.received_at):<20} "
             f"{_outcome(delivery):<8} {error}"
         )
     if not deliveries:
@@ -74,7 +68,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from bot.web.github_app import require_app_key
+    from bot.github.app import require_app_key
 
     settings: Settings = args.settings
     require_app_key(settings)
@@ -99,7 +93,7 @@ async def _replay_delivery(settings: Settings, delivery_id: str) -> int:
                 "next start or sweep (within PATCHBOT_LEASE_SECONDS); nothing to replay"
             )
         if delivery.error is None:
-            handled = _when(delivery.processed_at)
+            handled = utc_text(delivery.processed_at)
             print(f"delivery {delivery_id} was handled at {handled}; nothing to replay")
             return EXIT_HANDLED
         print(f"replaying {delivery_id} ({delivery.event}), which failed: {delivery.error}")

@@ -1,41 +1,14 @@
-"""The GitHub App client built from the settings (`bot.github.client`), and the API factory
-`serve` hands the dispatcher: one API object per installation, authenticated as the App
-(JWT, cached installation tokens)."""
+"""The API factory `serve` hands the dispatcher: one API object per installation,
+authenticated as the App (JWT, cached installation tokens)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
+from bot.github.app import github_app
 from bot.handlers.dispatcher import GitHubFactory
 from bot.settings import Settings
-
-if TYPE_CHECKING:
-    from bot.github.client import GitHubApp
-
-
-def require_app_key(settings: Settings) -> None:
-    """The App's ID and private key are set and the key signs a JWT; ConfigError saying step
-    by step what to fix otherwise. For start-up: fail now, not at the first webhook or run."""
-    from bot.github.auth import app_jwt
-
-    app_jwt(*settings.require_app_credentials())
-
-
-@asynccontextmanager
-async def github_app(settings: Settings) -> AsyncIterator[GitHubApp]:
-    """The App client (APP_ID, PRIVATE_KEY[_PATH], GITHUB_API_URL), closed afterwards."""
-    from pydantic import SecretStr
-
-    from bot.github.client import GitHubApp, GitHubClientConfig
-
-    app_id, private_key = settings.require_app_credentials()
-    config = GitHubClientConfig(
-        api_url=settings.github_api_url, app_id=app_id, private_key=SecretStr(private_key)
-    )
-    async with GitHubApp(config) as app:
-        yield app
 
 
 @asynccontextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.publish.approval import HeldPatch
+from bot.runs.held import HeldPatch
 from bot.runs.models import RunState
 from bot.testing.stack import MAINTAINER
 from tests.e2e.conftest import (

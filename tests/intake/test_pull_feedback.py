@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.github.markers import NEEDS_HUMAN_LABEL
 from bot.handlers import messages
 from bot.handlers.checks import MAX_CHECK_TEXT
 from bot.runs.models import Feedback, Run, RunOutcome, RunState
@@ -370,7 +371,7 @@ async def test_failed_check_on_an_older_commit_is_ignored(stack: LocalStack, pul
 async def test_failed_check_on_a_pull_request_left_to_humans_is_ignored(
     stack: LocalStack, pull: int
 ) -> None:
-    stack.github.repo(REPO).pulls[pull].labels.append(messages.NEEDS_HUMAN_LABEL)
+    stack.github.repo(REPO).pulls[pull].labels.append(NEEDS_HUMAN_LABEL)
     await fail_check(stack, await head_of(stack, pull))
     assert await stack.store.pending_feedback(REPO, pull) == []
     assert await stack.store.pull_runs(REPO, pull) == []

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from bot.agent.model import ModelConfig
+from bot.github.app import github_app
 from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
 from bot.runs.store import RunStore, opened_store
 from bot.settings import Settings
 from bot.testing.simulator import GitHubSimulator, generate_private_key
 from bot.web.app import create_app
-from bot.web.github_app import github_app
 from bot.web.readiness import (
     Check,
     Readiness,

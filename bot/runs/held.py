@@ -30,7 +30,3 @@ class HeldPatch(BaseModel):
     approval: ApprovalPolicy
     """Who may approve: the run's effective policy when it paused."""
     requester: str
-
-
-def approval_line(login: str) -> str:
-    return f"**Approved by @{login}** before Patchbot pushed it (a policy gate asked for it)."
