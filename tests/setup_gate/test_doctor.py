@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import docker
 import pytest
 
 from .test_baseline_gate import repository
@@ -53,7 +55,8 @@ def patchbot(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_doctor_reports_the_plan_tries_tests_and_a_snippet(tmp_path: Path) -> None:
-    repo = repository(tmp_path / "repo", PROJECT)
+    fresh = PROJECT["pyproject.toml"] + f"# {uuid.uuid4().hex}: a cache key of this test run\n"
+    repo = repository(tmp_path / "repo", {**PROJECT, "pyproject.toml": fresh})
     done = patchbot("setup", "doctor", "--repo", str(repo), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
@@ -65,6 +68,12 @@ def test_doctor_reports_the_plan_tries_tests_and_a_snippet(tmp_path: Path) -> No
     assert "set-up: try 1" in done.stderr  # progress while it works
     again = patchbot("setup", "doctor", "--repo", str(repo))
     assert again.returncode == 0 and "(reused)" in again.stdout and "1 passed" in again.stdout
+    client = docker.from_env()
+    for name in (
+        f"patchbot-env-{report['cache_key']}",
+        f"patchbot-env-{report['cache_key']}-ready",
+    ):
+        client.volumes.get(name).remove(force=True)
 
 
 def test_doctor_exits_one_when_no_plan_works_and_two_on_usage(tmp_path: Path) -> None:
