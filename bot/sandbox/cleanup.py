@@ -73,12 +73,14 @@ def collect_garbage(
     checkout folders under `work_root` and the scratch disks whose owner is dead; with
     `volumes`, also the cached set-up environments and any volume a killed set-up left."""
     removed = Removed()
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        labels = container.labels
+    # One listing call: the SDK's `containers.list` inspects each container it lists, and
+    # fails on one that a live worker removed in between.
+    for container in client.api.containers(all=True, filters={"label": LABEL}):
+        labels = container.get("Labels") or {}
         owner = verdict(labels.get(OWNER_LABEL, ""), labels.get(INSTANCE_LABEL))
         if everything or owner is Verdict.DEAD:
             with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True, v=True)
+                client.api.remove_container(container["Id"], force=True, v=True)
                 removed.containers += 1
     # After the containers: until they are gone they may write to the folders and disks.
     if work_root is not None:
