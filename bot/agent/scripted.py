@@ -117,21 +117,23 @@ class ScriptedModel:
 
 
 class ScriptedServer:
-    """Runs a `ScriptedModel` on 127.0.0.1; `async with` gives its `api_base`."""
+    """Runs a `ScriptedModel` on `host` (loopback unless a test's containers must reach it);
+    `async with` gives its `api_base`."""
 
-    def __init__(self, model: ScriptedModel, port: int = 0) -> None:
+    def __init__(self, model: ScriptedModel, port: int = 0, host: str = "127.0.0.1") -> None:
         self.model = model
         self.port = port
+        self.host = host
         self._runner: web.AppRunner | None = None
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self.host}:{self.port}/v1"
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.model.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         server = site._server
         if self.port == 0 and server is not None:
