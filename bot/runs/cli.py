@@ -57,8 +57,17 @@ async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
         working = asyncio.create_task(worker.run_forever(stop))
         print(f"patchbot: worker {worker.name} started", flush=True)
         await wait_for_signal()
-        stop.set()
-        working.cancel()  # a run in progress is taken over by another worker after its lease
+        stop.set()  # drain: the run in progress ends as it would, no new one is claimed
+        if not working.done():
+            print(
+                f"patchbot: worker {worker.name} is finishing its run; it claims no other "
+                "(SIGTERM or SIGINT again: stop now, another worker takes the run over)",
+                flush=True,
+            )
+            again = asyncio.create_task(wait_for_signal())
+            await asyncio.wait({working, again}, return_when=asyncio.FIRST_COMPLETED)
+            again.cancel()
+        working.cancel()
         await asyncio.gather(working, return_exceptions=True)
 
 

@@ -157,6 +157,35 @@ async def test_killed_worker_s_run_is_taken_over_and_completes_once(
     assert [e["kind"] for e in events].count("finished") == 1
 
 
+@pytest.mark.slow
+async def test_a_stopped_worker_finishes_its_run_and_claims_no_other(
+    store: RunStore, database_url: str, tmp_path: Path, private_key: str
+) -> None:
+    env = environment(tmp_path, database_url, APP_ID="12", PRIVATE_KEY=private_key)
+    first, _ = await store.create_run(
+        NewRun(repository="octo/hello", issue=7, requester="alice", trigger="cli")
+    )
+    with patchbot("worker", "--name", "draining", "--pipeline", BLOCKING, env=env) as worker:
+        await eventually(
+            lambda: run_in(store, first.id, lease_owner="draining", state=RunState.RUNNING),
+            "the worker to claim the first run",
+        )
+        second, _ = await store.create_run(
+            NewRun(repository="octo/hello", issue=8, requester="alice", trigger="cli")
+        )
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1.0)  # time enough to claim the second run, were it not draining
+        assert worker.poll() is None, "it must not stop in the middle of its run"
+        release = tmp_path / "data" / "release" / str(first.id)
+        release.parent.mkdir(parents=True, exist_ok=True)
+        release.touch()
+        assert await asyncio.to_thread(worker.wait, 30) == 0
+    done = await store.get_run(first.id)
+    assert done is not None and done.state is RunState.SUCCEEDED and done.attempts == 1
+    waiting = await store.get_run(second.id)
+    assert waiting is not None and waiting.state is RunState.QUEUED and waiting.attempts == 0
+
+
 async def test_missing_webhook_secret_stops_serve_with_the_fix(tmp_path: Path) -> None:
     env = environment(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
     env.pop("WEBHOOK_SECRET", None)
