@@ -6,11 +6,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import shutil
 import socket
 import sqlite3
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
 from bot.runs.store import RunStore, opened_store
 from bot.settings import Settings
+from bot.testing.postgres import postgres_bin, temporary_postgres
 from bot.testing.recording_gh import RecordingGitHubAPI
 from bot.testing.simulator import GitHubSimulator
 from bot.testing.webhooks import build_delivery
@@ -29,19 +27,7 @@ from bot.web.app import create_app
 from tests.conftest import unavailable
 from tests.intake.simulated import REPO_NAME, seed
 
-
-def _postgres_bin() -> Path:
-    """Debian's server binaries (`apt-get install postgresql`), newest version first."""
-    if "PATCHBOT_PG_BIN" in os.environ:
-        return Path(os.environ["PATCHBOT_PG_BIN"])
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0,
-    )
-    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
-
-
-PG_BIN = _postgres_bin()
+PG_BIN = postgres_bin()
 SECRET = "test-webhook-secret-1234"
 _database_numbers = itertools.count(1)
 
@@ -59,13 +45,6 @@ def free_port() -> int:
     return _free_port()
 
 
-def _as_postgres(command: list[str]) -> list[str]:
-    """initdb and postgres refuse to run as root: run them as the `postgres` user then."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server in a temp dir on a loopback port; yields its base URL."""
@@ -73,31 +52,8 @@ def postgres_server() -> Iterator[str]:
         unavailable(
             f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)"
         )
-    root = Path(tempfile.mkdtemp(prefix="patchbot-pg-"))
-    data = root / "data"
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
-        check=True,
-        capture_output=True,
-    )
-    start, log = ["-w", "start"], str(root / "log")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
-    subprocess.run(
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, *start]),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+    with temporary_postgres() as url:
+        yield url
 
 
 @pytest.fixture
