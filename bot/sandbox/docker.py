@@ -28,6 +28,14 @@ from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.environments import SetupInfo, prepare_environment
 from bot.sandbox.images import PYTHON_LABEL, built_images, find_image
+from bot.sandbox.judged import (
+    JUDGE_DIR,
+    JUDGE_SOURCE,
+    RECORDS_PATH,
+    judged_command,
+    new_key,
+    read_records,
+)
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import ExecResult, TestReport, exec_result
 from bot.sandbox.protocol import WORKSPACE, OutputSink
@@ -110,7 +118,9 @@ class DockerSandbox:
         self, paths: Sequence[str] = (), *, timeout: float | None = None
     ) -> TestReport:
         plan = plan_tests(self.workspace, configured=self.config.test_command, paths=paths)
-        command = plan.command
+        command, key = plan.command, new_key()
+        if plan.runner == "pytest":  # the verdict comes from the judge's signed records
+            command = judged_command(command, key)
         if plan.junit_path:  # in the same command: one round trip to the exec server fewer
             command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
         started = time.monotonic()
@@ -119,6 +129,9 @@ class DockerSandbox:
         limit = timeout or self.config.test_timeout
         result = await self._exec(command, limit, WORKSPACE, None, _READ_CAP)
         duration = time.monotonic() - started
+        if plan.runner == "pytest":
+            judged = read_records(await self.read_file(RECORDS_PATH), key)
+            return parse_report(plan, result, None, duration=duration, judged=judged)
         junit = await self.read_file(plan.junit_path) if plan.junit_path else None
         return parse_report(plan, result, junit, duration=duration)
 
@@ -163,7 +176,10 @@ async def open_sandbox(
     setup = await prepare_environment(
         launcher, workspace, planned, test_plan, user, progress or SETUP_PROGRESS.get()
     )
-    mounts = [Mount(WORKSPACE, str(workspace), type="bind")]
+    mounts = [
+        Mount(WORKSPACE, str(workspace), type="bind"),
+        Mount(JUDGE_DIR, str(JUDGE_SOURCE), type="bind", read_only=True),
+    ]
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))
     container, channel = await launcher.start(
