@@ -24,13 +24,22 @@ from bot.agent.stops import StopReason
 from bot.agent.tools import ToolBox, ToolConfig, format_report
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
-from bot.sandbox.models import TestReport
+from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
 from bot.setup.gate import baseline_problem
 from bot.setup.model import SetupReport
 from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts
-from bot.solve.verify import SandboxOpener, Verification, VerifyConfig, feedback, judge, run_suite
+from bot.solve.proof import Proof, rerun
+from bot.solve.verify import (
+    Runs,
+    SandboxOpener,
+    Verification,
+    VerifyConfig,
+    feedback,
+    judge,
+    run_suite,
+)
 from bot.trace import Trace
 
 
@@ -154,7 +163,7 @@ async def verify_head(
         tree = await asyncio.to_thread(checkouts.fresh, Path(root) / "before", before)
         baseline = await run_suite(tree, request.sandbox, open_sandbox)
         candidate = await run_suite(checkouts.work, request.sandbox, open_sandbox)
-    verification = judge(baseline, candidate, request.verify)
+    verification = judge(Runs(baseline=baseline, candidate=candidate), request.verify)
     _trace_verdict(trace, 0, verification)
     return verification
 
@@ -185,6 +194,8 @@ class _Run:
         self.progress = progress
         self.open_sandbox = open_sandbox
         self.model = model or LitellmModel(request.model)
+        self.flaky: dict[str, list[Outcome]] = {}
+        """Tests of the base whose outcome changed when its failures were run again."""
         self.result = SolveResult(
             stop_reason=StopReason.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
         )
@@ -208,6 +219,8 @@ class _Run:
             async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
                 baseline = await sandbox.run_tests()
                 result.setup = sandbox.setup_report
+                failing = [c.id for c in baseline.cases if c.outcome is not Outcome.PASSED]
+                self.flaky = await rerun(sandbox, baseline, failing, self.request.verify.reruns)
             await warming
         except SetupFailed as error:
             if error.report is not None:
@@ -297,16 +310,15 @@ class _Run:
             return Attempt(
                 number=number, summary=summary, patch="", verification=None, reason=reason
             )
-        self.say(step, f"verify: attempt {number}, running the tests on a fresh checkout")
-        tree = await asyncio.to_thread(self.checkouts.candidate, f"candidate-{number}", patch)
+        self.say(step, f"verify: attempt {number}, running the tests on fresh checkouts")
+        proof = Proof(self.checkouts, self.request.sandbox, self.request.verify, self.open_sandbox)
         try:
-            candidate = await run_suite(tree, self.request.sandbox, self.open_sandbox)
+            verification, _ = await proof.verify(f"candidate-{number}", patch, baseline, self.flaky)
         except SetupFailed as error:
             reason = f"rejected: the patched repository could not be set up: {error}"
             return Attempt(
                 number=number, summary=summary, patch=patch, verification=None, reason=reason
             )
-        verification = judge(baseline, candidate, self.request.verify)
         _trace_verdict(self.trace, number, verification)
         self.say(step, f"verify: {verification.reason}")
         return Attempt(

@@ -1,0 +1,123 @@
+"""The runs that prove a candidate, each in a fresh sandbox with the base commit's test
+configuration, made concurrently and only where they can change the verdict:
+
+- the candidate (its configuration files left as the base has them), with the tests that
+  passed on the base and fail now run again (flaky or broken);
+- without the fix: the base source with the candidate's test changes, only its changed test
+  modules, with each failure run again (a test that only sometimes fails proves nothing);
+- the base's tests on the fix: the base's test files with the candidate's source changes, only
+  the tests that failed on the base. Without test changes the candidate run is this run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.models import Outcome, TestReport
+from bot.sandbox.protocol import Sandbox
+from bot.sandbox.testrun import SYNTHETIC_ID
+from bot.solve.checkout import Checkouts
+from bot.solve.split import Split, split_patch
+from bot.solve.verify import Runs, SandboxOpener, Verification, VerifyConfig, judge
+
+_FAILING = (Outcome.FAILED, Outcome.ERROR)
+
+
+async def rerun(
+    sandbox: Sandbox, report: TestReport, ids: list[str], times: int
+) -> dict[str, list[Outcome]]:
+    """Run `ids` again `times` times; those whose outcome changed, with every outcome seen."""
+    seen = {case.id: [case.outcome] for case in report.cases if case.id in ids}
+    wanted = [test_id for test_id in ids if test_id in seen and test_id != SYNTHETIC_ID]
+    for _ in range(times if wanted else 0):
+        again = {case.id: case.outcome for case in (await sandbox.run_tests(wanted)).cases}
+        for test_id in wanted:
+            seen[test_id].append(again.get(test_id, Outcome.ERROR))
+    return {test_id: outcomes for test_id, outcomes in seen.items() if len(set(outcomes)) > 1}
+
+
+class Proof:
+    """The runs of one candidate patch against the base commit's `baseline`."""
+
+    def __init__(
+        self,
+        checkouts: Checkouts,
+        sandbox: SandboxConfig,
+        config: VerifyConfig,
+        open_sandbox: SandboxOpener,
+    ) -> None:
+        self.checkouts = checkouts
+        self.sandbox = sandbox
+        self.config = config
+        self.open_sandbox = open_sandbox
+
+    async def verify(
+        self,
+        name: str,
+        patch: str,
+        baseline: TestReport,
+        flaky: dict[str, list[Outcome]] | None = None,
+    ) -> tuple[Verification, Split]:
+        """The verdict on `patch`; `flaky` are tests the base's own reruns found flaky."""
+        split = await asyncio.to_thread(split_patch, patch, self.checkouts.read_base)
+        passed = [c.id for c in baseline.cases if c.outcome is Outcome.PASSED]
+        failing = [c.id for c in baseline.cases if c.outcome in _FAILING and c.id != SYNTHETIC_ID]
+        candidate, without_fix, on_fix = await asyncio.gather(
+            self._run(name, patch, {"exclude": split.config}, None, set(passed)),
+            self._without_fix(name, patch, split),
+            self._base_tests(name, patch, split, baseline, failing),
+        )
+        runs = Runs(
+            baseline=baseline,
+            candidate=candidate[0],
+            tests_only=without_fix[0] if without_fix else None,
+            source_only=on_fix,
+            test_files=split.tests,
+            flaky={**(flaky or {}), **candidate[1], **(without_fix[1] if without_fix else {})},
+        )
+        return judge(runs, self.config), split
+
+    async def _run(
+        self,
+        name: str,
+        patch: str,
+        apply: dict[str, list[str]],
+        paths: list[str] | None,
+        rerun_only: set[str] | None,
+    ) -> tuple[TestReport, dict[str, list[Outcome]]]:
+        """One run on a checkout of `patch` (`apply`: include/exclude) of `paths` (those that
+        exist there) or of all tests; its failures are run again, only those in `rerun_only`
+        where given."""
+        tree: Path = await asyncio.to_thread(self.checkouts.candidate, name, patch, **apply)
+        if paths is not None:
+            paths = [p for p in paths if "::" in p or (tree / p).is_file()]
+            if not paths:
+                return TestReport(command="", exit_code=0, duration=0.0), {}
+        async with self.open_sandbox(tree, self.sandbox) as sandbox:
+            report = await sandbox.run_tests(paths or ())
+            failures = [c.id for c in report.cases if c.outcome is not Outcome.PASSED]
+            if rerun_only is not None:
+                failures = [test_id for test_id in failures if test_id in rerun_only]
+            flaky = await rerun(sandbox, report, failures, self.config.reruns)
+        return report, flaky
+
+    async def _without_fix(
+        self, name: str, patch: str, split: Split
+    ) -> tuple[TestReport, dict[str, list[Outcome]]] | None:
+        if not split.modules:
+            return None
+        apply = {"include": split.tests}
+        return await self._run(f"{name}-without-fix", patch, apply, split.modules, None)
+
+    async def _base_tests(
+        self, name: str, patch: str, split: Split, baseline: TestReport, failing: list[str]
+    ) -> TestReport | None:
+        if not split.tests:
+            return None  # the candidate run already judges the fix with the base's tests
+        if not failing or not split.sources:
+            return baseline  # nothing to fix, or no source change that could fix it
+        apply = {"exclude": [*split.tests, *split.config]}
+        report, _ = await self._run(f"{name}-base-tests", patch, apply, failing, set())
+        return report
