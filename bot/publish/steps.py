@@ -114,7 +114,9 @@ class RunSteps:
             }
         )
         existing = content_in(checkout)
-        gates = evaluate_final(policy, result.patch, usage, sandbox_config(policy), existing)
+        gates = evaluate_final(
+            policy, result.patch, usage, sandbox_config(policy), existing, result.verification
+        )
         self.context.trace.event("policy_gates", **gates.trace_fields())
         return gates
 

@@ -19,6 +19,7 @@ from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
 from bot.sandbox.testrun import SYNTHETIC_ID
 from bot.solve.checkout import Checkouts
+from bot.solve.integrity import findings
 from bot.solve.split import Split, split_patch
 from bot.solve.verify import Runs, SandboxOpener, Verification, VerifyConfig, judge
 
@@ -77,7 +78,11 @@ class Proof:
             test_files=split.tests,
             flaky={**(flaky or {}), **candidate[1], **(without_fix[1] if without_fix else {})},
         )
-        return judge(runs, self.config), split
+        verification = judge(runs, self.config)
+        verification.findings = await asyncio.to_thread(
+            findings, patch, split, verification, self.checkouts.read_base
+        )
+        return verification, split
 
     async def _run(
         self,

@@ -50,10 +50,15 @@ def verdict_markdown(verification: Verification) -> str:
         more = f" and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
         rows.append(f"| {title} | {len(items)} | {shown}{more} |")
     runs = "".join(f"\n- {plain(line)}" for line in verification.runs)
+    found = "".join(
+        f"\n- {'**held**' if finding.held else 'shown'}: {plain(finding.text())}"
+        for finding in verification.findings
+    )
     return (
         f"**Verdict:** {plain(verification.reason)}\n\n"
         f"**Before:** {plain(verification.baseline_summary)} → "
         f"**after:** {plain(verification.candidate_summary)}\n\n"
         + "\n".join(rows)
         + (f"\n\n**Runs** (each with the base commit's test configuration):{runs}" if runs else "")
+        + (f"\n\n**Integrity findings:**{found}" if found else "")
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
+from bot.solve.finding import Finding
 
 SandboxOpener = Callable[[Path, SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 """Opens a set-up sandbox with the given host directory at /workspace (see `open_sandbox`)."""
@@ -94,6 +95,13 @@ class Verification(BaseModel):
     candidate_output_tail: str = ""
     runs: list[str] = Field(default_factory=list)
     """The runs the verdict read, one line each."""
+    findings: list[Finding] = Field(default_factory=list)
+    """The integrity gate's findings on the patch (see `bot.solve.integrity`)."""
+
+    @property
+    def held(self) -> list[Finding]:
+        """Findings the default policy holds for a human's approval."""
+        return [finding for finding in self.findings if finding.held]
 
     def count(self, change: Change) -> int:
         return sum(1 for item in self.changes if item.change is change)
