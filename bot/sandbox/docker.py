@@ -39,7 +39,7 @@ from bot.sandbox.judged import (
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import ExecResult, TestReport, exec_result
 from bot.sandbox.protocol import WORKSPACE, OutputSink
-from bot.sandbox.testrun import parse_report, plan_tests
+from bot.sandbox.testrun import TestPlan, parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
 from bot.setup.interpreter import choose_python, declared_pythons
 from bot.setup.model import SetupReport
@@ -115,12 +115,22 @@ class DockerSandbox:
         return result.stdout if result.exit_code == 0 else None
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, repeat: int = 0
     ) -> TestReport:
         plan = plan_tests(self.workspace, configured=self.config.test_command, paths=paths)
+        if plan.runner == "pytest":
+            return await self._run_plan(plan, timeout, repeat)
+        report = await self._run_plan(plan, timeout, 0)
+        for _ in range(repeat):  # no judge to repeat tests in one process: whole runs again
+            again = await self._run_plan(plan, timeout, 0)
+            report.cases += again.cases
+            report.duration += again.duration
+        return report
+
+    async def _run_plan(self, plan: TestPlan, timeout: float | None, repeat: int) -> TestReport:
         command, key = plan.command, new_key()
         if plan.runner == "pytest":  # the verdict comes from the judge's signed records
-            command = judged_command(command, key)
+            command = judged_command(command, key, repeat)
         if plan.junit_path:  # in the same command: one round trip to the exec server fewer
             command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
         started = time.monotonic()

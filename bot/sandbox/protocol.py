@@ -35,7 +35,8 @@ class Sandbox(Protocol):
         ...
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, repeat: int = 0
     ) -> TestReport:
-        """Run the repository's tests (all, or those under `paths`) and parse them per test."""
+        """Run the repository's tests (all, or those under `paths`) and parse them per test;
+        with `repeat`, each runs that many more times and has one case per run."""
         ...

@@ -29,13 +29,18 @@ _FAILING = (Outcome.FAILED, Outcome.ERROR)
 async def rerun(
     sandbox: Sandbox, report: TestReport, ids: list[str], times: int
 ) -> dict[str, list[Outcome]]:
-    """Run `ids` again `times` times; those whose outcome changed, with every outcome seen."""
+    """Run `ids` again `times` times (in one run where the runner allows); those whose outcome
+    changed, with every outcome seen."""
     seen = {case.id: [case.outcome] for case in report.cases if case.id in ids}
     wanted = [test_id for test_id in ids if test_id in seen and test_id != SYNTHETIC_ID]
-    for _ in range(times if wanted else 0):
-        again = {case.id: case.outcome for case in (await sandbox.run_tests(wanted)).cases}
-        for test_id in wanted:
-            seen[test_id].append(again.get(test_id, Outcome.ERROR))
+    if wanted and times > 0:
+        again = await sandbox.run_tests(wanted, repeat=times - 1)
+        for case in again.cases:
+            if case.id in seen:
+                seen[case.id].append(case.outcome)
+        for test_id in wanted:  # a test that did not run again at all
+            if len(seen[test_id]) == 1:
+                seen[test_id].append(Outcome.ERROR)
     return {test_id: outcomes for test_id, outcomes in seen.items() if len(set(outcomes)) > 1}
 
 

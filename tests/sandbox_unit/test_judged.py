@@ -47,6 +47,34 @@ def test_forged_reordered_cut_or_extended_records_are_refused() -> None:
     assert "no record" in read_records(None, KEY).problem
 
 
+def run_judge(tmp_path: Path, repeat: int = 0) -> str:
+    command = judged_command("python -m pytest -q -p no:cacheprovider", KEY, repeat)
+    assert KEY not in command.split("3<<")[0]
+    out = tmp_path / "records.jsonl"
+    script = command.replace("/opt/patchbot-judge", str(JUDGE_SOURCE))
+    script = script.replace("/tmp/patchbot-judge.jsonl", str(out))
+    script = script.replace("python ", f"{sys.executable} ", 1)
+    env = {**os.environ, "PYTEST_ADDOPTS": "-p nothing_here"}
+    subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, check=False)
+    return out.read_text()
+
+
+def test_repeated_tests_run_again_in_the_same_process_with_fresh_fixtures(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text(
+        "import itertools\n"
+        "import pytest\n"
+        "calls = itertools.count()\n"
+        "@pytest.fixture\n"
+        "def fresh():\n"
+        "    return []\n"
+        "def test_flaky(fresh):\n"
+        "    fresh.append(1)\n"
+        "    assert fresh == [1] and next(calls) % 2 == 0\n"
+    )
+    records = read_records(run_judge(tmp_path, repeat=2), KEY)
+    assert [c.outcome for c in records.cases] == [Outcome.PASSED, Outcome.FAILED, Outcome.PASSED]
+
+
 def test_the_key_reaches_the_judge_on_fd_3_only(tmp_path: Path) -> None:
     """The real plugin on the host: the key is in no argument, the run is signed with it, and
     a hook registered while the tests run is reported."""
@@ -57,15 +85,6 @@ def test_the_key_reaches_the_judge_on_fd_3_only(tmp_path: Path) -> None:
         "            pass\n"
         "    request.config.pluginmanager.register(Late(), 'late')\n"
     )
-    command = judged_command("python -m pytest -q -p no:cacheprovider", KEY)
-    assert KEY not in command.split("3<<")[0]
-    out = tmp_path / "records.jsonl"
-    script = command.replace("/opt/patchbot-judge", str(JUDGE_SOURCE))
-    script = script.replace("/tmp/patchbot-judge.jsonl", str(out)).replace(
-        "python ", f"{sys.executable} ", 1
-    )
-    env = {**os.environ, "PYTEST_ADDOPTS": "-p nothing_here"}
-    subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, check=False)
-    records = read_records(out.read_text(), KEY)
+    records = read_records(run_judge(tmp_path), KEY)
     assert [(c.id, c.outcome) for c in records.cases] == [("test_x.py::test_ok", Outcome.PASSED)]
     assert records.tampered == ["pytest_runtest_logreport registered at run time by late"]

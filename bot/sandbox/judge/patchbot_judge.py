@@ -15,6 +15,7 @@ Standard library and pytest only; Python 3.9 and later.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -68,8 +69,9 @@ class _Writer:
 
 
 class Judge:
-    def __init__(self, key: bytes, path: str) -> None:
+    def __init__(self, key: bytes, path: str, repeat: int = 0) -> None:
         self._writer = _Writer(key, path)
+        self._repeat = repeat
         self._phases: dict[str, list[tuple[str, str, str]]] = {}
         self._started: dict[str, float] = {}
         self._known: set[tuple[str, str, int]] | None = None
@@ -103,6 +105,20 @@ class Judge:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: Any) -> None:
         self._known = self._impls(session.config)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
+        """Each test `repeat` more times in this process: reruns without a new start-up."""
+        if self._repeat <= 0:
+            return
+        repeated = []
+        for item in items:
+            repeated.append(item)
+            for _ in range(self._repeat if hasattr(item, "_initrequest") else 0):
+                again = copy.copy(item)
+                again._initrequest()  # fresh fixture values, as a newly collected test has
+                repeated.append(again)
+        items[:] = repeated
 
     # Outcomes, from the final reports of trusted hooks.
 
@@ -167,7 +183,8 @@ class Judge:
 
 def main(args: list[str]) -> Any:
     key = _read_key()
-    judge = Judge(key, os.environ.pop("PATCHBOT_JUDGE_OUT", ""))
+    repeat = int(os.environ.pop("PATCHBOT_JUDGE_REPEAT", "0") or 0)
+    judge = Judge(key, os.environ.pop("PATCHBOT_JUDGE_OUT", ""), repeat)
     del key
     for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         os.environ.pop(name, None)
