@@ -5,8 +5,8 @@ module (for `buggy_stats`, the real fix and its test), times in the same run:
 
 - old: the base suite and the candidate suite, one fresh sandbox each (verification until
   issue 13: baseline + candidate);
-- new: the base suite with its failures run again, then `Proof.verify` (the candidate run,
-  the run without the fix and the base's tests on the fix, concurrently, with reruns).
+- new: the base suite (failures run again in-process), then `Proof.verify` (the candidate
+  run, the run without the fix and the base's tests on the fix, concurrently, with reruns).
 
 Prints a table with the median of each and their ratio (goal: new <= 1.3 x old), writes
 bench/results/verify.json.
@@ -32,9 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.sandbox.config import SandboxConfig  # noqa: E402
-from bot.sandbox.models import Outcome  # noqa: E402
 from bot.solve.checkout import Checkouts  # noqa: E402
-from bot.solve.proof import Proof, rerun  # noqa: E402
+from bot.solve.proof import Proof, collapse  # noqa: E402
 from bot.solve.solver import docker_sandbox  # noqa: E402
 from bot.solve.verify import VerifyConfig, run_suite  # noqa: E402
 
@@ -97,9 +96,7 @@ async def new_style(checkouts: Checkouts, patch: str, config: SandboxConfig) -> 
     verify = VerifyConfig()
     tree = checkouts.fresh(checkouts.root / "new-base")
     async with docker_sandbox(tree, config) as sandbox:
-        baseline = await sandbox.run_tests()
-        failing = [c.id for c in baseline.cases if c.outcome is not Outcome.PASSED]
-        flaky = await rerun(sandbox, baseline, failing, verify.reruns)
+        baseline, flaky = collapse(await sandbox.run_tests(reruns=verify.reruns))
     proof = Proof(checkouts, config, verify, docker_sandbox)
     verification, _ = await proof.verify("new-candidate", patch, baseline, flaky)
     return time.monotonic() - started, verification.reason

@@ -37,9 +37,9 @@ from bot.sandbox.judged import (
     read_records,
 )
 from bot.sandbox.launch import Launcher, environment
-from bot.sandbox.models import ExecResult, TestReport, exec_result
+from bot.sandbox.models import FAILING, ExecResult, TestReport, exec_result
 from bot.sandbox.protocol import WORKSPACE, OutputSink
-from bot.sandbox.testrun import TestPlan, parse_report, plan_tests
+from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
 from bot.setup.interpreter import choose_python, declared_pythons
 from bot.setup.model import SetupReport
@@ -115,22 +115,25 @@ class DockerSandbox:
         return result.stdout if result.exit_code == 0 else None
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None, repeat: int = 0
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
     ) -> TestReport:
         plan = plan_tests(self.workspace, configured=self.config.test_command, paths=paths)
-        if plan.runner == "pytest":
-            return await self._run_plan(plan, timeout, repeat)
-        report = await self._run_plan(plan, timeout, 0)
-        for _ in range(repeat):  # no judge to repeat tests in one process: whole runs again
-            again = await self._run_plan(plan, timeout, 0)
-            report.cases += again.cases
-            report.duration += again.duration
+        report = await self._run_plan(plan, timeout, reruns)
+        if plan.runner == "pytest" or not reruns:
+            return report
+        failing = [c.id for c in report.cases if c.outcome in FAILING and c.id != SYNTHETIC_ID]
+        if failing and plan.runner == "unittest":  # no judge to rerun them in one process
+            again = plan_tests(self.workspace, paths=failing)
+            for _ in range(reruns):
+                rerun = await self._run_plan(again, timeout, 0)
+                report.cases += [case for case in rerun.cases if case.id in failing]
+                report.duration += rerun.duration
         return report
 
-    async def _run_plan(self, plan: TestPlan, timeout: float | None, repeat: int) -> TestReport:
+    async def _run_plan(self, plan: TestPlan, timeout: float | None, reruns: int) -> TestReport:
         command, key = plan.command, new_key()
         if plan.runner == "pytest":  # the verdict comes from the judge's signed records
-            command = judged_command(command, key, repeat)
+            command = judged_command(command, key, reruns)
         if plan.junit_path:  # in the same command: one round trip to the exec server fewer
             command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
         started = time.monotonic()

@@ -37,10 +37,10 @@ def new_key() -> str:
     return secrets.token_hex(32)
 
 
-def judged_command(command: str, key: str, repeat: int = 0) -> str:
+def judged_command(command: str, key: str, reruns: int = 0) -> str:
     """`command` (a pytest plan's) run by the judge: the key reaches it on fd 3 only, through a
-    here-doc, and `exec` leaves no shell whose arguments hold it. Each test runs `repeat` more
-    times in the same process."""
+    here-doc, and `exec` leaves no shell whose arguments hold it. A failing test runs again
+    `reruns` times in the same process."""
     if _PYTEST not in command:
         raise ValueError(f"not a pytest command: {command}")
     runner = f"python {JUDGE_DIR}/patchbot_judge.py --continue-on-collection-errors"
@@ -48,7 +48,7 @@ def judged_command(command: str, key: str, repeat: int = 0) -> str:
     out = shlex.quote(RECORDS_PATH)
     return (
         f"rm -f {out}; exec env -u PYTEST_ADDOPTS -u PYTEST_PLUGINS PATCHBOT_JUDGE_OUT={out} "
-        f"PATCHBOT_JUDGE_REPEAT={int(repeat)} "
+        f"PATCHBOT_JUDGE_RERUNS={int(reruns)} "
         f"{body} 3<<'{_KEY_END}'\n{key}\n{_KEY_END}"
     )
 

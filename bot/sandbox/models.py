@@ -86,6 +86,10 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
+FAILING = (Outcome.FAILED, Outcome.ERROR)
+"""Outcomes that mean a test did not pass for a reason of its own (not skipped)."""
+
+
 class TestCase(BaseModel):
     """One test's result."""
 

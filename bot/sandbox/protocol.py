@@ -35,8 +35,8 @@ class Sandbox(Protocol):
         ...
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None, repeat: int = 0
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
     ) -> TestReport:
         """Run the repository's tests (all, or those under `paths`) and parse them per test;
-        with `repeat`, each runs that many more times and has one case per run."""
+        with `reruns`, each failing test runs again that many times, with one case per run."""
         ...

@@ -1,12 +1,14 @@
 """The runs that prove a candidate, each in a fresh sandbox with the base commit's test
 configuration, made concurrently and only where they can change the verdict:
 
-- the candidate (its configuration files left as the base has them), with the tests that
-  passed on the base and fail now run again (flaky or broken);
+- the candidate (its configuration files left as the base has them);
 - without the fix: the base source with the candidate's test changes, only its changed test
-  modules, with each failure run again (a test that only sometimes fails proves nothing);
+  modules (a test that only sometimes fails there proves nothing);
 - the base's tests on the fix: the base's test files with the candidate's source changes, only
   the tests that failed on the base. Without test changes the candidate run is this run.
+
+In each, a failing test runs again (`VerifyConfig.reruns`) in the same process: a test whose
+outcome changes is flaky, never fixed, broken or proven.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from pathlib import Path
 
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import Outcome, TestReport
-from bot.sandbox.protocol import Sandbox
 from bot.sandbox.testrun import SYNTHETIC_ID
 from bot.solve.checkout import Checkouts
 from bot.solve.integrity import findings
@@ -26,22 +27,17 @@ from bot.solve.verify import Runs, SandboxOpener, Verification, VerifyConfig, ju
 _FAILING = (Outcome.FAILED, Outcome.ERROR)
 
 
-async def rerun(
-    sandbox: Sandbox, report: TestReport, ids: list[str], times: int
-) -> dict[str, list[Outcome]]:
-    """Run `ids` again `times` times (in one run where the runner allows); those whose outcome
-    changed, with every outcome seen."""
-    seen = {case.id: [case.outcome] for case in report.cases if case.id in ids}
-    wanted = [test_id for test_id in ids if test_id in seen and test_id != SYNTHETIC_ID]
-    if wanted and times > 0:
-        again = await sandbox.run_tests(wanted, repeat=times - 1)
-        for case in again.cases:
-            if case.id in seen:
-                seen[case.id].append(case.outcome)
-        for test_id in wanted:  # a test that did not run again at all
-            if len(seen[test_id]) == 1:
-                seen[test_id].append(Outcome.ERROR)
-    return {test_id: outcomes for test_id, outcomes in seen.items() if len(set(outcomes)) > 1}
+def collapse(report: TestReport) -> tuple[TestReport, dict[str, list[Outcome]]]:
+    """A report run with reruns, as one case per test (its first run), and the tests whose
+    outcome changed between runs, with every outcome seen."""
+    seen: dict[str, list[Outcome]] = {}
+    first = []
+    for case in report.cases:
+        if case.id not in seen:
+            first.append(case)
+        seen.setdefault(case.id, []).append(case.outcome)
+    flaky = {test_id: outcomes for test_id, outcomes in seen.items() if len(set(outcomes)) > 1}
+    return report.model_copy(update={"cases": first}), flaky
 
 
 class Proof:
@@ -68,10 +64,9 @@ class Proof:
     ) -> tuple[Verification, Split]:
         """The verdict on `patch`; `flaky` are tests the base's own reruns found flaky."""
         split = await asyncio.to_thread(split_patch, patch, self.checkouts.read_base)
-        passed = [c.id for c in baseline.cases if c.outcome is Outcome.PASSED]
         failing = [c.id for c in baseline.cases if c.outcome in _FAILING and c.id != SYNTHETIC_ID]
         candidate, without_fix, on_fix = await asyncio.gather(
-            self._run(name, patch, {"exclude": split.config}, None, set(passed)),
+            self._run(name, patch, {"exclude": split.config}, None),
             self._without_fix(name, patch, split),
             self._base_tests(name, patch, split, baseline, failing),
         )
@@ -90,28 +85,18 @@ class Proof:
         return verification, split
 
     async def _run(
-        self,
-        name: str,
-        patch: str,
-        apply: dict[str, list[str]],
-        paths: list[str] | None,
-        rerun_only: set[str] | None,
+        self, name: str, patch: str, apply: dict[str, list[str]], paths: list[str] | None
     ) -> tuple[TestReport, dict[str, list[Outcome]]]:
         """One run on a checkout of `patch` (`apply`: include/exclude) of `paths` (those that
-        exist there) or of all tests; its failures are run again, only those in `rerun_only`
-        where given."""
+        exist there) or of all tests, each failure run again in the same process."""
         tree: Path = await asyncio.to_thread(self.checkouts.candidate, name, patch, **apply)
         if paths is not None:
             paths = [p for p in paths if "::" in p or (tree / p).is_file()]
             if not paths:
                 return TestReport(command="", exit_code=0, duration=0.0), {}
         async with self.open_sandbox(tree, self.sandbox) as sandbox:
-            report = await sandbox.run_tests(paths or ())
-            failures = [c.id for c in report.cases if c.outcome is not Outcome.PASSED]
-            if rerun_only is not None:
-                failures = [test_id for test_id in failures if test_id in rerun_only]
-            flaky = await rerun(sandbox, report, failures, self.config.reruns)
-        return report, flaky
+            report = await sandbox.run_tests(paths or (), reruns=self.config.reruns)
+        return collapse(report)
 
     async def _without_fix(
         self, name: str, patch: str, split: Split
@@ -119,7 +104,7 @@ class Proof:
         if not split.modules:
             return None
         apply = {"include": split.tests}
-        return await self._run(f"{name}-without-fix", patch, apply, split.modules, None)
+        return await self._run(f"{name}-without-fix", patch, apply, split.modules)
 
     async def _base_tests(
         self, name: str, patch: str, split: Split, baseline: TestReport, failing: list[str]
@@ -129,5 +114,5 @@ class Proof:
         if not failing or not split.sources:
             return baseline  # nothing to fix, or no source change that could fix it
         apply = {"exclude": [*split.tests, *split.config]}
-        report, _ = await self._run(f"{name}-base-tests", patch, apply, failing, set())
-        return report
+        report, flaky = await self._run(f"{name}-base-tests", patch, apply, failing)
+        return report.model_copy(update={"cases": [c for c in report.cases if c.id not in flaky]})

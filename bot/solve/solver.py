@@ -30,7 +30,7 @@ from bot.setup.gate import baseline_problem
 from bot.setup.model import SetupReport
 from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts
-from bot.solve.proof import Proof, rerun
+from bot.solve.proof import Proof, collapse
 from bot.solve.verify import (
     Runs,
     SandboxOpener,
@@ -195,7 +195,7 @@ class _Run:
         self.open_sandbox = open_sandbox
         self.model = model or LitellmModel(request.model)
         self.flaky: dict[str, list[Outcome]] = {}
-        """Tests of the base whose outcome changed when its failures were run again."""
+        """Tests of the base whose outcome changed when its failures ran again."""
         self.result = SolveResult(
             stop_reason=StopReason.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
         )
@@ -217,10 +217,9 @@ class _Run:
                 self.checkouts.fresh, self.checkouts.root / "baseline", self.request.baseline_commit
             )
             async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
-                baseline = await sandbox.run_tests()
+                runs = await sandbox.run_tests(reruns=self.request.verify.reruns)
+                baseline, self.flaky = collapse(runs)
                 result.setup = sandbox.setup_report
-                failing = [c.id for c in baseline.cases if c.outcome is not Outcome.PASSED]
-                self.flaky = await rerun(sandbox, baseline, failing, self.request.verify.reruns)
             await warming
         except SetupFailed as error:
             if error.report is not None:

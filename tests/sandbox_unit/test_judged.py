@@ -47,8 +47,8 @@ def test_forged_reordered_cut_or_extended_records_are_refused() -> None:
     assert "no record" in read_records(None, KEY).problem
 
 
-def run_judge(tmp_path: Path, repeat: int = 0) -> str:
-    command = judged_command("python -m pytest -q -p no:cacheprovider", KEY, repeat)
+def run_judge(tmp_path: Path, reruns: int = 0) -> str:
+    command = judged_command("python -m pytest -q -p no:cacheprovider", KEY, reruns)
     assert KEY not in command.split("3<<")[0]
     out = tmp_path / "records.jsonl"
     script = command.replace("/opt/patchbot-judge", str(JUDGE_SOURCE))
@@ -59,7 +59,7 @@ def run_judge(tmp_path: Path, repeat: int = 0) -> str:
     return out.read_text()
 
 
-def test_repeated_tests_run_again_in_the_same_process_with_fresh_fixtures(tmp_path: Path) -> None:
+def test_failures_run_again_in_the_same_process_with_fresh_fixtures(tmp_path: Path) -> None:
     (tmp_path / "test_x.py").write_text(
         "import itertools\n"
         "import pytest\n"
@@ -69,10 +69,17 @@ def test_repeated_tests_run_again_in_the_same_process_with_fresh_fixtures(tmp_pa
         "    return []\n"
         "def test_flaky(fresh):\n"
         "    fresh.append(1)\n"
-        "    assert fresh == [1] and next(calls) % 2 == 0\n"
+        "    assert fresh == [1] and next(calls) % 2 == 1\n"
+        "def test_fine():\n"
+        "    pass\n"
     )
-    records = read_records(run_judge(tmp_path, repeat=2), KEY)
-    assert [c.outcome for c in records.cases] == [Outcome.PASSED, Outcome.FAILED, Outcome.PASSED]
+    records = read_records(run_judge(tmp_path, reruns=2), KEY)
+    assert [(c.id, c.outcome) for c in records.cases] == [
+        ("test_x.py::test_flaky", Outcome.FAILED),
+        ("test_x.py::test_flaky", Outcome.PASSED),
+        ("test_x.py::test_flaky", Outcome.FAILED),
+        ("test_x.py::test_fine", Outcome.PASSED),
+    ]
 
 
 def test_the_key_reaches_the_judge_on_fd_3_only(tmp_path: Path) -> None:

@@ -69,9 +69,10 @@ class _Writer:
 
 
 class Judge:
-    def __init__(self, key: bytes, path: str, repeat: int = 0) -> None:
+    def __init__(self, key: bytes, path: str, reruns: int = 0) -> None:
         self._writer = _Writer(key, path)
-        self._repeat = repeat
+        self._reruns = reruns
+        self._last: dict[str, str] = {}
         self._phases: dict[str, list[tuple[str, str, str]]] = {}
         self._started: dict[str, float] = {}
         self._known: set[tuple[str, str, int]] | None = None
@@ -106,19 +107,26 @@ class Judge:
     def pytest_sessionstart(self, session: Any) -> None:
         self._known = self._impls(session.config)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
-        """Each test `repeat` more times in this process: reruns without a new start-up."""
-        if self._repeat <= 0:
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        """A failing test runs again right after itself, `reruns` times, with fresh fixtures
+        and no new start-up; each run is a record of its own."""
+        yield
+        if self._reruns <= 0 or getattr(item, "_patchbot_again", False):
             return
-        repeated = []
-        for item in items:
-            repeated.append(item)
-            for _ in range(self._repeat if hasattr(item, "_initrequest") else 0):
-                again = copy.copy(item)
-                again._initrequest()  # fresh fixture values, as a newly collected test has
-                repeated.append(again)
-        items[:] = repeated
+        if self._last.get(item.nodeid) not in ("failed", "error"):
+            return
+        if not hasattr(item, "_initrequest"):
+            return
+        items = item.session.items
+        at = next((i for i, other in enumerate(items) if other is item), None)
+        if at is None:
+            return
+        for offset in range(1, self._reruns + 1):
+            again = copy.copy(item)
+            again._initrequest()  # fresh fixture values, as a newly collected test has
+            again._patchbot_again = True
+            items.insert(at + offset, again)
 
     # Outcomes, from the final reports of trusted hooks.
 
@@ -157,6 +165,7 @@ class Judge:
         message = next((m for _, s, m in phases if s == outcome), "")
         duration = time.monotonic() - self._started.pop(nodeid, time.monotonic())
         self._count += 1
+        self._last[nodeid] = outcome
         self._writer.write(
             {"id": nodeid, "outcome": outcome, "message": message, "duration": duration}
         )
@@ -183,8 +192,8 @@ class Judge:
 
 def main(args: list[str]) -> Any:
     key = _read_key()
-    repeat = int(os.environ.pop("PATCHBOT_JUDGE_REPEAT", "0") or 0)
-    judge = Judge(key, os.environ.pop("PATCHBOT_JUDGE_OUT", ""), repeat)
+    reruns = int(os.environ.pop("PATCHBOT_JUDGE_RERUNS", "0") or 0)
+    judge = Judge(key, os.environ.pop("PATCHBOT_JUDGE_OUT", ""), reruns)
     del key
     for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         os.environ.pop(name, None)
