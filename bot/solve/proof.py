@@ -62,7 +62,8 @@ class Proof:
         baseline: TestReport,
         flaky: dict[str, list[Outcome]] | None = None,
     ) -> tuple[Verification, Split]:
-        """The verdict on `patch`; `flaky` are tests the base's own reruns found flaky."""
+        """The verdict on `patch`; `flaky` are tests known to be flaky (the base's reruns, the
+        repository's memory). The verdict's `flaky` holds those this verification saw."""
         split = await asyncio.to_thread(split_patch, patch, self.checkouts.read_base)
         failing = [c.id for c in baseline.cases if c.outcome in _FAILING and c.id != SYNTHETIC_ID]
         candidate, without_fix, on_fix = await asyncio.gather(
@@ -70,15 +71,17 @@ class Proof:
             self._without_fix(name, patch, split),
             self._base_tests(name, patch, split, baseline, failing),
         )
+        seen = {**candidate[1], **(without_fix[1] if without_fix else {}), **on_fix[1]}
         runs = Runs(
             baseline=baseline,
             candidate=candidate[0],
             tests_only=without_fix[0] if without_fix else None,
-            source_only=on_fix,
+            source_only=on_fix[0],
             test_files=split.tests,
-            flaky={**(flaky or {}), **candidate[1], **(without_fix[1] if without_fix else {})},
+            flaky={**(flaky or {}), **seen},
         )
         verification = judge(runs, self.config)
+        verification.flaky = seen
         verification.findings = await asyncio.to_thread(
             findings, patch, split, verification, self.checkouts.read_base
         )
@@ -108,11 +111,10 @@ class Proof:
 
     async def _base_tests(
         self, name: str, patch: str, split: Split, baseline: TestReport, failing: list[str]
-    ) -> TestReport | None:
+    ) -> tuple[TestReport | None, dict[str, list[Outcome]]]:
         if not split.tests:
-            return None  # the candidate run already judges the fix with the base's tests
+            return None, {}  # the candidate run already judges the fix with the base's tests
         if not failing or not split.sources:
-            return baseline  # nothing to fix, or no source change that could fix it
+            return baseline, {}  # nothing to fix, or no source change that could fix it
         apply = {"exclude": [*split.tests, *split.config]}
-        report, flaky = await self._run(f"{name}-base-tests", patch, apply, failing)
-        return report.model_copy(update={"cases": [c for c in report.cases if c.id not in flaky]})
+        return await self._run(f"{name}-base-tests", patch, apply, failing)

@@ -65,6 +65,9 @@ class SolveRequest(BaseModel):
     tools: ToolConfig = Field(default_factory=ToolConfig)
     work_dir: Path | None = None
     """Folder for the run's checkouts (default: the system's temporary folder)."""
+    known_flaky: dict[str, list[str]] = Field(default_factory=dict)
+    """Tests earlier runs saw flaky in this repository (id -> outcomes of their reruns): never
+    counted as fixed, broken or proven."""
 
 
 class Attempt(BaseModel):
@@ -98,6 +101,8 @@ class SolveResult(BaseModel):
     stats: AgentStats = Field(default_factory=AgentStats)
     duration: float = 0.0
     """Seconds for the whole run."""
+    flaky: dict[str, list[Outcome]] = Field(default_factory=dict)
+    """Tests this run saw flaky (their outcome changed between reruns), each outcome seen."""
 
     @property
     def verified(self) -> bool:
@@ -194,8 +199,10 @@ class _Run:
         self.progress = progress
         self.open_sandbox = open_sandbox
         self.model = model or LitellmModel(request.model)
-        self.flaky: dict[str, list[Outcome]] = {}
-        """Tests of the base whose outcome changed when its failures ran again."""
+        self.known_flaky = {
+            test_id: [Outcome(o) for o in outcomes if o in set(Outcome)]
+            for test_id, outcomes in request.known_flaky.items()
+        }
         self.result = SolveResult(
             stop_reason=StopReason.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
         )
@@ -218,7 +225,7 @@ class _Run:
             )
             async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
                 runs = await sandbox.run_tests(reruns=self.request.verify.reruns)
-                baseline, self.flaky = collapse(runs)
+                baseline, result.flaky = collapse(runs)
                 result.setup = sandbox.setup_report
             await warming
         except SetupFailed as error:
@@ -312,7 +319,9 @@ class _Run:
         self.say(step, f"verify: attempt {number}, running the tests on fresh checkouts")
         proof = Proof(self.checkouts, self.request.sandbox, self.request.verify, self.open_sandbox)
         try:
-            verification, _ = await proof.verify(f"candidate-{number}", patch, baseline, self.flaky)
+            known = {**self.known_flaky, **self.result.flaky}
+            verification, _ = await proof.verify(f"candidate-{number}", patch, baseline, known)
+            self.result.flaky.update(verification.flaky)
         except SetupFailed as error:
             reason = f"rejected: the patched repository could not be set up: {error}"
             return Attempt(

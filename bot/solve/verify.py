@@ -97,6 +97,8 @@ class Verification(BaseModel):
     """The runs the verdict read, one line each."""
     findings: list[Finding] = Field(default_factory=list)
     """The integrity gate's findings on the patch (see `bot.solve.integrity`)."""
+    flaky: dict[str, list[Outcome]] = Field(default_factory=dict)
+    """Tests whose outcome changed between reruns in this verification, each outcome seen."""
 
     @property
     def held(self) -> list[Finding]:
