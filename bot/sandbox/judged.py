@@ -27,6 +27,8 @@ class JudgeRecords(BaseModel):
     """What the judge's signed records say about one run."""
 
     cases: list[TestCase] = Field(default_factory=list)
+    """Every test's signed record; with a `problem`, those signed before the run was cut
+    short (kept for a run that timed out), or none."""
     problem: str = ""
     """Why the records cannot be trusted (forged, cut short, missing), or ""."""
     tampered: list[str] = Field(default_factory=list)
@@ -86,8 +88,7 @@ def read_records(text: str | None, key: str) -> JudgeRecords:
         except (KeyError, ValueError, ValidationError):
             return JudgeRecords(problem=f"record {seq + 1} of the judge's report is malformed")
     if ended is None:
-        return JudgeRecords(
-            problem="the judge's report has no closing record: pytest was cut short"
-        )
+        problem = "the judge's report has no closing record: pytest was cut short"
+        return JudgeRecords(cases=cases, problem=problem)
     tampered = [str(item) for item in ended.get("tampered") or []]  # type: ignore[attr-defined]
     return JudgeRecords(cases=cases, tampered=tampered)

@@ -151,7 +151,9 @@ def parse_report(
     output = "\n".join(part for part in (result.stdout, result.stderr) if part)
     cases: list[TestCase] = []
     tampered: list[str] = []
-    if judged is not None:
+    if judged is not None and result.timed_out:  # cut short by the timeout, not forged
+        cases = judged.cases
+    elif judged is not None:
         tampered = [judged.problem] if judged.problem else judged.tampered
         cases = [] if judged.problem else judged.cases
     elif junit_xml:

@@ -40,7 +40,8 @@ def test_forged_reordered_cut_or_extended_records_are_refused() -> None:
     assert "forged" in read_records(signed([PASSED, END], key="x" * 64), KEY).problem
     lines = signed([PASSED, PASSED, END]).splitlines()
     assert "forged" in read_records("\n".join([lines[1], lines[0], lines[2]]), KEY).problem
-    assert "no closing record" in read_records(signed([PASSED]), KEY).problem
+    cut = read_records(signed([PASSED]), KEY)
+    assert "no closing record" in cut.problem and len(cut.cases) == 1  # kept for a timeout
     extended = signed([PASSED, END]) + signed([PASSED, PASSED, PASSED]).splitlines()[2]
     assert "after the judge's last one" in read_records(extended, KEY).problem
     assert "not its own" in read_records("forged\n", KEY).problem
@@ -95,3 +96,17 @@ def test_the_key_reaches_the_judge_on_fd_3_only(tmp_path: Path) -> None:
     records = read_records(run_judge(tmp_path), KEY)
     assert [(c.id, c.outcome) for c in records.cases] == [("test_x.py::test_ok", Outcome.PASSED)]
     assert records.tampered == ["pytest_runtest_logreport registered at run time by late"]
+
+
+def test_a_cut_run_reads_as_an_error_unless_the_timeout_cut_it() -> None:
+    from bot.sandbox.models import ExecResult
+    from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, parse_report
+
+    plan = TestPlan(runner="pytest", command="python -m pytest", junit_path=None)
+    cut = read_records(signed([PASSED]), KEY)
+    exited = parse_report(plan, ExecResult(exit_code=0), None, duration=1.0, judged=cut)
+    assert [(c.id, c.outcome) for c in exited.cases] == [(SYNTHETIC_ID, Outcome.ERROR)]
+    assert "no closing record" in exited.tampered[0]
+    timed_out = ExecResult(exit_code=124, timed_out=True)
+    killed = parse_report(plan, timed_out, None, duration=1.0, judged=cut)
+    assert killed.tampered == [] and killed.cases[0].id == "t.py::a"
