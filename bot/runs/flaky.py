@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-import asyncpg
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # the drivers load with their store, never with the migrations' SQL
+    import aiosqlite
+    import asyncpg
 
 _FIELDS = "repository, test_id, commit_sha, outcomes, seen_at"
 _UPDATE = (
