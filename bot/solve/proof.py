@@ -112,9 +112,10 @@ class Proof:
     async def _base_tests(
         self, name: str, patch: str, split: Split, baseline: TestReport, failing: list[str]
     ) -> tuple[TestReport | None, dict[str, list[Outcome]]]:
-        if not split.tests:
-            return None, {}  # the candidate run already judges the fix with the base's tests
-        if not failing or not split.sources:
-            return baseline, {}  # nothing to fix, or no source change that could fix it
+        if not split.tests or not failing:
+            return None, {}  # the candidate run judges the fix with the base's tests, or
+            # nothing failed on the base for it to fix
+        if not split.sources:
+            return baseline, {}  # no source change: the base's tests on it are the baseline
         apply = {"exclude": [*split.tests, *split.config]}
         return await self._run(f"{name}-base-tests", patch, apply, failing)
