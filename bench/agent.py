@@ -69,9 +69,9 @@ class TimedSandbox(Sandbox):
         return result
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
     ) -> TestReport:
-        report = await self.inner.run_tests(paths, timeout=timeout)
+        report = await self.inner.run_tests(paths, timeout=timeout, reruns=reruns)
         self.work += report.duration
         return report
 

@@ -13,6 +13,7 @@ from bot.policy.model import Autonomy, Policy, autonomy_rank
 from bot.policy.secrets_scan import scan_files
 from bot.sandbox.config import SandboxConfig
 from bot.settings import permission_at_least
+from bot.solve.verify import Verification
 
 SHOWN_PATHS = 5
 """Paths named in one reason; the rest are counted."""
@@ -258,6 +259,19 @@ def sandbox_gate(policy: Policy, used: SandboxConfig | None) -> Decision:
     )
 
 
+def integrity_gate(policy: Policy, verification: Verification | None) -> Decision:
+    """Did verification find what a green suite does not excuse? Held findings wait for a human."""
+    held = verification.held if verification is not None else []
+    if held and policy.verification.hold_integrity:
+        listed = "; ".join(finding.text() for finding in held[:SHOWN_PATHS])
+        more = len(held) - SHOWN_PATHS
+        reason = listed + (f" and {more} more" if more > 0 else "")
+        return Decision(gate="integrity", verdict="needs_approval", reason=reason)
+    if held:
+        return Decision(gate="integrity", verdict="allow", reason="findings shown, not held")
+    return Decision(gate="integrity", verdict="allow", reason="no integrity finding")
+
+
 def evaluate_start(policy: Policy, request: TriggerRequest, usage: Usage) -> GateReport:
     """Before a run starts: may this person trigger it, and is there budget left today?"""
     return GateReport(
@@ -272,9 +286,10 @@ def evaluate_final(
     usage: Usage,
     sandbox: SandboxConfig | None,
     existing: Existing | None = None,
+    verification: Verification | None = None,
 ) -> GateReport:
     """On the final patch (`git diff --binary` text), before anything is pushed; `existing`
-    gives a changed file's content before the patch."""
+    gives a changed file's content before the patch; `verification` its verdict."""
     files = parse_diff(patch)
     level, _ = autonomy_for(policy, files)
     return GateReport(
@@ -286,6 +301,7 @@ def evaluate_final(
             secrets_gate(policy, files),
             env_network_gate(policy, files, existing or (lambda path: "")),
             sandbox_gate(policy, sandbox),
+            integrity_gate(policy, verification),
         ],
         autonomy=level,
         files=files,

@@ -32,8 +32,8 @@ def agent_limits(policy: Policy, usage: Usage | None = None) -> AgentLimits:
 
 
 def verify_config(policy: Policy) -> VerifyConfig:
-    """Verification with the policy's attempts per run."""
-    return VerifyConfig(max_attempts=policy.budgets.attempts)
+    """Verification with the policy's attempts per run and reruns of deciding failures."""
+    return VerifyConfig(max_attempts=policy.budgets.attempts, reruns=policy.verification.reruns)
 
 
 def sandbox_config(policy: Policy) -> SandboxConfig:

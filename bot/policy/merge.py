@@ -171,6 +171,8 @@ RULES: dict[str, Rule] = {
     "revisions.max_revisions": _LOWER,
     "revisions.ci_repair": _OFF,
     "revisions.max_ci_repairs": _LOWER,
+    "verification.hold_integrity": _ON,
+    "verification.reruns": _LOWER,
     "draft": _ON,
     "test_command": _ANY,  # runs inside the sandbox only, under the sandbox's limits
     "setup_command": _ANY,

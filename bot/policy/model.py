@@ -223,6 +223,16 @@ class RevisionPolicy(_Section):
     """Repair runs per pull request; past it, Patchbot escalates instead."""
 
 
+class VerificationPolicy(_Section):
+    """How a candidate is proven, and what about it waits for a human."""
+
+    hold_integrity: bool = True
+    """Hold for approval a verified patch with integrity findings: changed test configuration,
+    removed or skipped tests, bent assertions, code that reaches into the test runner."""
+    reruns: int = Field(default=2, ge=0)
+    """Times a failure that decides the verdict is run again; a changing outcome is flaky."""
+
+
 class Policy(_Section):
     """Everything that decides what a run may do. Every default is a sensible server default."""
 
@@ -244,6 +254,8 @@ class Policy(_Section):
     """Limits of the sandbox."""
     revisions: RevisionPolicy = Field(default_factory=RevisionPolicy)
     """What Patchbot does when its pull request gets feedback or a failing check."""
+    verification: VerificationPolicy = Field(default_factory=VerificationPolicy)
+    """Proof by failing first, and the integrity gate."""
     draft: bool = False
     """Open pull requests as drafts, whatever `autonomy` allows."""
     test_command: str | None = None

@@ -114,7 +114,9 @@ class RunSteps:
             }
         )
         existing = content_in(checkout)
-        gates = evaluate_final(policy, result.patch, usage, result.sandbox, existing)
+        gates = evaluate_final(
+            policy, result.patch, usage, result.sandbox, existing, result.verification
+        )
         self.context.trace.event("policy_gates", **gates.trace_fields())
         return gates
 
@@ -151,7 +153,12 @@ class RunSteps:
             text = texts.status_text(self.run.id, self.done, current, note[:200], self.subject)
             self.status.progress(text)
 
+        store = self.context.store
+        known = await store.known_flaky(self.run.repository)
+        request.known_flaky = {test.test_id: test.outcomes for test in known}
         result = await solve(request, trace=self.context.trace, progress=progress)
+        if result.flaky:
+            await store.remember_flaky(self.run.repository, result.base_commit, result.flaky)
         await self.status.close()
         self.step("solved", result.detail)
         return result

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from bot.agent.loop import AgentStats
 from bot.agent.stops import StopReason
-from bot.github.markdown import code, fenced, plain, quote
+from bot.github.markdown import fenced, plain, quote
 from bot.github.markers import CHECK_NAME, status_marker
 from bot.policy.decisions import GateReport
 from bot.runs.held import HeldPatch
 from bot.runs.models import Run
 from bot.setup.texts import setup_markdown
 from bot.solve.solver import SolveResult
-from bot.solve.verify import Change, Verification
+from bot.solve.verdict_text import verdict_markdown
+from bot.solve.verify import Verification
 
 TESTS_START = "<!-- patchbot:tests -->"
 TESTS_END = "<!-- /patchbot:tests -->"
@@ -60,21 +61,7 @@ def check_title(verification: Verification) -> str:
 
 
 def test_table(verification: Verification) -> str:
-    rows = [
-        "| tests | count | which |",
-        "| --- | --- | --- |",
-    ]
-    for change in (Change.FIXED, Change.NEW_PASSING, Change.BROKEN, Change.STILL_FAILING):
-        ids = verification.ids(change)
-        if ids:
-            shown = ", ".join(code(test_id) for test_id in ids[:8])
-            more = f" and {len(ids) - 8} more" if len(ids) > 8 else ""
-            rows.append(f"| {change.value.replace('_', ' ')} | {len(ids)} | {shown}{more} |")
-    rows.append(f"| still passing | {verification.count(Change.STILL_PASSING)} | |")
-    return (
-        f"**Before:** {plain(verification.baseline_summary)} → "
-        f"**after:** {plain(verification.candidate_summary)}\n\n" + "\n".join(rows)
-    )
+    return verdict_markdown(verification)
 
 
 def _policy_section(gates: GateReport, notes: list[str]) -> list[str]:

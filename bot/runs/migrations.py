@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from bot.runs import flaky
+
 
 class Migration(NamedTuple):
     version: int
@@ -195,6 +197,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "triggers acted on, and replies made, whatever the delivery id",
         sqlite=_TRIGGERS,
         postgresql=_TRIGGERS,
+    ),
+    Migration(
+        8,
+        "flaky tests remembered per repository, with the commit",
+        sqlite=flaky.MIGRATION,
+        postgresql=flaky.MIGRATION,
     ),
 )
 

@@ -8,12 +8,12 @@ Times are Unix seconds from the caller's clock, as in the SQLite store; keep mac
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
-from bot.runs import migrations, postgres_feedback
+from bot.runs import flaky, migrations, postgres_feedback
 from bot.runs.models import (
     ActiveRunExists,
     Decision,
@@ -475,6 +475,14 @@ class PostgresRunStore:
         return [run_from_row(row) for row in rows]
 
     # Feedback
+
+    async def remember_flaky(
+        self, repository: str, commit: str, tests: Mapping[str, Sequence[str]]
+    ) -> None:
+        await flaky.remember_postgres(self._pool, repository, commit, tests)
+
+    async def known_flaky(self, repository: str) -> list[flaky.FlakyTest]:
+        return await flaky.known_postgres(self._pool, repository)
 
     async def add_feedback(self, item: NewFeedback) -> bool:
         return await postgres_feedback.add(self._pool, item)

@@ -8,13 +8,13 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.runs import migrations, sqlite_feedback
+from bot.runs import flaky, migrations, sqlite_feedback
 from bot.runs.models import (
     ActiveRunExists,
     Decision,
@@ -469,6 +469,16 @@ class SQLiteRunStore:
             (repository, pull_request),
         )
         return [run_from_row(row) for row in rows]
+
+    # Flaky tests
+
+    async def remember_flaky(
+        self, repository: str, commit: str, tests: Mapping[str, Sequence[str]]
+    ) -> None:
+        await self._transaction(lambda db: flaky.remember_sqlite(db, repository, commit, tests))
+
+    async def known_flaky(self, repository: str) -> list[flaky.FlakyTest]:
+        return await flaky.known_sqlite(self._db, repository)
 
     # Feedback
 

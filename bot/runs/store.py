@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from bot.errors import ConfigError
+from bot.runs.flaky import FlakyTest
 from bot.runs.models import (
     Decision,
     Delivery,
@@ -200,6 +201,14 @@ class RunStore(Protocol):
         """The revision runs of a pull request, oldest first."""
 
     # Feedback on Patchbot's pull requests
+    async def remember_flaky(
+        self, repository: str, commit: str, tests: Mapping[str, Sequence[str]]
+    ) -> None:
+        """Keep each test (id -> every outcome its reruns had) as flaky at `commit`."""
+
+    async def known_flaky(self, repository: str) -> list[FlakyTest]:
+        """The repository's tests seen flaky, by test id."""
+
     async def add_feedback(self, item: NewFeedback) -> bool:
         """Keep one piece of feedback on a pull request; False when it was kept before (same
         repository, pull request, kind and source_id: a redelivery, or the same comment seen

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shlex
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -28,10 +29,18 @@ from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.environments import SetupInfo, prepare_environment
 from bot.sandbox.images import PYTHON_LABEL, built_images, find_image
+from bot.sandbox.judged import (
+    JUDGE_DIR,
+    JUDGE_SOURCE,
+    RECORDS_PATH,
+    judged_command,
+    new_key,
+    read_records,
+)
 from bot.sandbox.launch import Launcher, environment
-from bot.sandbox.models import ExecResult, TestReport, exec_result
+from bot.sandbox.models import FAILING, ExecResult, TestReport, exec_result
 from bot.sandbox.protocol import WORKSPACE, OutputSink
-from bot.sandbox.testrun import parse_report, plan_tests
+from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
 from bot.setup.interpreter import choose_python, declared_pythons
 from bot.setup.model import SetupReport
@@ -107,10 +116,25 @@ class DockerSandbox:
         return result.stdout if result.exit_code == 0 else None
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
     ) -> TestReport:
         plan = plan_tests(self.workspace, configured=self.config.test_command, paths=paths)
-        command = plan.command
+        report = await self._run_plan(plan, timeout, reruns)
+        if plan.runner == "pytest" or not reruns:
+            return report
+        failing = [c.id for c in report.cases if c.outcome in FAILING and c.id != SYNTHETIC_ID]
+        if failing and plan.runner == "unittest":  # no judge to rerun them in one process
+            again = plan_tests(self.workspace, paths=failing)
+            for _ in range(reruns):
+                rerun = await self._run_plan(again, timeout, 0)
+                report.cases += [case for case in rerun.cases if case.id in failing]
+                report.duration += rerun.duration
+        return report
+
+    async def _run_plan(self, plan: TestPlan, timeout: float | None, reruns: int) -> TestReport:
+        command, key = plan.command, new_key()
+        if plan.runner == "pytest":  # the verdict comes from the judge's signed records
+            command = judged_command(command, key, reruns)
         if plan.junit_path:  # in the same command: one round trip to the exec server fewer
             command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
         started = time.monotonic()
@@ -119,6 +143,9 @@ class DockerSandbox:
         limit = timeout or self.config.test_timeout
         result = await self._exec(command, limit, WORKSPACE, None, _READ_CAP)
         duration = time.monotonic() - started
+        if plan.runner == "pytest":
+            judged = read_records(await self.read_file(RECORDS_PATH), key)
+            return parse_report(plan, result, None, duration=duration, judged=judged)
         junit = await self.read_file(plan.junit_path) if plan.junit_path else None
         return parse_report(plan, result, junit, duration=duration)
 
@@ -144,6 +171,25 @@ def _prepare(
     return workspace, launcher, user, planned
 
 
+UNLIMITED = 2**31
+"""What a limit the engine does not enforce counts as."""
+
+
+def as_started(config: SandboxConfig, container: Container) -> SandboxConfig:
+    """`config` with the limits the Docker Engine reports for the started container, so that
+    the policy's sandbox gate judges what the run got, not what was asked for."""
+    container.reload()
+    host = container.attrs.get("HostConfig") or {}
+    memory, pids, cpus = (int(host.get(key) or 0) for key in ("Memory", "PidsLimit", "NanoCpus"))
+    return config.model_copy(  # no limit at all reads as more than any policy allows
+        update={
+            "memory_mb": memory // (1024 * 1024) if memory > 0 else UNLIMITED,
+            "pids_limit": pids if pids > 0 else UNLIMITED,
+            "cpus": cpus / 1e9 if cpus > 0 else float(os.cpu_count() or UNLIMITED),
+        }
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_sandbox(
     workspace: Path,
@@ -163,7 +209,10 @@ async def open_sandbox(
     setup = await prepare_environment(
         launcher, workspace, planned, test_plan, user, progress or SETUP_PROGRESS.get()
     )
-    mounts = [Mount(WORKSPACE, str(workspace), type="bind")]
+    mounts = [
+        Mount(WORKSPACE, str(workspace), type="bind"),
+        Mount(JUDGE_DIR, str(JUDGE_SOURCE), type="bind", read_only=True),
+    ]
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))
     container, channel = await launcher.start(
@@ -179,7 +228,8 @@ async def open_sandbox(
             cap=4096,
         )
         log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
-        yield DockerSandbox(workspace, launcher.config, container, channel, setup)
+        got = await asyncio.to_thread(as_started, launcher.config, container)
+        yield DockerSandbox(workspace, got, container, channel, setup)
     finally:
         await launcher.remove(container)  # first: it survives a second cancellation
         await channel.close()

@@ -86,6 +86,10 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
+FAILING = (Outcome.FAILED, Outcome.ERROR)
+"""Outcomes that mean a test did not pass for a reason of its own (not skipped)."""
+
+
 class TestCase(BaseModel):
     """One test's result."""
 
@@ -115,6 +119,9 @@ class TestReport(BaseModel):
     cases: list[TestCase] = Field(default_factory=list)
     output_tail: str = ""
     """The last lines of the runner's output, for a human or a model to read."""
+    tampered: list[str] = Field(default_factory=list)
+    """Why the judge's records of this run cannot be trusted (forged, cut short, hooks
+    registered while the tests ran); empty when judged cleanly or run without the judge."""
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for case in self.cases if case.outcome is outcome)

@@ -42,7 +42,8 @@ class Sandbox(Protocol):
         ...
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
     ) -> TestReport:
-        """Run the repository's tests (all, or those under `paths`) and parse them per test."""
+        """Run the repository's tests (all, or those under `paths`) and parse them per test;
+        with `reruns`, each failing test runs again that many times, with one case per run."""
         ...

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from bot.errors import ConfigError
+from bot.sandbox.judged import JudgeRecords
 from bot.sandbox.models import ExecResult, Outcome, TestCase, TestReport
 from bot.sandbox.repo_files import is_dir, iter_repo_files
 from bot.sandbox.report_parsing import parse_junit, parse_pytest_text, parse_unittest_text
@@ -132,9 +133,16 @@ def _needs_start_dir(workspace: Path) -> bool:
 
 
 def parse_report(
-    plan: TestPlan, result: ExecResult, junit_xml: str | None, *, duration: float
+    plan: TestPlan,
+    result: ExecResult,
+    junit_xml: str | None,
+    *,
+    duration: float,
+    judged: JudgeRecords | None = None,
 ) -> TestReport:
-    """Per-test results from the JUnit XML where there is some, else from the runner's output.
+    """Per-test results from the judge's signed records where the judge ran (`judged`), else
+    from the JUnit XML where there is some, else from the runner's output. Records the judge
+    cannot vouch for give no cases: the run reads as one error, with the reason in `tampered`.
 
     A run that failed or timed out without naming a failing test gets one made-up error case
     with the id `<test command>`, so it can never read as green; pytest's exit code 5 (no
@@ -142,17 +150,25 @@ def parse_report(
     """
     output = "\n".join(part for part in (result.stdout, result.stderr) if part)
     cases: list[TestCase] = []
-    if junit_xml:
+    tampered: list[str] = []
+    if judged is not None and result.timed_out:  # cut short by the timeout, not forged
+        cases = judged.cases
+    elif judged is not None:
+        tampered = [judged.problem] if judged.problem else judged.tampered
+        cases = [] if judged.problem else judged.cases
+    elif junit_xml:
         cases = parse_junit(junit_xml, known_ids=parse_pytest_text(output))
-    if not cases and plan.runner in ("pytest", "command"):
+    if judged is None and not cases and plan.runner in ("pytest", "command"):
         cases = parse_pytest_text(output)
     if not cases and plan.runner in ("unittest", "command"):
         cases = parse_unittest_text(output)
     no_tests = result.exit_code == 5 and (
         plan.runner == "pytest" or "no tests ran" in output.lower()
     )
-    broken = result.timed_out or (result.exit_code != 0 and not no_tests)
-    if broken and not any(c.outcome in (Outcome.FAILED, Outcome.ERROR) for c in cases):
+    broken = result.timed_out or (result.exit_code != 0 and not no_tests) or bool(tampered)
+    if tampered and not result.timed_out:
+        cases.append(TestCase(id=SYNTHETIC_ID, outcome=Outcome.ERROR, message=tampered[0][:500]))
+    elif broken and not any(c.outcome in (Outcome.FAILED, Outcome.ERROR) for c in cases):
         if result.timed_out:
             message = f"the test command timed out after {duration:.0f} s and was killed"
         else:
@@ -170,6 +186,7 @@ def parse_report(
         limits=result.limits,
         cases=cases,
         output_tail=output_tail(output),
+        tampered=tampered,
     )
 
 

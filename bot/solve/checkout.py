@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.errors import ConfigError, PatchbotError
@@ -86,10 +87,34 @@ class Checkouts:
         git(*tree, "add", "--all", ".", env=env)
         return git(*tree, "diff", "--cached", "--binary", self.base, env=env)
 
-    def candidate(self, name: str, patch: str) -> Path:
-        """A fresh checkout with `patch` applied, for verification."""
+    def candidate(
+        self,
+        name: str,
+        patch: str,
+        *,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Path:
+        """A fresh checkout with `patch` applied, for verification: only the files in
+        `include` where given, never those in `exclude` (which keep the base's content)."""
         path = self.fresh(self.root / name)
+        if include is not None and not include:
+            return path
         patch_file = self.root / f"{name}.diff"
         patch_file.write_text(patch)
-        git("apply", "--binary", "--whitespace=nowarn", str(patch_file), cwd=path)
+        only = [f"--include={_literal(p)}" for p in include or ()]
+        never = [f"--exclude={_literal(p)}" for p in exclude]
+        git("apply", "--binary", "--whitespace=nowarn", *never, *only, str(patch_file), cwd=path)
         return path
+
+    def read_base(self, path: str) -> str | None:
+        """A file's text at the base commit, or None where it has none (or is not text)."""
+        try:
+            return git("--git-dir", str(self.trusted), "show", f"{self.base}:{path}")
+        except (GitError, UnicodeDecodeError):
+            return None
+
+
+def _literal(path: str) -> str:
+    """A path as a `git apply --include/--exclude` pattern that matches only itself."""
+    return "".join(f"[{c}]" if c in "*?[]\\" else c for c in path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.agent.stops import StopReason
 from bot.setup.texts import setup_markdown
 from bot.solve.solver import SolveRequest, SolveResult
+from bot.solve.verdict_text import ORDER
 from bot.solve.verify import Change
 
 _HEADLINES = {
@@ -20,16 +21,6 @@ _HEADLINES = {
 }
 TABLE_ROWS = 40
 """Most tests listed in the before/after table."""
-_CHANGE_ORDER = (
-    Change.FIXED,
-    Change.NEW_PASSING,
-    Change.BROKEN,
-    Change.REMOVED,
-    Change.NEW_FAILING,
-    Change.STILL_FAILING,
-    Change.SKIPPED,
-    Change.STILL_PASSING,
-)
 
 
 def _cell(text: str) -> str:
@@ -72,7 +63,7 @@ def render_report(request: SolveRequest, result: SolveResult) -> str:
         lines += [f"After (last candidate): {verification.candidate_summary}", ""]
         lines += [f"Verdict: {verification.reason}", ""]
         lines += ["| test | before | after | change |", "| --- | --- | --- | --- |"]
-        ranked = sorted(verification.changes, key=lambda item: _CHANGE_ORDER.index(item.change))
+        ranked = sorted(verification.changes, key=lambda item: ORDER.index(item.change))
         unchanged = verification.count(Change.STILL_PASSING)
         if len(ranked) > TABLE_ROWS:  # a big suite: list what changed, count the rest
             ranked = [item for item in ranked if item.change is not Change.STILL_PASSING]

@@ -24,13 +24,22 @@ from bot.agent.stops import StopReason
 from bot.agent.tools import ToolBox, ToolConfig, format_report
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
-from bot.sandbox.models import TestReport
+from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
 from bot.setup.gate import baseline_problem
 from bot.setup.model import SetupReport
 from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts
-from bot.solve.verify import SandboxOpener, Verification, VerifyConfig, feedback, judge, run_suite
+from bot.solve.proof import Proof, collapse
+from bot.solve.verify import (
+    Runs,
+    SandboxOpener,
+    Verification,
+    VerifyConfig,
+    feedback,
+    judge,
+    run_suite,
+)
 from bot.trace import Trace
 
 
@@ -56,6 +65,9 @@ class SolveRequest(BaseModel):
     tools: ToolConfig = Field(default_factory=ToolConfig)
     work_dir: Path | None = None
     """Folder for the run's checkouts (default: the system's temporary folder)."""
+    known_flaky: dict[str, list[str]] = Field(default_factory=dict)
+    """Tests earlier runs saw flaky in this repository (id -> outcomes of their reruns): never
+    counted as fixed, broken or proven."""
 
 
 class Attempt(BaseModel):
@@ -91,6 +103,8 @@ class SolveResult(BaseModel):
     stats: AgentStats = Field(default_factory=AgentStats)
     duration: float = 0.0
     """Seconds for the whole run."""
+    flaky: dict[str, list[Outcome]] = Field(default_factory=dict)
+    """Tests this run saw flaky (their outcome changed between reruns), each outcome seen."""
 
     @property
     def verified(self) -> bool:
@@ -156,7 +170,7 @@ async def verify_head(
         tree = await asyncio.to_thread(checkouts.fresh, Path(root) / "before", before)
         baseline = await run_suite(tree, request.sandbox, open_sandbox)
         candidate = await run_suite(checkouts.work, request.sandbox, open_sandbox)
-    verification = judge(baseline, candidate, request.verify)
+    verification = judge(Runs(baseline=baseline, candidate=candidate), request.verify)
     _trace_verdict(trace, 0, verification)
     return verification
 
@@ -187,6 +201,10 @@ class _Run:
         self.progress = progress
         self.open_sandbox = open_sandbox
         self.model = model or LitellmModel(request.model)
+        self.known_flaky = {
+            test_id: [Outcome(o) for o in outcomes if o in set(Outcome)]
+            for test_id, outcomes in request.known_flaky.items()
+        }
         self.result = SolveResult(
             stop_reason=StopReason.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
         )
@@ -208,9 +226,10 @@ class _Run:
                 self.checkouts.fresh, self.checkouts.root / "baseline", self.request.baseline_commit
             )
             async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
-                baseline = await sandbox.run_tests()
+                runs = await sandbox.run_tests(reruns=self.request.verify.reruns)
+                baseline, result.flaky = collapse(runs)
                 result.setup = sandbox.setup_report
-                result.sandbox = sandbox.config or self.request.sandbox
+                result.sandbox = sandbox.config
             await warming
         except SetupFailed as error:
             if error.report is not None:
@@ -300,16 +319,17 @@ class _Run:
             return Attempt(
                 number=number, summary=summary, patch="", verification=None, reason=reason
             )
-        self.say(step, f"verify: attempt {number}, running the tests on a fresh checkout")
-        tree = await asyncio.to_thread(self.checkouts.candidate, f"candidate-{number}", patch)
+        self.say(step, f"verify: attempt {number}, running the tests on fresh checkouts")
+        proof = Proof(self.checkouts, self.request.sandbox, self.request.verify, self.open_sandbox)
         try:
-            candidate = await run_suite(tree, self.request.sandbox, self.open_sandbox)
+            known = {**self.known_flaky, **self.result.flaky}
+            verification, _ = await proof.verify(f"candidate-{number}", patch, baseline, known)
+            self.result.flaky.update(verification.flaky)
         except SetupFailed as error:
             reason = f"rejected: the patched repository could not be set up: {error}"
             return Attempt(
                 number=number, summary=summary, patch=patch, verification=None, reason=reason
             )
-        verification = judge(baseline, candidate, self.request.verify)
         _trace_verdict(self.trace, number, verification)
         self.say(step, f"verify: {verification.reason}")
         return Attempt(

@@ -81,6 +81,7 @@ def _verdict(stack: Any, run_id: int) -> str:
 
     return (
         f"verified by the repository's own tests in fresh sandboxes (attempt "
-        f"{accepted[-1]['attempt']}); tests fixed: {tests(Change.FIXED)}; new tests passing: "
-        f"{tests(Change.NEW_PASSING)}; tests broken: {tests(Change.BROKEN)}"
+        f"{accepted[-1]['attempt']}); tests proven by failing first: "
+        f"{tests(Change.PROVEN)}; tests fixed: {tests(Change.FIXED)}; "
+        f"tests broken: {tests(Change.BROKEN)}"
     )

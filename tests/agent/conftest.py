@@ -67,7 +67,7 @@ class HostSandbox(Sandbox):
         )
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None
+        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
     ) -> TestReport:
         self.test_runs.append(list(paths))
         return self.report

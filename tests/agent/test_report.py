@@ -10,7 +10,7 @@ from bot.agent.stops import StopReason
 from bot.sandbox.models import Outcome, TestCase, TestReport
 from bot.solve.report import TABLE_ROWS, render_report
 from bot.solve.solver import SolveRequest, SolveResult
-from bot.solve.verify import VerifyConfig, judge
+from bot.solve.verify import Runs, VerifyConfig, judge
 
 
 def suite(outcomes: dict[str, Outcome]) -> TestReport:
@@ -27,7 +27,7 @@ def test_a_big_suite_lists_what_changed_and_counts_the_rest() -> None:
     names = [f"t{n}" for n in range(200)]
     baseline = suite({name: Outcome.PASSED for name in names} | {"bug": Outcome.FAILED})
     candidate = suite({name: Outcome.PASSED for name in names} | {"bug": Outcome.PASSED})
-    verification = judge(baseline, candidate, VerifyConfig())
+    verification = judge(Runs(baseline=baseline, candidate=candidate), VerifyConfig())
     result = SolveResult(
         stop_reason=StopReason.VERIFIED,
         detail="attempt 1 of 3 " + verification.reason,

@@ -90,7 +90,7 @@ async def test_a_correct_fix_is_verified_and_applies_to_a_fresh_checkout(
     assert "cost unknown" in stderr.splitlines()[-1]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "# Patchbot: Verified patch" in report
-    assert f"| `{EVEN_TEST}` | — | passed | new_passing |" in report
+    assert f"| `{EVEN_TEST}` | — | passed | proven |" in report
 
     assert snapshot(repo) == before
     fresh = tmp_path / "fresh"  # no hard links: the sandbox takes ownership of what it mounts
@@ -118,7 +118,7 @@ async def test_a_wrong_fix_is_rejected_retried_and_reported(
     status, stderr = await solve_cli(repo, server.api_base, tmp_path / "out", "--max-attempts", "2")
     assert status == 1, stderr
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "`rejected`: attempt 2 of 2 rejected: no test went from failing" in report
+    assert "`rejected`: attempt 2 of 2 rejected: no test failed without the fix" in report
     assert f"| `{EVEN_TEST}` | — | failed | new_failing |" in report
     feedback = [
         message["content"]

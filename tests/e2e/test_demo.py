@@ -95,7 +95,7 @@ def test_the_demo_says_every_step_sums_up_and_keeps_its_runs_apart(tmp_path: Pat
     pull = re.search(r"pull request (http://\S+/pull/\d+)\.", flat)
     assert pull is not None, flat
     assert "Verdict: verified" in flat
-    assert "new tests passing: tests/test_stats.py::test_median_of_even_count" in flat
+    assert "tests proven by failing first: tests/test_stats.py::test_median_of_even_count" in flat
     assert "tests broken: none" in flat
     assert "Model cost of the demo: unknown (openai/scripted has no price" in flat
 

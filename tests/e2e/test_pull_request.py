@@ -35,7 +35,8 @@ async def assert_one_verified_pull_request(stack: LocalStack, number: int, run_i
     body = pull.body or ""
     assert f"Fixes #{number}" in body
     assert "**Before:** 4 passed, 0 failed → **after:** 5 passed, 0 failed" in body
-    assert f"| new passing | 1 | `{EVEN_TEST}` |" in body
+    proven = f"| proven by failing first | 1 | `{EVEN_TEST}` (failed without the fix) |"
+    assert proven in body and "- without the fix: 4 passed, 1 failed" in body
     assert f"run #{run_id}" in body
 
     head = await stack.github.branch_sha(REPOSITORY, pull.head)

@@ -380,6 +380,30 @@ def test_sandbox_config_carries_the_repository_commands():
     assert (config.test_command, config.setup_command) == ("make test", "make env")
 
 
+# integrity
+
+
+def test_held_integrity_findings_wait_for_a_human_unless_the_policy_only_shows_them():
+    from bot.policy.gates import integrity_gate
+    from bot.solve.finding import Finding
+    from bot.solve.verify import Verification
+
+    bent = Finding(kind="skip", path="tests/test_a.py", line=3, what="adds a skip", held=True)
+    shown = Finding(kind="expectation", path="tests/test_b.py", line=9, what="x", held=False)
+    verification = Verification(
+        accepted=True, reason="accepted", changes=[], baseline_summary="", candidate_summary=""
+    )
+    assert integrity_gate(Policy(), verification).verdict == "allow"
+    verification.findings = [shown]
+    assert integrity_gate(Policy(), verification).verdict == "allow"
+    verification.findings = [shown, bent]
+    held = integrity_gate(Policy(), verification)
+    assert held.verdict == "needs_approval"
+    assert held.reason == "tests/test_a.py:3: adds a skip"
+    relaxed = Policy.model_validate({"verification": {"hold_integrity": False}})
+    assert integrity_gate(relaxed, verification).verdict == "allow"
+
+
 # all together
 
 
@@ -395,6 +419,7 @@ def test_final_evaluation_is_the_strictest_decision(make_repo, policy, usage):
         "secrets",
         "env_network",
         "sandbox",
+        "integrity",
     ]
     assert clean.verdict == "allow" and clean.holding() == [] and clean.autonomy == "pr"
 

@@ -109,6 +109,10 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, bool]] = [
     ("revisions.ci_repair", {"revisions.ci_repair": False}, True, False, True),
     ("revisions.max_ci_repairs", {}, 0, 0, False),
     ("revisions.max_ci_repairs", {}, 5, 2, True),
+    ("verification.hold_integrity", {"verification.hold_integrity": False}, True, True, False),
+    ("verification.hold_integrity", {}, False, True, True),
+    ("verification.reruns", {}, 0, 0, False),
+    ("verification.reruns", {}, 3, 2, True),
     ("draft", {}, True, True, False),
     ("draft", {"draft": True}, False, True, True),
     ("test_command", {}, "make test", "make test", False),
@@ -212,7 +216,7 @@ def random_value(rng: random.Random, key: str, current: Any) -> Any:
     if isinstance(current, bool):
         return rng.random() < 0.5
     if isinstance(current, int):
-        low = 0 if key == "revisions.max_ci_repairs" else 1  # the only limit that may be 0
+        low = 0 if key in ("revisions.max_ci_repairs", "verification.reruns") else 1
         return rng.randint(max(low, current // 4), max(low, current) * 4)
     if key.startswith("budgets.daily_cost"):
         return rng.choice([None, round(rng.uniform(0.1, 400.0), 2)])
@@ -228,6 +232,7 @@ ON_IS_TIGHT = {
     "secrets.scan",
     "secrets.high_entropy",
     "secrets.hold_env_network",
+    "verification.hold_integrity",
     "draft",
 }
 OFF_IS_TIGHT = {"approval.allow_requester", "sandbox.setup_network"}

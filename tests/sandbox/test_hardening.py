@@ -14,7 +14,8 @@ import pytest
 from bot.errors import SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.disk import scratch_root
-from bot.sandbox.docker import open_sandbox
+from bot.sandbox.docker import UNLIMITED, as_started, open_sandbox
+from bot.sandbox.images import image_tag
 from bot.sandbox.models import Limit
 from bot.sandbox.owners import OWNER_FILE, this_process
 
@@ -142,3 +143,22 @@ async def test_disk_limit_counts_what_the_sandbox_writes_not_the_checkout(
     assert (workspace / "data.bin").stat().st_size == 24 << 20
     assert (workspace / "small.txt").read_text() == "small\n"
     assert mounts_of(workspace) == []
+
+
+async def test_the_sandbox_reports_the_limits_the_engine_enforces(
+    docker_ready: None, tmp_path: Path
+) -> None:
+    workspace = shutil.copytree(EXAMPLES / "calc", tmp_path / "calc")
+    asked = SandboxConfig(memory_mb=512, pids_limit=128, cpus=1.0)
+    async with open_sandbox(workspace, asked) as sandbox:
+        got = sandbox.config
+    assert (got.memory_mb, got.pids_limit, got.cpus) == (512, 128, 1.0)
+    client = docker.from_env()
+    bare = client.containers.create(image_tag("python"), "true")  # no limits at all
+    try:
+        unlimited = as_started(asked, bare)
+    finally:
+        bare.remove(force=True)
+        client.close()
+    assert unlimited.memory_mb == UNLIMITED and unlimited.pids_limit == UNLIMITED
+    assert unlimited.memory_mb > asked.memory_mb  # the sandbox gate denies such a sandbox

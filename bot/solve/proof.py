@@ -1,0 +1,121 @@
+"""The runs that prove a candidate, each in a fresh sandbox with the base commit's test
+configuration, made concurrently and only where they can change the verdict:
+
+- the candidate (its configuration files left as the base has them);
+- without the fix: the base source with the candidate's test changes, only its changed test
+  modules (a test that only sometimes fails there proves nothing);
+- the base's tests on the fix: the base's test files with the candidate's source changes, only
+  the tests that failed on the base. Without test changes the candidate run is this run.
+
+In each, a failing test runs again (`VerifyConfig.reruns`) in the same process: a test whose
+outcome changes is flaky, never fixed, broken or proven.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.models import Outcome, TestReport
+from bot.sandbox.testrun import SYNTHETIC_ID
+from bot.solve.checkout import Checkouts
+from bot.solve.integrity import findings
+from bot.solve.split import Split, split_patch
+from bot.solve.verify import Runs, SandboxOpener, Verification, VerifyConfig, judge
+
+_FAILING = (Outcome.FAILED, Outcome.ERROR)
+
+
+def collapse(report: TestReport) -> tuple[TestReport, dict[str, list[Outcome]]]:
+    """A report run with reruns, as one case per test (its first run), and the tests whose
+    outcome changed between runs, with every outcome seen."""
+    seen: dict[str, list[Outcome]] = {}
+    first = []
+    for case in report.cases:
+        if case.id not in seen:
+            first.append(case)
+        seen.setdefault(case.id, []).append(case.outcome)
+    flaky = {test_id: outcomes for test_id, outcomes in seen.items() if len(set(outcomes)) > 1}
+    return report.model_copy(update={"cases": first}), flaky
+
+
+class Proof:
+    """The runs of one candidate patch against the base commit's `baseline`."""
+
+    def __init__(
+        self,
+        checkouts: Checkouts,
+        sandbox: SandboxConfig,
+        config: VerifyConfig,
+        open_sandbox: SandboxOpener,
+    ) -> None:
+        self.checkouts = checkouts
+        self.sandbox = sandbox
+        self.config = config
+        self.open_sandbox = open_sandbox
+
+    async def verify(
+        self,
+        name: str,
+        patch: str,
+        baseline: TestReport,
+        flaky: dict[str, list[Outcome]] | None = None,
+    ) -> tuple[Verification, Split]:
+        """The verdict on `patch`; `flaky` are tests known to be flaky (the base's reruns, the
+        repository's memory). The verdict's `flaky` holds those this verification saw."""
+        split = await asyncio.to_thread(split_patch, patch, self.checkouts.read_base)
+        failing = [c.id for c in baseline.cases if c.outcome in _FAILING and c.id != SYNTHETIC_ID]
+        candidate, without_fix, on_fix = await asyncio.gather(
+            self._run(name, patch, {"exclude": split.config}, None),
+            self._without_fix(name, patch, split),
+            self._base_tests(name, patch, split, baseline, failing),
+        )
+        seen = {**candidate[1], **(without_fix[1] if without_fix else {}), **on_fix[1]}
+        runs = Runs(
+            baseline=baseline,
+            candidate=candidate[0],
+            tests_only=without_fix[0] if without_fix else None,
+            source_only=on_fix[0],
+            test_files=split.tests,
+            flaky={**(flaky or {}), **seen},
+        )
+        verification = judge(runs, self.config)
+        verification.flaky = seen
+        verification.findings = await asyncio.to_thread(
+            findings, patch, split, verification, self.checkouts.read_base
+        )
+        return verification, split
+
+    async def _run(
+        self, name: str, patch: str, apply: dict[str, list[str]], paths: list[str] | None
+    ) -> tuple[TestReport, dict[str, list[Outcome]]]:
+        """One run on a checkout of `patch` (`apply`: include/exclude) of `paths` (those that
+        exist there) or of all tests, each failure run again in the same process."""
+        tree: Path = await asyncio.to_thread(self.checkouts.candidate, name, patch, **apply)
+        if paths is not None:
+            paths = [p for p in paths if "::" in p or (tree / p).is_file()]
+            if not paths:
+                return TestReport(command="", exit_code=0, duration=0.0), {}
+        async with self.open_sandbox(tree, self.sandbox) as sandbox:
+            report = await sandbox.run_tests(paths or (), reruns=self.config.reruns)
+        return collapse(report)
+
+    async def _without_fix(
+        self, name: str, patch: str, split: Split
+    ) -> tuple[TestReport, dict[str, list[Outcome]]] | None:
+        if not split.modules:
+            return None
+        apply = {"include": split.tests}
+        return await self._run(f"{name}-without-fix", patch, apply, split.modules)
+
+    async def _base_tests(
+        self, name: str, patch: str, split: Split, baseline: TestReport, failing: list[str]
+    ) -> tuple[TestReport | None, dict[str, list[Outcome]]]:
+        if not split.tests or not failing:
+            return None, {}  # the candidate run judges the fix with the base's tests, or
+            # nothing failed on the base for it to fix
+        if not split.sources:
+            return baseline, {}  # no source change: the base's tests on it are the baseline
+        apply = {"exclude": [*split.tests, *split.config]}
+        return await self._run(f"{name}-base-tests", patch, apply, failing)
