@@ -8,6 +8,12 @@ Each migration is one SQL script run on both databases; `{id_column}` becomes ea
 auto-numbered primary key. Where SQLite cannot ALTER (dropping NOT NULL, changing a type), the
 migration also gives `sqlite`, the table rebuilt as sqlite.org/lang_altertable describes
 ("other kinds of table schema changes"), with its indexes created again.
+
+To add a table: append `Migration(<next number>, "<what it is for>", "CREATE TABLE ...;")`
+(`{id_column}` for an auto-numbered id; types both databases know: TEXT, INTEGER, BIGINT,
+DOUBLE PRECISION), write its statements once in `statements.py`, its row mapping in `rows.py`
+and its methods in `sql_store.py` (and the `RunStore` protocol). The test over the last
+release's dumps (tests/intake/test_store_upgrade.py) keeps the older history honest.
 """
 
 from __future__ import annotations

@@ -112,7 +112,8 @@ class Session(Protocol):
 
 
 class Database(Session, Protocol):
-    """A connected database. Statements outside `transaction` run on their own."""
+    """A connected database. `fetch` and `one` outside `transaction` are for reads; `execute`
+    outside one is a write of its own."""
 
     dialect: Dialect
 
