@@ -56,6 +56,15 @@ def delivery_rows(tag: str, count: int) -> list[dict[str, Any]]:
     ]
 
 
+def deliveries_table() -> Any:
+    """SQLAlchemy's description of the deliveries table (imported only when installed)."""
+    import sqlalchemy as sa
+
+    return sa.table(
+        "deliveries", *(sa.column(name) for name in statements.DELIVERY_FIELDS.split(", "))
+    )
+
+
 def sqlite_batches(path: Path, rows: int, rounds: int, timings: Timings) -> None:
     """The delivery insert, `rows` to a transaction, on one synchronous connection."""
     db = sqlite3.connect(path, isolation_level=None)
@@ -75,8 +84,7 @@ def sqlite_batches(path: Path, rows: int, rounds: int, timings: Timings) -> None
 
         engine = sa.create_engine(f"sqlite:///{path}")
         connection = engine.connect()
-        table = sa.Table("deliveries", sa.MetaData(), autoload_with=connection)
-        core = insert(table).on_conflict_do_nothing(index_elements=["delivery_id"])
+        core = insert(deliveries_table()).on_conflict_do_nothing(index_elements=["delivery_id"])
 
         def sqlalchemy(batch: list[dict[str, Any]]) -> None:
             with connection.begin():
@@ -86,15 +94,19 @@ def sqlite_batches(path: Path, rows: int, rounds: int, timings: Timings) -> None
         runners["sqlalchemy"] = sqlalchemy
     except ImportError:
         pass
-    for round_ in range(rounds):
-        for name, run in runners.items():
-            batch = delivery_rows(f"batch-{name}-{round_}", rows)
-            started = time.perf_counter()
-            run(batch)
-            timings.setdefault(f"sqlite batch insert: {name}", []).append(
-                (time.perf_counter() - started) / rows * 1e6
-            )
-    db.close()
+    try:
+        for round_ in range(rounds):
+            for name, run in runners.items():
+                batch = delivery_rows(f"batch-{name}-{round_}", rows)
+                started = time.perf_counter()
+                run(batch)
+                timings.setdefault(f"sqlite batch insert: {name}", []).append(
+                    (time.perf_counter() - started) / rows * 1e6
+                )
+    finally:
+        db.close()
+        if "sqlalchemy" in runners:
+            connection.close()
 
 
 async def one_at_a_time(
@@ -103,18 +115,14 @@ async def one_at_a_time(
     """A runner of the delivery insert one statement per call, ours and SQLAlchemy's."""
     runners: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {"ours": ours}
     try:
-        import sqlalchemy as sa
         from sqlalchemy.ext.asyncio import create_async_engine
 
         engine = create_async_engine(url)
-        table = sa.table(
-            "deliveries", *(sa.column(name) for name in statements.DELIVERY_FIELDS.split(", "))
-        )
         if url.startswith("sqlite"):
             from sqlalchemy.dialects.sqlite import insert
         else:
             from sqlalchemy.dialects.postgresql import insert
-        core = insert(table).on_conflict_do_nothing(index_elements=["delivery_id"])
+        core = insert(deliveries_table()).on_conflict_do_nothing(index_elements=["delivery_id"])
 
         async def sqlalchemy(row: dict[str, Any]) -> None:
             async with engine.begin() as connection:
@@ -134,6 +142,8 @@ async def one_at_a_time(
                 timings.setdefault(f"{label} insert: {name}", []).append(
                     (time.perf_counter() - started) / rows * 1e6
                 )
+        if "sqlalchemy" in runners:
+            await engine.dispose()
 
     return run
 
@@ -150,8 +160,10 @@ async def measure(postgresql: str | None, rows: int, rounds: int) -> Timings:
             return await db.execute(statements.RECORD_DELIVERY, row)
 
         run = await one_at_a_time("aiosqlite", ours, f"sqlite+aiosqlite:///{path}", timings)
-        await run(rows // 4, rounds)
-        await db.close()
+        try:
+            await run(rows // 4, rounds)
+        finally:
+            await db.close()
     if postgresql:
         pg = await PostgresDatabase.open(postgresql)
         await migrate(pg)
@@ -161,9 +173,11 @@ async def measure(postgresql: str | None, rows: int, rounds: int) -> Timings:
 
         url = postgresql.replace("postgresql://", "postgresql+asyncpg://", 1)
         run = await one_at_a_time("asyncpg", ours_pg, url, timings)
-        await run(rows // 4, rounds)
-        await pg.execute("DELETE FROM deliveries")
-        await pg.close()
+        try:
+            await run(rows // 4, rounds)
+            await pg.execute("DELETE FROM deliveries")
+        finally:
+            await pg.close()
     return timings
 
 
