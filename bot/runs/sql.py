@@ -8,8 +8,8 @@ adapters (`sqlite_db`, `postgres_db`) are the only modules that know the drivers
 We chose this thin layer over SQLAlchemy Core by measuring (`bench/store_layer.py`): the
 delivery insert every webhook makes cost 1.6x ours through Core in the store's SQLite batches,
 2.5x through aiosqlite and 1.8x on asyncpg, while a text compiled once costs nothing over the
-drivers themselves. Core's other gift, portable DDL, would not have spared the SQLite table
-rebuild that migration 4 needs.
+drivers themselves. And keeping our own `schema_migrations` history (not Alembic's) lets every
+database an earlier release made upgrade in place, with no conversion step.
 """
 
 from __future__ import annotations
