@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from bot.runs import statements  # noqa: E402
 from bot.runs.migrations import migrate  # noqa: E402
 from bot.runs.postgres_db import PostgresDatabase  # noqa: E402
-from bot.runs.sql import SQLITE, compile_sql, values  # noqa: E402
+from bot.runs.sql import SQLITE, compile_sql  # noqa: E402
 from bot.runs.sqlite_db import SQLiteDatabase  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "store_layer.json"
@@ -69,12 +69,12 @@ def sqlite_batches(path: Path, rows: int, rounds: int, timings: Timings) -> None
     """The delivery insert, `rows` to a transaction, on one synchronous connection."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous=NORMAL")
-    text, names = compile_sql(statements.RECORD_DELIVERY, SQLITE)
+    text, pick = compile_sql(statements.RECORD_DELIVERY, SQLITE)
 
     def ours(batch: list[dict[str, Any]]) -> None:
         db.execute("BEGIN IMMEDIATE")
         for row in batch:
-            db.execute(text, values(names, row))
+            db.execute(text, pick(row))
         db.execute("COMMIT")
 
     runners: dict[str, Callable[[list[dict[str, Any]]], None]] = {"ours": ours}

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.runs.sql import POSTGRESQL, Params, Row, Session, UniqueViolation, compile_sql, values
+from bot.runs.sql import POSTGRESQL, Params, Row, Session, UniqueViolation, compile_sql
 
 
 class PostgresSession:
@@ -24,25 +24,25 @@ class PostgresSession:
         self._db = db  # asyncpg.Pool or asyncpg.Connection: the same query methods
 
     async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
-        text, names = compile_sql(sql, POSTGRESQL)
+        text, pick = compile_sql(sql, POSTGRESQL)
         try:
-            rows = await self._db.fetch(text, *values(names, params))
+            rows = await self._db.fetch(text, *pick(params))
         except asyncpg.UniqueViolationError as error:
             raise UniqueViolation(str(error)) from error
         return [dict(row) for row in rows]
 
     async def one(self, sql: str, params: Params | None = None) -> Row | None:
-        text, names = compile_sql(sql, POSTGRESQL)
+        text, pick = compile_sql(sql, POSTGRESQL)
         try:
-            row = await self._db.fetchrow(text, *values(names, params))
+            row = await self._db.fetchrow(text, *pick(params))
         except asyncpg.UniqueViolationError as error:
             raise UniqueViolation(str(error)) from error
         return dict(row) if row is not None else None
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
-        text, names = compile_sql(sql, POSTGRESQL)
+        text, pick = compile_sql(sql, POSTGRESQL)
         try:
-            status: str = await self._db.execute(text, *values(names, params))
+            status: str = await self._db.execute(text, *pick(params))
         except asyncpg.UniqueViolationError as error:
             raise UniqueViolation(str(error)) from error
         count = status.rsplit(" ", 1)[-1]  # "UPDATE 3", "INSERT 0 1", "CREATE TABLE"

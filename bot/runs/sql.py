@@ -14,8 +14,9 @@ database an earlier release made upgrade in place, with no conversion step.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -58,13 +59,15 @@ POSTGRESQL = Dialect(
 )
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
-_compiled: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
+Pick = Callable[[Params | None], tuple[Any, ...]]
+"""The values a compiled statement takes, in order, from the parameters by name."""
+_compiled: dict[str, dict[str, tuple[str, Pick]]] = {}
 
 
-def compile_sql(sql: str, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-    """The dialect's text of `sql` and the parameter names to pass, in order."""
-    key = (dialect.name, sql)
-    found = _compiled.get(key)
+def compile_sql(sql: str, dialect: Dialect) -> tuple[str, Pick]:
+    """The dialect's text of `sql`, and what picks its values from parameters by name."""
+    cache = _compiled.setdefault(dialect.name, {})
+    found = cache.get(sql)
     if found is not None:
         return found
     text = sql.format_map(dialect.tokens) if "{" in sql else sql
@@ -79,17 +82,22 @@ def compile_sql(sql: str, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
             names.append(name)
         return f"${names.index(name) + 1}"
 
-    compiled = (_PARAMETER.sub(placeholder, text), tuple(names))
-    _compiled[key] = compiled
+    compiled = (_PARAMETER.sub(placeholder, text), _picker(tuple(names)))
+    cache[sql] = compiled
     return compiled
 
 
-def values(names: tuple[str, ...], params: Params | None) -> tuple[Any, ...]:
-    """The values of `names`, in order."""
+def _picker(names: tuple[str, ...]) -> Pick:
     if not names:
-        return ()
-    assert params is not None, "the statement takes parameters"
-    return tuple(params[name] for name in names)
+        return lambda params: ()
+    if len(names) == 1:
+        return lambda params: (params[names[0]],) if params is not None else _missing(names)
+    pick = operator.itemgetter(*names)
+    return lambda params: pick(params) if params is not None else _missing(names)
+
+
+def _missing(names: tuple[str, ...]) -> tuple[Any, ...]:
+    raise TypeError(f"the statement takes parameters {', '.join(names)}")
 
 
 def in_list(name: str, count: int) -> str:

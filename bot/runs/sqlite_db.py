@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.runs.sql import SQLITE, Params, Row, Session, UniqueViolation, compile_sql, values
+from bot.runs.sql import SQLITE, Params, Row, Session, UniqueViolation, compile_sql
 from bot.runs.sqlite_batch import Batcher
 
 log = logging.getLogger(__name__)
@@ -26,12 +26,12 @@ class SQLiteSession:
         self._db = db
 
     async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
-        text, names = compile_sql(sql, SQLITE)
+        text, pick = compile_sql(sql, SQLITE)
         # Fetched to the end in one call: a statement left open across an await would hold a
         # read snapshot, and a write transaction begun meanwhile on this connection would fail
         # at once ("database is locked") after the batch writer committed.
         try:
-            rows = await self._db.execute_fetchall(text, values(names, params))
+            rows = await self._db.execute_fetchall(text, pick(params))
         except sqlite3.IntegrityError as error:
             raise _unique(error) from error
         return [dict(row) for row in rows]
@@ -41,9 +41,9 @@ class SQLiteSession:
         return rows[0] if rows else None
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
-        text, names = compile_sql(sql, SQLITE)
+        text, pick = compile_sql(sql, SQLITE)
         try:
-            cursor = await self._db.execute(text, values(names, params))
+            cursor = await self._db.execute(text, pick(params))
         except sqlite3.IntegrityError as error:
             raise _unique(error) from error
         return cursor.rowcount
@@ -101,8 +101,8 @@ class SQLiteDatabase:
             await self._db.execute("COMMIT")
 
     async def write_soon(self, sql: str, params: Params, *, urgent: bool = True) -> int:
-        text, names = compile_sql(sql, SQLITE)
-        return await self._batcher.write((text, values(names, params)), urgent=urgent)
+        text, pick = compile_sql(sql, SQLITE)
+        return await self._batcher.write((text, pick(params)), urgent=urgent)
 
     async def _checkpoint(self) -> None:
         """Copy the WAL into the database file, in aiosqlite's thread (it may fsync)."""
