@@ -3,14 +3,17 @@
 Starts the serve-equivalent app (`create_app` with the SQLite store, the dispatcher and one
 embedded worker, as `patchbot serve` builds it, but with a GitHub double instead of the App
 client) in its own process, posts pre-signed deliveries over loopback at concurrency 1, 16
-and 64, then checks that every acknowledged delivery is in the store. Last, it measures how
+and 64, then checks that every acknowledged delivery is in the store; the same deliveries go,
+interleaved, to a bare endpoint on the same server stack (it reads the body and answers 200:
+no signature, no store), so the ratio to it shows the app's own cost whatever the machine's
+load. Last, it measures how
 soon a run orphaned by a SIGKILLed worker is running again under another worker. Then the
 slow-connection case: the server under `ulimit -n 1024`, 1,000 clients that send part of a
 request and a byte a second (reconnecting when cut off), and genuine deliveries through them
 with GitHub's 10 s timeout; once against the server as `patchbot serve` runs it, once against
 a plain `web.TCPSite` with no limits, for comparison.
 
-    python bench/webhooks.py [--requests 4000] [--slow 1000] [--slow-only]
+    python bench/webhooks.py [--requests 4000] [--slow 1000] [--slow-only] [--throughput-only]
 
 Prints tables and writes bench/results/webhooks.json. Goals: >= 1,000 deliveries/s, p99 <
 25 ms at concurrency 16, zero missing, orphaned run running again within lease + 5 s; with
@@ -109,6 +112,28 @@ async def serve(port: int, database_url: str, data_dir: str, guarded: bool = Tru
     print(json.dumps(counts), flush=True)
     await runner.cleanup()
     await store.close()
+
+
+async def serve_bare(port: int) -> None:
+    """The bare endpoint: the same site, a handler that reads the body and answers 200."""
+    from aiohttp import web
+
+    from bot.web.cli import wait_for_signal
+    from bot.web.limits import LimitedSite
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/webhooks", accept)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await LimitedSite(runner, "127.0.0.1", port).start()
+    print("ready", flush=True)
+    await wait_for_signal()
+    print(json.dumps({}), flush=True)
+    await runner.cleanup()
 
 
 Payloads = tuple[dict[str, Any], dict[str, Any]]
@@ -258,6 +283,7 @@ def start_server(
     database_url: str,
     *,
     guarded: bool = True,
+    bare: bool = False,
     open_files: int | None = None,
     log: Path | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
@@ -271,7 +297,7 @@ def start_server(
             resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
     server = subprocess.Popen(
-        [*command, *([] if guarded else ["--unguarded"])],
+        [*command, *([] if guarded else ["--unguarded"]), *(["--bare"] if bare else [])],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=log.open("w") if log else None,
@@ -293,14 +319,22 @@ def stop_server(server: subprocess.Popen[str]) -> None:
         raise RuntimeError("the benchmark server did not stop on SIGTERM") from None
 
 
-async def measure(url: str, requests: int, database_url: str) -> list[dict[str, Any]]:
+async def measure(
+    url: str, bare_url: str, requests: int, database_url: str
+) -> list[dict[str, Any]]:
+    """Each concurrency against the app, then the same deliveries against the bare endpoint."""
     payloads = await handled_payloads()
-    await blast(url, deliveries(payloads, 500, "warmup"), 16)
+    for target in (url, bare_url):
+        await blast(target, deliveries(payloads, 500, "warmup"), 16)
     rows = []
     for concurrency in CONCURRENCIES:
         count = requests // 2 if concurrency == 1 else requests
-        row = await blast(url, deliveries(payloads, count, f"c{concurrency}"), concurrency)
+        batch = deliveries(payloads, count, f"c{concurrency}")
+        row = await blast(url, batch, concurrency)
         row["handled_all_after_s"] = await backlog_drained(database_url)
+        bare = await blast(bare_url, batch, concurrency)
+        row["bare_per_second"], row["bare_p50_ms"] = bare["per_second"], bare["p50_ms"]
+        row["p50_over_bare"] = round(row["p50_ms"] / bare["p50_ms"], 3)
         rows.append(row)
     return rows
 
@@ -328,15 +362,19 @@ async def count_missing(database_url: str, rows: list[dict[str, Any]]) -> None:
         await store.close()
 
 
-def main(requests: int) -> dict[str, Any]:
+def main(requests: int, throughput_only: bool = False) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="patchbot-bench-"))
     database_url = f"sqlite:///{root / 'patchbot.db'}"
     server, url = start_server(root, database_url)
+    bare, bare_url = start_server(root, database_url, bare=True)
     try:
-        rows = asyncio.run(measure(url, requests, database_url))
+        rows = asyncio.run(measure(url, bare_url, requests, database_url))
     finally:
         stop_server(server)
+        stop_server(bare)
     asyncio.run(count_missing(database_url, rows))
+    if throughput_only:
+        return {"rows": rows, "load_average_1m": round(os.getloadavg()[0], 2)}
     recovery = asyncio.run(orphan_recovery(f"sqlite:///{root / 'orphan.db'}", root / "data"))
     at16 = next(row for row in rows if row["concurrency"] == 16)
     return {
@@ -519,20 +557,25 @@ def report_slow(results: dict[str, Any]) -> None:
 def report(results: dict[str, Any]) -> None:
     if "rows" in results:
         report_throughput(results)
-    report_slow(results["slow_connections"])
+    if "slow_connections" in results:
+        report_slow(results["slow_connections"])
 
 
 def report_throughput(results: dict[str, Any]) -> None:
     print(
         f"{'concurrency':>11} {'requests':>9} {'deliveries/s':>13} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'failed':>7} {'missing':>8} {'all handled +s':>15}"
+        f"{'failed':>7} {'missing':>8} {'all handled +s':>15} {'bare/s':>8} "
+        f"{'bare p50':>9} {'p50/bare':>9}"
     )
     for row in results["rows"]:
         print(
             f"{row['concurrency']:>11} {row['requests']:>9} {row['per_second']:>13} "
             f"{row['p50_ms']:>8} {row['p99_ms']:>8} {row['failures']:>7} {row['missing']:>8} "
-            f"{row['handled_all_after_s']:>15}"
+            f"{row['handled_all_after_s']:>15} {row['bare_per_second']:>8} "
+            f"{row['bare_p50_ms']:>9} {row['p50_over_bare']:>9}"
         )
+    if "goals" not in results:
+        return
     print(
         f"orphaned run running again after {results['orphan_running_again_s']} s "
         f"(lease {results['orphan_lease_s']} s)"
@@ -555,14 +598,22 @@ if __name__ == "__main__":
     parser.add_argument(
         "--serve", nargs=3, metavar=("PORT", "DATABASE_URL", "DATA_DIR"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--throughput-only", action="store_true", help="skip orphan recovery and the slow case"
+    )
     parser.add_argument("--unguarded", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         port, database_url, data_dir = args.serve
-        asyncio.run(serve(int(port), database_url, data_dir, guarded=not args.unguarded))
+        if args.bare:
+            asyncio.run(serve_bare(int(port)))
+        else:
+            asyncio.run(serve(int(port), database_url, data_dir, guarded=not args.unguarded))
         sys.exit(0)
-    results = {} if args.slow_only else main(args.requests)
-    results["slow_connections"] = slow_case(args.slow)
+    results = {} if args.slow_only else main(args.requests, args.throughput_only)
+    if not args.throughput_only:
+        results["slow_connections"] = slow_case(args.slow)
     report(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

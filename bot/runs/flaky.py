@@ -1,26 +1,18 @@
 """Flaky tests remembered per repository, with the commit where their outcome last changed
-between reruns, so a later run counts them neither fixed nor broken (issue 13). The SQL of
-both stores; each store's `remember_flaky` and `known_flaky` call it."""
+between reruns, so a later run counts them neither fixed nor broken (issue 13). Its table,
+statements and the store's `remember_flaky` and `known_flaky`."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-if TYPE_CHECKING:  # the drivers load with their store, never with the migrations' SQL
-    import aiosqlite
-    import asyncpg
-
-_FIELDS = "repository, test_id, commit_sha, outcomes, seen_at"
-_UPDATE = (
-    "ON CONFLICT (repository, test_id) DO UPDATE SET commit_sha = excluded.commit_sha, "
-    "outcomes = excluded.outcomes, seen_at = excluded.seen_at"
-)
-_SELECT = f"SELECT {_FIELDS} FROM flaky_tests WHERE repository = {{}} ORDER BY test_id"
+if TYPE_CHECKING:
+    from bot.runs.sql import Database
 
 MIGRATION = """
 CREATE TABLE flaky_tests (
@@ -45,47 +37,47 @@ class FlakyTest(BaseModel):
     seen_at: float
 
 
-def _rows(
-    repository: str, commit: str, flaky: Mapping[str, Sequence[str]]
-) -> list[tuple[Any, ...]]:
+REMEMBER = (
+    "INSERT INTO flaky_tests (repository, test_id, commit_sha, outcomes, seen_at) "
+    "VALUES (:repository, :test_id, :commit_sha, :outcomes, :seen_at) "
+    "ON CONFLICT (repository, test_id) DO UPDATE SET commit_sha = excluded.commit_sha, "
+    "outcomes = excluded.outcomes, seen_at = excluded.seen_at"
+)
+KNOWN = (
+    "SELECT repository, test_id, commit_sha, outcomes, seen_at FROM flaky_tests "
+    "WHERE repository = :repository ORDER BY test_id"
+)
+
+
+async def remember(
+    db: Database, repository: str, commit: str, flaky: Mapping[str, Sequence[str]]
+) -> None:
+    """Keep each test (id -> every outcome its reruns had) as flaky at `commit`."""
     now = time.time()
+    async with db.transaction() as session:
+        for test_id, outcomes in flaky.items():
+            await session.execute(
+                REMEMBER,
+                {
+                    "repository": repository,
+                    "test_id": test_id,
+                    "commit_sha": commit,
+                    "outcomes": json.dumps([str(o) for o in outcomes]),
+                    "seen_at": now,
+                },
+            )
+
+
+async def known(db: Database, repository: str) -> list[FlakyTest]:
+    """The repository's tests seen flaky, by test id."""
+    rows = await db.fetch(KNOWN, {"repository": repository})
     return [
-        (repository, test_id, commit, json.dumps([str(o) for o in outcomes]), now)
-        for test_id, outcomes in flaky.items()
+        FlakyTest(
+            repository=row["repository"],
+            test_id=row["test_id"],
+            commit=row["commit_sha"],
+            outcomes=json.loads(row["outcomes"]),
+            seen_at=row["seen_at"],
+        )
+        for row in rows
     ]
-
-
-def _test(row: Any) -> FlakyTest:
-    repository, test_id, commit, outcomes, seen_at = tuple(row)
-    return FlakyTest(
-        repository=repository,
-        test_id=test_id,
-        commit=commit,
-        outcomes=json.loads(outcomes),
-        seen_at=seen_at,
-    )
-
-
-async def remember_sqlite(
-    db: aiosqlite.Connection, repository: str, commit: str, flaky: Mapping[str, Sequence[str]]
-) -> None:
-    sql = f"INSERT INTO flaky_tests ({_FIELDS}) VALUES (?, ?, ?, ?, ?) {_UPDATE}"
-    await db.executemany(sql, _rows(repository, commit, flaky))
-
-
-async def known_sqlite(db: aiosqlite.Connection, repository: str) -> list[FlakyTest]:
-    return [_test(row) for row in await db.execute_fetchall(_SELECT.format("?"), (repository,))]
-
-
-async def remember_postgres(
-    db: asyncpg.Pool | asyncpg.Connection,
-    repository: str,
-    commit: str,
-    flaky: Mapping[str, Sequence[str]],
-) -> None:
-    sql = f"INSERT INTO flaky_tests ({_FIELDS}) VALUES ($1, $2, $3, $4, $5) {_UPDATE}"
-    await db.executemany(sql, _rows(repository, commit, flaky))
-
-
-async def known_postgres(db: asyncpg.Pool | asyncpg.Connection, repository: str) -> list[FlakyTest]:
-    return [_test(row) for row in await db.fetch(_SELECT.format("$1"), repository)]

@@ -1,18 +1,19 @@
 """The RunStore interface: runs, feedback on pull requests, webhook deliveries and
 installations, durable and shared.
 
-Two implementations behind one Protocol, chosen by `DATABASE_URL`: SQLite (one machine, the
-default) and PostgreSQL (many machines; workers claim with `FOR UPDATE SKIP LOCKED`).
+One implementation (`sql_store.SQLRunStore`) on two databases, chosen by `DATABASE_URL`:
+SQLite (one machine, the default) and PostgreSQL (many machines; workers claim with
+`FOR UPDATE SKIP LOCKED`). Statements are written once (`statements`), the schema has one
+migration history (`migrations`), and only the adapters `sqlite_db` and `postgres_db` know
+the drivers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.errors import ConfigError
 from bot.runs.flaky import FlakyTest
@@ -27,49 +28,9 @@ from bot.runs.models import (
     Run,
     RunState,
 )
+from bot.runs.sql import Database
 
-NEW_RUN_FIELDS = (
-    "repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
-    "pull_request, iteration, not_before"
-)
-"""The columns a NewRun fills, in the order of `new_run_values`."""
-RUN_FIELDS = (
-    "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
-    "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
-    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before, pr_url"
-)
-FEEDBACK_FIELDS = (
-    "id, repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, "
-    "review_id, delivery_id, run_id, received_at"
-)
-NEW_FEEDBACK_FIELDS = (
-    "repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, review_id, "
-    "delivery_id, received_at"
-)
-"""The columns of kept feedback, in the order of `new_feedback_values`."""
-RETAKEN = (
-    "(run_id IS NULL OR (kind <> 'check' AND run_id IN "
-    "(SELECT id FROM runs WHERE state IN ('failed', 'escalated', 'cancelled'))))"
-)
-"""The feedback a revision run takes: pending items, and the people's feedback that earlier
-runs took and did not push anything for (a failed check's repair is not asked for again)."""
-_SPENT_SINCE = (
-    "SELECT COALESCE(SUM(CASE WHEN repository = {0} THEN cost_usd END), 0), "
-    "COALESCE(SUM(CASE WHEN installation_id = {1} THEN cost_usd END), 0) "
-    "FROM runs WHERE finished_at >= {2} AND id <> {3}"
-)
-SPENT_SINCE_SQLITE = _SPENT_SINCE.format("?", "?", "?", "?")
-SPENT_SINCE_POSTGRES = _SPENT_SINCE.format("$1", "$2", "$3", "$4")
-HOLD_FIELDS = "run_id, content, held_at, held_by, decision, decided_by, decided_at"
-DELIVERY_FIELDS = (
-    "delivery_id, event, action, installation_id, payload, received_at, processed_at, error"
-)
-INSTALLATION_FIELDS = "id, account, repository_selection, repositories, suspended, updated_at"
 GAVE_UP = "its worker stopped {attempts} times without finishing; see the trace, then retry"
-DEAD_ATTEMPT_COST = "CASE WHEN state = 'running' THEN NULL ELSE cost_usd END"
-"""A run's cost as a worker claims it: unknown (NULL) when it takes over from a worker that
-died, since that attempt's spend was never recorded; a run whose workers died and that is
-failed or cancelled at a claim gets NULL too."""
 STOPPED_BY_REQUEST = "stopped by request"
 
 
@@ -226,96 +187,6 @@ class RunStore(Protocol):
         """Items no run has taken yet, oldest first."""
 
 
-def run_from_row(row: Any) -> Run:
-    data = dict(row)
-    data["trigger"] = data.pop("trigger_kind")
-    data["cancel_requested"] = bool(data["cancel_requested"])
-    return Run.model_validate(data)
-
-
-def feedback_from_row(row: Any) -> Feedback:
-    return Feedback.model_validate(dict(row))
-
-
-def delivery_from_row(row: Any) -> Delivery:
-    return Delivery.model_validate(dict(row))
-
-
-def installation_from_row(row: Any) -> Installation:
-    data = dict(row)
-    data["repositories"] = json.loads(data["repositories"])
-    data["suspended"] = bool(data["suspended"])
-    return Installation.model_validate(data)
-
-
-def new_run_values(new: NewRun) -> tuple[Any, ...]:
-    """The values of NEW_RUN_FIELDS, in order."""
-    return (
-        new.repository,
-        new.issue,
-        new.requester,
-        new.trigger,
-        new.instructions,
-        new.installation_id,
-        new.delivery_id,
-        new.pull_request,
-        new.iteration,
-        new.not_before,
-    )
-
-
-def new_feedback_values(item: NewFeedback) -> tuple[Any, ...]:
-    """The values of NEW_FEEDBACK_FIELDS, in order, received now."""
-    return (
-        item.repository,
-        item.pull_request,
-        item.kind,
-        item.author,
-        item.body,
-        item.source_id,
-        item.path,
-        item.line,
-        item.diff_hunk,
-        item.review_id,
-        item.delivery_id,
-        time.time(),
-    )
-
-
-def delivery_values(delivery: Delivery) -> tuple[Any, ...]:
-    """The values of DELIVERY_FIELDS, in order."""
-    return (
-        delivery.delivery_id,
-        delivery.event,
-        delivery.action,
-        delivery.installation_id,
-        delivery.payload,
-        delivery.received_at,
-        delivery.processed_at,
-        delivery.error,
-    )
-
-
-def installation_values(installation: Installation) -> tuple[Any, ...]:
-    """The values of INSTALLATION_FIELDS, in order, updated now."""
-    return (
-        installation.id,
-        installation.account,
-        installation.repository_selection,
-        json.dumps(installation.repositories),
-        int(installation.suspended),
-        time.time(),
-    )
-
-
-def decided(decision: Decision, login: str, now: float) -> tuple[RunState, str, float | None]:
-    """A held run's state, summary and finished_at once `login` decided: approved queues it
-    again, rejected ends it (cancelled)."""
-    if decision == "approved":
-        return RunState.QUEUED, f"{decision} by @{login}", None
-    return RunState.CANCELLED, f"{decision} by @{login}", now
-
-
 def sqlite_path(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite:///"))
 
@@ -325,11 +196,11 @@ async def open_store(database_url: str) -> RunStore:
     if database_url.startswith("sqlite:///"):
         import sqlite3
 
-        from bot.runs.sqlite_store import SQLiteRunStore
+        from bot.runs.sqlite_db import SQLiteDatabase
 
         path = sqlite_path(database_url)
         try:
-            return await SQLiteRunStore.open(path)
+            return await _opened(await SQLiteDatabase.open(path))
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(
                 f"DATABASE_URL: cannot open the SQLite database {path} ({error}).\n"
@@ -340,10 +211,10 @@ async def open_store(database_url: str) -> RunStore:
     if database_url.startswith(("postgresql://", "postgres://")):
         import asyncpg
 
-        from bot.runs.postgres_store import PostgresRunStore
+        from bot.runs.postgres_db import PostgresDatabase
 
         try:
-            return await PostgresRunStore.open(database_url)
+            return await _opened(await PostgresDatabase.open(database_url))
         except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             where = _without_password(database_url)
             raise ConfigError(
@@ -356,6 +227,19 @@ async def open_store(database_url: str) -> RunStore:
         f"DATABASE_URL={database_url.split(':', 1)[0]}:... is not supported; "
         "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB"
     )
+
+
+async def _opened(db: Database) -> RunStore:
+    """The store on `db`, its schema brought up to date (closed if that fails)."""
+    from bot.runs.migrations import migrate
+    from bot.runs.sql_store import SQLRunStore
+
+    try:
+        await migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    return SQLRunStore(db)
 
 
 @contextlib.asynccontextmanager

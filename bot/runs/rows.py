@@ -1,0 +1,61 @@
+"""Rows of the store's tables to and from the records of `bot.runs.models`."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from bot.runs.models import Delivery, Feedback, Hold, Installation, NewFeedback, NewRun, Run
+from bot.runs.sql import Row
+
+
+def run_from_row(row: Row) -> Run:
+    data = dict(row)
+    data["trigger"] = data.pop("trigger_kind")
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return Run.model_validate(data)
+
+
+def feedback_from_row(row: Row) -> Feedback:
+    return Feedback.model_validate(row)
+
+
+def hold_from_row(row: Row) -> Hold:
+    return Hold.model_validate(row)
+
+
+def delivery_from_row(row: Row) -> Delivery:
+    return Delivery.model_validate(row)
+
+
+def installation_from_row(row: Row) -> Installation:
+    data = dict(row)
+    data["repositories"] = json.loads(data["repositories"])
+    data["suspended"] = bool(data["suspended"])
+    return Installation.model_validate(data)
+
+
+def new_run_values(new: NewRun) -> dict[str, Any]:
+    """The parameters of a new run's row."""
+    return {**vars(new), "trigger_kind": new.trigger}
+
+
+def new_feedback_values(item: NewFeedback) -> dict[str, Any]:
+    """The parameters of an item of feedback's row, received now."""
+    return {**vars(item), "received_at": time.time()}
+
+
+def delivery_values(delivery: Delivery) -> dict[str, Any]:
+    """The parameters of a delivery's row."""
+    return vars(delivery)
+
+
+def installation_values(installation: Installation) -> dict[str, Any]:
+    """The parameters of an installation's row, updated now."""
+    return {
+        **vars(installation),
+        "repositories": json.dumps(installation.repositories),
+        "suspended": int(installation.suspended),
+        "updated_at": time.time(),
+    }
