@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
     mine.add_argument("--image", default=None, help="pin a sandbox image (default: by Python)")
     mine.add_argument("--out", required=True, type=Path, help="the tasks file (JSON lines)")
     mine.set_defaults(run=_mine)
+    register_run(commands)
 
 
 def _say(text: str) -> None:
@@ -68,3 +69,96 @@ def _mine(args: argparse.Namespace) -> int:
         + (f"; rejected: {reasons}" if reasons else "")
     )
     return 0
+
+
+def register_run(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run Patchbot on mined (or SWE-bench) tasks and grade the results",
+        description="Each task gets a history-free copy of its base commit and goes through "
+        "the same solve path as the server (set-up, baseline, agent, verification); the "
+        "candidate is graded as SWE-bench grades. Results are appended to DIR/results.jsonl "
+        "run by run, so a killed evaluation resumes; DIR/results.json, report.md and "
+        "report.html hold the totals and the gate's confusion table. --model oracle replays "
+        "each task's real fix and tests, --model tests-only its tests alone: harness checks "
+        "that need no model.",
+    )
+    run.add_argument("tasks", type=Path, help="tasks file (JSON lines, SWE-bench format)")
+    run.add_argument(
+        "--model",
+        default=None,
+        help="a litellm model string, oracle or tests-only (default: $PATCHBOT_MODEL)",
+    )
+    run.add_argument("--api-base", default=None, help="OpenAI-compatible server for --model")
+    run.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="policy file (default: $PATCHBOT_POLICY or the default)",
+    )
+    run.add_argument("--concurrency", type=int, default=1, help="tasks run at once")
+    run.add_argument("--attempts", type=int, default=1, help="independent runs per task")
+    run.add_argument(
+        "--repo",
+        type=Path,
+        default=None,
+        help="the repository holding the base commits (default: each task's repo_path)",
+    )
+    run.add_argument("--image", default=None, help="pin a sandbox image (default: by Python)")
+    run.add_argument("--out", required=True, type=Path, help="the evaluation folder")
+    run.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.eval.run import RunOptions, evaluate
+    from bot.eval.trajectories import SCRIPTED
+    from bot.policy.load import default_policy_path
+    from bot.solve.solver import docker_sandbox
+    from bot.trace import Redactor
+
+    if args.concurrency < 1 or args.attempts < 1:
+        raise ConfigError("--concurrency and --attempts must be at least 1")
+    settings = args.settings
+    configured = None
+    model = args.model or settings.model
+    if model not in SCRIPTED:
+        from bot.agent.model import configured_model
+
+        configured = configured_model(settings, model=args.model, api_base=args.api_base)
+        model = configured.model
+    options = RunOptions(
+        out=args.out,
+        model=model,
+        concurrency=args.concurrency,
+        attempts=args.attempts,
+        repo=args.repo,
+        image=args.image,
+    )
+    _sweep()
+    summary = asyncio.run(
+        evaluate(
+            options,
+            args.tasks,
+            policy_path=args.policy or default_policy_path(),
+            configured=configured,
+            redactor=Redactor(settings.secrets()),
+            opener=docker_sandbox,
+            say=_say,
+        )
+    )
+    _say(
+        f"{summary['resolved']} of {summary['runs']} run(s) resolved, {summary['accepted']} "
+        f"accepted ({summary['accepted_unresolved']} accepted but not resolved); "
+        f"see {args.out}/report.md"
+    )
+    return 0
+
+
+def _sweep() -> None:
+    """Remove the sandboxes a killed evaluation (or any dead process) left behind."""
+    from bot.sandbox.cleanup import collect_garbage
+    from bot.sandbox.docker import docker_client
+
+    collect_garbage(docker_client())

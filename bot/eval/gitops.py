@@ -83,6 +83,22 @@ def tree_copy(repo: Path, commit: str, dest: Path) -> Path:
     return dest
 
 
+def restore_files(repo: Path, commit: str, tree: Path, paths: list[str]) -> None:
+    """`paths` at `tree` as they are in `commit`, byte for byte; removed where it has none."""
+    present = set(git("ls-tree", "-r", "--name-only", commit, "--", *paths, cwd=repo).split("\n"))
+    for path in paths:
+        if path not in present:
+            (tree / path).unlink(missing_ok=True)
+    kept = [path for path in paths if path in present]
+    if not kept:
+        return
+    with tempfile.TemporaryDirectory(prefix="patchbot-index-") as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        where = ("--git-dir", str(git_dir(repo)), "--work-tree", str(tree))
+        git(*where, "read-tree", commit, env=env)
+        git(*where, "checkout-index", "--force", "--", *kept, env=env)
+
+
 def history_free_copy(repo: Path, commit: str, dest: Path, patches: tuple[str, ...] = ()) -> Path:
     """A new repository at `dest` whose one commit holds `commit`'s files (with `patches`
     applied): no object, tag, branch or reflog of the original, not even its dates."""
