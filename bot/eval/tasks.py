@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from bot.errors import ConfigError
-from bot.setup.detect import TEST_FILE
 
+TEST_MODULE = re.compile(r"^(test_.*|.*_test|tests?)\.py$")
+"""pytest's default test file names (`bot.setup.detect` reads any `test*.py` as a hint)."""
 _TEST_DIRS = frozenset({"test", "tests", "testing"})
 _DIFF_FILE = re.compile(r"^diff --git a/(.+?) b/(.+)$", re.MULTILINE)
 
@@ -21,12 +22,12 @@ _DIFF_FILE = re.compile(r"^diff --git a/(.+?) b/(.+)$", re.MULTILINE)
 def is_test_path(path: str) -> bool:
     """A file of the test suite: under a `test`/`tests`/`testing` folder or named like a test."""
     parts = path.split("/")
-    return any(part in _TEST_DIRS for part in parts[:-1]) or bool(TEST_FILE.match(parts[-1]))
+    return any(part in _TEST_DIRS for part in parts[:-1]) or bool(TEST_MODULE.match(parts[-1]))
 
 
 def is_test_module(path: str) -> bool:
     """A test file a runner collects (`test_x.py`, `x_test.py`), not a helper or conftest."""
-    return path.endswith(".py") and bool(TEST_FILE.match(posixpath.basename(path)))
+    return path.endswith(".py") and bool(TEST_MODULE.match(posixpath.basename(path)))
 
 
 def diff_files(patch: str) -> list[str]:
