@@ -35,6 +35,15 @@ def register(subparsers: Any) -> None:
     mine.add_argument("--out", required=True, type=Path, help="the tasks file (JSON lines)")
     mine.set_defaults(run=_mine)
     register_run(commands)
+    compare = commands.add_parser(
+        "compare",
+        help="what changed between two evaluations, task by task",
+        description="Compares two evaluation folders (eval run --out): the model, policy and "
+        "Patchbot version each ran with, the totals, and every task whose verdict changed.",
+    )
+    compare.add_argument("a", type=Path, help="the earlier evaluation folder")
+    compare.add_argument("b", type=Path, help="the later evaluation folder")
+    compare.set_defaults(run=_compare)
 
 
 def _say(text: str) -> None:
@@ -162,3 +171,10 @@ def _sweep() -> None:
     from bot.sandbox.docker import docker_client
 
     collect_garbage(docker_client())
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from bot.eval.compare import compare, load_results
+
+    print("\n".join(compare(load_results(args.a), load_results(args.b))))
+    return 0
