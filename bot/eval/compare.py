@@ -49,10 +49,10 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     rows_a = {(row["instance_id"], row["attempt"]): row for row in a["rows"]}
     rows_b = {(row["instance_id"], row["attempt"]): row for row in b["rows"]}
     changed = []
-    for key in sorted(set(rows_a) | set(rows_b)):
-        before, after = _verdict(rows_a.get(key)), _verdict(rows_b.get(key))
-        if before != after:
-            changed.append(_shown(f"  {key[0]} #{key[1]}: {before} -> {after}"))
+    for run in sorted(set(rows_a) | set(rows_b)):
+        was, now = _verdict(rows_a.get(run)), _verdict(rows_b.get(run))
+        if was != now:
+            changed.append(_shown(f"  {run[0]} #{run[1]}: {was} -> {now}"))
     same = len(set(rows_a) | set(rows_b)) - len(changed)
     lines.append(f"tasks that changed: {len(changed)} ({same} the same)")
     return lines + changed
