@@ -31,6 +31,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep the commit message whole (default: hide the files and names the fix adds)",
     )
+    mine.add_argument(
+        "--scope",
+        choices=("suite", "touched"),
+        default="suite",
+        help="run the whole suite (default), or only the test modules each commit touches "
+        "(for suites too slow to run three times per commit)",
+    )
     mine.add_argument("--image", default=None, help="pin a sandbox image (default: by Python)")
     mine.add_argument("--out", required=True, type=Path, help="the tasks file (JSON lines)")
     mine.set_defaults(run=_mine)
@@ -67,6 +74,7 @@ def _mine(args: argparse.Namespace) -> int:
         max_commits=args.max_commits,
         since=args.since,
         mask=not args.reveal,
+        scope=args.scope,
     )
     summary = asyncio.run(
         mine(options, lambda tree: local_sandbox(tree, image=args.image), docker_sandbox, _say)

@@ -1,9 +1,14 @@
 """`patchbot eval mine`: fix commits of a repository's history as tasks.
 
-A commit is kept when it changes source and tests together and at least one test of the test
-modules it touches fails at its parent (with the commit's tests applied) and passes at the
-commit. Only those test modules run, not the whole suite: mining stays minutes, not hours,
-and PASS_TO_PASS holds the tests of those modules that pass both times.
+A commit is kept when it changes source and tests together and at least one test fails at its
+parent (with the commit's tests applied) and passes at the commit. With the `suite` scope the
+whole suite runs three times (the parent as it was, the parent with the commit's tests, the
+commit): PASS_TO_PASS holds every test passing both times, and a commit that breaks or removes
+a test that passed at its parent is rejected, since no gate should accept its fix. A test in
+a module the commit leaves alone counts as it ran at the parent: a new test module that cannot
+be imported before the fix stops pytest's whole run, not those tests. With the
+`touched` scope only the test modules the commit touches run, twice, for suites too slow to
+run whole for every commit; PASS_TO_PASS then holds those modules' tests only.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -38,6 +44,8 @@ class MineOptions(BaseModel):
     """Only commits after this date (any form `git log --since` reads)."""
     mask: bool = True
     """Hide the files and names the fix reveals in the problem statement."""
+    scope: Literal["suite", "touched"] = "suite"
+    """Run the whole suite, or only the test modules the commit touches (see the module)."""
 
 
 class MineSummary(BaseModel):
@@ -63,6 +71,13 @@ def decided(out: Path) -> set[str]:
 
 def _passed(report: TestReport) -> set[str]:
     return {case.id for case in report.cases if case.outcome is Outcome.PASSED}
+
+
+def _in_files(test: str, files: list[str]) -> bool:
+    """Whether a test id (pytest's `path::name` or unittest's dotted name) is in `files`."""
+    path = test.split("::", 1)[0]
+    dotted = [file.removesuffix(".py").replace("/", ".") + "." for file in files]
+    return path in files or test.startswith(tuple(dotted))
 
 
 async def _run(
@@ -91,22 +106,38 @@ async def examine(
     files = [path for path in diff_files(tests) if is_test_module(path)]
     if not files:
         return "no test module changed (only test helpers or data)"
-    before_tree, after_tree = work / "before", work / "after"
+    suite = options.scope == "suite"
     try:
-        await asyncio.to_thread(history_free_copy, repo, commit.parent, before_tree, (tests,))
-        await asyncio.to_thread(history_free_copy, repo, commit.sha, after_tree)
+        after_tree = await asyncio.to_thread(history_free_copy, repo, commit.sha, work / "after")
         files = [path for path in files if (after_tree / path).is_file()]
         if not files:
             return "the commit only deletes test modules"
-        before, image = await _run(before_tree, files, config_for, opener)
-        after, _ = await _run(after_tree, files, config_for, opener)
+        paths = [] if suite else files
+        before_tree = await asyncio.to_thread(
+            history_free_copy, repo, commit.parent, work / "before", (tests,)
+        )
+        before, image = await _run(before_tree, paths, config_for, opener)
+        after, _ = await _run(after_tree, paths, config_for, opener)
+        reports = [before, after]
+        if suite:
+            parent = await asyncio.to_thread(
+                history_free_copy, repo, commit.parent, work / "parent"
+            )
+            reports.append((await _run(parent, paths, config_for, opener))[0])
     except GitError as error:
         return f"git: {str(error).splitlines()[0]}"
     except SandboxError as error:  # SetupFailed included
         return f"set-up failed: {str(error).splitlines()[0][:200]}"
-    if before.timed_out or after.timed_out:
+    if any(report.timed_out for report in reports):
         return "the tests timed out"
-    fail_to_pass = sorted(_passed(after) - _passed(before))
+    passed_before = _passed(before)
+    if suite:  # a test the commit leaves alone, as it ran before its tests were applied
+        parent_passed = _passed(reports[-1])
+        passed_before |= {test for test in parent_passed if not _in_files(test, files)}
+        broken = parent_passed - _passed(after)
+        if broken:
+            return f"the fix breaks or removes {len(broken)} test(s) that passed at its parent"
+    fail_to_pass = sorted(_passed(after) - passed_before)
     if not fail_to_pass:
         return "no test fails before the fix and passes after it"
     name = repo.resolve().name.removesuffix(".git")
@@ -118,12 +149,13 @@ async def examine(
         test_patch=tests,
         problem_statement=problem_statement(commit.message, fix, mask=options.mask),
         FAIL_TO_PASS=fail_to_pass,
-        PASS_TO_PASS=sorted(_passed(after) & _passed(before)),
+        PASS_TO_PASS=sorted(_passed(after) & passed_before),
         created_at=commit.date,
         environment_setup_commit=commit.parent,
         repo_path=str(repo.resolve()),
         commit=commit.sha,
         test_files=files,
+        test_scope=options.scope,
         setup_image=image,
     )
 

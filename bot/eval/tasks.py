@@ -7,7 +7,7 @@ import posixpath
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -61,7 +61,10 @@ class Task(BaseModel):
     commit: str = ""
     """Ours: the fix commit the task was mined from."""
     test_files: list[str] = Field(default_factory=list)
-    """Ours: the test modules to run when grading (default: those `test_patch` touches)."""
+    """Ours: the test modules the commit touches, run when grading unless `test_scope` is
+    `suite` (default: those `test_patch` touches)."""
+    test_scope: Literal["suite", "touched"] = "touched"
+    """Ours: grading runs the whole suite (mined with every test), or the test modules."""
     setup_image: str = ""
     """Ours: the sandbox image the set-up planner chose for the base commit while mining."""
 
@@ -72,7 +75,9 @@ class Task(BaseModel):
         return json.loads(value) if isinstance(value, str) else value
 
     def graded_files(self) -> list[str]:
-        """The test modules grading runs."""
+        """The test modules grading runs; none named: the whole suite."""
+        if self.test_scope == "suite":
+            return []
         return self.test_files or [p for p in diff_files(self.test_patch) if is_test_module(p)]
 
 

@@ -1,5 +1,5 @@
 """A small repository with a made-up history: two fixes with tests, and commits mining must
-reject, each for a reason of its own."""
+reject, each for a reason of its own (one adds a tested function but breaks `mul` again)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,18 @@ def test_clamp_between():
     assert clamp_between(5, 0, 3) == 3
     assert clamp_between(-1, 0, 3) == 0
 """
+SUB = """
+
+def sub(a, b):
+    return a - b
+"""
+SUB_TEST = """\
+from calc import sub
+
+
+def test_sub():
+    assert sub(3, 1) == 2
+"""
 LATER_FILE = "LATER.md"
 """A file only the last commit adds: no copy of an earlier base may hold it."""
 
@@ -105,5 +117,11 @@ def build_history(repo: Path) -> dict[str, str]:
          "tests/test_calc.py": TESTS + MUL_TEST + "\n# more\n\n# tidy\n"},
         6,
     )  # fmt: skip
-    commits["later"] = _commit(repo, "Notes", {LATER_FILE: "later\n"}, 7)
+    commits["breaking"] = _commit(
+        repo,
+        "Add sub",
+        {"calc/__init__.py": CALC.format(bug=" + 1") + CLAMP + SUB, "tests/test_sub.py": SUB_TEST},
+        7,
+    )
+    commits["later"] = _commit(repo, "Notes", {LATER_FILE: "later\n"}, 8)
     return commits

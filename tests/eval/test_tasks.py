@@ -54,7 +54,8 @@ def test_a_commit_splits_into_its_fix_and_its_tests(history: tuple[Path, dict[st
     assert "-    return a * b + 0 + 1" in fix and "+def test_mul():" in tests
     found = commits(repo, max_commits=None, since=None)
     assert [commit.sha for commit in found] == [
-        made[name] for name in ("later", "refactor", "feature", "tests_only", "fix", "docs")
+        made[name]
+        for name in ("later", "breaking", "refactor", "feature", "tests_only", "fix", "docs")
     ]  # newest first; the root commit has no parent to compare with
     assert len(commits(repo, max_commits=2, since=None)) == 2
     assert commits(repo, max_commits=None, since="2024-01-05T12:00:00Z")[-1].sha == made["refactor"]
@@ -66,7 +67,7 @@ def test_a_history_free_copy_holds_nothing_from_after_its_commit(
     repo, made = history
     git("tag", "v1.0", made["later"], cwd=repo)
     copy = history_free_copy(repo, made["docs"], tmp_path / "copy")
-    for later in ("fix", "feature", "later"):
+    for later in ("fix", "feature", "breaking", "later"):
         with pytest.raises(GitError):
             git("cat-file", "-t", made[later], cwd=copy)
     assert git("rev-list", "--all", cwd=copy).split() == [
