@@ -119,13 +119,13 @@ def main() -> int:
             "a folder of NAME.git.tar.gz with its manifest.jsonl (see ../shared/corpus/README.md)",
             file=sys.stderr,
         )
-        return 1
+        return 2
     entries = {e["name"]: e for e in map(json.loads, manifest.read_text().splitlines()) if e}
     names = [name.strip() for name in args.only.split(",") if name.strip()]
     missing = [name for name in names if name not in entries]
     if missing:
         print(f"bench/eval.py: not in the corpus: {', '.join(missing)}", file=sys.stderr)
-        return 1
+        return 2
     results: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="patchbot-bench-eval-") as scratch:
