@@ -56,7 +56,7 @@ async def bench_repo(
     out.mkdir(parents=True)
     tasks = out / "tasks.jsonl"
     print(f"{name}: mining the newest {max_commits} commits", file=sys.stderr, flush=True)
-    options = MineOptions(repo=repo, out=tasks, max_commits=max_commits)
+    options = MineOptions(repo=repo, out=tasks, max_commits=max_commits, concurrency=concurrency)
     mined = await mine(options, local_sandbox, docker_sandbox, _say)
     figures: dict[str, Any] = {
         "commits_examined": mined.examined,
@@ -110,7 +110,9 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--only", default=DEFAULT_REPOS, help="comma-separated corpus names")
     parser.add_argument("--max-commits", type=int, default=60, help="commits mined per repo")
-    parser.add_argument("--concurrency", type=int, default=4, help="tasks run at once")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="commits mined and tasks run at once"
+    )
     args = parser.parse_args()
     manifest = args.corpus / "manifest.jsonl"
     if not manifest.is_file():

@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
         help="run the whole suite (default), or only the test modules each commit touches "
         "(for suites too slow to run three times per commit)",
     )
+    mine.add_argument("--concurrency", type=int, default=1, help="commits examined at once")
     mine.add_argument("--image", default=None, help="pin a sandbox image (default: by Python)")
     mine.add_argument("--out", required=True, type=Path, help="the tasks file (JSON lines)")
     mine.set_defaults(run=_mine)
@@ -68,6 +69,8 @@ def _mine(args: argparse.Namespace) -> int:
     head_commit(args.repo)
     if args.max_commits is not None and args.max_commits < 1:
         raise ConfigError("--max-commits must be at least 1")
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
     options = MineOptions(
         repo=args.repo,
         out=args.out,
@@ -75,6 +78,7 @@ def _mine(args: argparse.Namespace) -> int:
         since=args.since,
         mask=not args.reveal,
         scope=args.scope,
+        concurrency=args.concurrency,
     )
     summary = asyncio.run(
         mine(options, lambda tree: local_sandbox(tree, image=args.image), docker_sandbox, _say)

@@ -44,6 +44,8 @@ class MineOptions(BaseModel):
     """Only commits after this date (any form `git log --since` reads)."""
     mask: bool = True
     """Hide the files and names the fix reveals in the problem statement."""
+    concurrency: int = 1
+    """Commits examined at once."""
     scope: Literal["suite", "touched"] = "suite"
     """Run the whole suite, or only the test modules the commit touches (see the module)."""
 
@@ -176,25 +178,35 @@ async def mine(
     summary.skipped = len(found) - len(todo)
     if summary.skipped:
         say(f"resuming: {summary.skipped} of {len(found)} commits already decided")
-    for index, commit in enumerate(todo, start=1):
-        with tempfile.TemporaryDirectory(prefix="patchbot-mine-") as scratch:
-            try:
-                result = await examine(options, commit, config_for, opener, Path(scratch))
-            finally:
-                remove_tree(Path(scratch))
-        summary.examined += 1
-        title = commit.message.splitlines()[0][:60] if commit.message else ""
-        prefix = f"[{index}/{len(todo)}] {commit.sha[:12]}"
-        if isinstance(result, Task):
-            append_jsonl(options.out, result.model_dump())
-            summary.tasks += 1
-            state = {"commit": commit.sha, "decision": "task", "task": result.instance_id}
-            say(f"{prefix} task: {len(result.FAIL_TO_PASS)} fail-to-pass  {title}")
-        else:
-            kind = result.split(":")[0]
-            summary.rejected[kind] = summary.rejected.get(kind, 0) + 1
-            state = {"commit": commit.sha, "decision": "rejected", "reason": result}
-            say(f"{prefix} rejected: {result}  {title}")
-        append_jsonl(state_path(options.out), state)
+    queue: asyncio.Queue[Commit] = asyncio.Queue()
+    for commit in todo:
+        queue.put_nowait(commit)
+
+    async def worker() -> None:
+        while not queue.empty():
+            commit = queue.get_nowait()
+            begun = time.monotonic()
+            with tempfile.TemporaryDirectory(prefix="patchbot-mine-") as scratch:
+                try:
+                    result = await examine(options, commit, config_for, opener, Path(scratch))
+                finally:
+                    remove_tree(Path(scratch))
+            summary.examined += 1
+            took = f"({time.monotonic() - begun:.1f} s)"
+            title = commit.message.splitlines()[0][:60] if commit.message else ""
+            prefix = f"[{summary.examined}/{len(todo)}] {commit.sha[:12]}"
+            if isinstance(result, Task):
+                append_jsonl(options.out, result.model_dump())
+                summary.tasks += 1
+                state = {"commit": commit.sha, "decision": "task", "task": result.instance_id}
+                say(f"{prefix} task: {len(result.FAIL_TO_PASS)} fail-to-pass {took}  {title}")
+            else:
+                kind = result.split(":")[0]
+                summary.rejected[kind] = summary.rejected.get(kind, 0) + 1
+                state = {"commit": commit.sha, "decision": "rejected", "reason": result}
+                say(f"{prefix} rejected: {result} {took}  {title}")
+            append_jsonl(state_path(options.out), state)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, options.concurrency))))
     summary.seconds = time.monotonic() - started
     return summary

@@ -31,6 +31,6 @@ def mined(
     commits = build_history(repo)
     out = root / "tasks.jsonl"
     lines: list[str] = []
-    options = MineOptions(repo=repo, out=out)
+    options = MineOptions(repo=repo, out=out, concurrency=3)
     asyncio.run(mine(options, local_sandbox, docker_sandbox, lines.append))
     return repo, commits, out, lines
