@@ -121,7 +121,10 @@ class Evaluation:
                     history_free_copy, self._repo(task), task.base_commit, root / "base"
                 )
                 policy = effective_policy(self.policy, base).policy
-                sandbox = sandbox_config(policy)
+                # Set-up environments shared only by runs of this base: one made from a later
+                # commit (a regular install of its code, its version file) never reaches it.
+                scope = f"eval:{task.repo}:{task.base_commit}"
+                sandbox = sandbox_config(policy).model_copy(update={"cache_scope": scope})
                 if self.options.image:
                     sandbox = sandbox.model_copy(update={"image": self.options.image, "images": []})
                 verify = verify_config(policy)

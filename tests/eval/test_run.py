@@ -52,9 +52,13 @@ async def test_the_oracle_is_accepted_and_resolved_on_every_task(
     assert (summary["tasks"], summary["resolved"], summary["accepted"]) == (2, 2, 2)
     assert summary["accepted_unresolved"] == summary["refused_resolved"] == 0
     assert summary["cost_usd"] is None  # the scripted model has no price: unknown, not free
+    keys = set()
     for row in summary["rows"]:
         assert row["stop_reason"] == "verified" and row["patch_lines"] > 0, row
-        assert (tmp_path / "oracle" / row["trace"]).is_file()
+        events = read_trace(tmp_path / "oracle" / row["trace"])
+        keys |= {event["cache_key"] for event in events if event["kind"] == "setup"}
+    # The same dependency files, but two bases: neither run may get the other's environment.
+    assert len(keys) == 2
     report = (tmp_path / "oracle" / "report.md").read_text()
     assert "| PR opened, resolved | 2 |" in report
 
