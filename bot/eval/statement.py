@@ -11,7 +11,7 @@ from bot.eval.tasks import diff_files
 HIDDEN = "[hidden]"
 _DEFINED = re.compile(
     r"^\+\s*(?:async\s+def|def|class)\s+([A-Za-z_]\w*)"
-    r"|^\+\s*(?:self\.)?([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)",
+    r"|^\+\s*(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)",
     re.MULTILINE,
 )
 _WORD = re.compile(r"[A-Za-z_]\w*")

@@ -94,3 +94,14 @@ def test_the_statement_hides_the_files_and_the_names_the_fix_adds(
     masked = problem_statement(message, fix, mask=True)
     assert masked == f"Add {HIDDEN} to {HIDDEN}\n\nLike clamp_between_all, clamp values."
     assert problem_statement(message, fix, mask=False) == message
+
+
+def test_an_attribute_the_fix_sets_is_hidden_and_one_it_only_changes_is_not() -> None:
+    patch = (
+        "diff --git a/pkg/core.py b/pkg/core.py\n--- a/pkg/core.py\n+++ b/pkg/core.py\n"
+        "-    wrapper.cache_lock = lock\n+    wrapper.cache_lock = lock or None\n"
+        "+    wrapper.cache_condition = condition\n"
+    )
+    message = "Add cache_condition next to cache_lock in core"
+    masked = problem_statement(message, patch, mask=True)
+    assert masked == f"Add {HIDDEN} next to cache_lock in {HIDDEN}"
