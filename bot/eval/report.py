@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ def _row_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
+_TRACE = re.compile(r"traces/[\w.-]+\.jsonl")
 HEADER = ["task", "verdict", "stop", "grade", "cost", "time", "steps", "trace"]
 
 
@@ -108,7 +110,8 @@ def page(summary: dict[str, Any]) -> str:
     parts.append("</tr>")
     for row in summary["rows"]:
         cells = _row_cells(row)
-        link = f'<a href="{esc(cells[-1], quote=True)}">trace</a>' if cells[-1] else ""
+        trace = cells[-1]  # a link only to a trace file beside the report, never a URL
+        link = f'<a href="{esc(trace)}">trace</a>' if _TRACE.fullmatch(trace) else esc(trace)
         parts.append(
             "<tr>"
             + "".join(f"<td>{esc(cell)}</td>" for cell in cells[:-1])

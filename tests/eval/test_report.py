@@ -54,6 +54,7 @@ def test_the_pages_show_hostile_task_and_model_text_as_text(tmp_path: Path) -> N
     write_report(tmp_path, summary)
     page = (tmp_path / "report.html").read_text()
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
+    assert "<a href" not in page  # the hostile trace path is shown, not linked
     assert "default-src 'none'" in page
     markdown = (tmp_path / "report.md").read_text()
     assert "<script" not in markdown and "<img" not in markdown
@@ -61,6 +62,12 @@ def test_the_pages_show_hostile_task_and_model_text_as_text(tmp_path: Path) -> N
     assert table and all(line.count(" | ") == 7 for line in table)  # no cell split by `|`
     assert "| PR opened, NOT resolved (a wrong PR) | 1 |" in markdown
     assert json.loads((tmp_path / "results.json").read_text())["accepted_unresolved"] == 1
+
+
+def test_a_trace_beside_the_report_is_linked(tmp_path: Path) -> None:
+    linked = row("a", True, True).model_copy(update={"trace": "traces/a-1.jsonl"})
+    write_report(tmp_path, summarize(INFO, [task("a")], [linked]))
+    assert '<a href="traces/a-1.jsonl">trace</a>' in (tmp_path / "report.html").read_text()
 
 
 def test_compare_names_what_changed_and_each_task_whose_verdict_moved(tmp_path: Path) -> None:
