@@ -9,7 +9,9 @@ Per repository: mining throughput (commits examined per minute, tasks found per 
 over the newest N commits, then the mined tasks run with `--model oracle` (must be accepted
 and resolved on every task) and `--model tests-only` (must never be resolved; today's judge
 may accept it when the tests it adds pass without the fix). Prints a table and writes
-`bench/results/eval.json`; the evaluation folders (reports, traces) are kept beside it.
+`bench/results/eval.json`; the evaluation folders (reports, traces) are kept beside it, and a
+second run resumes them (mining and runs alike; `--fresh` starts over). Resumed mining counts
+only the commits it examined itself in its throughput.
 """
 
 from __future__ import annotations
@@ -46,14 +48,15 @@ def _say(text: str) -> None:
 
 
 async def bench_repo(
-    tarball: Path, name: str, max_commits: int, work: Path, concurrency: int
+    tarball: Path, name: str, max_commits: int, work: Path, concurrency: int, fresh: bool
 ) -> dict[str, Any]:
     with tarfile.open(tarball) as archive:
         archive.extractall(work, filter="data")
     repo = work / f"{name}.git"
     out = RESULTS / "eval" / name
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    if fresh:
+        shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
     tasks = out / "tasks.jsonl"
     print(f"{name}: mining the newest {max_commits} commits", file=sys.stderr, flush=True)
     options = MineOptions(repo=repo, out=tasks, max_commits=max_commits, concurrency=concurrency)
@@ -113,6 +116,9 @@ def main() -> int:
     parser.add_argument(
         "--concurrency", type=int, default=4, help="commits mined and tasks run at once"
     )
+    parser.add_argument(
+        "--fresh", action="store_true", help="start over instead of resuming the kept folders"
+    )
     args = parser.parse_args()
     manifest = args.corpus / "manifest.jsonl"
     if not manifest.is_file():
@@ -135,7 +141,9 @@ def main() -> int:
             tarball = args.corpus / entries[name]["tarball"]
             work = Path(scratch) / name
             work.mkdir()
-            coroutine = bench_repo(tarball, name, args.max_commits, work, args.concurrency)
+            coroutine = bench_repo(
+                tarball, name, args.max_commits, work, args.concurrency, args.fresh
+            )
             results[name] = asyncio.run(coroutine)
     total = {
         "tasks": sum(r["tasks"] for r in results.values()),
