@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.eval.mine import MineOptions, mine  # noqa: E402
 from bot.eval.run import RunOptions, evaluate  # noqa: E402
+from bot.eval.tasks import read_jsonl  # noqa: E402
 from bot.policy.load import default_policy_path  # noqa: E402
 from bot.setup.local import local_sandbox  # noqa: E402
 from bot.solve.solver import docker_sandbox  # noqa: E402
@@ -61,21 +62,22 @@ async def bench_repo(
     print(f"{name}: mining the newest {max_commits} commits", file=sys.stderr, flush=True)
     options = MineOptions(repo=repo, out=tasks, max_commits=max_commits, concurrency=concurrency)
     mined = await mine(options, local_sandbox, docker_sandbox, _say)
+    found = len(list(read_jsonl(tasks)))  # a resumed session's earlier tasks too
     figures: dict[str, Any] = {
         "commits_examined": mined.examined,
         "mining_seconds": round(mined.seconds, 1),
-        "commits_per_minute": round(60 * mined.examined / mined.seconds, 1),
-        "tasks": mined.tasks,
+        "commits_per_minute": round(60 * mined.examined / max(mined.seconds, 0.001), 1),
+        "tasks": found,
         "tasks_per_100_commits": round(100 * mined.tasks / max(1, mined.examined), 1),
         "rejected": mined.rejected,
     }
-    if not mined.tasks:
+    if not found:
         return figures
     for model in ("oracle", "tests-only"):
-        print(f"{name}: {model} on {mined.tasks} task(s)", file=sys.stderr, flush=True)
+        print(f"{name}: {model} on {found} task(s)", file=sys.stderr, flush=True)
         started = time.monotonic()
         summary = await evaluate(
-            RunOptions(out=out / model, model=model, concurrency=concurrency),
+            RunOptions(out=out / model, model=model, concurrency=concurrency, repo=repo),
             tasks,
             policy_path=default_policy_path(),
             configured=None,
