@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "bot.agent.cli",
     "bot.testing.demo",
     "bot.policy.cli",
+    "bot.eval.cli",
 )
 
 EXIT_ERROR = 2
