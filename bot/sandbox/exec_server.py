@@ -9,8 +9,9 @@ kernel kill any process), trace it or read its /proc files, so no command can ta
 sandbox down or write answers in its name. It alone holds the container's stdin and stdout.
 
 Commands run one at a time, so when one ends (or reaches its timeout) every other process
-in the container is one it started, however it left its process group or session (`setsid`,
-double forks): the server kills them all and reaps them before it answers.
+in the container (but the set-up network's relay, see `relay`) is one it started, however it
+left its process group or session (`setsid`, double forks): the server kills them all and
+reaps them before it answers.
 
 It reads one JSON request per line on stdin and answers one JSON line per request on
 stdout, so that many commands cost one container start instead of one `docker exec` each.
@@ -24,7 +25,7 @@ so no more than `cap` bytes of each stream.
 
 A request `{"id", "relay": SOCKET, "port": PORT}` starts the set-up network's relay (see
 `bot.setup.proxy`): TCP connections to 127.0.0.1:PORT are passed on to the Unix socket SOCKET,
-by threads of this server, since a command's end kills every process but this one. Answer:
+by a process of its own that a command's end spares (see `relay`). Answer:
 `{"id", "relay": true}`.
 """
 
@@ -62,6 +63,12 @@ _COUNTERS = {
 }
 """Per limit, the cgroup (v2, then v1) file and line that count the times it was hit."""
 _PR_CAPBSET_DROP = 24
+RELAY_UID = 65534
+"""The set-up network's relay runs as `nobody`: not the commands' user, not root."""
+RELAY_CONNECTIONS = 32
+"""Connections the relay passes on at once; more are closed."""
+_RELAYS: set[int] = set()
+"""The relay processes: spared when a command's processes are killed."""
 
 
 def _counter(limit: str) -> int:
@@ -192,24 +199,36 @@ class _Capture:
 
 def _reap() -> None:
     with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
+        while (pid := os.waitpid(-1, os.WNOHANG)[0]) > 0:
+            _RELAYS.discard(pid)  # a relay that died: its pid may be a command's next
+
+
+def _others() -> list[int]:
+    """Every process in the container but this one and the relay."""
+    spared = {os.getpid(), *_RELAYS}
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in spared]
+
+
+def _kill_others() -> bool:
+    """SIGKILL every other process; False when there was none left."""
+    others = _others()
+    for pid in others:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return bool(others)
 
 
 def _end_all(process: subprocess.Popen[bytes]) -> None:
-    """Kill every process in the container but this one, and reap them: the command's
-    (first, so that `process` keeps its exit status) and whatever it left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(-1, signal.SIGKILL)
+    """Kill every process in the container but this one and the relay, and reap them: the
+    command's (first, so that `process` keeps its exit status) and whatever it left."""
+    _kill_others()
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(END_TIMEOUT)
     deadline = time.monotonic() + END_TIMEOUT
     while time.monotonic() < deadline:
-        try:  # zombies count: this ends once every process is gone and reaped
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
+        _reap()  # zombies count: this ends once every process is gone and reaped
+        if not _kill_others():
             return
-        _reap()
         time.sleep(0.0002)
     print("exec server: processes left that would not die", file=sys.stderr, flush=True)
 
@@ -335,29 +354,63 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
             end.shutdown(socket.SHUT_RDWR)
 
 
-def _relay_one(client: socket.socket, path: str) -> None:
-    with client, socket.socket(socket.AF_UNIX) as upstream:
-        try:
-            upstream.connect(path)
-        except OSError:
-            return
-        threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
-        _pipe(upstream, client)
+def _relay_one(client: socket.socket, path: str, slots: threading.Semaphore) -> None:
+    try:
+        with client, socket.socket(socket.AF_UNIX) as upstream:
+            try:
+                upstream.connect(path)
+            except OSError:
+                return
+            back = threading.Thread(target=_pipe, args=(client, upstream), daemon=True)
+            back.start()
+            _pipe(upstream, client)
+            back.join()  # both ends closed only once neither thread uses them
+    finally:
+        slots.release()
 
 
 def _serve_relay(server: socket.socket, path: str) -> None:
+    slots = threading.Semaphore(RELAY_CONNECTIONS)
     while True:
-        client, _ = server.accept()
-        threading.Thread(target=_relay_one, args=(client, path), daemon=True).start()
+        try:
+            client, _ = server.accept()
+        except OSError:  # out of file descriptors: let some connections end
+            time.sleep(0.1)
+            continue
+        if not slots.acquire(blocking=False):
+            client.close()  # a command holding every slot only shuts itself out
+            continue
+        try:
+            threading.Thread(target=_relay_one, args=(client, path, slots), daemon=True).start()
+        except RuntimeError:  # no thread to be had (the pids limit counts threads)
+            client.close()
+            slots.release()
 
 
 def relay(path: str, port: int) -> None:
-    """Listen on 127.0.0.1:`port` (before this returns) and pass each connection to `path`."""
+    """Listen on 127.0.0.1:`port` and pass each connection to the Unix socket `path`, in a
+    process of its own: a user of its own (no command can signal or trace it) and spared when
+    a command's processes are killed. This server never runs a thread (it forks commands)."""
     server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", port))
-    server.listen(64)
-    threading.Thread(target=_serve_relay, args=(server, path), daemon=True).start()
+    try:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(64)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                quiet = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1):  # the server's channel is the server's alone
+                    os.dup2(quiet, fd)
+                os.setgroups([])
+                os.setresgid(RELAY_UID, RELAY_UID, RELAY_UID)
+                os.setresuid(RELAY_UID, RELAY_UID, RELAY_UID)
+                _serve_relay(server, path)
+            finally:
+                os._exit(1)
+        _RELAYS.add(pid)
+    finally:
+        server.close()  # the relay has its own copy
 
 
 def main() -> None:

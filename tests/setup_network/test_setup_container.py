@@ -93,3 +93,37 @@ async def test_set_up_reaches_the_index_and_nothing_on_the_host(
         assert "do-not-leak" not in variables and "PATCHBOT_TEST_SECRET" not in variables
     assert accepted == []
     assert proxy is not None and proxy.refused
+
+
+FLOOD = f"""
+import socket
+held = []
+for _ in range(200):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", {RELAY_PORT}), 3))
+    except OSError:
+        pass
+print(len(held))
+"""
+
+
+async def test_the_relay_outlives_commands_and_a_flood_of_connections(
+    tmp_path: os.PathLike[str],
+) -> None:
+    client = docker_client()
+    launcher = Launcher(client, find_image(client, "python"), SandboxConfig())
+    user = sandbox_user(tmp_path)  # type: ignore[arg-type]
+    async with setup_container(launcher, user, [], environment([WORKSPACE])) as (_, channel, _p):
+
+        async def run(command: str) -> str:
+            answer = await channel.run(command, cwd="/", timeout=60, cap=65536)
+            return ExecResult.model_validate(answer).stdout.strip()
+
+        async def through_the_relay() -> str:
+            return await run(f"python3 -c '{PROBE}' pypi.org 443 proxy")
+
+        assert (await through_the_relay()).startswith("HTTP/1.1 200")  # a second command
+        assert int(await run(f"python3 -c '{FLOOD}'")) > 0  # held until the command ends
+        assert (await through_the_relay()).startswith("HTTP/1.1 200")
+        owners = await run("ps -eo user= | sort -u")
+        assert "nobody" in owners.split() or "65534" in owners.split()  # not the commands' user
