@@ -29,6 +29,8 @@ by a process of its own that a command's end spares (see `relay`). Answer:
 `{"id", "relay": true}`.
 """
 
+from __future__ import annotations  # the annotations of Python 3.10 in the 3.9 image
+
 import codecs
 import contextlib
 import ctypes

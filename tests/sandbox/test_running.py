@@ -193,3 +193,18 @@ async def test_offline_set_up_of_a_repository_without_dependencies_makes_do_with
         # the first plan downloads; a later try makes do with what the image has
         assert report.tries[0].outcome == "install_failed" and report.tries[-1].outcome == "ok"
         assert (await sandbox.run_tests()).failed == 0
+
+
+@pytest.mark.parametrize("image", ["python3.9", "python3.13"])
+async def test_every_image_runs_commands_and_judges_tests(
+    example_repo: Callable[[str], Path], image: str
+) -> None:
+    """The exec server and the judge run on each image's own Python (3.9 evaluates
+    annotations that 3.10 wrote)."""
+    config = SandboxConfig(image=image, images=[], setup_network=False)
+    async with open_sandbox(example_repo("calc"), config) as sandbox:
+        version = await sandbox.exec("python3 -c 'import sys; print(sys.version_info[:2])'")
+        report = await sandbox.run_tests()
+    assert version.ok and version.stdout.strip() == str(tuple(map(int, image[6:].split("."))))
+    assert report.cases and not report.tampered
+    assert {case.outcome for case in report.cases} <= {Outcome.PASSED, Outcome.FAILED}
