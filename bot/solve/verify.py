@@ -134,7 +134,12 @@ def _change(item: TestChange, runs: Runs, tests_only: dict[str, Outcome]) -> Cha
     if after is None:
         return Change.REMOVED
     if before is Outcome.PASSED:
-        return Change.STILL_PASSING if after is Outcome.PASSED else Change.BROKEN
+        if after is not Outcome.PASSED:
+            return Change.BROKEN
+        if tests_only.get(item.id) in _FAILING:  # a changed test that fails without the fix
+            item.without_fix = tests_only[item.id]
+            return Change.PROVEN
+        return Change.STILL_PASSING
     if after is Outcome.PASSED:
         if before in _FAILING:
             source_only = _outcomes(runs.source_only) if runs.source_only else None

@@ -99,6 +99,18 @@ def test_a_new_test_proves_the_fix_only_if_it_fails_without_it() -> None:
     )
 
 
+def test_an_existing_test_changed_to_fail_without_the_fix_proves_it() -> None:
+    """Fixes often change a test in place: its old version passed on the base, its new one
+    fails there (with only the test changes) and passes with the fix."""
+    baseline, candidate = report(changed=P, same=P), report(changed=P, same=P)
+    runs = Runs(baseline=baseline, candidate=candidate, tests_only=report(changed=F, same=P))
+    verdict = judge(runs, VerifyConfig())
+    assert verdict.accepted and verdict.ids(Change.PROVEN) == ["changed"]
+    assert verdict.ids(Change.STILL_PASSING) == ["same"]
+    unproven = Runs(baseline=baseline, candidate=candidate, tests_only=report(changed=P, same=P))
+    assert not judge(unproven, VerifyConfig()).accepted
+
+
 def test_a_module_that_cannot_import_without_the_fix_counts_as_failing() -> None:
     without_fix = report(**{"tests/test_new.py": E})
     runs = Runs(
