@@ -8,6 +8,7 @@ from the caller's clock, as on SQLite; keep machines in NTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,9 @@ from typing import Any
 import asyncpg
 
 from bot.runs.sql import POSTGRESQL, Params, Row, Session, UniqueViolation, compile_sql
+
+WORK_CHANNEL = "patchbot_work"
+"""The NOTIFY channel on which a queued run wakes the workers."""
 
 
 class PostgresSession:
@@ -54,16 +58,40 @@ class PostgresDatabase(PostgresSession):
 
     dialect = POSTGRESQL
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, database_url: str) -> None:
         super().__init__(pool)
         self._pool = pool
+        self._url = database_url
+        self._work = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
 
     @classmethod
     async def open(cls, database_url: str) -> PostgresDatabase:
-        return cls(await asyncpg.create_pool(database_url, min_size=1, max_size=10))
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+        return cls(pool, database_url)
 
     async def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
         await self._pool.close()
+
+    async def announce_work(self) -> None:
+        await self._pool.execute(f"NOTIFY {WORK_CHANNEL}")
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """On a connection of its own, LISTENing from the first wait on; a lost connection is
+        made again at the next wait (until then, the timeout is the poll)."""
+        if self._listener is None or self._listener.is_closed():
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                self._listener = await asyncpg.connect(self._url)
+                await self._listener.add_listener(WORK_CHANNEL, self._heard)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), timeout)
+        self._work.clear()
+
+    def _heard(self, *_: object) -> None:
+        self._work.set()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:

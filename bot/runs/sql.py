@@ -135,4 +135,11 @@ class Database(Session, Protocol):
         """`execute`, possibly sharing a commit with other callers' writes (group commit on
         SQLite); `urgent` False lets it wait a moment for company."""
 
+    async def announce_work(self) -> None:
+        """Tell waiting workers a run was queued: every process on PostgreSQL (NOTIFY), this
+        process on SQLite."""
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when work was announced, or after `timeout` seconds (the poll it replaces)."""
+
     async def close(self) -> None: ...

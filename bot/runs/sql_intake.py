@@ -29,6 +29,9 @@ class SQLIntakeStore:
     async def ping(self) -> None:
         await self._db.fetch("SELECT 1")
 
+    async def wait_for_work(self, timeout: float) -> None:
+        await self._db.wait_for_work(timeout)
+
     # Deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:

@@ -77,6 +77,7 @@ class SQLRunStore(SQLIntakeStore):
                 raise
             raise ActiveRunExists(active) from error
         assert run is not None
+        await self._db.announce_work()
         return run, True
 
     async def get_run(self, run_id: int) -> Run | None:

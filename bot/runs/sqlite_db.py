@@ -62,6 +62,7 @@ class SQLiteDatabase:
         self._session = SQLiteSession(db)
         self._lock = asyncio.Lock()
         self._batcher = Batcher(path, self._checkpoint)
+        self._work = asyncio.Event()
 
     async def fetch(self, sql: str, params: Params | None = None) -> list[Row]:
         return await self._session.fetch(sql, params)
@@ -103,6 +104,14 @@ class SQLiteDatabase:
     async def write_soon(self, sql: str, params: Params, *, urgent: bool = True) -> int:
         text, pick = compile_sql(sql, SQLITE)
         return await self._batcher.write((text, pick(params)), urgent=urgent)
+
+    async def announce_work(self) -> None:
+        self._work.set()  # workers of other processes find it at their next poll
+
+    async def wait_for_work(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), timeout)
+        self._work.clear()
 
     async def _checkpoint(self) -> None:
         """Copy the WAL into the database file, in aiosqlite's thread (it may fsync)."""

@@ -42,6 +42,10 @@ class RunStore(Protocol):
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
 
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when a run was queued (on PostgreSQL by any process, on SQLite by this one),
+        or after `timeout` seconds."""
+
     # Deliveries
     async def record_delivery(self, delivery: Delivery) -> bool:
         """Persist a delivery; False when its delivery id was recorded before (a redelivery)."""

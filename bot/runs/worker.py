@@ -67,12 +67,27 @@ class Worker:
                     log.exception("worker %s could not claim or finish a run", self.name)
                     run = None
                 if run is None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+                    await self._idle(stop)
         finally:
             sweeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeping
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Until a run is queued (the store wakes it), `stop` is set, or the poll interval is
+        up (runs that come due, work the store cannot announce)."""
+        waits = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self.store.wait_for_work(self.settings.poll_seconds)),
+        ]
+        try:
+            await asyncio.wait(
+                waits, timeout=self.settings.poll_seconds * 2, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def sweep(self) -> None:
         """Remove the sandboxes, checkouts and scratch disks of processes that died (never a

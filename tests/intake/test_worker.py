@@ -249,3 +249,28 @@ async def test_running_worker_sweeps_again_now_and_then(
     finally:
         stop.set()
         await asyncio.wait_for(working, 30)
+
+
+async def test_a_queued_run_wakes_an_idle_worker_long_before_its_poll(
+    store: RunStore, settings: Settings
+) -> None:
+    slow_poll = settings.model_copy(update={"poll_seconds": 30.0})
+    worker = Worker(store, ClaimOnlyPipeline(), slow_poll, sweep_seconds=3600)
+    stop = asyncio.Event()
+    working = asyncio.create_task(worker.run_forever(stop))
+    try:
+        await asyncio.sleep(0.5)  # idle: it found nothing and waits
+        run, _ = await store.create_run(
+            NewRun(repository=REPO_NAME, issue=ISSUE, requester="alice", trigger="cli")
+        )
+        deadline = time.monotonic() + 5  # a sixth of the poll
+        while time.monotonic() < deadline:
+            current = await store.get_run(run.id)
+            if current is not None and current.state is RunState.SUCCEEDED:
+                break
+            await asyncio.sleep(0.05)
+        assert current is not None and current.state is RunState.SUCCEEDED
+        assert current.started_at is not None and current.started_at - current.created_at < 5
+    finally:
+        stop.set()
+        await asyncio.wait_for(working, 30)
