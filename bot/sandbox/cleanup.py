@@ -79,9 +79,13 @@ def collect_garbage(
         labels = container.get("Labels") or {}
         owner = verdict(labels.get(OWNER_LABEL, ""), labels.get(INSTANCE_LABEL))
         if everything or owner is Verdict.DEAD:
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 client.api.remove_container(container["Id"], force=True, v=True)
-                removed.containers += 1
+            except docker.errors.APIError as error:  # gone, or another sweep removing it (409)
+                if error.status_code not in (404, 409):
+                    raise
+                continue
+            removed.containers += 1
     # After the containers: until they are gone they may write to the folders and disks.
     if work_root is not None:
         removed.folders = _remove_dead_folders(work_root)

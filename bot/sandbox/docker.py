@@ -39,6 +39,7 @@ from bot.sandbox.judged import (
 )
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import FAILING, ExecResult, TestReport, exec_result
+from bot.sandbox.mounted_copies import mounted_copy
 from bot.sandbox.protocol import WORKSPACE, OutputSink
 from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
@@ -211,7 +212,7 @@ async def open_sandbox(
     )
     mounts = [
         Mount(WORKSPACE, str(workspace), type="bind"),
-        Mount(JUDGE_DIR, str(JUDGE_SOURCE), type="bind", read_only=True),
+        Mount(JUDGE_DIR, str(mounted_copy(JUDGE_SOURCE)), type="bind", read_only=True),
     ]
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))

@@ -14,6 +14,7 @@ from docker.types import Mount
 
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.launch import Launcher
+from bot.sandbox.mounted_copies import mounted_copy
 from bot.setup.proxy import (
     RELAY_PORT,
     SOCKET_DIR,
@@ -34,7 +35,7 @@ def _ca_bundle() -> tuple[dict[str, str], list[Mount]]:
     if not bundle or not Path(bundle).is_file():
         return {}, []
     names = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO")
-    mount = Mount(CA_IN_SANDBOX, bundle, type="bind", read_only=True)
+    mount = Mount(CA_IN_SANDBOX, str(mounted_copy(Path(bundle))), type="bind", read_only=True)
     return dict.fromkeys(names, CA_IN_SANDBOX), [mount]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -41,21 +42,25 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def temporary_postgres() -> Iterator[str]:
     """A PostgreSQL server (fsync off: a throwaway) while the block runs; yields its base URL,
-    `postgresql://postgres@127.0.0.1:PORT`, whose `postgres` database exists."""
+    `postgresql://postgres:PASSWORD@127.0.0.1:PORT`, whose `postgres` database exists. The
+    password is random: other users of the machine cannot connect as its superuser."""
     binaries = postgres_bin()
     root = Path(tempfile.mkdtemp(prefix="patchbot-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     port = _free_port()
-    initdb = [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
+    password = secrets.token_hex(16)
+    (root / "password").write_text(password + "\n")
+    initdb = [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256"]
+    initdb += ["--pwfile", str(root / "password")]
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
     control = [str(binaries / "pg_ctl"), "-D", str(data)]
     try:
         subprocess.run(_as_postgres(initdb), check=True, capture_output=True)
         start = [*control, "-o", options, "-l", str(root / "log"), "-w", "start"]
         subprocess.run(_as_postgres(start), check=True, capture_output=True)
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        yield f"postgresql://postgres:{password}@127.0.0.1:{port}"
     finally:
         stop = [*control, "-m", "immediate", "stop"]
         subprocess.run(_as_postgres(stop), capture_output=True, check=False)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # First start: a cluster with one database and its owner, password from POSTGRES_PASSWORD.
-# A first start that did not finish (no marker) is made again from nothing.
+# A data folder that holds a cluster this script did not finish making is left alone.
 set -eu
 : "${POSTGRES_USER:=patchbot}" "${POSTGRES_DB:=patchbot}"
 if [ -z "${POSTGRES_PASSWORD:-}" ]; then
@@ -8,7 +8,11 @@ if [ -z "${POSTGRES_PASSWORD:-}" ]; then
     exit 1
 fi
 if [ ! -f "$PGDATA/patchbot-initialized" ]; then
-    find "$PGDATA" -mindepth 1 -delete
+    if [ -e "$PGDATA/PG_VERSION" ]; then
+        echo "patchbot-postgres: $PGDATA holds a cluster whose first start did not finish, or" \
+            "one made elsewhere; it is left as it is. Remove the volume to start afresh." >&2
+        exit 1
+    fi
     pwfile="$(mktemp)"
     printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
     initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-host=scram-sha-256 \
