@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -60,20 +61,24 @@ def test_doctor_reports_the_plan_tries_tests_and_a_snippet(tmp_path: Path) -> No
     done = patchbot("setup", "doctor", "--repo", str(repo), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    assert report["ok"] and report["collected"] == 1 and report["passed"] == 1
-    assert report["errors"] == 0 and report["failed"] == 0
-    assert report["plan"]["install"]["extras"] == ["test"]
-    assert [t["outcome"] for t in report["tries"]] == ["ok"]
-    assert report["cache_key"] and "setup_command:" in report["snippet"]
-    assert "set-up: try 1" in done.stderr  # progress while it works
-    again = patchbot("setup", "doctor", "--repo", str(repo))
-    assert again.returncode == 0 and "(reused)" in again.stdout and "1 passed" in again.stdout
-    client = docker.from_env()
-    for name in (
-        f"patchbot-env-{report['cache_key']}",
-        f"patchbot-env-{report['cache_key']}-ready",
-    ):
-        client.volumes.get(name).remove(force=True)
+    try:
+        assert report["ok"] and report["collected"] == 1 and report["passed"] == 1
+        assert report["errors"] == 0 and report["failed"] == 0
+        assert report["plan"]["install"]["extras"] == ["test"]
+        assert [t["outcome"] for t in report["tries"]] == ["ok"]
+        assert report["cache_key"] and "setup_command:" in report["snippet"]
+        assert "set-up: try 1" in done.stderr  # progress while it works
+        again = patchbot("setup", "doctor", "--repo", str(repo))
+        assert again.returncode == 0 and "(reused)" in again.stdout and "1 passed" in again.stdout
+    finally:  # the environment this test made, whatever it asserted
+        client = docker.from_env()
+        for name in (
+            f"patchbot-env-{report['cache_key']}",
+            f"patchbot-env-{report['cache_key']}-ready",
+        ):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.volumes.get(name).remove(force=True)
+        client.close()
 
 
 def test_doctor_exits_one_when_no_plan_works_and_two_on_usage(tmp_path: Path) -> None:
