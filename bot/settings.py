@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     """How often an idle worker looks for queued runs, in seconds."""
     max_attempts: int = Field(default=3, validation_alias="PATCHBOT_MAX_ATTEMPTS", ge=1)
     """Claims of one run before a run whose workers keep dying is marked failed."""
+    max_runs_per_repository: int = Field(
+        default=2, validation_alias="PATCHBOT_MAX_RUNS_PER_REPOSITORY", ge=0
+    )
+    """Runs of one repository worked at once, by all workers together (0: no cap); more wait
+    in the queue."""
+    max_runs_per_installation: int = Field(
+        default=8, validation_alias="PATCHBOT_MAX_RUNS_PER_INSTALLATION", ge=0
+    )
+    """Runs of one GitHub App installation (an account) worked at once (0: no cap)."""
     revision_delay: float = Field(default=3.0, validation_alias="PATCHBOT_REVISION_DELAY", ge=0)
     """Seconds a revision run waits after the latest review feedback before a worker takes
     it: a review with many line comments arrives as many webhooks, and becomes one run."""

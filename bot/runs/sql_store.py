@@ -107,9 +107,19 @@ class SQLRunStore(SQLIntakeStore):
     async def latest_run(self, repository: str, issue: int) -> Run | None:
         return await self._run(self._db, sql.LATEST_RUN, {"repository": repository, "issue": issue})
 
-    async def claim_run(self, worker: str, lease_seconds: float, max_attempts: int) -> Run | None:
+    async def claim_run(
+        self,
+        worker: str,
+        lease_seconds: float,
+        max_attempts: int,
+        *,
+        per_repository: int = 0,
+        per_installation: int = 0,
+    ) -> Run | None:
         now = time.time()
         params = {
+            "per_repository": per_repository,
+            "per_installation": per_installation,
             "now": now,
             "worker": worker,
             "expires": now + lease_seconds,
@@ -118,6 +128,8 @@ class SQLRunStore(SQLIntakeStore):
             "gave_up": GAVE_UP.format(attempts=max_attempts),
         }
         async with self._db.transaction() as session:
+            if self._db.dialect.name == "postgresql":  # the caps hold: one claim at a time
+                await session.execute(sql.LOCK_CLAIMS)
             await session.execute(sql.CANCEL_EXPIRED_STOPPED, params)
             await session.execute(sql.FAIL_EXPIRED_EXHAUSTED, params)
             return await self._run(session, sql.CLAIM_RUN, params)

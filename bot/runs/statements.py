@@ -128,12 +128,23 @@ DEAD_ATTEMPT_COST = "CASE WHEN state = 'running' THEN NULL ELSE cost_usd END"
 """A run's cost as a worker claims it: unknown (NULL) when it takes over from a worker that
 died, since that attempt's spend was never recorded; a run whose workers died and that is
 failed or cancelled at a claim gets NULL too."""
+_UNDER_CAP = (
+    "({cap} = 0 OR (SELECT COUNT(*) FROM runs AS busy WHERE busy.{column} = candidate.{column} "
+    "AND busy.state = 'running' AND busy.lease_expires_at >= :now) < {cap})"
+)
+"""A queued run may start while fewer than `cap` runs of its repository (or installation)
+run (0: no cap); a run whose worker died no longer counts."""
+LOCK_CLAIMS = "SELECT pg_advisory_xact_lock(7365321)"
+"""PostgreSQL: claims one after the other (SKIP LOCKED alone would let two workers each see a
+repository under its cap and both start a run there)."""
 CLAIM_RUN = (
     "UPDATE runs SET state = 'running', lease_owner = :worker, lease_expires_at = :expires, "
     "attempts = attempts + 1, started_at = COALESCE(started_at, :now), updated_at = :now, "
     f"cost_usd = {DEAD_ATTEMPT_COST} "
-    "WHERE id = (SELECT id FROM runs "
-    "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= :now)) "
+    "WHERE id = (SELECT id FROM runs AS candidate "
+    "WHERE (state = 'queued' AND (not_before IS NULL OR not_before <= :now) "
+    f"AND {_UNDER_CAP.format(column='repository', cap=':per_repository')} "
+    f"AND {_UNDER_CAP.format(column='installation_id', cap=':per_installation')}) "
     "OR (state = 'running' AND lease_expires_at < :now) ORDER BY id LIMIT 1 {skip_locked}) "
     f"RETURNING {RUN_FIELDS}"
 )

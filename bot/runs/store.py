@@ -102,9 +102,18 @@ class RunStore(Protocol):
 
     async def latest_run(self, repository: str, issue: int) -> Run | None: ...
 
-    async def claim_run(self, worker: str, lease_seconds: float, max_attempts: int) -> Run | None:
-        """Take the oldest queued run whose `not_before` has passed, or a running one whose
-        lease expired, for `worker`.
+    async def claim_run(
+        self,
+        worker: str,
+        lease_seconds: float,
+        max_attempts: int,
+        *,
+        per_repository: int = 0,
+        per_installation: int = 0,
+    ) -> Run | None:
+        """Take the oldest queued run whose `not_before` has passed (and whose repository and
+        installation run fewer than `per_repository` and `per_installation` runs; 0: no cap),
+        or a running one whose lease expired, for `worker`.
 
         Before claiming, a run whose lease expired after `max_attempts` claims is marked
         failed, and an expired run someone asked to stop is marked cancelled."""

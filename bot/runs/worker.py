@@ -110,8 +110,13 @@ class Worker:
 
     async def run_one(self) -> Run | None:
         """Claim one run and work it to its end; None when nothing was waiting."""
+        settings = self.settings
         run = await self.store.claim_run(
-            self.name, self.settings.lease_seconds, self.settings.max_attempts
+            self.name,
+            settings.lease_seconds,
+            settings.max_attempts,
+            per_repository=settings.max_runs_per_repository,
+            per_installation=settings.max_runs_per_installation,
         )
         if run is None:
             return None

@@ -339,3 +339,33 @@ async def test_writes_never_fail_while_reads_and_deliveries_interleave(store: Ru
         deliveries("a"), deliveries("b"), reads(), reads(), feedback(0), feedback(1000)
     )
     assert len(await store.pending_feedback("octo/hello", 1)) == 200
+
+
+async def test_claims_keep_each_repository_and_installation_under_its_cap(
+    store: RunStore,
+) -> None:
+    def new(repository: str, issue: int, installation: int) -> NewRun:
+        return NewRun(
+            repository=repository, issue=issue, requester="alice", trigger="cli",
+            installation_id=installation,
+        )  # fmt: skip
+
+    for item in (new("o/a", 1, 1), new("o/a", 2, 1), new("o/a", 3, 1), new("o/b", 1, 1)):
+        await store.create_run(item)
+    await store.create_run(new("p/c", 1, 2))
+    caps = {"per_repository": 2, "per_installation": 3}
+
+    async def claim(worker: str) -> tuple[str, int] | None:
+        run = await store.claim_run(worker, lease_seconds=30, max_attempts=3, **caps)
+        return (run.repository, run.issue) if run is not None else None
+
+    claimed = [await claim(f"w{i}") for i in range(5)]
+    # o/a's third waits: its repository runs two (and its installation three).
+    assert claimed == [("o/a", 1), ("o/a", 2), ("o/b", 1), ("p/c", 1), None]
+    first = await store.latest_run("o/a", 1)
+    assert first is not None
+    await store.finish_run(first.id, "w0", RunState.SUCCEEDED)
+    assert await claim("w5") == ("o/a", 3)
+    await store.create_run(new("o/d", 1, 1))
+    assert await claim("w6") is None  # a repository with none running, in a full installation
+    assert await store.claim_run("w7", lease_seconds=30, max_attempts=3) is not None  # no caps
