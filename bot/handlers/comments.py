@@ -18,6 +18,7 @@ from bot.handlers.access import (
     is_replay,
     may_ask,
     queue_run,
+    queued_notice,
     react,
     stop_active,
 )
@@ -108,6 +109,9 @@ async def _start(
     )
     if run is not None:
         await react(gh, repository, payload.comment.id, "eyes")
+        if await store.runs_ahead(run.id):  # it waits: say so, where the run will report
+            how = f"`{settings.command_prefix} {command.name.value}`"
+            await queued_notice(gh, store, settings, run, how)
 
 
 async def _decide(

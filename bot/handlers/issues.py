@@ -8,8 +8,7 @@ from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
 from bot.github.payloads import IssuesEvent
-from bot.handlers import messages
-from bot.handlers.access import comment, is_bot, is_replay, may_ask, queue_run
+from bot.handlers.access import is_bot, is_replay, may_ask, queue_run, queued_notice
 from bot.runs.models import NewRun
 from bot.runs.store import RunStore
 from bot.settings import Settings
@@ -59,14 +58,4 @@ async def on_labeled(
         # A label has no comment to react to (and the issue reactions endpoint is not one the
         # App relies on), so the acknowledgement is a short status comment instead; later
         # steps of the run find it by its marker and edit it.
-        await comment(
-            gh,
-            repository,
-            number,
-            messages.QUEUED.format(
-                run_id=run.id,
-                login=payload.sender.login,
-                label=settings.trigger_label,
-                prefix=settings.command_prefix,
-            ),
-        )
+        await queued_notice(gh, store, settings, run, f"the `{settings.trigger_label}` label")

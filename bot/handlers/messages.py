@@ -16,7 +16,7 @@ Comment `{prefix} stop` to stop it, then ask again."""
 QUEUED = (
     STATUS_MARKER
     + """
-Patchbot queued run #{run_id} for this issue, as @{login} asked with the `{label}` label. \
+Patchbot queued run #{run_id} for this issue, as @{login} asked with {how}.{waiting} \
 I will post here when there is a pull request or a question. Comment `{prefix} stop` to stop me."""
 )
 

@@ -80,6 +80,10 @@ class SQLRunStore(SQLIntakeStore):
         await self._db.announce_work()
         return run, True
 
+    async def runs_ahead(self, run_id: int) -> int:
+        row = await self._db.one(sql.RUNS_AHEAD, {"run_id": run_id})
+        return int(row["ahead"]) if row else 0
+
     async def get_run(self, run_id: int) -> Run | None:
         return await self._run(self._db, sql.GET_RUN, {"run_id": run_id})
 

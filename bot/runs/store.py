@@ -102,6 +102,9 @@ class RunStore(Protocol):
 
     async def latest_run(self, repository: str, issue: int) -> Run | None: ...
 
+    async def runs_ahead(self, run_id: int) -> int:
+        """Queued runs that were queued before this one: its place in the queue."""
+
     async def claim_run(
         self,
         worker: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.runs.models import RunState
+from bot.runs.models import NewRun, RunState
 from tests.intake.simulated import COMMENTS, INSTALLATION, ISSUE, REACTIONS, REPO_NAME
 
 
@@ -193,3 +193,18 @@ async def test_installations_are_recorded(intake: Any) -> None:
     installation = await recorded(*removed)
     assert installation.repositories == ["octo/space"]
     assert await recorded(await github.uninstall(INSTALLATION, by="octo")) is None
+
+
+async def test_a_run_that_must_wait_says_how_many_are_ahead_of_it(intake: Any) -> None:
+    intake.allow("alice", "maintain")
+    for other in (901, 902):  # queued earlier, on other issues
+        await intake.store.create_run(
+            NewRun(repository=REPO_NAME, issue=other, requester="bob", trigger="cli")
+        )
+    intake.gh.reply("POST", REACTIONS, status=201, body={"content": "eyes"})
+    intake.gh.reply("POST", COMMENTS, status=201)
+    await comment_on(intake, "/patchbot fix")
+    [posted] = intake.gh.calls_to("POST", COMMENTS)
+    assert "2 queued run(s) are ahead of it" in posted.body["body"]
+    assert "asked with `/patchbot fix`" in posted.body["body"]
+    assert "<!-- patchbot:status run=3 -->" in posted.body["body"]  # the run edits it later
