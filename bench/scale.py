@@ -40,7 +40,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from bot.runs.models import NewRun, RunState  # noqa: E402
 from bot.runs.store import opened_store  # noqa: E402
-from bot.testing.postgres import temporary_postgres  # noqa: E402
+from bot.testing.postgres import new_database, temporary_postgres  # noqa: E402
 from bot.testing.simulator import generate_private_key  # noqa: E402
 
 CLAIM_ONLY = "bot.testing.pipelines:ClaimOnlyPipeline"
@@ -154,17 +154,6 @@ async def take_over(database_url: str, env: dict[str, str]) -> float:
                 await asyncio.sleep(0.02)
 
 
-async def fresh_postgres_database(server: str, name: str) -> str:
-    import asyncpg
-
-    admin = await asyncpg.connect(f"{server}/postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"{server}/{name}"
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=60, help="runs enqueued per setting")
@@ -180,7 +169,7 @@ async def main() -> None:
             if kind == "sqlite":
                 url = f"sqlite:///{tmp}/scale{number}.db"
             else:
-                url = await fresh_postgres_database(pg, f"scale{number}")
+                url = await new_database(pg, f"scale{number}")
             env = worker_environment(url, Path(tmp) / f"data{number}", key)
             row = {
                 "store": kind,

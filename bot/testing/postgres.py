@@ -65,3 +65,15 @@ def temporary_postgres() -> Iterator[str]:
         stop = [*control, "-m", "immediate", "stop"]
         subprocess.run(_as_postgres(stop), capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def new_database(server: str, name: str) -> str:
+    """An empty database `name` on the server at the base URL `server`; its URL."""
+    import asyncpg
+
+    admin = await asyncpg.connect(f"{server}/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"{server}/{name}"

@@ -19,7 +19,7 @@ from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
 from bot.runs.store import RunStore, opened_store
 from bot.settings import Settings
-from bot.testing.postgres import postgres_bin, temporary_postgres
+from bot.testing.postgres import new_database, postgres_bin, temporary_postgres
 from bot.testing.recording_gh import RecordingGitHubAPI
 from bot.testing.simulator import GitHubSimulator
 from bot.testing.webhooks import build_delivery
@@ -82,15 +82,8 @@ def built_image(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 @pytest.fixture
 async def postgres_url(postgres_server: str) -> str:
     """A fresh, empty database on the throwaway server."""
-    import asyncpg
-
     name = f"patchbot_test_{os.getpid()}_{next(_database_numbers)}"
-    admin = await asyncpg.connect(f"{postgres_server}/postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"{postgres_server}/{name}"
+    return await new_database(postgres_server, name)
 
 
 async def execute_sql(database_url: str, *statements: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.runs.models import Installation, NewRun, RunState
 from bot.runs.store import open_store, sqlite_path
+from bot.testing.postgres import new_database
 
 LAST_RELEASE = Path(__file__).parent / "last_release"
 
@@ -64,16 +65,8 @@ async def another_database(database_url: str, tmp_path: Path) -> str:
     """A second empty database of the same kind."""
     if database_url.startswith("sqlite:///"):
         return f"sqlite:///{tmp_path / 'other.db'}"
-    import asyncpg
-
     server, _ = database_url.rsplit("/", 1)
-    name = f"patchbot_other_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(f"{server}/postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"{server}/{name}"
+    return await new_database(server, f"patchbot_other_{os.getpid()}_{uuid.uuid4().hex[:8]}")
 
 
 async def test_a_database_the_last_release_made_keeps_its_rows(database_url: str) -> None:
