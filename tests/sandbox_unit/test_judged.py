@@ -110,3 +110,26 @@ def test_a_cut_run_reads_as_an_error_unless_the_timeout_cut_it() -> None:
     timed_out = ExecResult(exit_code=124, timed_out=True)
     killed = parse_report(plan, timed_out, None, duration=1.0, judged=cut)
     assert killed.tampered == [] and killed.cases[0].id == "t.py::a"
+
+
+def test_expected_failures_read_as_junit_reads_them(tmp_path: Path) -> None:
+    """An xfail test that fails is skipped; one that passes (not strict) has passed, as in
+    pytest's JUnit report, from which tasks' expected outcomes are often taken."""
+    (tmp_path / "test_x.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.xfail(reason='known')\n"
+        "def test_still_broken():\n"
+        "    assert False\n"
+        "@pytest.mark.xfail(reason='known')\n"
+        "def test_fixed_since():\n"
+        "    assert True\n"
+        "@pytest.mark.xfail(reason='known', strict=True)\n"
+        "def test_strict():\n"
+        "    assert True\n"
+    )
+    records = read_records(run_judge(tmp_path), KEY)
+    assert [(c.id, c.outcome) for c in records.cases] == [
+        ("test_x.py::test_still_broken", Outcome.SKIPPED),
+        ("test_x.py::test_fixed_since", Outcome.PASSED),
+        ("test_x.py::test_strict", Outcome.FAILED),
+    ]

@@ -135,7 +135,7 @@ class Judge:
         outcome = yield
         report = outcome.get_result()
         self._check(item.config)
-        if getattr(report, "wasxfail", None) is not None or report.skipped:
+        if report.skipped:  # skipped, or failed as expected (xfail)
             state = "skipped"
         elif report.failed:
             state = "failed" if report.when == "call" else "error"
