@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,10 +183,27 @@ class Launcher:
 
     def _remove_now(self, container: Container) -> None:
         try:
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 container.remove(force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as error:
+                if error.status_code != 409:
+                    raise
+                _wait_until_gone(container)  # another sweep or `gc` is removing it
         finally:  # the container first: it writes to the disks until then
             _detach_all(self._disks.pop(str(container.id), []))
+
+
+def _wait_until_gone(container: Container, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.2)
+    raise SandboxError(f"container {container.short_id} still being removed after {timeout:g} s")
 
 
 def _detach_all(disks: list[_Limited]) -> None:

@@ -208,3 +208,26 @@ async def test_every_image_runs_commands_and_judges_tests(
     assert version.ok and version.stdout.strip() == str(tuple(map(int, image[6:].split("."))))
     assert report.cases and not report.tampered
     assert {case.outcome for case in report.cases} <= {Outcome.PASSED, Outcome.FAILED}
+
+
+def test_a_container_another_process_is_removing_is_waited_for() -> None:
+    """A sweep or `patchbot sandbox gc` removing the same container answers 409 to our removal:
+    the disks it writes to are detached only once it is gone."""
+    import threading
+
+    from bot.sandbox.images import image_tag
+    from bot.sandbox.launch import _wait_until_gone
+
+    client = docker.from_env()
+    try:
+        container = client.containers.create(image_tag("python"), "true")
+        threading.Timer(0.5, lambda: container.remove(force=True)).start()
+        _wait_until_gone(container, timeout=30)
+        stays = client.containers.create(image_tag("python"), "true")
+        try:
+            with pytest.raises(SandboxError, match="still being removed"):
+                _wait_until_gone(stays, timeout=0.5)
+        finally:
+            stays.remove(force=True)
+    finally:
+        client.close()
