@@ -213,7 +213,7 @@ async def test_worker_start_removes_what_a_killed_process_left_and_nothing_of_a_
             await kill(doomed)
         doomed_folder = work / f"{socket.gethostname()}:{doomed.pid}"
         alive_folder = work / f"{socket.gethostname()}:{alive.pid}"
-        assert container_state(doomed_container) == "running"  # all left behind
+        assert container_state(doomed_container) is not None  # left behind (its server may stop)
         assert mounted_under(doomed_folder) and (doomed_folder / "patchbot-run-1-x").is_dir()
 
         stop = asyncio.Event()
