@@ -2,7 +2,8 @@
 
 Usage: `python bench/eval.py [--corpus DIR] [--only NAME,...] [--max-commits N]` from the
 repository root, with the sandbox images built and the package index reachable (set-up). The
-corpus folder (default `../shared/corpus`) holds `manifest.jsonl` and one `NAME.git.tar.gz`
+corpus folder (`--corpus DIR` or `PATCHBOT_CORPUS`; the project ships none) holds
+`manifest.jsonl` and one `NAME.git.tar.gz`
 per repository (see its README); only this script reads it, never the product.
 
 Per repository: mining throughput (commits examined per minute, tasks found per 100 commits)
@@ -30,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from corpus import add_corpus_argument, read_manifest  # noqa: E402
+
 from bot.eval.mine import MineOptions, mine  # noqa: E402
 from bot.eval.run import RunOptions, evaluate  # noqa: E402
 from bot.eval.tasks import read_jsonl  # noqa: E402
@@ -38,7 +41,6 @@ from bot.setup.local import local_sandbox  # noqa: E402
 from bot.solve.solver import docker_sandbox  # noqa: E402
 from bot.trace import Redactor  # noqa: E402
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_REPOS = "cachetools,sqlparse,glom"
 """Three repositories with suites of a few seconds (see the manifest's `baseline_at_head`)."""
 RESULTS = ROOT / "bench" / "results"
@@ -112,7 +114,7 @@ def _table(results: dict[str, dict[str, Any]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    add_corpus_argument(parser)
     parser.add_argument("--only", default=DEFAULT_REPOS, help="comma-separated corpus names")
     parser.add_argument("--max-commits", type=int, default=60, help="commits mined per repo")
     parser.add_argument(
@@ -122,15 +124,10 @@ def main() -> int:
         "--fresh", action="store_true", help="start over instead of resuming the kept folders"
     )
     args = parser.parse_args()
-    manifest = args.corpus / "manifest.jsonl"
-    if not manifest.is_file():
-        print(
-            f"bench/eval.py: no corpus at {args.corpus} (no manifest.jsonl): pass --corpus DIR, "
-            "a folder of NAME.git.tar.gz with its manifest.jsonl (see ../shared/corpus/README.md)",
-            file=sys.stderr,
-        )
+    manifest = read_manifest(args.corpus, "bench/eval.py")
+    if manifest is None:
         return 2
-    entries = {e["name"]: e for e in map(json.loads, manifest.read_text().splitlines()) if e}
+    entries = {e["name"]: e for e in manifest}
     names = [name.strip() for name in args.only.split(",") if name.strip()]
     missing = [name for name in names if name not in entries]
     if missing:

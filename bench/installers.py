@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from corpus import add_corpus_argument, read_manifest  # noqa: E402
 from docker.types import Mount  # noqa: E402
 
 from bot.sandbox.config import SandboxConfig  # noqa: E402
@@ -39,7 +40,6 @@ from bot.setup.phase import CHECKOUT  # noqa: E402
 from bot.setup.planner import plan, pythonpath  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "installers.json"
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_ONLY = "attrs,click,tenacity,arrow,webob"
 
 
@@ -79,18 +79,17 @@ def clone(bare: Path, into: Path) -> Path:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    add_corpus_argument(parser)
     parser.add_argument("--only", default=DEFAULT_ONLY, help="comma-separated repository names")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(
         "--image", default="python", help="the image (`python-bench`: bench/setup.py's copy)"
     )
     args = parser.parse_args()
-    manifest = args.corpus / "manifest.jsonl"
-    if not manifest.is_file():
-        print(f"no corpus at {args.corpus} (needs manifest.jsonl); pass --corpus", file=sys.stderr)
+    manifest = read_manifest(args.corpus, "bench/installers.py")
+    if manifest is None:
         return 2
-    entries = {e["name"]: e for e in map(json.loads, manifest.read_text().splitlines()) if e}
+    entries = {e["name"]: e for e in manifest}
     rows = {}
     for name in args.only.split(","):
         entry = entries[name]

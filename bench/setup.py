@@ -2,7 +2,8 @@
 
 Usage: `python bench/setup.py [--corpus DIR] [--only NAME,...] [--skip-old] [--skip-recipe]`
 from the repository root, with the sandbox images built and the package index reachable. The
-corpus folder (default `../shared/corpus`) holds `manifest.jsonl` and one `NAME.git.tar.gz`
+corpus folder (`--corpus DIR` or `PATCHBOT_CORPUS`; the project ships none) holds
+`manifest.jsonl` and one `NAME.git.tar.gz`
 per repository (see its README).
 
 Per repository, at its head: the zero-configuration set-up and baseline in the sandbox (cold:
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
+from corpus import add_corpus_argument, read_manifest  # noqa: E402
 
 from bot.errors import SetupFailed  # noqa: E402
 from bot.sandbox.config import SandboxConfig  # noqa: E402
@@ -50,7 +52,6 @@ from bot.sandbox.environments import ENV_LABEL  # noqa: E402
 from bot.sandbox.launch import LABEL  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "setup.json"
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 HEAD_PASS_SHARE = 0.95
 OLD_PASS_SHARE = 0.90
 OLD_DEPTH = 300
@@ -273,7 +274,7 @@ def report(heads: list[Row], olds: list[Row], out: Path) -> None:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    add_corpus_argument(parser)
     parser.add_argument("--only", default="", help="comma-separated repository names")
     parser.add_argument("--skip-old", action="store_true", help="head commits only")
     parser.add_argument("--skip-head", action="store_true", help="old commits only")
@@ -294,13 +295,9 @@ async def main() -> int:
         olds = {row["name"]: Row(**row) for part in parts for row in part["old"]}
         report(list(heads.values()), list(olds.values()), args.out)
         return 0
-    manifest = args.corpus / "manifest.jsonl"
-    if not manifest.is_file():
-        print(
-            f"no corpus at {args.corpus} (needs manifest.jsonl); pass --corpus DIR", file=sys.stderr
-        )
+    entries = read_manifest(args.corpus, "bench/setup.py")
+    if entries is None:
         return 2
-    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     only = {n for n in args.only.split(",") if n}
     entries = [e for e in entries if not only or e["name"] in only]
     run_id = uuid.uuid4().hex[:8]
