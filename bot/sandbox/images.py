@@ -84,11 +84,18 @@ class ImageSpec:
         return str(value) if value else None
 
     def content_hash(self) -> str:
-        digest = hashlib.sha256(BUILDER_VERSION.encode())
-        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(self.folder)).encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-        return digest.hexdigest()
+        return tree_digest(self.folder, BUILDER_VERSION)
+
+
+def tree_digest(source: Path, seed: str = "") -> str:
+    """SHA-256 of a folder's files (their paths within it and contents), or of one file."""
+    digest = hashlib.sha256(seed.encode())
+    root = source if source.is_dir() else source.parent
+    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def discover(images_dir: Path) -> list[ImageSpec]:

@@ -6,27 +6,18 @@ seen by the engine at the same path."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 from bot.sandbox.disk import private_folder
-
-
-def _digest(source: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-    for path in files:
-        digest.update(str(path.relative_to(source) if source.is_dir() else path.name).encode())
-        digest.update(b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+from bot.sandbox.images import tree_digest
 
 
 def mounted_copy(source: Path) -> Path:
     """A copy of the file or folder `source` that the engine can mount, made once per content
     (a changed source gets a new copy), readable by the sandbox's user."""
-    target = private_folder("patchbot-mounts") / f"{source.name}-{_digest(source)}"
+    target = private_folder("patchbot-mounts") / f"{source.name}-{tree_digest(source)[:16]}"
     if target.exists():
         return target
     staging = target.with_name(f".{target.name}.{os.getpid()}")

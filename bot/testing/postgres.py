@@ -7,11 +7,12 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from bot.testing.loopback import free_port
 
 
 def postgres_bin() -> Path:
@@ -32,13 +33,6 @@ def _as_postgres(command: list[str]) -> list[str]:
     return command
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def temporary_postgres() -> Iterator[str]:
     """A PostgreSQL server (fsync off: a throwaway) while the block runs; yields its base URL,
@@ -49,7 +43,7 @@ def temporary_postgres() -> Iterator[str]:
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     password = secrets.token_hex(16)
     (root / "password").write_text(password + "\n")
     initdb = [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256"]

@@ -9,7 +9,6 @@ import asyncio
 import ipaddress
 import os
 import secrets
-import socket
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import docker
 import pytest
 
 from bot.agent.scripted import ScriptedModel, ScriptedServer
+from bot.testing.loopback import free_port
 from bot.testing.simulator import GitHubSimulator
 from bot.testing.stack import MAINTAINER
 from tests.e2e.conftest import EXAMPLE, REPOSITORY, issue_text, sandbox_containers, trajectory
@@ -35,12 +35,6 @@ def bridge_gateway() -> str:
     finally:
         client.close()
     return str(config.get("Gateway") or next(ipaddress.ip_network(config["Subnet"]).hosts()))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def stack(env_file: Path, project: str, *args: str, timeout: float = 900) -> str:

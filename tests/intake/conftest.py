@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import socket
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +18,7 @@ from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
 from bot.runs.store import RunStore, opened_store
 from bot.settings import Settings
+from bot.testing.loopback import free_port as loopback_port
 from bot.testing.postgres import new_database, postgres_bin, temporary_postgres
 from bot.testing.recording_gh import RecordingGitHubAPI
 from bot.testing.simulator import GitHubSimulator
@@ -32,17 +32,10 @@ SECRET = "test-webhook-secret-1234"
 _database_numbers = itertools.count(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def free_port() -> int:
     """A loopback TCP port nothing listens on."""
-    return _free_port()
+    return loopback_port()
 
 
 @pytest.fixture(scope="session")
