@@ -26,7 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.agent.loop import Agent, AgentLimits  # noqa: E402
+from bot.agent.limits import AgentLimits  # noqa: E402
+from bot.agent.loop import Agent  # noqa: E402
 from bot.agent.model import LitellmModel, ModelConfig, import_litellm  # noqa: E402
 from bot.agent.prompts import SYSTEM_PROMPT, task_message  # noqa: E402
 from bot.agent.scripted import ScriptedModel, ScriptedServer  # noqa: E402

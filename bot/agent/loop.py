@@ -8,24 +8,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, model_validator
 
+from bot.agent.limits import AgentLimits
 from bot.agent.model import Model, ModelError, ModelReply
 from bot.agent.stops import AgentStop, LimitReached, ModelFailed, StopReason, Submitted
 from bot.agent.tools import ToolBox
 from bot.trace import Trace
-
-
-class AgentLimits(BaseModel):
-    """When a run stops even though the agent has not finished."""
-
-    max_steps: int = Field(default=40, ge=1)
-    """Most model calls in one run, across all attempts."""
-    cost_limit: float = Field(default=2.0, ge=0)
-    """Stop before the next model call once the run has cost this many US dollars; 0 = none.
-    Not enforceable for a model without a price in litellm's table (the report says so)."""
-    time_limit: float = Field(default=1800.0, gt=0)
-    """Seconds of wall time from the agent's first step on, verification included."""
 
 
 class ProgressEvent(BaseModel):
@@ -298,4 +287,4 @@ class Agent:
             self.progress(ProgressEvent(step=self.stats.steps, text=text, tool=tool, cost=cost))
 
 
-__all__ = ["Agent", "AgentLimits", "AgentOutcome", "AgentStats", "AgentStop", "ProgressEvent"]
+__all__ = ["Agent", "AgentOutcome", "AgentStats", "AgentStop", "ProgressEvent"]

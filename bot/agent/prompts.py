@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from bot.sandbox.repo_files import read_repo_text
+from bot.repo_files import read_repo_text
 
 GUIDANCE_FILES = (
     "AGENTS.md",

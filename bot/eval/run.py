@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.agent.limits import agent_limits
 from bot.agent.model import ModelConfig
 from bot.agent.scripted import ScriptedModel, ScriptedServer
 from bot.errors import ConfigError, PatchbotError
@@ -24,11 +25,11 @@ from bot.eval.report import write_report
 from bot.eval.results import Row, RunInfo, cost_so_far, summarize
 from bot.eval.tasks import Task, append_jsonl, read_jsonl, read_tasks
 from bot.eval.trajectories import SCRIPTED, trajectory
-from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.load import effective_policy, load_policy_file
 from bot.policy.model import Policy
+from bot.sandbox.config import sandbox_config
 from bot.solve.solver import SolveRequest, solve
-from bot.solve.verify import SandboxOpener
+from bot.solve.verify import SandboxOpener, verify_config
 from bot.trace import Redactor, Trace
 
 RESULTS = "results.jsonl"
@@ -124,9 +125,7 @@ class Evaluation:
                 # Set-up environments shared only by runs of this base: one made from a later
                 # commit (a regular install of its code, its version file) never reaches it.
                 scope = f"eval:{task.repo}:{task.base_commit}"
-                sandbox = sandbox_config(policy).model_copy(update={"cache_scope": scope})
-                if self.options.image:
-                    sandbox = sandbox.model_copy(update={"image": self.options.image, "images": []})
+                sandbox = sandbox_config(policy, cache_scope=scope, image=self.options.image)
                 verify = verify_config(policy)
                 scripted = _model(self.options, task, self.configured, verify.max_attempts)
                 async with scripted as model:

@@ -4,19 +4,43 @@ to the trace and shows them in the pull request body or the escalation comment."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from bot.policy.decisions import Decision, GateReport, TriggerRequest, Usage
 from bot.policy.diff import ChangedFile, parse_diff
 from bot.policy.env_network import Existing, env_network_gate
 from bot.policy.globs import first_match
-from bot.policy.limits import sandbox_config
 from bot.policy.model import Autonomy, Policy, autonomy_rank
 from bot.policy.secrets_scan import scan_files
-from bot.sandbox.config import SandboxConfig
 from bot.settings import permission_at_least
-from bot.solve.verify import Verification
 
 SHOWN_PATHS = 5
 """Paths named in one reason; the rest are counted."""
+
+
+class SandboxUsed(Protocol):
+    """What a run's sandbox got, as the engine reported it (a `SandboxConfig`)."""
+
+    image: str
+    setup_network: bool
+    memory_mb: int
+    pids_limit: int
+    cpus: float
+    setup_timeout: float
+    test_timeout: float
+    exec_timeout: float
+
+
+class HeldFinding(Protocol):
+    def text(self) -> str: ...
+
+
+class Verified(Protocol):
+    """A verification's verdict (`bot.solve.verify.Verification`): what it holds for a human."""
+
+    @property
+    def held(self) -> Sequence[HeldFinding]: ...
 
 
 def _listed(paths: list[str]) -> str:
@@ -226,12 +250,12 @@ def secrets_gate(policy: Policy, files: list[ChangedFile]) -> Decision:
     return Decision(gate="secrets", verdict="allow", reason="no credential found")
 
 
-def sandbox_gate(policy: Policy, used: SandboxConfig | None) -> Decision:
+def sandbox_gate(policy: Policy, used: SandboxUsed | None) -> Decision:
     """Did the sandbox the run got stay within the policy? Anything looser, or not knowing
     what it got, denies."""
     if used is None:
         return Decision(gate="sandbox", verdict="deny", reason="the run's sandbox is not known")
-    want = sandbox_config(policy)
+    want = policy.sandbox
     looser = [
         f"{name} {getattr(used, name)} > {getattr(want, name)}"
         for name in (
@@ -259,7 +283,7 @@ def sandbox_gate(policy: Policy, used: SandboxConfig | None) -> Decision:
     )
 
 
-def integrity_gate(policy: Policy, verification: Verification | None) -> Decision:
+def integrity_gate(policy: Policy, verification: Verified | None) -> Decision:
     """Did verification find what a green suite does not excuse? Held findings wait for a human."""
     held = verification.held if verification is not None else []
     if held and policy.verification.hold_integrity:
@@ -284,9 +308,9 @@ def evaluate_final(
     policy: Policy,
     patch: str,
     usage: Usage,
-    sandbox: SandboxConfig | None,
+    sandbox: SandboxUsed | None,
     existing: Existing | None = None,
-    verification: Verification | None = None,
+    verification: Verified | None = None,
 ) -> GateReport:
     """On the final patch (`git diff --binary` text), before anything is pushed; `existing`
     gives a changed file's content before the patch; `verification` its verdict."""

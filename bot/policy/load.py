@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from bot.errors import ConfigError
 from bot.policy.merge import Merged, merge
 from bot.policy.model import Policy
-from bot.sandbox.repo_files import read_repo_text
+from bot.repo_files import read_repo_text
 
 REPO_POLICY_PATH = ".github/patchbot.yml"
 REPO_POLICY_MAX_BYTES = 64 * 1024

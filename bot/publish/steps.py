@@ -11,6 +11,7 @@ from typing import Any
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
+from bot.agent.limits import agent_limits
 from bot.agent.loop import ProgressEvent
 from bot.agent.model import configured_model
 from bot.errors import ConfigError
@@ -19,13 +20,14 @@ from bot.github.markers import NEEDS_HUMAN_LABEL
 from bot.policy.decisions import GateReport, Usage
 from bot.policy.env_network import MAX_FILE, Existing
 from bot.policy.gates import evaluate_final
-from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.model import Policy
 from bot.publish import texts
 from bot.publish.status import StatusComment
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
+from bot.sandbox.config import sandbox_config
 from bot.solve.solver import SolveRequest, SolveResult, solve
+from bot.solve.verify import verify_config
 
 
 def content_in(checkout: Path) -> Existing:
@@ -94,7 +96,7 @@ class RunSteps:
             issue_body=str(issue.get("body") or ""),
             instructions=self.run.instructions,
             model=configured_model(settings),
-            sandbox=sandbox_config(policy).model_copy(update={"cache_scope": self.run.repository}),
+            sandbox=sandbox_config(policy, cache_scope=self.run.repository),
             work_dir=checkout.parent,
             limits=agent_limits(policy, today),
             verify=verify_config(policy),

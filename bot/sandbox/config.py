@@ -1,8 +1,10 @@
-"""What a sandbox may do and how it is set up; policy fills this in for each repository."""
+"""What a sandbox may do and how it is set up: the policy's `sandbox` section, for one run."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+
+from bot.policy.model import Policy
 
 
 class SandboxConfig(BaseModel):
@@ -43,3 +45,26 @@ class SandboxConfig(BaseModel):
     """MiB the set-up phase may write into `/env`, where it installs the dependencies."""
     output_cap: int = Field(default=64 * 1024, ge=1024)
     """Bytes kept of each of a command's stdout and stderr; the middle is cut beyond this."""
+
+
+def sandbox_config(
+    policy: Policy, *, cache_scope: str = "", image: str | None = None, setup_network: bool = True
+) -> SandboxConfig:
+    """The sandbox a run on this policy gets. `cache_scope` says who may share its set-up
+    environment; `image` pins one image instead of a choice by Python version; with
+    `setup_network=False` set-up is offline even where the policy allows the network."""
+    box = policy.sandbox
+    return SandboxConfig(
+        image=image or box.image,
+        images=[] if image else [name for name in box.images if name != box.image],
+        cache_scope=cache_scope,
+        setup_network=box.setup_network and setup_network,
+        setup_command=policy.setup_command,
+        test_command=policy.test_command,
+        setup_timeout=box.setup_timeout,
+        test_timeout=box.test_timeout,
+        exec_timeout=box.exec_timeout,
+        memory_mb=box.memory_mb,
+        pids_limit=box.pids_limit,
+        cpus=box.cpus,
+    )

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.repo_files import load_toml, read_repo_text
+from bot.repo_files import load_toml, read_repo_text
 
 TEST_GROUPS = ("test", "tests", "testing", "dev")
 """Extras and dependency groups installed with the project's own dependencies."""

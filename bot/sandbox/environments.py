@@ -20,10 +20,10 @@ from docker.types import Mount
 from pydantic import BaseModel
 
 from bot.errors import SetupFailed
+from bot.repo_files import read_repo_bytes
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.disk import private_folder
 from bot.sandbox.launch import LABEL, Launcher, environment
-from bot.sandbox.repo_files import read_repo_bytes
 from bot.sandbox.setup_network import setup_container
 from bot.sandbox.testrun import TestPlan
 from bot.setup.model import SetupReport

@@ -12,9 +12,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from bot.errors import ConfigError
+from bot.repo_files import is_dir, iter_repo_files
 from bot.sandbox.judged import JudgeRecords
 from bot.sandbox.models import ExecResult, Outcome, TestCase, TestReport
-from bot.sandbox.repo_files import is_dir, iter_repo_files
 from bot.sandbox.report_parsing import parse_junit, parse_pytest_text, parse_unittest_text
 from bot.setup.detect import TEST_FILE
 from bot.setup.planner import find_test_command

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from bot.sandbox.repo_files import is_file, list_dir, read_repo_text
+from bot.repo_files import is_file, list_dir, read_repo_text
 from bot.setup.commands import (
     InstallLine,
     parse_install,

@@ -8,8 +8,8 @@ import re
 import shlex
 from pathlib import Path
 
+from bot.repo_files import load_toml, read_repo_text
 from bot.sandbox.declared_deps import NAME, normalize
-from bot.sandbox.repo_files import load_toml, read_repo_text
 from bot.setup.model import Install
 
 VENV = "/env/venv"

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.repo_files import is_dir, is_file, read_repo_text
 from bot.sandbox.declared_deps import NAME, normalize
 from bot.sandbox.protocol import WORKSPACE
-from bot.sandbox.repo_files import is_dir, is_file, read_repo_text
 from bot.setup.ci import CiFindings, read_ci
 from bot.setup.commands import InstallLine
 from bot.setup.detect import detect_runner

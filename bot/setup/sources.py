@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.repo_files import is_file, list_dir, load_toml, read_repo_text
 from bot.sandbox.declared_deps import (
     ProjectMetadata,
     dependency_group,
@@ -18,7 +19,6 @@ from bot.sandbox.declared_deps import (
     strings,
     table,
 )
-from bot.sandbox.repo_files import is_file, list_dir, load_toml, read_repo_text
 
 TEST_NAMES = ("test", "tests", "testing", "unit")
 """Extra, group and file-name words that mean "what the tests need"."""

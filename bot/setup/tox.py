@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.repo_files import load_toml, read_repo_text
 from bot.sandbox.declared_deps import table
-from bot.sandbox.repo_files import load_toml, read_repo_text
 from bot.setup.commands import InstallLine, parse_install, parse_test, segments
 from bot.setup.model import TestCommand
 

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from bot.agent.loop import AgentLimits, ProgressEvent, progress_line
+    from bot.agent.limits import AgentLimits
+    from bot.agent.loop import ProgressEvent, progress_line
     from bot.agent.model import configured_model
     from bot.setup.local import local_sandbox
     from bot.solve.checkout import head_commit

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from bot.agent.loop import Agent, AgentLimits, AgentStats, Progress, ProgressEvent
+from bot.agent.limits import AgentLimits
+from bot.agent.loop import Agent, AgentStats, Progress, ProgressEvent
 from bot.agent.model import LitellmModel, Model, ModelConfig, import_litellm
 from bot.agent.prompts import (
     SYSTEM_PROMPT,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from bot.policy.model import Policy
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
@@ -271,3 +272,8 @@ def feedback(verification: Verification) -> str:
     if verification.candidate_output_tail:
         lines.append(f"output (end):\n{verification.candidate_output_tail[-1500:]}")
     return "\n".join(lines)
+
+
+def verify_config(policy: Policy) -> VerifyConfig:
+    """Verification with the policy's attempts per run and reruns of deciding failures."""
+    return VerifyConfig(max_attempts=policy.budgets.attempts, reruns=policy.verification.reruns)

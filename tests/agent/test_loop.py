@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.agent.loop import Agent, AgentLimits, ProgressEvent, progress_line
+from bot.agent.limits import AgentLimits
+from bot.agent.loop import Agent, ProgressEvent, progress_line
 from bot.agent.model import LitellmModel, ModelConfig
 from bot.agent.prompts import SYSTEM_PROMPT, task_message
 from bot.agent.stops import StopReason

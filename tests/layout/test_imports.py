@@ -21,17 +21,12 @@ LAYERS: list[set[str]] = [
     {"setup", "sandbox"},  # a set-up sandbox
     {"policy"},  # what a repository allows
     {"github"},  # GitHub access and its conventions
-    {"settings", "logs", "console"},  # the process's settings, logs, command-line basics
+    {"settings", "logs", "console", "repo_files"},  # settings, logs, CLI basics, checkout reads
     {"trace"},  # a run's events, redacted
     {"errors"},  # the exceptions every layer raises
 ]
 
 KNOWN = {
-    # issue 15: what a policy means for the agent, the verifier and the sandbox moves to
-    # where those are used (the pipeline builds them in one step).
-    ("policy", "agent"),
-    ("policy", "solve"),
-    ("policy", "sandbox"),
     # issue 15: set-up and the sandbox become one package with one direction inside it.
     ("sandbox", "setup"),
     ("setup", "sandbox"),

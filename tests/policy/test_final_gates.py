@@ -8,12 +8,11 @@ from typing import Any, cast
 
 from bot.agent.stops import StopReason
 from bot.policy.decisions import Usage
-from bot.policy.limits import sandbox_config
 from bot.policy.model import Policy
 from bot.publish.steps import RunSteps
 from bot.runs.models import Run, RunState
 from bot.runs.pipeline import RunContext
-from bot.sandbox.config import SandboxConfig
+from bot.sandbox.config import SandboxConfig, sandbox_config
 from bot.settings import Settings
 from bot.solve.solver import SolveResult
 from bot.trace import Trace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.agent.limits import agent_limits
 from bot.policy.decisions import GateReport, TriggerRequest, Usage
 from bot.policy.diff import parse_diff
 from bot.policy.env_network import env_network_gate
@@ -20,9 +21,9 @@ from bot.policy.gates import (
     secrets_gate,
     trigger_gate,
 )
-from bot.policy.limits import agent_limits, sandbox_config, verify_config
 from bot.policy.model import Policy
-from bot.sandbox.config import SandboxConfig
+from bot.sandbox.config import SandboxConfig, sandbox_config
+from bot.solve.verify import verify_config
 
 FAKE_TOKEN = "ghp_" + "A1b2C3d4E5" * 4
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.repo_files import is_dir, iter_repo_files, read_repo_bytes, read_repo_text
+from bot.repo_files import is_dir, iter_repo_files, read_repo_bytes, read_repo_text
 
 
 @pytest.fixture
