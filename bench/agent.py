@@ -35,7 +35,8 @@ from bot.agent.stops import Submitted  # noqa: E402
 from bot.agent.tools import TOOL_SCHEMAS, ToolBox  # noqa: E402
 from bot.sandbox.config import SandboxConfig  # noqa: E402
 from bot.sandbox.models import ExecResult, TestReport  # noqa: E402
-from bot.sandbox.protocol import WORKSPACE, OutputSink, Sandbox  # noqa: E402
+from bot.sandbox.protocol import OutputSink, Sandbox  # noqa: E402
+from bot.setup.paths import WORKSPACE  # noqa: E402
 from bot.trace import Trace  # noqa: E402
 
 CYCLE: list[tuple[str, dict[str, Any]]] = [

@@ -37,7 +37,7 @@ from bot.eval.mine import MineOptions, mine  # noqa: E402
 from bot.eval.run import RunOptions, evaluate  # noqa: E402
 from bot.eval.tasks import read_jsonl  # noqa: E402
 from bot.policy.load import default_policy_path  # noqa: E402
-from bot.setup.local import local_sandbox  # noqa: E402
+from bot.sandbox.local import local_sandbox  # noqa: E402
 from bot.solve.solver import docker_sandbox  # noqa: E402
 from bot.trace import Redactor  # noqa: E402
 

@@ -32,11 +32,11 @@ from bot.sandbox.docker import docker_client  # noqa: E402
 from bot.sandbox.images import find_image  # noqa: E402
 from bot.sandbox.launch import Launcher, environment  # noqa: E402
 from bot.sandbox.models import ExecResult  # noqa: E402
-from bot.sandbox.protocol import WORKSPACE  # noqa: E402
 from bot.sandbox.setup_network import setup_container  # noqa: E402
+from bot.sandbox.setup_phase import CHECKOUT  # noqa: E402
 from bot.sandbox.workspace import sandbox_user  # noqa: E402
 from bot.setup.install import install_commands, venv_commands  # noqa: E402
-from bot.setup.phase import CHECKOUT  # noqa: E402
+from bot.setup.paths import WORKSPACE  # noqa: E402
 from bot.setup.planner import plan, pythonpath  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "installers.json"

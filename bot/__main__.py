@@ -13,7 +13,7 @@ from bot.errors import PatchbotError
 # Modules with a `register(subparsers)` function, in the order `--help` lists them.
 COMMAND_MODULES = (
     "bot.sandbox.cli",
-    "bot.setup.cli",
+    "bot.solve.doctor",
     "bot.web.cli",
     "bot.web.deliveries_cli",
     "bot.runs.cli",

@@ -13,7 +13,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from bot.sandbox.protocol import WORKSPACE, Sandbox
+from bot.sandbox.protocol import Sandbox
+from bot.setup.paths import WORKSPACE
 
 READ_CHUNK = 36_000
 """Bytes read per command: 48 kB of base64, under the sandbox's smallest output cap."""

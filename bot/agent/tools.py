@@ -15,7 +15,8 @@ from bot.agent.editor import Editor, EditorArgs, EditorError
 from bot.agent.stops import Submitted
 from bot.errors import ConfigError
 from bot.sandbox.models import TestReport
-from bot.sandbox.protocol import WORKSPACE, Sandbox
+from bot.sandbox.protocol import Sandbox
+from bot.setup.paths import WORKSPACE
 
 
 def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> Any:

@@ -62,7 +62,7 @@ def _mine(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.eval.mine import MineOptions, mine
-    from bot.setup.local import local_sandbox
+    from bot.sandbox.local import local_sandbox
     from bot.solve.checkout import head_commit
     from bot.solve.solver import docker_sandbox
 

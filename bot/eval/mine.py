@@ -32,7 +32,7 @@ from bot.solve.checkout import GitError
 from bot.solve.verify import SandboxOpener
 
 ConfigFor = Callable[[Path], SandboxConfig]
-"""The sandbox a checkout gets (`bot.setup.local.local_sandbox` on the command line)."""
+"""The sandbox a checkout gets (`bot.sandbox.local.local_sandbox` on the command line)."""
 
 
 class MineOptions(BaseModel):

@@ -86,8 +86,8 @@ def format_report(report: TestReport) -> str:
 
 def _test(args: argparse.Namespace) -> int:
     from bot.sandbox.docker import open_sandbox
+    from bot.sandbox.local import local_sandbox
     from bot.sandbox.workspace import copied_checkout
-    from bot.setup.local import local_sandbox
 
     source = checkout_root(args.path)
     config = local_sandbox(source, image=args.image, setup_network=not args.no_setup_network)

@@ -40,12 +40,13 @@ from bot.sandbox.judged import (
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import FAILING, ExecResult, TestReport, exec_result
 from bot.sandbox.mounted_copies import mounted_copy
-from bot.sandbox.protocol import WORKSPACE, OutputSink
+from bot.sandbox.protocol import OutputSink
+from bot.sandbox.setup_phase import OVERLAY
 from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, parse_report, plan_tests
 from bot.sandbox.workspace import sandbox_user
 from bot.setup.interpreter import choose_python, declared_pythons
 from bot.setup.model import SetupReport
-from bot.setup.phase import OVERLAY
+from bot.setup.paths import WORKSPACE
 from bot.setup.planner import Planned, plan, pythonpath
 from bot.setup.progress import SETUP_PROGRESS, SetupProgress
 

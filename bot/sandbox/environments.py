@@ -25,9 +25,9 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.disk import private_folder
 from bot.sandbox.launch import LABEL, Launcher, environment
 from bot.sandbox.setup_network import setup_container
+from bot.sandbox.setup_phase import CHECKOUT, SetupPhase
 from bot.sandbox.testrun import TestPlan
 from bot.setup.model import SetupReport
-from bot.setup.phase import CHECKOUT, SetupPhase
 from bot.setup.planner import PLANNER_VERSION, Planned, pythonpath
 from bot.setup.progress import SetupProgress
 from bot.setup.repository import commit_date

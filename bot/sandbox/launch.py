@@ -23,8 +23,7 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.disk import Disk, attach, can_limit, detach
 from bot.sandbox.images import IMAGE_ENV
 from bot.sandbox.owners import this_process
-from bot.sandbox.protocol import WORKSPACE
-from bot.setup.install import VENV
+from bot.setup.paths import VENV, WORKSPACE
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,7 @@ from typing import Protocol
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import ExecResult, TestReport
 from bot.setup.model import SetupReport
-
-WORKSPACE = "/workspace"
-"""Where the repository's checkout is mounted inside every sandbox."""
+from bot.setup.paths import WORKSPACE
 
 OutputSink = Callable[[str, str], None]
 """Receives `(stream, text)` chunks as a command prints them; stream is stdout or stderr."""

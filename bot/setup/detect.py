@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.repo_files import iter_repo_files, load_toml, read_repo_text
-from bot.sandbox.declared_deps import NAME, TEST_GROUPS, normalize, read_project
+from bot.setup.declared_deps import NAME, TEST_GROUPS, normalize, read_project
 from bot.setup.sources import requirement_files
 
 SCAN_FILES = 2000

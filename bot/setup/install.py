@@ -9,11 +9,10 @@ import shlex
 from pathlib import Path
 
 from bot.repo_files import load_toml, read_repo_text
-from bot.sandbox.declared_deps import NAME, normalize
+from bot.setup.declared_deps import NAME, normalize
 from bot.setup.model import Install
+from bot.setup.paths import VENV
 
-VENV = "/env/venv"
-"""The set-up environment; the test phase runs with its `bin` first on PATH."""
 NO_DATE_LIMIT = "2999-12-31"
 """The date given to build requirements when the rest is resolved as of a commit's date."""
 MAX_INCLUDES = 50

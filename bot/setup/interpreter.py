@@ -12,7 +12,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from bot.repo_files import load_toml, read_repo_text
-from bot.sandbox.declared_deps import table
+from bot.setup.declared_deps import table
 
 _CLASSIFIER = re.compile(r"Programming Language :: Python :: (3\.\d+)\b")
 _TOX_ENV = re.compile(r"\bpy3(\d{1,2})\b")

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.repo_files import is_dir, is_file, read_repo_text
-from bot.sandbox.declared_deps import NAME, normalize
-from bot.sandbox.protocol import WORKSPACE
 from bot.setup.ci import CiFindings, read_ci
 from bot.setup.commands import InstallLine
+from bot.setup.declared_deps import NAME, normalize
 from bot.setup.detect import detect_runner
 from bot.setup.model import Install, TestCommand
+from bot.setup.paths import WORKSPACE
 from bot.setup.sources import all_groups, read_project_findings, requirement_files
 from bot.setup.tox import EnvFindings, read_nox, read_tox
 

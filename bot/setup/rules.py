@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.repo_files import is_dir, is_file, iter_repo_files, read_repo_text
-from bot.sandbox.declared_deps import NAME, normalize
+from bot.setup.declared_deps import NAME, normalize
 from bot.setup.install import inline_requirements
 from bot.setup.model import Install
 

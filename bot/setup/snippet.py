@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import shlex
 
-from bot.setup.install import VENV
 from bot.setup.model import SetupReport, TestCommand
+from bot.setup.paths import VENV
 
 _SPELLINGS = {
     f"uv pip install --python {VENV}/bin/python": "uv pip install",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.repo_files import is_file, list_dir, load_toml, read_repo_text
-from bot.sandbox.declared_deps import (
+from bot.setup.declared_deps import (
     ProjectMetadata,
     dependency_group,
     poetry_style,

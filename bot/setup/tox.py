@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.repo_files import load_toml, read_repo_text
-from bot.sandbox.declared_deps import table
 from bot.setup.commands import InstallLine, parse_install, parse_test, segments
+from bot.setup.declared_deps import table
 from bot.setup.model import TestCommand
 
 TEST_FACTORS = ("tests", "test", "py", "unit")

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.agent.limits import AgentLimits
     from bot.agent.loop import ProgressEvent, progress_line
     from bot.agent.model import configured_model
-    from bot.setup.local import local_sandbox
+    from bot.sandbox.local import local_sandbox
     from bot.solve.checkout import head_commit
     from bot.solve.report import render_report
     from bot.solve.solver import SolveRequest, solve

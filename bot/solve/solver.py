@@ -27,7 +27,7 @@ from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
-from bot.setup.gate import baseline_problem
+from bot.sandbox.setup_gate import baseline_problem
 from bot.setup.model import SetupReport
 from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts

@@ -13,7 +13,8 @@ import pytest
 
 from bot.agent.scripted import ScriptedModel, ScriptedServer, load_trajectory
 from bot.sandbox.models import ExecResult, TestReport
-from bot.sandbox.protocol import WORKSPACE, OutputSink, Sandbox
+from bot.sandbox.protocol import OutputSink, Sandbox
+from bot.setup.paths import WORKSPACE
 
 HERE = Path(__file__).resolve().parent
 TRAJECTORIES = HERE / "trajectories"

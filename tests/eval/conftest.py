@@ -23,7 +23,7 @@ def mined(
 ) -> tuple[Path, dict[str, str], Path, list[str]]:
     """The history repository, its commits, the tasks file and the progress lines of mining."""
     from bot.eval.mine import MineOptions, mine
-    from bot.setup.local import local_sandbox
+    from bot.sandbox.local import local_sandbox
     from bot.solve.solver import docker_sandbox
 
     root = tmp_path_factory.mktemp("mined")

@@ -10,7 +10,7 @@ import pytest
 
 from bot.eval.mine import MineOptions, mine, state_path
 from bot.eval.tasks import read_jsonl, read_tasks
-from bot.setup.local import local_sandbox
+from bot.sandbox.local import local_sandbox
 from bot.solve.solver import docker_sandbox
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -1,7 +1,6 @@
-"""The import rule of ARCHITECTURE.md: a package imports only packages in layers below its own
-(or its own layer's shared modules listed as such), and no two packages import each other.
-The known exceptions are listed with why; the list must shrink, never grow: a new upward
-import fails here, and so does an exception that no longer exists (take it off the list)."""
+"""The import rule of ARCHITECTURE.md: a package imports only packages in layers below its own,
+never one of its own layer, wherever the import is (inside a function too). A new upward
+import fails here, and so does a cycle between modules through the imports made as they load."""
 
 from __future__ import annotations
 
@@ -18,23 +17,14 @@ LAYERS: list[set[str]] = [
     {"runs"},  # durable runs: store, worker, the pipeline protocol
     {"solve"},  # issue -> verified patch
     {"agent"},  # the model loop and its tools
-    {"setup", "sandbox"},  # a set-up sandbox
+    {"sandbox"},  # the hardened container: set-up phase, cache, test runs, the exec server
+    {"setup"},  # how a repository installs and tests, read from its files (no Docker)
     {"policy"},  # what a repository allows
     {"github"},  # GitHub access and its conventions
     {"settings", "logs", "console", "repo_files"},  # settings, logs, CLI basics, checkout reads
     {"trace"},  # a run's events, redacted
     {"errors"},  # the exceptions every layer raises
 ]
-
-KNOWN = {
-    # issue 15: set-up and the sandbox become one package with one direction inside it.
-    ("sandbox", "setup"),
-    ("setup", "sandbox"),
-    # issue 15: `patchbot setup doctor` reads the policy and uses solve's git helper.
-    ("setup", "policy"),
-    ("setup", "solve"),
-}
-"""(importer, imported) pairs that break the rule today, each to be removed by its issue."""
 
 
 def layer_of(package: str) -> int:
@@ -76,11 +66,42 @@ def test_imports_go_down_the_layers() -> None:
     upward = {
         pair: files
         for pair, files in package_imports().items()
-        if layer_of(pair[1]) <= layer_of(pair[0]) and pair not in KNOWN
+        if layer_of(pair[1]) <= layer_of(pair[0])
     }
     assert upward == {}, "imports against ARCHITECTURE.md's layers (importer, imported): files"
 
 
-def test_the_known_exceptions_still_exist() -> None:
-    gone = KNOWN - set(package_imports())
-    assert gone == set(), "no longer imported: take these off KNOWN"
+def module_graph() -> dict[str, set[str]]:
+    """Each module of bot/ and the bot modules it imports when it is loaded (module level):
+    `from package import module` counts as an import of that module."""
+    modules: dict[str, Path] = {}
+    for path in BOT.rglob("*.py"):
+        parts = path.relative_to(BOT.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.parse(path.read_text(), str(path)).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                submodules = {f"{node.module}.{alias.name}" for alias in node.names}
+                found |= (submodules & modules.keys()) or {node.module}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        graph[name] = (found & modules.keys()) - {name}
+    return graph
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    graph = module_graph()
+    cycles = []
+    for start in sorted(graph):
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            module, path = stack.pop()
+            for imported in graph[module]:
+                if imported == start:
+                    cycles.append(" -> ".join((*path, start)))
+                elif imported not in seen:
+                    seen.add(imported)
+                    stack.append((imported, (*path, imported)))
+    assert cycles == [], "import cycles (a module imported again before it has loaded)"

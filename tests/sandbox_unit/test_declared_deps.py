@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.declared_deps import TEST_GROUPS, _poetry_version, read_project
+from bot.setup.declared_deps import TEST_GROUPS, _poetry_version, read_project
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

@@ -18,9 +18,9 @@ from bot.sandbox.docker import docker_client
 from bot.sandbox.images import find_image
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import ExecResult
-from bot.sandbox.protocol import WORKSPACE
 from bot.sandbox.setup_network import setup_container
 from bot.sandbox.workspace import sandbox_user
+from bot.setup.paths import WORKSPACE
 from bot.setup.proxy import RELAY_PORT
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]

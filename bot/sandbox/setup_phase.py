@@ -14,11 +14,11 @@ from pathlib import Path
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import ExecResult, exec_result
-from bot.sandbox.protocol import WORKSPACE
+from bot.sandbox.setup_collect import collect_command, decisive_lines, read_collection
 from bot.sandbox.testrun import TestPlan
-from bot.setup.collect import collect_command, decisive_lines, read_collection
 from bot.setup.install import install_commands, venv_commands
 from bot.setup.model import Install, SetupReport, Try
+from bot.setup.paths import WORKSPACE
 from bot.setup.progress import SetupProgress
 from bot.setup.rules import Context, next_install
 

@@ -44,8 +44,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
     from bot.errors import SetupFailed
     from bot.sandbox.docker import open_sandbox
-    from bot.setup.gate import baseline_problem
-    from bot.setup.local import local_sandbox
+    from bot.sandbox.local import local_sandbox
+    from bot.sandbox.setup_gate import baseline_problem
     from bot.solve.checkout import GitError, git
 
     def show(text: str) -> None:
@@ -91,7 +91,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def _result(
     report: SetupReport, tests: TestReport | None, problem: str | None, commit: str
 ) -> dict[str, Any]:
-    from bot.setup.gate import collection_errors
+    from bot.sandbox.setup_gate import collection_errors
     from bot.setup.snippet import snippet
 
     if problem:
