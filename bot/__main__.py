@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "bot.solve.doctor",
     "bot.web.cli",
     "bot.web.deliveries_cli",
+    "bot.pipeline.cli",
     "bot.runs.cli",
     "bot.solve.cli",
     "bot.agent.cli",

@@ -1,4 +1,4 @@
-"""`patchbot worker` (work runs apart from `serve`), `patchbot runs list` and `runs show ID`."""
+"""`patchbot runs list` and `runs show ID`: the runs in the store and one run's trace."""
 
 from __future__ import annotations
 
@@ -8,21 +8,11 @@ import json
 import time
 from typing import Any
 
-from bot.console import utc_text, wait_for_signal
+from bot.console import utc_text
 from bot.runs.models import Run, RunState
-from bot.runs.pipeline import DEFAULT_PIPELINE
 
 
 def register(subparsers: Any) -> None:
-    worker = subparsers.add_parser("worker", help="claim and work runs (when serving is split)")
-    worker.add_argument("--name", help="worker name shown in leases (default: host:pid:random)")
-    worker.add_argument(
-        "--pipeline",
-        default=DEFAULT_PIPELINE,
-        help="module:Class of the pipeline to run (default: %(default)s)",
-    )
-    worker.set_defaults(run=_worker)
-
     runs = subparsers.add_parser("runs", help="list runs, or show one run and its trace")
     commands = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="the latest runs, newest first")
@@ -32,43 +22,6 @@ def register(subparsers: Any) -> None:
     show = commands.add_parser("show", help="one run and its trace")
     show.add_argument("run_id", type=int, metavar="ID")
     show.set_defaults(run=_show)
-
-
-def _worker(args: argparse.Namespace) -> int:
-    from bot.agent.model import configured_model
-    from bot.github.app import require_app_key
-    from bot.settings import require_all
-
-    settings = args.settings  # fail now, with the steps to fix it, not at the first run
-    require_all(lambda: require_app_key(settings), lambda: configured_model(settings))
-    asyncio.run(_work_until_stopped(settings, args))
-    return 0
-
-
-async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
-    from bot.runs.pipeline import load_pipeline
-    from bot.runs.store import opened_store
-    from bot.runs.worker import Worker
-
-    pipeline = load_pipeline(args.pipeline)
-    async with opened_store(settings.database_url) as store:
-        worker = Worker(store, pipeline, settings, name=args.name)
-        stop = asyncio.Event()
-        working = asyncio.create_task(worker.run_forever(stop))
-        print(f"patchbot: worker {worker.name} started", flush=True)
-        await wait_for_signal()
-        stop.set()  # drain: the run in progress ends as it would, no new one is claimed
-        if not working.done():
-            print(
-                f"patchbot: worker {worker.name} is finishing its run; it claims no other "
-                "(SIGTERM or SIGINT again: stop now, another worker takes the run over)",
-                flush=True,
-            )
-            again = asyncio.create_task(wait_for_signal())
-            await asyncio.wait({working, again}, return_when=asyncio.FIRST_COMPLETED)
-            again.cancel()
-        working.cancel()
-        await asyncio.gather(working, return_exceptions=True)
 
 
 def duration_text(run: Run, now: float) -> str:

@@ -36,12 +36,9 @@ class Pipeline(Protocol):
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome: ...
 
 
-DEFAULT_PIPELINE = "bot.publish.pipeline:GitHubPipeline"
-"""The run-to-pull-request pipeline; tests pick others from `bot.testing.pipelines`."""
-
-
 def load_pipeline(spec: str) -> Pipeline:
-    """`module:name` of a Pipeline class (made with no arguments) or instance."""
+    """`module:name` of a Pipeline class (made with no arguments) or instance: how a test
+    gives a `patchbot serve` or `worker` process one of `bot.testing.pipelines`."""
     module_name, _, attribute = spec.partition(":")
     try:
         found = getattr(importlib.import_module(module_name), attribute)

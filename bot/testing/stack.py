@@ -72,7 +72,7 @@ class LocalStack:
         }
 
     async def __aenter__(self) -> LocalStack:
-        from bot.publish.pipeline import GitHubPipeline
+        from bot.pipeline.run import GitHubPipeline
 
         try:
             await self._exit.enter_async_context(self.github)

@@ -8,7 +8,6 @@ from typing import Any
 
 from bot.console import wait_for_signal
 from bot.errors import ConfigError
-from bot.runs.pipeline import DEFAULT_PIPELINE
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +26,7 @@ def register(subparsers: Any) -> None:
         default=1,
         help="runs worked at once inside this process; 0 when `patchbot worker` does the work",
     )
-    serve.add_argument("--pipeline", default=DEFAULT_PIPELINE, help=argparse.SUPPRESS)
+    serve.add_argument("--pipeline", help=argparse.SUPPRESS)  # tests: module:Class instead
     serve.set_defaults(run=_serve)
 
 
@@ -64,13 +63,13 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.github.app import github_app
     from bot.handlers import build_router
     from bot.handlers.dispatcher import Dispatcher
-    from bot.runs.pipeline import load_pipeline
+    from bot.pipeline.cli import chosen_pipeline
     from bot.runs.store import opened_store
     from bot.runs.worker import Worker
     from bot.web.app import create_app, tune_garbage_collector
     from bot.web.readiness import Readiness, serving_checks
 
-    pipeline = load_pipeline(args.pipeline)
+    pipeline = chosen_pipeline(args.pipeline)
     async with opened_store(settings.database_url) as store, github_app(settings) as github:
         dispatcher = Dispatcher(store, settings, github.installation_api, build_router())
         workers = [Worker(store, pipeline, settings) for _ in range(args.workers)]

@@ -27,7 +27,6 @@ from bot.trace import read_trace
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "tests" / "examples" / "buggy_stats"
 REPOSITORY = "octo/stats"
-PIPELINE = "bot.publish.pipeline:GitHubPipeline"
 STATUS_MARKER = "<!-- patchbot:status run="
 SANDBOX_LABEL = "patchbot.sandbox"
 OWNER_LABEL = "patchbot.owner"
@@ -116,7 +115,7 @@ def worker_process(
     temporary.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker", "--name", name, "--pipeline", PIPELINE],
+            [sys.executable, "-m", "bot", "worker", "--name", name],
             cwd=ROOT,
             env=worker_environment(stack, **extra),
             stdin=subprocess.DEVNULL,

@@ -9,8 +9,8 @@ import pytest
 
 from bot.agent.stops import StopReason
 from bot.github.markdown import code, fenced, link_allowed, linking, plain, quote
+from bot.pipeline.texts import config_error_text, pr_body
 from bot.policy.decisions import GateReport
-from bot.publish.texts import config_error_text, pr_body
 from bot.settings import Settings
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, TestChange, Verification

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.github import git
-from bot.publish import revision_texts
-from bot.publish.revision_branch import (
+from bot.pipeline import revision_texts
+from bot.pipeline.revision_branch import (
     BranchMoved,
     commit_revision,
     fetch_head,
@@ -18,7 +18,7 @@ from bot.publish.revision_branch import (
     merge_base,
     push_fast_forward,
 )
-from bot.publish.texts import TESTS_END, TESTS_START
+from bot.pipeline.texts import TESTS_END, TESTS_START
 from bot.runs.models import Feedback
 from bot.testing.simulator import GitHubSimulator
 from tests.github.conftest import REPO

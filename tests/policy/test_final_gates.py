@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from bot.agent.stops import StopReason
+from bot.pipeline.steps import RunSteps
 from bot.policy.decisions import Usage
 from bot.policy.model import Policy
-from bot.publish.steps import RunSteps
 from bot.runs.models import Run, RunState
 from bot.runs.pipeline import RunContext
 from bot.sandbox.config import SandboxConfig, sandbox_config

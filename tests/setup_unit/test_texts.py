@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.agent.stops import StopReason
-from bot.publish.texts import escalation_text
+from bot.pipeline.texts import escalation_text
 from bot.sandbox.setup_collect import decisive_lines, read_collection
 from bot.setup.model import Install, SetupReport, TestCommand, Try
 from bot.setup.snippet import snippet

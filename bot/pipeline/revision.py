@@ -18,14 +18,10 @@ from bot.errors import ConfigError
 from bot.github.git import apply_patch, clone, run_git
 from bot.github.markers import NEEDS_HUMAN_LABEL
 from bot.github.permissions import permission_of
-from bot.policy.decisions import Usage
-from bot.policy.gates import budget_gate
-from bot.policy.load import effective_policy
-from bot.policy.model import Policy
-from bot.publish import revision_texts as say
-from bot.publish import texts
-from bot.publish.pull_request import report_check
-from bot.publish.revision_branch import (
+from bot.pipeline import revision_texts as say
+from bot.pipeline import texts
+from bot.pipeline.pull_request import report_check
+from bot.pipeline.revision_branch import (
     BranchMoved,
     Merge,
     commit_revision,
@@ -34,7 +30,11 @@ from bot.publish.revision_branch import (
     merge_base,
     push_fast_forward,
 )
-from bot.publish.steps import RunSteps
+from bot.pipeline.steps import RunSteps
+from bot.policy.decisions import Usage
+from bot.policy.gates import budget_gate
+from bot.policy.load import effective_policy
+from bot.policy.model import Policy
 from bot.runs.models import Feedback, RunOutcome, RunState
 from bot.runs.pipeline import work_dir
 from bot.settings import permission_at_least

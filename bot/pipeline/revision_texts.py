@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from bot.github.markdown import cut_middle, fenced, plain, quote
 from bot.github.markers import status_marker
-from bot.publish.branch import verified_message
-from bot.publish.revision_branch import Merge
-from bot.publish.texts import TESTS_END, TESTS_START, patch_details
+from bot.pipeline.branch import verified_message
+from bot.pipeline.revision_branch import Merge
+from bot.pipeline.texts import TESTS_END, TESTS_START, patch_details
 from bot.runs.models import Feedback
 
 MAX_ITEM_CHARS = 4000

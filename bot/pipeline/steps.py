@@ -17,12 +17,12 @@ from bot.agent.model import configured_model
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.github.markers import NEEDS_HUMAN_LABEL
+from bot.pipeline import texts
+from bot.pipeline.status import StatusComment
 from bot.policy.decisions import GateReport, Usage
 from bot.policy.env_network import MAX_FILE, Existing
 from bot.policy.gates import evaluate_final
 from bot.policy.model import Policy
-from bot.publish import texts
-from bot.publish.status import StatusComment
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
 from bot.sandbox.config import sandbox_config

@@ -24,16 +24,16 @@ from bot.github.git import clone, run_git
 from bot.github.markdown import linking
 from bot.github.markers import NEEDS_HUMAN_LABEL
 from bot.github.permissions import permission_of
+from bot.pipeline import texts
+from bot.pipeline.branch import branch_name, commit_message, commit_patch, push_branch
+from bot.pipeline.pull_request import open_or_update_pull, report_check
+from bot.pipeline.revision import Revision
+from bot.pipeline.status import StatusComment
+from bot.pipeline.steps import RunSteps
 from bot.policy.decisions import GateReport, TriggerRequest
 from bot.policy.gates import evaluate_start
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
 from bot.policy.model import Policy
-from bot.publish import texts
-from bot.publish.branch import branch_name, commit_message, commit_patch, push_branch
-from bot.publish.pull_request import open_or_update_pull, report_check
-from bot.publish.revision import Revision
-from bot.publish.status import StatusComment
-from bot.publish.steps import RunSteps
 from bot.runs.held import HeldPatch
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir

@@ -14,7 +14,7 @@ from typing import Literal
 
 from bot.errors import PatchbotError
 from bot.github.git import GitError, apply_patch, remote_branch_sha, run_git
-from bot.publish.branch import AS_BOT
+from bot.pipeline.branch import AS_BOT
 
 _MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
 
