@@ -17,7 +17,7 @@ from typing import Any
 
 import gidgethub
 
-from bot.agent.model import preload_litellm
+from bot.agent.model import ModelConfig, preload_litellm
 from bot.errors import ConfigError, PatchbotError
 from bot.github.app import github_app
 from bot.github.git import clone, run_git
@@ -29,7 +29,7 @@ from bot.pipeline.branch import branch_name, commit_message, commit_patch, push_
 from bot.pipeline.pull_request import open_or_update_pull, report_check
 from bot.pipeline.revision import Revision
 from bot.pipeline.status import StatusComment
-from bot.pipeline.steps import RunSteps
+from bot.pipeline.steps import RunSteps, Solving
 from bot.policy.decisions import GateReport, TriggerRequest
 from bot.policy.gates import evaluate_start
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
@@ -37,7 +37,8 @@ from bot.policy.model import Policy
 from bot.runs.held import HeldPatch
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
-from bot.solve.solver import SolveResult
+from bot.solve.solver import SolveResult, docker_sandbox
+from bot.solve.verify import SandboxOpener
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,18 @@ class GitHubPipeline:
     """Turns a claimed run into a verified pull request (a revision run: a new commit on its
     pull request, see `revision.py`) or an escalation."""
 
-    def __init__(self, policy_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        policy_path: Path | None = None,
+        *,
+        open_sandbox: SandboxOpener = docker_sandbox,
+        model: ModelConfig | None = None,
+    ) -> None:
         # Made once per process, at start: a broken server policy stops start-up, and the
         # litellm import (seconds) is done before any run needs it.
         self.server_policy = load_policy_file(policy_path or default_policy_path())
         preload_litellm()
+        self.solving = Solving(open_sandbox, model)
 
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
         if run.installation_id is None:
@@ -60,7 +68,7 @@ class GitHubPipeline:
             with linking(context.settings.link_hosts):
                 gh = await app.installation_api(run.installation_id)
                 kind = Revision if run.pull_request is not None else _Publish
-                steps = kind(run, context, app, gh, self.server_policy)
+                steps = kind(run, context, app, gh, self.server_policy, self.solving)
                 status = steps.status
                 try:
                     return await steps.execute()

@@ -5,6 +5,7 @@ and the solve run with its progress shown."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from gidgethub.abc import GitHubAPI
 
 from bot.agent.limits import agent_limits
 from bot.agent.loop import ProgressEvent
-from bot.agent.model import configured_model
+from bot.agent.model import ModelConfig, configured_model
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.github.markers import NEEDS_HUMAN_LABEL
@@ -26,8 +27,8 @@ from bot.policy.model import Policy
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
 from bot.sandbox.config import sandbox_config
-from bot.solve.solver import SolveRequest, SolveResult, solve
-from bot.solve.verify import verify_config
+from bot.solve.solver import SolveRequest, SolveResult, docker_sandbox, solve
+from bot.solve.verify import SandboxOpener, verify_config
 
 
 def content_in(checkout: Path) -> Existing:
@@ -48,6 +49,15 @@ def content_in(checkout: Path) -> Existing:
     return read
 
 
+@dataclass(frozen=True)
+class Solving:
+    """What a run solves with, given by whoever made the pipeline: the sandbox opener (Docker)
+    and the model (None: the one the settings configure)."""
+
+    open_sandbox: SandboxOpener = docker_sandbox
+    model: ModelConfig | None = None
+
+
 class RunSteps:
     """The parts a run's pipeline shares; `thread` is where it talks (the issue, or the pull
     request a revision works on)."""
@@ -62,8 +72,10 @@ class RunSteps:
         app: GitHubApp,
         gh: GitHubAPI,
         server_policy: Policy,
+        solving: Solving,
     ) -> None:
         self.run = run
+        self.solving = solving
         self.context = context
         self.app = app
         self.gh = gh
@@ -95,7 +107,7 @@ class RunSteps:
             issue_title=str(issue.get("title") or ""),
             issue_body=str(issue.get("body") or ""),
             instructions=self.run.instructions,
-            model=configured_model(settings),
+            model=self.solving.model or configured_model(settings),
             sandbox=sandbox_config(policy, cache_scope=self.run.repository),
             work_dir=checkout.parent,
             limits=agent_limits(policy, today),
@@ -158,7 +170,9 @@ class RunSteps:
         store = self.context.store
         known = await store.known_flaky(self.run.repository)
         request.known_flaky = {test.test_id: test.outcomes for test in known}
-        result = await solve(request, trace=self.context.trace, progress=progress)
+        trace = self.context.trace
+        opener = self.solving.open_sandbox
+        result = await solve(request, trace=trace, progress=progress, open_sandbox=opener)
         if result.flaky:
             await store.remember_flaky(self.run.repository, result.base_commit, result.flaky)
         await self.status.close()

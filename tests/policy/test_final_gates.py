@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bot.agent.stops import StopReason
-from bot.pipeline.steps import RunSteps
+from bot.pipeline.steps import RunSteps, Solving
 from bot.policy.decisions import Usage
 from bot.policy.model import Policy
 from bot.runs.models import Run, RunState
@@ -25,7 +25,7 @@ def steps(tmp_path: Path) -> RunSteps:
     )  # fmt: skip
     settings = Settings.from_env({"PATCHBOT_DATA_DIR": str(tmp_path / "data")})
     context = RunContext(Trace(tmp_path / "trace.jsonl"), cast(Any, None), settings, "w1")
-    return RunSteps(run, context, cast(Any, None), cast(Any, None), Policy())
+    return RunSteps(run, context, cast(Any, None), cast(Any, None), Policy(), Solving())
 
 
 def verified(sandbox: SandboxConfig | None) -> SolveResult:
