@@ -10,7 +10,7 @@ from typing import Any
 from bot.testing.simulator import gitcommits, gitrepo
 from bot.testing.simulator.deliveries import Acting, Delivery
 from bot.testing.simulator.hunks import hunk_in_pull
-from bot.testing.simulator.payloads import payload_for
+from bot.testing.simulator.payloads import payload_for, push_payload
 from bot.testing.simulator.shapes_checks import CONCLUSIONS, annotation
 from bot.testing.simulator.shapes_pulls import ZERO_SHA
 from bot.testing.simulator.state import (
@@ -183,6 +183,29 @@ class PullActivity:
                 extra = {"before": parent, "after": sha}
                 await _emit(self, "pull_request", "synchronize", repo, user, pull=pull, extra=extra)
         return sha
+
+    async def push_to_branch(
+        self: Acting,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, str],
+        *,
+        by: str,
+        message: str,
+    ) -> tuple[str, Delivery]:
+        """`by` pushes a commit writing `files` on top of `branch` (say the default branch: a
+        revert); GitHub delivers `push`. Returns the commit's sha and the delivery."""
+        repo = self.repo(full_name)
+        user = self.state.user(by)
+        parent = await gitrepo.ref_sha(repo.path, f"refs/heads/{branch}")
+        if parent is None:
+            raise KeyError(f"no branch {branch} in {full_name}")
+        sha = await gitcommits.commit_files(repo.path, parent, files, by=user, message=message)
+        await gitcommits.move_branch(repo.path, branch, sha, parent)
+        payload = await push_payload(
+            self.state, self.urls, repo, user, branch=branch, before=parent, after=sha
+        )
+        return sha, await self.send_event("push", payload)
 
     async def complete_check(
         self: Acting,
