@@ -43,6 +43,19 @@ async def _shas(repo: Repo, pull: Pull) -> tuple[str, str]:
     return head, base
 
 
+async def _commit_on(
+    repo: Repo, branch: str, files: Mapping[str, str], user: User, message: str
+) -> tuple[str, str]:
+    """A commit by `user` writing `files` on top of `branch`, the branch moved to it:
+    (the branch's commit before, the new commit)."""
+    parent = await gitrepo.ref_sha(repo.path, f"refs/heads/{branch}")
+    if parent is None:
+        raise KeyError(f"no branch {branch} in {repo.full_name}")
+    sha = await gitcommits.commit_files(repo.path, parent, files, by=user, message=message)
+    await gitcommits.move_branch(repo.path, branch, sha, parent)
+    return parent, sha
+
+
 class PullActivity:
     """Acting helpers of `GitHubSimulator`: each changes the state, then delivers the signed
     webhook(s) GitHub would send, and returns them."""
@@ -172,11 +185,7 @@ class PullActivity:
         pull with that head gets `pull_request`/`synchronize` (in `deliveries`)."""
         repo = self.repo(full_name)
         user = self.state.user(by)
-        parent = await gitrepo.ref_sha(repo.path, f"refs/heads/{branch}")
-        if parent is None:
-            raise KeyError(f"no branch {branch} in {full_name}")
-        sha = await gitcommits.commit_files(repo.path, parent, files, by=user, message=message)
-        await gitcommits.move_branch(repo.path, branch, sha, parent)
+        parent, sha = await _commit_on(repo, branch, files, user, message)
         for pull in repo.pulls.values():
             if pull.state == "open" and pull.head == branch:
                 pull.updated_at = now_iso()
@@ -197,11 +206,7 @@ class PullActivity:
         revert); GitHub delivers `push`. Returns the commit's sha and the delivery."""
         repo = self.repo(full_name)
         user = self.state.user(by)
-        parent = await gitrepo.ref_sha(repo.path, f"refs/heads/{branch}")
-        if parent is None:
-            raise KeyError(f"no branch {branch} in {full_name}")
-        sha = await gitcommits.commit_files(repo.path, parent, files, by=user, message=message)
-        await gitcommits.move_branch(repo.path, branch, sha, parent)
+        parent, sha = await _commit_on(repo, branch, files, user, message)
         payload = await push_payload(
             self.state, self.urls, repo, user, branch=branch, before=parent, after=sha
         )
