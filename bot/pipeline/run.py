@@ -35,7 +35,7 @@ from bot.policy.gates import evaluate_start
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
 from bot.policy.model import Policy
 from bot.runs.held import HeldPatch
-from bot.runs.models import Run, RunOutcome, RunState
+from bot.runs.models import PullOpened, Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
 from bot.solve.solver import SolveResult, docker_sandbox
 from bot.solve.verify import SandboxOpener
@@ -313,7 +313,8 @@ class _Publish(RunSteps):
             success=True,
         )
         pr_url = str(pull["html_url"])
-        await self.context.store.record_pull_request(run.id, pr_url)
+        opened = PullOpened(number=pull["number"], branch=held.branch, head_sha=head)
+        await self.context.store.record_pull_request(run.id, pr_url, opened)
         await self.unlabel(NEEDS_HUMAN_LABEL)
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)
