@@ -21,6 +21,16 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_PIPELINE,
         help="module:Class of the pipeline to run (default: %(default)s)",
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's Prometheus metrics on http://HOST:PORT/metrics "
+        "(runs, steps, model, sandbox, GitHub); the store's come from `patchbot serve`",
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of --metrics-port (0.0.0.0: all)"
+    )
     worker.set_defaults(run=_worker)
 
     runs = subparsers.add_parser("runs", help="list runs, or show one run and its trace")
@@ -49,8 +59,11 @@ async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.runs.pipeline import load_pipeline
     from bot.runs.store import opened_store
     from bot.runs.worker import Worker
+    from bot.telemetry.metrics import serve_metrics
 
     pipeline = load_pipeline(args.pipeline)
+    if args.metrics_port is not None:
+        serve_metrics(args.metrics_host, args.metrics_port)
     async with opened_store(settings.database_url) as store:
         worker = Worker(store, pipeline, settings, name=args.name)
         stop = asyncio.Event()

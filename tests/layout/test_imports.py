@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"setup", "sandbox"},  # a set-up sandbox
     {"policy"},  # what a repository allows
     {"github"},  # GitHub access and its conventions
-    {"settings", "logs", "console"},  # the process's settings, logs, command-line basics
+    {"settings", "logs", "console", "telemetry"},  # settings, logs, CLI basics, metrics, spans
     {"trace"},  # a run's events, redacted
     {"errors"},  # the exceptions every layer raises
 ]
