@@ -79,7 +79,7 @@ def timeline(events: list[dict[str, Any]], start: float, end: float) -> list[Ste
             begun = steps[-1].end
     steps.append(Step("finish", begun, max(end, begun)))
     for call in _calls(events):
-        owner = next((step for step in steps if call.start < step.end), steps[-1])
+        owner = next((step for step in steps if call.start <= step.end), steps[-1])
         owner.calls.append(call)
     return steps
 
