@@ -91,7 +91,9 @@ class Scrape:
     def __init__(self, metrics: Any) -> None:
         self.metrics = metrics
 
-    def samples(self, text: str | None = None) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    def samples(
+        self, text: str | None = None
+    ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         """Every sample of the exposition `text` (default: the process's), by (name, labels)."""
         from prometheus_client.parser import text_string_to_metric_families
 
