@@ -69,18 +69,22 @@ class RunEvents:
 
 
 def timeline(events: list[dict[str, Any]], start: float, end: float) -> list[Step]:
-    """The steps from `start` to `end` (Unix times), each with the calls that began in it."""
+    """The steps from `start` to `end` (Unix times), each with the calls made in it: a call
+    belongs to the step open when its first event was written (order, not clock: a call and
+    the event that ends its step can share a millisecond)."""
     steps: list[Step] = []
     begun = start
+    opened: list[int] = []
+    """For each event, the index of the step open when it was written."""
     for event in events:
+        opened.append(len(steps))
         name = _step_name(event)
         if name is not None:
             steps.append(Step(name, begun, max(event["ts"], begun)))
             begun = steps[-1].end
     steps.append(Step("finish", begun, max(end, begun)))
-    for call in _calls(events):
-        owner = next((step for step in steps if call.start <= step.end), steps[-1])
-        owner.calls.append(call)
+    for index, call in _calls(events):
+        steps[opened[index]].calls.append(call)
     return steps
 
 
@@ -90,19 +94,20 @@ def _step_name(event: dict[str, Any]) -> str | None:
     return STEP_ENDS.get(event["kind"])
 
 
-def _calls(events: list[dict[str, Any]]) -> list[Call]:
-    calls: list[Call] = []
+def _calls(events: list[dict[str, Any]]) -> list[tuple[int, Call]]:
+    """Each call with the index of its first event."""
+    calls: list[tuple[int, Call]] = []
     model = "unknown"
-    asked: float | None = None
-    tools: dict[str, tuple[float, str]] = {}
-    for event in events:
+    asked: tuple[int, float] | None = None
+    tools: dict[str, tuple[int, float, str]] = {}
+    for index, event in enumerate(events):
         kind, ts = event["kind"], event["ts"]
         if kind == "solve_start":
             model = str(event.get("model") or model)
         elif kind == "model_request":
-            asked = ts
+            asked = (index, ts)
         elif kind in ("model_response", "model_error") and asked is not None:
-            call = Call("model", model, asked, ts, error=event.get("error_kind"))
+            call = Call("model", model, asked[1], ts, error=event.get("error_kind"))
             usage = event.get("usage") or {}
             call.attributes = {
                 "input_tokens": usage.get("prompt_tokens", 0),
@@ -110,14 +115,15 @@ def _calls(events: list[dict[str, Any]]) -> list[Call]:
                 "cost_usd": usage.get("cost_usd"),
                 "attempts": event.get("attempts"),
             }
-            calls.append(call)
+            calls.append((asked[0], call))
             asked = None
         elif kind == "tool_call":
-            tools[str(event.get("id"))] = (ts, str(event.get("name")))
+            tools[str(event.get("id"))] = (index, ts, str(event.get("name")))
         elif kind == "tool_result" and str(event.get("id")) in tools:
-            began, name = tools.pop(str(event.get("id")))
-            error = event.get("error")
-            calls.append(Call("tool", name, began, ts, {"call_id": event.get("id")}, error or None))
+            first, began, name = tools.pop(str(event.get("id")))
+            call = Call("tool", name, began, ts, {"call_id": event.get("id")})
+            call.error = event.get("error") or None
+            calls.append((first, call))
         elif kind == "github_call":
             duration = float(event.get("duration") or 0.0)
             status = event.get("status")
@@ -125,5 +131,7 @@ def _calls(events: list[dict[str, Any]]) -> list[Call]:
             failed = f"HTTP {status}" if isinstance(status, int) and status >= 400 else None
             if status is None:
                 failed = "no answer"
-            calls.append(Call("github", name, ts - duration, ts, {"status": status}, failed))
-    return sorted(calls, key=lambda call: call.start)
+            calls.append(
+                (index, Call("github", name, ts - duration, ts, {"status": status}, failed))
+            )
+    return calls
