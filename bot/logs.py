@@ -15,8 +15,9 @@ from typing import Any, TextIO
 
 from bot.trace import Redactor
 
-CONTEXT_FIELDS = ("delivery_id", "run_id", "repo", "issue")
-"""What a line is about, when known: given with `extra=` or set by `log_context`."""
+CONTEXT_FIELDS = ("delivery_id", "run_id", "repo", "issue", "trace_id")
+"""What a line is about, when known: given with `extra=` or set by `log_context`; `trace_id`
+is the run attempt's OpenTelemetry trace (when OTLP is configured)."""
 
 QUIET_LOGGERS = ("httpx", "httpcore", "LiteLLM", "LiteLLM Router", "docker", "urllib3")
 """Libraries that log every request at INFO: their lines are kept for DEBUG."""

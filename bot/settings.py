@@ -39,6 +39,8 @@ _HOW_TO_FIX: dict[str, str] = {
     "Server.",
     "LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR (or unset it).",
     "LOG_FORMAT": "use text (one readable line per event) or json (one JSON object per line).",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "give the base URL of an OTLP/HTTP receiver, e.g. "
+    "http://127.0.0.1:4318 (spans go to its /v1/traces), or unset it to send no spans.",
     "PATCHBOT_MODEL_API_BASE": "give the base URL of an OpenAI-compatible server, e.g. "
     "http://127.0.0.1:8001/v1, or unset it to use the provider's own endpoint.",
 }
@@ -122,6 +124,12 @@ class Settings(BaseSettings):
     """Seconds a revision run waits after the latest review feedback before a worker takes
     it: a review with many line comments arrives as many webhooks, and becomes one run."""
 
+    otlp_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    """Base URL of an OpenTelemetry collector's OTLP/HTTP receiver, e.g.
+    `http://127.0.0.1:4318`: each run attempt is sent to `ENDPOINT/v1/traces` as spans, and
+    log lines about a run carry its `trace_id`. Unset: no spans, and the SDK is not loaded.
+    The SDK's other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout) apply."""
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -144,7 +152,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"not a valid PostgreSQL URL ({error})") from error
         return value
 
-    @field_validator("github_api_url", "model_api_base")
+    @field_validator("github_api_url", "model_api_base", "otlp_endpoint")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         return None if value is None else http_url(value)

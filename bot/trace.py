@@ -5,10 +5,12 @@ Every event is flushed as it happens, so a killed run keeps everything up to its
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -51,12 +53,19 @@ class Redactor:
         return value
 
 
+Observer = Callable[[dict[str, Any]], None]
+"""Hears each event as written (redacted), e.g. to time a run's steps."""
+
+
 class Trace:
     """Appends events to a JSON-lines file; each line has `ts`, `kind` and the event's data."""
 
-    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
+    def __init__(
+        self, path: Path, redactor: Redactor | None = None, observer: Observer | None = None
+    ) -> None:
         self.path = path
         self.redact = redactor or Redactor()
+        self.observer = observer
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: TextIO = path.open("a", encoding="utf-8")
 
@@ -64,6 +73,8 @@ class Trace:
         record = {"ts": round(time.time(), 3), "kind": kind, **self.redact.scrub(data)}
         self._file.write(json.dumps(record, default=str) + "\n")
         self._file.flush()
+        if self.observer is not None:
+            self.observer(record)
 
     def close(self) -> None:
         self._file.close()
@@ -73,6 +84,27 @@ class Trace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
+    "patchbot_trace", default=None
+)
+
+
+@contextlib.contextmanager
+def tracing(trace: Trace) -> Iterator[Trace]:
+    """Code inside the block, and tasks started from it, add to `trace` what they do below
+    the run's own steps (its GitHub calls): see `current_trace`."""
+    token = _current.set(trace)
+    try:
+        yield trace
+    finally:
+        _current.reset(token)
+
+
+def current_trace() -> Trace | None:
+    """The trace of the run this code works for, if any."""
+    return _current.get()
 
 
 def read_trace(path: Path) -> Iterator[dict[str, Any]]:

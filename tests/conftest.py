@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -83,3 +83,36 @@ def real_fixtures() -> Path:
 def app_private_key() -> str:
     """One RSA key for a simulated app per session (generating one takes a while)."""
     return generate_private_key()
+
+
+class Scrape:
+    """This process's metrics as Prometheus reads them (its own parser), reset for the test."""
+
+    def __init__(self, metrics: Any) -> None:
+        self.metrics = metrics
+
+    def samples(
+        self, text: str | None = None
+    ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """Every sample of the exposition `text` (default: the process's), by (name, labels)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = text if text is not None else self.metrics.exposition().decode()
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def value(self, name: str, text: str | None = None, **labels: str) -> float | None:
+        return self.samples(text).get((name, frozenset(labels.items())))
+
+
+@pytest.fixture
+def scrape(monkeypatch: pytest.MonkeyPatch) -> Scrape:
+    """A fresh `Metrics` for this process while the test runs, and a way to read it."""
+    from bot.telemetry import metrics
+
+    fresh = metrics.Metrics()
+    monkeypatch.setattr(metrics, "_process", fresh)
+    return Scrape(fresh)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, Field, SecretStr
 
 from bot.errors import ConfigError, PatchbotError
+from bot.telemetry.metrics import process_metrics
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -210,11 +211,12 @@ class LitellmModel:
             message = response.choices[0].message.model_dump(exclude_none=True)
             message = {k: v for k, v in message.items() if k in ("role", "content", "tool_calls")}
             message.setdefault("content", None)
+            usage = self._usage(response)
+            process_metrics().model_call(
+                self.config.model, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd
+            )
             return ModelReply(
-                message=message,
-                usage=self._usage(response),
-                latency=time.monotonic() - started,
-                attempts=attempt,
+                message=message, usage=usage, latency=time.monotonic() - started, attempts=attempt
             )
 
     async def _call(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:

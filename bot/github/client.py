@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, cast
@@ -18,11 +19,14 @@ from urllib.parse import urlsplit
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
+from gidgethub import sansio
 from pydantic import BaseModel, SecretStr
 
 from bot.github.auth import InstallationTokens
 from bot.github.errors import GitHubUnreachable, call_failed
 from bot.github.retrying import RetryConfig, backoff_wait, retry_wait
+from bot.telemetry.metrics import process_metrics
+from bot.trace import current_trace
 
 Credentials = Callable[[], Awaitable[str]]
 """Returns the value of the `Authorization` header for the next request."""
@@ -71,8 +75,11 @@ class PatchbotGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         on_unauthorized: Callable[[], None] | None = None,
         retry: RetryConfig | None = None,
         request_timeout: float = 30.0,
+        installation_id: int | None = None,
     ) -> None:
         super().__init__(session, requester, base_url=base_url)
+        self._installation_id = installation_id
+        """Whose rate limit the responses report (None: the App's own)."""
         self._credentials = credentials
         self._on_unauthorized = on_unauthorized
         self.retry = retry or RetryConfig()
@@ -91,6 +98,7 @@ class PatchbotGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                 async with self._session.request(
                     method, url, headers=request_headers, data=body, timeout=self._timeout
                 ) as response:
+                    process_metrics().github_response(self._installation_id, response.headers)
                     return response.status, response.headers, await response.read()
             except (aiohttp.ClientConnectionError, TimeoutError) as e:
                 wait = backoff_wait(self.retry, attempt)
@@ -114,10 +122,36 @@ class PatchbotGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         _waited.set(_waited.get() + seconds)
         await self.sleep(seconds)
 
-    async def _make_request(self, *args: Any, **kwargs: Any) -> tuple[bytes, str | None, int]:
+    async def _make_request(
+        self,
+        method: str,
+        url: str,
+        url_vars: Mapping[str, Any] | None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[bytes, str | None, int]:
         _waited.set(0.0)  # one logical call, however many attempts: one wait budget
-        result: tuple[bytes, str | None, int] = await super()._make_request(*args, **kwargs)
-        return result
+        started, status = time.monotonic(), None
+        try:
+            result: tuple[bytes, str | None, int] = await super()._make_request(
+                method, url, url_vars, *args, **kwargs
+            )
+            status = result[2]
+            return result
+        except gidgethub.HTTPException as error:
+            status = int(error.status_code)
+            raise
+        finally:
+            trace = current_trace()
+            if trace is not None:  # the call is part of a run: its trace shows it
+                path = urlsplit(sansio.format_url(url, url_vars or {})).path
+                trace.event(
+                    "github_call",
+                    method=method,
+                    path=path,
+                    status=status,
+                    duration=round(time.monotonic() - started, 4),
+                )
 
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
@@ -201,7 +235,10 @@ class GitHubApp:
             self._session = None
 
     def _api(
-        self, credentials: Credentials, on_unauthorized: Callable[[], None] | None = None
+        self,
+        credentials: Credentials,
+        on_unauthorized: Callable[[], None] | None = None,
+        installation_id: int | None = None,
     ) -> PatchbotGitHubAPI:
         return self._api_class(
             self.session,
@@ -211,6 +248,7 @@ class GitHubApp:
             on_unauthorized=on_unauthorized,
             retry=self.config.retry,
             request_timeout=self.config.request_timeout,
+            installation_id=installation_id,
         )
 
     async def _request_token(self, installation_id: int, app_jwt: str) -> dict[str, Any]:
@@ -243,6 +281,6 @@ class GitHubApp:
         async def token() -> str:
             return f"token {await self.tokens.get(installation_id)}"
 
-        api = self._api(token, lambda: self.tokens.invalidate(installation_id))
+        api = self._api(token, lambda: self.tokens.invalidate(installation_id), installation_id)
         await self.tokens.get(installation_id)  # fail here, not in a handler, on a bad app
         return api

@@ -22,6 +22,16 @@ def register(subparsers: Any) -> None:
     worker = subparsers.add_parser("worker", help="claim and work runs (when serving is split)")
     worker.add_argument("--name", help="worker name shown in leases (default: host:pid:random)")
     worker.add_argument("--pipeline", help=argparse.SUPPRESS)  # tests: module:Class instead
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's Prometheus metrics on http://HOST:PORT/metrics "
+        "(runs, steps, model, sandbox, GitHub); the store's come from `patchbot serve`",
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of --metrics-port (0.0.0.0: all)"
+    )
     worker.set_defaults(run=_worker)
 
 
@@ -39,8 +49,11 @@ def _worker(args: argparse.Namespace) -> int:
 async def _work_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from bot.runs.store import opened_store
     from bot.runs.worker import Worker
+    from bot.telemetry.metrics import serve_metrics
 
     pipeline = chosen_pipeline(args.pipeline)
+    if args.metrics_port is not None:
+        serve_metrics(args.metrics_host, args.metrics_port)
     async with opened_store(settings.database_url) as store:
         worker = Worker(store, pipeline, settings, name=args.name)
         stop = asyncio.Event()

@@ -239,6 +239,17 @@ class PullOutcome(BaseModel):
     updated_at: float = 0.0
 
 
+class RunCounts(BaseModel):
+    """The store's aggregates that `/metrics` reports, read at each scrape."""
+
+    by_state: dict[RunState, int]
+    """Runs in each state; every state is present (0 when none)."""
+    oldest_queued_at: float | None
+    """When the longest-waiting queued run was queued (Unix time); None when none is."""
+    failed_deliveries: int
+    """Deliveries whose handling failed and was not redelivered with success since."""
+
+
 class ActiveRunExists(PatchbotError, RuntimeError):
     """The issue already has a queued or running run; one at a time per issue."""
 

@@ -19,6 +19,7 @@ from bot.runs.models import (
     NewRun,
     PullOpened,
     Run,
+    RunCounts,
     RunNotFound,
     RunState,
 )
@@ -95,6 +96,18 @@ class SQLRunStore(SQLOutcomeStore):
 
     async def active_run(self, repository: str, issue: int) -> Run | None:
         return await self._run(self._db, sql.ACTIVE_RUN, {"repository": repository, "issue": issue})
+
+    async def run_counts(self) -> RunCounts:
+        by_state = dict.fromkeys(RunState, 0)
+        for row in await self._db.fetch(sql.RUNS_BY_STATE):
+            by_state[RunState(row["state"])] = int(row["runs"])
+        oldest = await self._db.one(sql.OLDEST_QUEUED)
+        failed = await self._db.one(sql.FAILED_DELIVERIES)
+        return RunCounts(
+            by_state=by_state,
+            oldest_queued_at=oldest["oldest"] if oldest else None,
+            failed_deliveries=int(failed["failed"]) if failed else 0,
+        )
 
     async def spent_since(
         self, since: float, repository: str, installation_id: int, *, excluding: int

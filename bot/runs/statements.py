@@ -202,6 +202,13 @@ POSTPONE_RUN = (
 )
 RECORD_PULL_REQUEST = "UPDATE runs SET pr_url = :url, updated_at = :now WHERE id = :run_id"
 
+# What `/metrics` reports from the store: aggregates the indexes answer (runs_by_state,
+# deliveries_failed), read at every scrape.
+
+RUNS_BY_STATE = "SELECT state, COUNT(*) AS runs FROM runs GROUP BY state"
+OLDEST_QUEUED = "SELECT MIN(created_at) AS oldest FROM runs WHERE state = 'queued'"
+FAILED_DELIVERIES = "SELECT COUNT(*) AS failed FROM deliveries WHERE error IS NOT NULL"
+
 # Feedback on pull requests
 
 _NEW_FEEDBACK_FIELDS = (

@@ -30,6 +30,7 @@ from bot.runs.models import (
     PullOutcome,
     PullState,
     Run,
+    RunCounts,
     RunState,
 )
 from bot.runs.sql import Database
@@ -97,6 +98,9 @@ class RunStore(Protocol):
         """Newest first."""
 
     async def active_run(self, repository: str, issue: int) -> Run | None: ...
+
+    async def run_counts(self) -> RunCounts:
+        """Runs by state, the oldest queued run, failed deliveries: cheap aggregates."""
 
     async def spent_since(
         self, since: float, repository: str, installation_id: int, *, excluding: int

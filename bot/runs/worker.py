@@ -24,7 +24,8 @@ from bot.runs.pipeline import Pipeline, RunContext, trace_path
 from bot.runs.revisions import follow_up
 from bot.runs.store import STOPPED_BY_REQUEST, RunStore
 from bot.settings import Settings
-from bot.trace import Redactor, Trace
+from bot.telemetry.observe import RunObservation
+from bot.trace import Redactor, Trace, tracing
 
 log = logging.getLogger(__name__)
 _ENDED = (RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED)
@@ -137,12 +138,32 @@ class Worker:
         return final
 
     async def _work(self, run: Run) -> Run:
+        attributes = {
+            "patchbot.run.id": run.id,
+            "patchbot.run.attempt": run.attempts,
+            "patchbot.repository": run.repository,
+            "patchbot.issue": run.issue,
+            "patchbot.trigger": run.trigger,
+        }
+        observation = RunObservation(self.settings.otlp_endpoint, attributes)
+        state = "error"  # the worker failed; `running`: it lost the lease
+        try:
+            with log_context(trace_id=observation.trace_id):
+                final = await self._traced(run, observation)
+            state = final.state.value
+            return final
+        finally:
+            observation.end(state)
+
+    async def _traced(self, run: Run, observation: RunObservation) -> Run:
         redactor = Redactor(self.settings.secrets())
-        with Trace(trace_path(self.settings.data_dir, run.id), redactor) as trace:
+        path = trace_path(self.settings.data_dir, run.id)
+        with Trace(path, redactor, observation) as trace:
             trace.event("claimed", worker=self.name, attempt=run.attempts)
             log.info("worker %s claimed run %d (attempt %d)", self.name, run.id, run.attempts)
             context = RunContext(trace, self.store, self.settings, self.name)
-            task = asyncio.create_task(self.pipeline(run, context))
+            with tracing(trace):  # the pipeline's GitHub calls are traced too
+                task = asyncio.create_task(self.pipeline(run, context))
             try:
                 if await self._watch(run, task):  # someone asked to stop the run
                     await _stop(task)

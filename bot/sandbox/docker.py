@@ -49,6 +49,7 @@ from bot.setup.model import SetupReport
 from bot.setup.paths import WORKSPACE
 from bot.setup.planner import Planned, plan, pythonpath
 from bot.setup.progress import SETUP_PROGRESS, SetupProgress
+from bot.telemetry.metrics import process_metrics
 
 log = logging.getLogger(__name__)
 
@@ -211,15 +212,19 @@ async def open_sandbox(
     setup = await prepare_environment(
         launcher, workspace, planned, test_plan, user, progress or SETUP_PROGRESS.get()
     )
+    metrics = process_metrics()
+    metrics.sandbox_setup.labels("true" if setup.cached else "false").observe(setup.duration)
     mounts = [
         Mount(WORKSPACE, str(workspace), type="bind"),
         Mount(JUDGE_DIR, str(mounted_copy(JUDGE_SOURCE)), type="bind", read_only=True),
     ]
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))
+    starting = time.monotonic()
     container, channel = await launcher.start(
         user=user, mounts=mounts, environment=environment(pythonpath(workspace)), network=False
     )
+    metrics.sandbox_start.observe(time.monotonic() - starting)
     try:
         # What set-up wrote into its copy of the tree (a version file, egg-info), never over
         # a file of the checkout.

@@ -1,6 +1,7 @@
 """The aiohttp application. The webhook entry is thin: verify the signature, persist the
 delivery, hand it to the dispatcher, answer. GitHub calls and runs happen after the answer.
-`/healthz` says the process is alive; `/readyz` whether it can do its work (`readiness`)."""
+`/healthz` says the process is alive; `/readyz` whether it can do its work (`readiness`);
+`/metrics` what it did and what the store holds, for Prometheus."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bot.handlers.dispatcher import Dispatcher
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
 from bot.runs.worker import Worker
+from bot.telemetry.metrics import CONTENT_TYPE, process_metrics, store_metrics
 from bot.web.limits import GUARD, ConnectionGuard, ServerLimits, bounded
 from bot.web.readiness import Readiness, store_check
 from bot.web.signature import BadSignature, verify_signature
@@ -71,6 +73,7 @@ def create_app(
     app.router.add_post("/webhooks", receive_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.cleanup_ctx.append(_background)
     return app
 
@@ -182,3 +185,17 @@ async def readyz(request: web.Request) -> web.Response:
     """200 when every readiness check passes, 503 otherwise; each check with its reason."""
     report = await request.app[READINESS].report()
     return web.json_response(report, status=200 if report["status"] == "ready" else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """This process's metrics (with its embedded workers'), and the store's runs by state,
+    queue and failed deliveries, in Prometheus' text format."""
+    counts = await request.app[STORE].run_counts()
+    oldest = counts.oldest_queued_at
+    store = store_metrics(
+        {state.value: count for state, count in counts.by_state.items()},
+        time.time() - oldest if oldest is not None else None,
+        counts.failed_deliveries,
+    )
+    body = process_metrics().exposition(store)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -14,7 +14,8 @@ def register(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="receive GitHub webhooks and work the runs they start",
-        description="Serve POST /webhooks, GET /healthz and GET /readyz. Configuration comes "
+        description="Serve POST /webhooks, GET /healthz, GET /readyz and GET /metrics "
+        "(Prometheus). Configuration comes "
         "from the environment: APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, "
         "DATABASE_URL, GITHUB_API_URL, PATCHBOT_* (see README.md, section Configuration).",
     )

@@ -170,3 +170,21 @@ async def test_the_key_is_sent_to_the_server_and_never_kept_in_the_reply(
     assert seen == ["Bearer sk-test-0123456789abcdefghij"]
     assert "sk-test" not in reply.model_dump_json()
     assert "sk-test" not in repr(config)
+
+
+async def test_tokens_and_cost_are_counted_by_model(answering: Server, scrape: Any) -> None:
+    """Two calls of a priced model and one of an unpriced one, as Prometheus reads them."""
+    base, _ = await answering([(200, completion())])
+    priced = model(base, name="openai/gpt-4o-mini")
+    await priced.complete(MESSAGES, [])
+    await priced.complete(MESSAGES, [])
+    await model(base).complete(MESSAGES, [])
+    priced_name, unpriced_name = "openai/gpt-4o-mini", "openai/scripted"
+    assert scrape.value("patchbot_model_calls_total", model=priced_name) == 2
+    assert scrape.value("patchbot_model_tokens_total", model=priced_name, type="input") == 2400
+    assert scrape.value("patchbot_model_tokens_total", model=priced_name, type="output") == 600
+    cost = scrape.value("patchbot_model_cost_usd_total", model=priced_name)
+    assert cost == pytest.approx(2 * priced.cost(1200, 300))
+    assert cost is not None and cost > 0
+    assert scrape.value("patchbot_model_unpriced_calls_total", model=unpriced_name) == 1
+    assert scrape.value("patchbot_model_cost_usd_total", model=unpriced_name) is None

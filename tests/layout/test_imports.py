@@ -22,7 +22,13 @@ LAYERS: list[set[str]] = [
     {"setup"},  # how a repository installs and tests, read from its files (no Docker)
     {"policy"},  # what a repository allows
     {"github"},  # GitHub access and its conventions
-    {"settings", "logs", "console", "repo_files"},  # settings, logs, CLI basics, checkout reads
+    {
+        "settings",
+        "logs",
+        "console",
+        "repo_files",
+        "telemetry",
+    },  # basics: settings, logs, CLI, checkout reads, metrics, spans
     {"trace"},  # a run's events, redacted
     {"errors"},  # the exceptions every layer raises
 ]
