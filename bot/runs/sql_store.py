@@ -30,12 +30,13 @@ from bot.runs.rows import (
 )
 from bot.runs.sql import Params, Session, UniqueViolation
 from bot.runs.sql_intake import SQLIntakeStore
+from bot.runs.sql_views import SQLRunViews
 from bot.runs.store import GAVE_UP, STOPPED_BY_REQUEST
 
 
-class SQLRunStore(SQLIntakeStore):
+class SQLRunStore(SQLIntakeStore, SQLRunViews):
     """RunStore on a SQLite or PostgreSQL `Database`: what intake records (`SQLIntakeStore`),
-    and runs, their holds and the feedback they take."""
+    and runs, their holds and the feedback they take; the dashboard's views (`SQLRunViews`)."""
 
     async def _run(self, session: Session, statement: str, params: Params) -> Run | None:
         row = await session.one(statement, params)
