@@ -84,7 +84,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     response = web.HTTPFound(target)
     sealed = request.config_dict[dashboard.SIGNER].seal(pending)
     _set_cookie(request, response, SIGN_IN_COOKIE, sealed, SIGN_IN_SECONDS)
-    return response
+    raise response
 
 
 async def callback(request: web.Request) -> web.StreamResponse:
@@ -119,13 +119,13 @@ async def callback(request: web.Request) -> web.StreamResponse:
     response = web.HTTPFound(pending.next)
     _set_cookie(request, response, SESSION_COOKIE, sealed, settings.ui_session_hours * 3600)
     response.del_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
-    return response
+    raise response
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:
     response = web.HTTPFound(f"{dashboard.PREFIX}/login")
     response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
-    return response
+    raise response
 
 
 def _refused(request: web.Request, why: str) -> web.Response:
