@@ -201,6 +201,7 @@ def _repository_kpis(name: str, rows: list[WeeklyRuns], weeks: list[int]) -> dic
     ended = total - sum(by_state[s.value] for s in RunState if s.active)
     succeeded = by_state[RunState.SUCCEEDED.value]
     cost = sum(row.cost_usd for row in rows)
+    unknown = sum(row.unknown_cost for row in rows)
     return {
         "name": name,
         "runs": total,
@@ -208,8 +209,8 @@ def _repository_kpis(name: str, rows: list[WeeklyRuns], weeks: list[int]) -> dic
         "success_rate": succeeded / ended if ended else None,
         "escalation_rate": by_state[RunState.ESCALATED.value] / ended if ended else None,
         "cost_usd": cost,
-        "unknown_cost": sum(row.unknown_cost for row in rows),
-        "cost_per_success": cost / succeeded if succeeded else None,
+        "unknown_cost": unknown,
+        "cost_per_success": cost / succeeded if succeeded and not unknown else None,
         "runs_chart": runs_chart(rows, weeks),
         "cost_chart": cost_chart(rows, weeks),
     }
