@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "bot.testing.demo",
     "bot.policy.cli",
     "bot.eval.cli",
+    "bot.kpi.cli",
 )
 
 EXIT_ERROR = 2

@@ -130,6 +130,11 @@ class PullRequest(_Payload):
     head: BranchRef
     base: BranchRef
     merged: bool | None = None
+    created_at: str | None = None
+    closed_at: str | None = None
+    merged_at: str | None = None
+    merged_by: User | None = None
+    merge_commit_sha: str | None = None
 
 
 class Review(_Payload):
@@ -227,6 +232,34 @@ class CheckSuiteEvent(_Event):
     repository: Repository
 
 
+class PushCommit(_Payload):
+    id: str
+    message: str
+
+
+class PushEvent(_Payload):
+    """A push to a branch (it has no `action`)."""
+
+    ref: str
+    before: str
+    after: str
+    commits: list[PushCommit] = []
+    repository: Repository
+    sender: User
+    installation: InstallationRef | None = None
+
+
+class StatusEvent(_Payload):
+    """A commit status set by another app or a CI service (it has no `action`)."""
+
+    sha: str
+    state: str
+    context: str
+    repository: Repository
+    sender: User
+    installation: InstallationRef | None = None
+
+
 class PingEvent(_Payload):
     zen: str
     hook_id: int
@@ -244,5 +277,6 @@ EVENT_MODELS: dict[str, type[_Payload]] = {
     "pull_request_review_comment": PullRequestReviewCommentEvent,
     "check_run": CheckRunEvent,
     "check_suite": CheckSuiteEvent,
+    "push": PushEvent,
 }
 """The model of each event Patchbot reads, by the event's `X-GitHub-Event` name."""

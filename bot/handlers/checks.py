@@ -54,7 +54,7 @@ async def on_check_suite(
     (an app may send suites only)."""
     payload = CheckSuiteEvent.model_validate(event.data)
     suite = payload.check_suite
-    if suite.conclusion not in FAILED or _ours(suite.app, settings):
+    if suite.conclusion not in FAILED or ours(suite.app, settings):
         return
     repository = payload.repository.full_name
     found = await gh.getitem(f"/repos/{repository}/commits/{suite.head_sha}/check-runs")
@@ -63,7 +63,8 @@ async def on_check_suite(
             await _repair(event, gh, store, settings, payload, CheckRun.model_validate(item))
 
 
-def _ours(app: AppRef | None, settings: Settings) -> bool:
+def ours(app: AppRef | None, settings: Settings) -> bool:
+    """Whether a check is Patchbot's own (or of no app: GitHub's own suites)."""
     return app is None or (settings.app_id is not None and app.id == settings.app_id)
 
 
@@ -77,7 +78,7 @@ async def _repair(
 ) -> None:
     """A failed check of another app on the head of Patchbot's pull request asks for a repair
     run (the policy bounds how many, in the run). Patchbot's own checks never do."""
-    if check.conclusion not in FAILED or _ours(check.app, settings) or check.name == CHECK_NAME:
+    if check.conclusion not in FAILED or ours(check.app, settings) or check.name == CHECK_NAME:
         return
     repository, name = payload.repository, payload.repository.full_name
     for listed in check.pull_requests:

@@ -35,7 +35,7 @@ from bot.publish.revision import Revision
 from bot.publish.status import StatusComment
 from bot.publish.steps import RunSteps
 from bot.runs.held import HeldPatch
-from bot.runs.models import Run, RunOutcome, RunState
+from bot.runs.models import PullOpened, Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
 from bot.solve.solver import SolveResult
 
@@ -305,7 +305,8 @@ class _Publish(RunSteps):
             success=True,
         )
         pr_url = str(pull["html_url"])
-        await self.context.store.record_pull_request(run.id, pr_url)
+        opened = PullOpened(number=pull["number"], branch=held.branch, head_sha=head)
+        await self.context.store.record_pull_request(run.id, pr_url, opened)
         await self.unlabel(NEEDS_HUMAN_LABEL)
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)
         self.context.trace.event("pull_request", url=pr_url, number=pull["number"], head=head)

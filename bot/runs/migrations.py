@@ -174,6 +174,34 @@ CREATE TABLE triggers (
 );
 """
 
+_PULL_OUTCOMES = """
+CREATE TABLE pull_outcomes (
+    repository TEXT NOT NULL,
+    pull_request INTEGER NOT NULL,
+    issue INTEGER NOT NULL,
+    run_id BIGINT,
+    installation_id BIGINT,
+    branch TEXT,
+    first_head_sha TEXT,
+    opened_at DOUBLE PRECISION,
+    state TEXT NOT NULL,
+    merged_at DOUBLE PRECISION,
+    merged_by TEXT,
+    merge_commit_sha TEXT,
+    closed_at DOUBLE PRECISION,
+    closed_by TEXT,
+    ci_first_push TEXT,
+    human_pushes INTEGER NOT NULL DEFAULT 0,
+    last_human_sha TEXT,
+    reverted_at DOUBLE PRECISION,
+    revert_sha TEXT,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (repository, pull_request)
+);
+CREATE INDEX pull_outcomes_open ON pull_outcomes (repository, pull_request) WHERE state = 'open';
+CREATE INDEX runs_by_created ON runs (created_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -198,6 +226,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "failed deliveries listed for an operator", _FAILED_DELIVERIES),
     Migration(7, "triggers acted on, and replies made, whatever the delivery id", _TRIGGERS),
     Migration(8, "flaky tests remembered per repository, with the commit", flaky.MIGRATION),
+    Migration(9, "what became of each pull request Patchbot opened", _PULL_OUTCOMES),
 )
 _MIGRATION_LOCK = 0x7061_7463  # pg_advisory_xact_lock key: one migrating process at a time
 

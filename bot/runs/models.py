@@ -195,6 +195,50 @@ class Installation(BaseModel):
     updated_at: float = 0.0
 
 
+PullState = Literal["open", "merged", "closed"]
+CiResult = Literal["pass", "fail"]
+
+
+class PullOpened(BaseModel):
+    """The pull request a first run opened, as its pipeline pushed it."""
+
+    number: int
+    branch: str
+    head_sha: str
+    """The commit of Patchbot's first push: other apps' checks on it are "CI on first push"."""
+
+
+class PullOutcome(BaseModel):
+    """What became of a pull request Patchbot opened, from webhooks (and the REST API when a
+    delivery was missed). Revision rounds are the pull request's revision runs."""
+
+    repository: str
+    pull_request: int
+    issue: int
+    run_id: int | None = None
+    """The first run, which opened it (None when only a webhook told of it)."""
+    installation_id: int | None = None
+    branch: str | None = None
+    first_head_sha: str | None = None
+    opened_at: float | None = None
+    state: PullState = "open"
+    merged_at: float | None = None
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    closed_at: float | None = None
+    closed_by: str | None = None
+    """Who closed or merged it (None when reconciled: the REST API does not say who closed)."""
+    ci_first_push: CiResult | None = None
+    """Other apps' checks and statuses on the first push: `fail` if any failed, `pass` if one
+    passed and none failed, None while none has reported."""
+    human_pushes: int = 0
+    """Pushes to its branch by someone other than Patchbot."""
+    reverted_at: float | None = None
+    """When a commit reverting its merge commit reached the default branch."""
+    revert_sha: str | None = None
+    updated_at: float = 0.0
+
+
 class ActiveRunExists(PatchbotError, RuntimeError):
     """The issue already has a queued or running run; one at a time per issue."""
 

@@ -6,7 +6,16 @@ import json
 import time
 from typing import Any
 
-from bot.runs.models import Delivery, Feedback, Hold, Installation, NewFeedback, NewRun, Run
+from bot.runs.models import (
+    Delivery,
+    Feedback,
+    Hold,
+    Installation,
+    NewFeedback,
+    NewRun,
+    PullOutcome,
+    Run,
+)
 from bot.runs.sql import Row
 
 
@@ -23,6 +32,15 @@ def feedback_from_row(row: Row) -> Feedback:
 
 def hold_from_row(row: Row) -> Hold:
     return Hold.model_validate(row)
+
+
+def outcome_from_row(row: Row) -> PullOutcome:
+    return PullOutcome.model_validate(row)
+
+
+def closed_outcome_values(outcome: PullOutcome) -> dict[str, Any]:
+    """The parameters of a merged or closed pull request's row, updated now."""
+    return {**vars(outcome), "updated_at": time.time()}
 
 
 def delivery_from_row(row: Row) -> Delivery:

@@ -17,6 +17,7 @@ from bot.runs.models import (
     LeaseLost,
     NewFeedback,
     NewRun,
+    PullOpened,
     Run,
     RunNotFound,
     RunState,
@@ -29,14 +30,15 @@ from bot.runs.rows import (
     run_from_row,
 )
 from bot.runs.sql import Params, Session, UniqueViolation
-from bot.runs.sql_intake import SQLIntakeStore
+from bot.runs.sql_outcomes import SQLOutcomeStore
 from bot.runs.sql_views import SQLRunViews
 from bot.runs.store import GAVE_UP, STOPPED_BY_REQUEST
 
 
-class SQLRunStore(SQLIntakeStore, SQLRunViews):
+class SQLRunStore(SQLOutcomeStore, SQLRunViews):
     """RunStore on a SQLite or PostgreSQL `Database`: what intake records (`SQLIntakeStore`),
-    and runs, their holds and the feedback they take; the dashboard's views (`SQLRunViews`)."""
+    pull request outcomes (`SQLOutcomeStore`), and runs, their holds and their feedback; the
+    dashboard's views (`SQLRunViews`)."""
 
     async def _run(self, session: Session, statement: str, params: Params) -> Run | None:
         row = await session.one(statement, params)
@@ -240,9 +242,14 @@ class SQLRunStore(SQLIntakeStore, SQLRunViews):
         async with self._db.transaction() as session:
             return await self._run(session, sql.POSTPONE_RUN, params)
 
-    async def record_pull_request(self, run_id: int, url: str) -> None:
+    async def record_pull_request(
+        self, run_id: int, url: str, opened: PullOpened | None = None
+    ) -> None:
         params = {"run_id": run_id, "url": url, "now": time.time()}
-        await self._db.execute(sql.RECORD_PULL_REQUEST, params)
+        async with self._db.transaction() as session:
+            await session.execute(sql.RECORD_PULL_REQUEST, params)
+            if opened is not None:
+                await session.execute(sql.OPEN_OUTCOME, {**params, **vars(opened)})
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         return await self._runs(

@@ -284,3 +284,70 @@ def weekly_runs(visible: int | None) -> str:
         f"FROM runs WHERE created_at >= :since{_visible(visible)} "
         "GROUP BY repository, week, state ORDER BY repository, week, state"
     )
+
+
+# What became of Patchbot's pull requests (what the KPIs and governance views read)
+
+OUTCOME_FIELDS = (
+    "repository, pull_request, issue, run_id, installation_id, branch, first_head_sha, "
+    "opened_at, state, merged_at, merged_by, merge_commit_sha, closed_at, closed_by, "
+    "ci_first_push, human_pushes, last_human_sha, reverted_at, revert_sha, updated_at"
+)
+_KEEP_KNOWN = ", ".join(
+    f"{name} = COALESCE(pull_outcomes.{name}, excluded.{name})"
+    for name in ("run_id", "installation_id", "branch", "first_head_sha", "opened_at")
+)
+OPEN_OUTCOME = (
+    "INSERT INTO pull_outcomes (repository, pull_request, issue, run_id, installation_id, "
+    "branch, first_head_sha, opened_at, state, updated_at) "
+    "SELECT repository, :number, issue, id, installation_id, :branch, :head_sha, :now, 'open', "
+    ":now FROM runs WHERE id = :run_id "
+    f"ON CONFLICT (repository, pull_request) DO UPDATE SET {_KEEP_KNOWN}, "
+    "updated_at = excluded.updated_at"
+)
+_CLOSED_FIELDS = (
+    "repository, pull_request, issue, installation_id, branch, opened_at, state, merged_at, "
+    "merged_by, merge_commit_sha, closed_at, closed_by, updated_at"
+)
+CLOSE_OUTCOME = (
+    f"INSERT INTO pull_outcomes ({_CLOSED_FIELDS}) VALUES ({_values(_CLOSED_FIELDS)}) "
+    f"ON CONFLICT (repository, pull_request) DO UPDATE SET {_KEEP_KNOWN}, "
+    "state = excluded.state, merged_at = excluded.merged_at, "
+    "merged_by = COALESCE(excluded.merged_by, pull_outcomes.merged_by), "
+    "merge_commit_sha = excluded.merge_commit_sha, closed_at = excluded.closed_at, "
+    "closed_by = COALESCE(excluded.closed_by, pull_outcomes.closed_by), "
+    "updated_at = excluded.updated_at"
+)
+"""A pull request merged or closed: its final state wins over what was recorded before."""
+RECORD_CI = (
+    "UPDATE pull_outcomes SET ci_first_push = CASE WHEN ci_first_push = 'fail' THEN 'fail' "
+    "ELSE :result END, updated_at = :now "
+    "WHERE repository = :repository AND first_head_sha = :head_sha"
+)
+"""One failed check makes the first push's CI `fail` for good."""
+RECORD_HUMAN_PUSH = (
+    "UPDATE pull_outcomes SET human_pushes = human_pushes + 1, last_human_sha = :after, "
+    "updated_at = :now WHERE repository = :repository AND pull_request = :pull_request "
+    "AND (last_human_sha IS NULL OR last_human_sha <> :after)"
+)
+"""Counted once per pushed head (a redelivery of the same push counts nothing)."""
+RECORD_REVERT = (
+    "UPDATE pull_outcomes SET reverted_at = COALESCE(reverted_at, :now), "
+    "revert_sha = COALESCE(revert_sha, :revert_sha), updated_at = :now "
+    "WHERE repository = :repository AND merge_commit_sha LIKE :reverted_prefix"
+)
+LIST_OUTCOMES = (
+    f"SELECT {OUTCOME_FIELDS} FROM pull_outcomes "
+    "WHERE (CAST(:repository AS TEXT) IS NULL OR repository = :repository) "
+    "AND (CAST(:state AS TEXT) IS NULL OR state = :state) ORDER BY repository, pull_request"
+)
+RUNS_SINCE = (
+    f"SELECT {RUN_FIELDS} FROM runs WHERE created_at >= :since "
+    "AND (CAST(:repository AS TEXT) IS NULL OR repository = :repository) ORDER BY id"
+)
+HOLDS_SINCE = (
+    f"SELECT {', '.join('holds.' + name for name in HOLD_FIELDS.split(', '))} FROM holds "
+    "JOIN runs ON runs.id = holds.run_id WHERE holds.held_at >= :since "
+    "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository) "
+    "ORDER BY holds.held_at"
+)

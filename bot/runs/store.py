@@ -18,6 +18,7 @@ from typing import Protocol
 from bot.errors import ConfigError
 from bot.runs.flaky import FlakyTest
 from bot.runs.models import (
+    CiResult,
     Decision,
     Delivery,
     Feedback,
@@ -25,6 +26,9 @@ from bot.runs.models import (
     Installation,
     NewFeedback,
     NewRun,
+    PullOpened,
+    PullOutcome,
+    PullState,
     Run,
     RunState,
 )
@@ -149,9 +153,12 @@ class RunStore(RunViews, Protocol):
         lease released, `content` kept, the cost added as `finish_run` does. Raises LeaseLost
         if `worker` does not hold it."""
 
-    async def record_pull_request(self, run_id: int, url: str) -> None:
+    async def record_pull_request(
+        self, run_id: int, url: str, opened: PullOpened | None = None
+    ) -> None:
         """Keep the URL of the pull request the run opened or pushed to (whoever holds the
-        lease now: the pull request exists either way)."""
+        lease now: the pull request exists either way); with `opened`, a first run's new
+        pull request, whose outcome is recorded from then on."""
 
     async def keep_hold(self, run_id: int, worker: str, content: str) -> None:
         """Keep `content` as the run's hold while `worker` holds the run, its state and any
@@ -179,7 +186,35 @@ class RunStore(RunViews, Protocol):
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         """The revision runs of a pull request, oldest first."""
 
-    # Feedback on Patchbot's pull requests
+    # What became of Patchbot's pull requests
+    async def record_closed(self, outcome: PullOutcome) -> None:
+        """Keep a pull request's final state (merged or closed, when, by whom), over any
+        recorded before."""
+
+    async def record_ci(self, repository: str, head_sha: str, result: CiResult) -> int:
+        """Another app's check or status on a commit: the outcomes whose first push it is
+        take it (`fail` stays `fail`); how many did."""
+
+    async def record_human_push(self, repository: str, pull_request: int, after: str) -> bool:
+        """Count a person's push (new head `after`) to the pull request's branch; False when
+        this head was counted already or the pull request is not recorded."""
+
+    async def record_revert(self, repository: str, reverted_sha: str, revert_sha: str) -> int:
+        """Commit `revert_sha` reverted `reverted_sha` (its id, or at least 7 characters of
+        it) on the default branch: the outcomes merged by that commit are marked reverted."""
+
+    async def pull_outcomes(
+        self, *, repository: str | None = None, state: PullState | None = None
+    ) -> list[PullOutcome]:
+        """The recorded outcomes, by repository and number."""
+
+    async def runs_since(self, since: float, *, repository: str | None = None) -> list[Run]:
+        """The runs created since `since` (Unix time), oldest first."""
+
+    async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
+        """The holds made since `since` (Unix time) and their decisions, oldest first."""
+
+    # Flaky tests
     async def remember_flaky(
         self, repository: str, commit: str, tests: Mapping[str, Sequence[str]]
     ) -> None:
@@ -187,6 +222,8 @@ class RunStore(RunViews, Protocol):
 
     async def known_flaky(self, repository: str) -> list[FlakyTest]:
         """The repository's tests seen flaky, by test id."""
+
+    # Feedback on Patchbot's pull requests
 
     async def add_feedback(self, item: NewFeedback) -> bool:
         """Keep one piece of feedback on a pull request; False when it was kept before (same

@@ -15,6 +15,7 @@ LAYERS: list[set[str]] = [
     {"__main__", "testing", "eval"},  # what composes everything: the CLI, the test doubles
     {"web"},  # intake: the HTTP entry
     {"dashboard"},  # the web dashboard `web` serves under /ui/: runs, timelines, approvals, KPIs
+    {"kpi"},  # KPIs, governance views and reports over recorded runs and outcomes
     {"handlers", "publish"},  # webhook handlers (enqueue); the run pipeline (a run's steps)
     {"runs"},  # durable runs: store, worker, the pipeline protocol
     {"solve"},  # issue -> verified patch

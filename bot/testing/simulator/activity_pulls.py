@@ -10,7 +10,7 @@ from typing import Any
 from bot.testing.simulator import gitcommits, gitrepo
 from bot.testing.simulator.deliveries import Acting, Delivery
 from bot.testing.simulator.hunks import hunk_in_pull
-from bot.testing.simulator.payloads import payload_for
+from bot.testing.simulator.payloads import payload_for, push_payload
 from bot.testing.simulator.shapes_checks import CONCLUSIONS, annotation
 from bot.testing.simulator.shapes_pulls import ZERO_SHA
 from bot.testing.simulator.state import (
@@ -41,6 +41,19 @@ async def _shas(repo: Repo, pull: Pull) -> tuple[str, str]:
     if head is None or base is None:
         raise KeyError(f"pull #{pull.number}: branch {pull.head} or {pull.base} is gone")
     return head, base
+
+
+async def _commit_on(
+    repo: Repo, branch: str, files: Mapping[str, str], user: User, message: str
+) -> tuple[str, str]:
+    """A commit by `user` writing `files` on top of `branch`, the branch moved to it:
+    (the branch's commit before, the new commit)."""
+    parent = await gitrepo.ref_sha(repo.path, f"refs/heads/{branch}")
+    if parent is None:
+        raise KeyError(f"no branch {branch} in {repo.full_name}")
+    sha = await gitcommits.commit_files(repo.path, parent, files, by=user, message=message)
+    await gitcommits.move_branch(repo.path, branch, sha, parent)
+    return parent, sha
 
 
 class PullActivity:
@@ -172,17 +185,32 @@ class PullActivity:
         pull with that head gets `pull_request`/`synchronize` (in `deliveries`)."""
         repo = self.repo(full_name)
         user = self.state.user(by)
-        parent = await gitrepo.ref_sha(repo.path, f"refs/heads/{branch}")
-        if parent is None:
-            raise KeyError(f"no branch {branch} in {full_name}")
-        sha = await gitcommits.commit_files(repo.path, parent, files, by=user, message=message)
-        await gitcommits.move_branch(repo.path, branch, sha, parent)
+        parent, sha = await _commit_on(repo, branch, files, user, message)
         for pull in repo.pulls.values():
             if pull.state == "open" and pull.head == branch:
                 pull.updated_at = now_iso()
                 extra = {"before": parent, "after": sha}
                 await _emit(self, "pull_request", "synchronize", repo, user, pull=pull, extra=extra)
         return sha
+
+    async def push_to_branch(
+        self: Acting,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, str],
+        *,
+        by: str,
+        message: str,
+    ) -> tuple[str, Delivery]:
+        """`by` pushes a commit writing `files` on top of `branch` (say the default branch: a
+        revert); GitHub delivers `push`. Returns the commit's sha and the delivery."""
+        repo = self.repo(full_name)
+        user = self.state.user(by)
+        parent, sha = await _commit_on(repo, branch, files, user, message)
+        payload = await push_payload(
+            self.state, self.urls, repo, user, branch=branch, before=parent, after=sha
+        )
+        return sha, await self.send_event("push", payload)
 
     async def complete_check(
         self: Acting,

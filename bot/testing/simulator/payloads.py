@@ -181,3 +181,53 @@ def installation_repositories_payload(
         "requester": None,
         "sender": user_json(sender, urls),
     }
+
+
+async def push_payload(
+    state: SimulatorState,
+    urls: Urls,
+    repo: Repo,
+    sender: User,
+    *,
+    branch: str,
+    before: str,
+    after: str,
+) -> Json:
+    """A `push` event (it has no `action`): `branch` moved from `before` to `after`, one new
+    commit, with the keys GitHub's carries (`ref`, `commits`, `head_commit`, `pusher`...)."""
+    info = await gitcommits.commit_info(repo.path, after)
+    commit = {
+        "id": after,
+        "tree_id": info["tree_id"],
+        "distinct": True,
+        "message": info["message"],
+        "timestamp": info["timestamp"],
+        "url": f"{urls.web}/{repo.full_name}/commit/{after}",
+        "author": {"name": info["author_name"], "email": info["author_email"]},
+        "committer": {"name": info["committer_name"], "email": info["committer_email"]},
+        "added": [],
+        "removed": [],
+        "modified": [],
+    }
+    payload: Json = {
+        "ref": f"refs/heads/{branch}",
+        "before": before,
+        "after": after,
+        "created": False,
+        "deleted": False,
+        "forced": False,
+        "base_ref": None,
+        "compare": f"{urls.web}/{repo.full_name}/compare/{before[:12]}...{after[:12]}",
+        "commits": [commit],
+        "head_commit": commit,
+        "repository": repo_json(repo, urls),
+        "pusher": {"name": sender.login, "email": info["author_email"]},
+        "sender": user_json(sender, urls),
+    }
+    installation = installation_for(state, repo)
+    if installation is not None:
+        payload["installation"] = {
+            "id": installation.id,
+            "node_id": node_id("Installation", installation.id),
+        }
+    return payload

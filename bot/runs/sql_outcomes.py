@@ -1,0 +1,66 @@
+"""What became of Patchbot's pull requests, once for both databases: the outcome webhooks
+record (merged, closed, CI on the first push, people's pushes, reverts), and the reads the
+KPIs and governance views make. `SQLRunStore` adds runs."""
+
+from __future__ import annotations
+
+import time
+
+from bot.runs import statements as sql
+from bot.runs.models import CiResult, Hold, PullOutcome, PullState, Run
+from bot.runs.rows import closed_outcome_values, hold_from_row, outcome_from_row, run_from_row
+from bot.runs.sql_intake import SQLIntakeStore
+
+SHORTEST_SHA = 7
+"""Characters of a commit id a revert message must give to be matched (git's own default)."""
+
+
+class SQLOutcomeStore(SQLIntakeStore):
+    """Pull request outcomes on a `Database`, and the period's runs and holds."""
+
+    async def record_closed(self, outcome: PullOutcome) -> None:
+        await self._db.execute(sql.CLOSE_OUTCOME, closed_outcome_values(outcome))
+
+    async def record_ci(self, repository: str, head_sha: str, result: CiResult) -> int:
+        params = {
+            "repository": repository,
+            "head_sha": head_sha,
+            "result": result,
+            "now": time.time(),
+        }
+        return await self._db.execute(sql.RECORD_CI, params)
+
+    async def record_human_push(self, repository: str, pull_request: int, after: str) -> bool:
+        params = {
+            "repository": repository,
+            "pull_request": pull_request,
+            "after": after,
+            "now": time.time(),
+        }
+        return await self._db.execute(sql.RECORD_HUMAN_PUSH, params) == 1
+
+    async def record_revert(self, repository: str, reverted_sha: str, revert_sha: str) -> int:
+        reverted = reverted_sha.lower()
+        if len(reverted) < SHORTEST_SHA or not all(c in "0123456789abcdef" for c in reverted):
+            return 0
+        params = {
+            "repository": repository,
+            "reverted_prefix": reverted + "%",
+            "revert_sha": revert_sha,
+            "now": time.time(),
+        }
+        return await self._db.execute(sql.RECORD_REVERT, params)
+
+    async def pull_outcomes(
+        self, *, repository: str | None = None, state: PullState | None = None
+    ) -> list[PullOutcome]:
+        rows = await self._db.fetch(sql.LIST_OUTCOMES, {"repository": repository, "state": state})
+        return [outcome_from_row(row) for row in rows]
+
+    async def runs_since(self, since: float, *, repository: str | None = None) -> list[Run]:
+        rows = await self._db.fetch(sql.RUNS_SINCE, {"since": since, "repository": repository})
+        return [run_from_row(row) for row in rows]
+
+    async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
+        rows = await self._db.fetch(sql.HOLDS_SINCE, {"since": since, "repository": repository})
+        return [hold_from_row(row) for row in rows]
