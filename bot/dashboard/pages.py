@@ -1,5 +1,5 @@
 """The dashboard's pages: the runs (filtered, paged), one run's timeline, the runs waiting for
-approval and who may give it, and the KPIs per repository over time."""
+approval and who may give it, and the KPIs per repository with charts over time."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from bot.dashboard.context import SETTINGS, STORE
 from bot.dashboard.render import page
 from bot.dashboard.sessions import VIEWER
 from bot.dashboard.timeline import read_timeline
+from bot.kpi.compute import compute_kpis
+from bot.kpi.records import load_records
 from bot.runs.held import HeldPatch
 from bot.runs.models import Hold, Run, RunState
 from bot.runs.pipeline import trace_path
@@ -177,40 +179,29 @@ async def approvals_page(request: web.Request) -> web.Response:
 
 
 async def kpi_page(request: web.Request) -> web.Response:
+    """Per repository: the KPIs of the period (`bot.kpi`, defined in docs/kpis.md) and its
+    runs and cost week by week."""
     viewer = request[VIEWER]
+    store = request.config_dict[STORE]
     text = request.query.get("weeks", str(KPI_WEEKS))
     weeks = int(text) if text.isdigit() and 0 < int(text) <= 104 else KPI_WEEKS
     now = time.time()
     since = (int(now // WEEK_SECONDS) - weeks + 1) * WEEK_SECONDS
-    rows = await request.config_dict[STORE].weekly_runs(viewer.repositories, since)
+    rows = await store.weekly_runs(viewer.repositories, since)
     shown = weeks_between(int(since // WEEK_SECONDS), int(now // WEEK_SECONDS))
     by_repository: dict[str, list[WeeklyRuns]] = defaultdict(list)
     for row in rows:
         by_repository[row.repository].append(row)
-    repositories = [
-        _repository_kpis(name, found, shown) for name, found in sorted(by_repository.items())
-    ]
+    data_dir = request.config_dict[SETTINGS].data_dir
+    repositories = []
+    for name, found in sorted(by_repository.items()):
+        records = await load_records(store, data_dir, since, name)
+        repositories.append(
+            {
+                "name": name,
+                "kpis": compute_kpis(records, since, now, name),
+                "runs_chart": runs_chart(found, shown),
+                "cost_chart": cost_chart(found, shown),
+            }
+        )
     return page("kpi.html", request, repositories=repositories, weeks=weeks, colors=COLORS)
-
-
-def _repository_kpis(name: str, rows: list[WeeklyRuns], weeks: list[int]) -> dict[str, Any]:
-    by_state: dict[str, int] = defaultdict(int)
-    for row in rows:
-        by_state[row.state.value] += row.runs
-    total = sum(by_state.values())
-    ended = total - sum(by_state[s.value] for s in RunState if s.active)
-    succeeded = by_state[RunState.SUCCEEDED.value]
-    cost = sum(row.cost_usd for row in rows)
-    unknown = sum(row.unknown_cost for row in rows)
-    return {
-        "name": name,
-        "runs": total,
-        "by_state": dict(by_state),
-        "success_rate": succeeded / ended if ended else None,
-        "escalation_rate": by_state[RunState.ESCALATED.value] / ended if ended else None,
-        "cost_usd": cost,
-        "unknown_cost": unknown,
-        "cost_per_success": cost / succeeded if succeeded and not unknown else None,
-        "runs_chart": runs_chart(rows, weeks),
-        "cost_chart": cost_chart(rows, weeks),
-    }

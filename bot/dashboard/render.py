@@ -36,7 +36,21 @@ def link(url: str | None) -> str | None:
     return url if url and url.startswith(("https://", "http://")) else None
 
 
-_ENV.filters.update(utc=utc, usd=usd, link=link)
+def percent(value: float | None) -> str:
+    """`83%`, or `-` when there was nothing to count."""
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def hours(seconds: float | None) -> str:
+    """`2.5 h`, `12 min` or `40 s`; `-` when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+_ENV.filters.update(utc=utc, usd=usd, link=link, percent=percent, hours=hours)
 
 
 def page(template: str, request: web.Request, status: int = 200, **values: Any) -> web.Response:

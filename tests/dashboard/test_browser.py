@@ -103,6 +103,8 @@ def browse(url: str, runs: tuple[Run, Run], folder: Path) -> list[Path]:
         driver.find_element(By.LINK_TEXT, "KPIs").click()  # type: ignore[attr-defined]
         section = driver.find_element(By.CSS_SELECTOR, "section.repo")  # type: ignore[attr-defined]
         assert REPOSITORY in section.text
+        assert "runs\n2\n2 first, 0 revisions" in section.text
+        assert "pull requests\n1\n" in section.text  # the held run opened none
         assert len(section.find_elements(By.TAG_NAME, "svg")) == 2
         shot("4-kpi")
     finally:

@@ -124,3 +124,17 @@ async def test_machines_use_the_token_and_a_wrong_one_is_refused(dashboard: Dash
         bad = {"Authorization": f"Bearer {UI_TOKEN}x"}
         async with http.get(f"{dashboard.url}/ui/", headers=bad) as refused:
             assert refused.status == 401
+
+
+async def test_the_kpi_page_counts_only_the_repositories_a_person_reads(
+    dashboard: Dashboard,
+) -> None:
+    seed(dashboard)
+    await runs_in(dashboard)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await sign_in(http, dashboard, "alice")
+        async with http.get(f"{dashboard.url}/ui/kpi") as kpis:
+            page = await kpis.text()
+    assert "<h2>octo/open</h2>" in page and "octo/secret" not in page
+    assert "runs<b>1</b>1 first, 0 revisions" in page
+    assert page.count("<svg") == 2
