@@ -15,8 +15,29 @@ routes = web.RouteTableDef()
 
 @routes.get("/user")
 async def get_user(request: web.Request) -> web.Response:
+    """The signed-in person, as GitHub shows them to themselves (a private user)."""
     sim = simulated(request)
-    return answer(user_json(request[USER], sim.urls))
+    user: User = request[USER]
+    owned = [repo for repo in sim.state.repos.values() if repo.owner.login == user.login]
+    profile = dict.fromkeys(("name", "company", "blog", "location", "email", "bio"))
+    counts = dict.fromkeys(
+        ("public_gists", "followers", "following", "private_gists", "disk_usage", "collaborators"),
+        0,
+    )
+    return answer(
+        {
+            **user_json(user, sim.urls),
+            **profile,
+            **counts,
+            "hireable": None,
+            "public_repos": sum(not repo.private for repo in owned),
+            "total_private_repos": sum(repo.private for repo in owned),
+            "owned_private_repos": sum(repo.private for repo in owned),
+            "two_factor_authentication": True,
+            "created_at": "2020-01-01T00:00:00Z",
+            "updated_at": "2020-01-01T00:00:00Z",
+        }
+    )
 
 
 def _readable(state: SimulatorState, user: User, installation: Installation) -> list[Repo]:
