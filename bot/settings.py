@@ -44,7 +44,14 @@ _HOW_TO_FIX: dict[str, str] = {
     "PATCHBOT_MODEL_API_BASE": "give the base URL of an OpenAI-compatible server, e.g. "
     "http://127.0.0.1:8001/v1, or unset it to use the provider's own endpoint.",
 }
-_NOT_SHOWN = ("PRIVATE_KEY", "WEBHOOK_SECRET", "PATCHBOT_MODEL_API_KEY", "DATABASE_URL")
+_NOT_SHOWN = (
+    "PRIVATE_KEY",
+    "WEBHOOK_SECRET",
+    "PATCHBOT_MODEL_API_KEY",
+    "DATABASE_URL",
+    "GITHUB_CLIENT_SECRET",
+    "PATCHBOT_UI_TOKEN",
+)
 """Variables whose value an error message never repeats: secrets, and URLs holding a password."""
 
 
@@ -120,6 +127,22 @@ class Settings(BaseSettings):
         default=8, validation_alias="PATCHBOT_MAX_RUNS_PER_INSTALLATION", ge=0
     )
     """Runs of one GitHub App installation (an account) worked at once (0: no cap)."""
+    github_client_id: str | None = Field(default=None, validation_alias="GITHUB_CLIENT_ID")
+    """The GitHub App's client id (its settings page, General): people sign in to the
+    dashboard (`/ui/`) with GitHub through it."""
+    github_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="GITHUB_CLIENT_SECRET"
+    )
+    """A client secret generated on the GitHub App's settings page; it also signs the
+    dashboard's session cookies, so changing it signs everyone out."""
+    ui_token: SecretStr | None = Field(default=None, validation_alias="PATCHBOT_UI_TOKEN")
+    """A token for machines reading the dashboard (`Authorization: Bearer TOKEN`): it sees
+    every repository. Unset: only people signed in with GitHub get in."""
+    ui_session_hours: float = Field(
+        default=8.0, validation_alias="PATCHBOT_UI_SESSION_HOURS", gt=0, le=24 * 30
+    )
+    """Hours a dashboard sign-in lasts; then the person signs in again, and what they may
+    read is asked of GitHub anew."""
     revision_delay: float = Field(default=3.0, validation_alias="PATCHBOT_REVISION_DELAY", ge=0)
     """Seconds a revision run waits after the latest review feedback before a worker takes
     it: a review with many line comments arrives as many webhooks, and becomes one run."""
@@ -184,6 +207,17 @@ class Settings(BaseSettings):
         return min(self.lease_seconds / 3, 5.0)
 
     @property
+    def github_web_url(self) -> str:
+        """GitHub's web address for `GITHUB_API_URL`, where people sign in:
+        `https://github.com` for `https://api.github.com`, `https://HOST` for
+        `https://HOST/api/v3` (GitHub Enterprise Server, the simulator)."""
+        parts = urlsplit(self.github_api_url)
+        host = (
+            (parts.hostname or "").removeprefix("api.") if parts.path in ("", "/") else parts.netloc
+        )
+        return f"{parts.scheme}://{host}"
+
+    @property
     def link_hosts(self) -> tuple[str, ...]:
         """`PATCHBOT_LINK_HOSTS`, or the host of `GITHUB_API_URL` without its `api.`
         (`github.com` for `https://api.github.com`, `HOST` for `https://HOST/api/v3`)."""
@@ -240,7 +274,13 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Secret values to redact from logs and traces."""
-        held = (self.private_key, self.webhook_secret, self.model_api_key)
+        held = (
+            self.private_key,
+            self.webhook_secret,
+            self.model_api_key,
+            self.github_client_secret,
+            self.ui_token,
+        )
         found = [s.get_secret_value() for s in held if s]
         return [value for value in found if value]
 

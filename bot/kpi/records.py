@@ -4,6 +4,7 @@ opened, why it escalated, candidates verification refused, the policy it ran und
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,11 @@ def read_facts(path: Path) -> RunFacts:
     return facts
 
 
+def _facts_of(runs: list[Run], data_dir: Path) -> dict[int, RunFacts]:
+    """Each run's facts, read off the event loop (the dashboard serves beside the webhooks)."""
+    return {run.id: read_facts(trace_path(data_dir, run.id)) for run in runs}
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
@@ -74,5 +80,5 @@ async def load_records(
         runs=runs,
         outcomes=await store.pull_outcomes(repository=repository),
         holds=await store.holds_since(since, repository=repository),
-        facts={run.id: read_facts(trace_path(data_dir, run.id)) for run in runs},
+        facts=await asyncio.to_thread(_facts_of, runs, data_dir),
     )

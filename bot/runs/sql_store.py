@@ -32,12 +32,14 @@ from bot.runs.rows import (
 )
 from bot.runs.sql import Params, Session, UniqueViolation
 from bot.runs.sql_outcomes import SQLOutcomeStore
+from bot.runs.sql_views import SQLRunViews
 from bot.runs.store import GAVE_UP, STOPPED_BY_REQUEST
 
 
-class SQLRunStore(SQLOutcomeStore):
+class SQLRunStore(SQLOutcomeStore, SQLRunViews):
     """RunStore on a SQLite or PostgreSQL `Database`: what intake records (`SQLIntakeStore`),
-    pull request outcomes (`SQLOutcomeStore`), and runs, their holds and their feedback."""
+    pull request outcomes (`SQLOutcomeStore`), and runs, their holds and their feedback; the
+    dashboard's views (`SQLRunViews`)."""
 
     async def _run(self, session: Session, statement: str, params: Params) -> Run | None:
         row = await session.one(statement, params)

@@ -240,6 +240,59 @@ PENDING_FEEDBACK = (
     "AND pull_request = :pull_request AND run_id IS NULL ORDER BY id"
 )
 
+# Views for people (the dashboard): filtered, paged and grouped in the database
+
+_VIEW_FILTER = (
+    "(CAST(:repository AS TEXT) IS NULL OR repository = :repository) "
+    "AND (CAST(:state AS TEXT) IS NULL OR state = :state) "
+    "AND (CAST(:outcome AS TEXT) IS NULL "
+    "OR (:outcome = 'pull_request' AND pr_url IS NOT NULL) "
+    "OR (:outcome = 'no_pull_request' AND pr_url IS NULL "
+    "AND state IN ('succeeded', 'escalated', 'failed', 'cancelled'))) "
+    "AND (CAST(:created_from AS DOUBLE PRECISION) IS NULL OR created_at >= :created_from) "
+    "AND (CAST(:created_before AS DOUBLE PRECISION) IS NULL OR created_at < :created_before)"
+)
+
+
+def _visible(count: int | None) -> str:
+    """The condition on the viewer's repositories (`:repo0`, ...); None: every repository."""
+    return "" if count is None else f" AND repository IN ({in_list('repo', count)})"
+
+
+def search_runs(visible: int | None) -> str:
+    """A page of the runs the filter selects among `visible` repositories, newest first."""
+    return (
+        f"SELECT {RUN_FIELDS} FROM runs WHERE {_VIEW_FILTER}{_visible(visible)} "
+        "ORDER BY id DESC LIMIT :limit OFFSET :offset"
+    )
+
+
+def count_runs(visible: int | None) -> str:
+    """How many runs the filter selects among `visible` repositories."""
+    return f"SELECT COUNT(*) AS runs FROM runs WHERE {_VIEW_FILTER}{_visible(visible)}"
+
+
+def awaiting_approval(visible: int | None) -> str:
+    """The held runs among `visible` repositories with their holds, oldest first."""
+    held = ", ".join(f"holds.{name} AS hold_{name}" for name in HOLD_FIELDS.split(", "))
+    fields = ", ".join(f"runs.{name}" for name in RUN_FIELDS.split(", "))
+    return (
+        f"SELECT {fields}, {held} FROM runs JOIN holds ON holds.run_id = runs.id "
+        f"WHERE runs.state = 'awaiting_approval'{_visible(visible)} ORDER BY runs.id"
+    )
+
+
+def weekly_runs(visible: int | None) -> str:
+    """Runs created since `:since` by repository, week and state, with their known cost."""
+    return (
+        "SELECT repository, {week_of_created} AS week, state, COUNT(*) AS runs, "
+        "COALESCE(SUM(cost_usd), 0) AS cost_usd, "
+        "SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unknown_cost "
+        f"FROM runs WHERE created_at >= :since{_visible(visible)} "
+        "GROUP BY repository, week, state ORDER BY repository, week, state"
+    )
+
+
 # What became of Patchbot's pull requests (what the KPIs and governance views read)
 
 OUTCOME_FIELDS = (

@@ -34,13 +34,15 @@ from bot.runs.models import (
     RunState,
 )
 from bot.runs.sql import Database
+from bot.runs.views import RunViews
 
 GAVE_UP = "its worker stopped {attempts} times without finishing; see the trace, then retry"
 STOPPED_BY_REQUEST = "stopped by request"
 
 
-class RunStore(Protocol):
-    """Durable state shared by the web process and the workers. Every method is atomic."""
+class RunStore(RunViews, Protocol):
+    """Durable state shared by the web process and the workers. Every method is atomic.
+    The dashboard's read-only views are in `RunViews`."""
 
     async def close(self) -> None: ...
 

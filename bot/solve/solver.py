@@ -137,6 +137,7 @@ async def solve(
             checkouts = await asyncio.to_thread(Checkouts, request.repo, Path(root))
             trace.event(
                 "solve_start",
+                issue=request.issue_title,
                 repo=str(checkouts.repo),
                 base=checkouts.base,
                 model=request.model.model,
@@ -172,17 +173,19 @@ async def verify_head(
         baseline = await run_suite(tree, request.sandbox, open_sandbox)
         candidate = await run_suite(checkouts.work, request.sandbox, open_sandbox)
     verification = judge(Runs(baseline=baseline, candidate=candidate), request.verify)
-    _trace_verdict(trace, 0, verification)
+    _trace_verdict(trace, 0, verification, patch="")
     return verification
 
 
-def _trace_verdict(trace: Trace, attempt: int, verification: Verification) -> None:
+def _trace_verdict(trace: Trace, attempt: int, verification: Verification, patch: str) -> None:
+    """The verdict, each test's change, and the patch judged (shown by the dashboard)."""
     trace.event(
         "verification",
         attempt=attempt,
         accepted=verification.accepted,
         reason=verification.reason,
         changes=[change.model_dump() for change in verification.changes],
+        patch=patch,
     )
 
 
@@ -331,7 +334,7 @@ class _Run:
             return Attempt(
                 number=number, summary=summary, patch=patch, verification=None, reason=reason
             )
-        _trace_verdict(self.trace, number, verification)
+        _trace_verdict(self.trace, number, verification, patch)
         self.say(step, f"verify: {verification.reason}")
         return Attempt(
             number=number,

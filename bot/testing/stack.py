@@ -1,5 +1,6 @@
 """A whole Patchbot on loopback: the GitHub simulator, the scripted model, the webhook server
-and its workers running the real pull-request pipeline. The demo, the end-to-end tests and
+(with the dashboard under `/ui/`, people signing in through the simulator) and its workers
+running the real pull-request pipeline. The demo, the end-to-end tests and
 the end-to-end benchmark all start this one assembly.
 """
 
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.agent.scripted import ScriptedModel, ScriptedServer
+from bot.dashboard.app import PREFIX, dashboard_app
 from bot.handlers import build_router
 from bot.handlers.dispatcher import Dispatcher
 from bot.runs.models import Run, RunState
@@ -68,6 +70,8 @@ class LocalStack:
             "PATCHBOT_MODEL": "openai/scripted",
             "PATCHBOT_MODEL_API_BASE": self.model.api_base,
             "PATCHBOT_POLL_SECONDS": "0.2",
+            "GITHUB_CLIENT_ID": self.github.client_id,
+            "GITHUB_CLIENT_SECRET": self.github.client_secret,
             **self.extra_environment,
         }
 
@@ -92,6 +96,7 @@ class LocalStack:
                 dispatcher=dispatcher,
                 workers=self.workers,
             )
+            app.add_subapp(PREFIX, dashboard_app(self.settings, self.store))
             self.url = await self._exit.enter_async_context(served(app))
             self.github.send_webhooks_to(f"{self.url}/webhooks", self.webhook_secret)
         except BaseException:

@@ -14,8 +14,9 @@ def register(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="receive GitHub webhooks and work the runs they start",
-        description="Serve POST /webhooks, GET /healthz, GET /readyz and GET /metrics "
-        "(Prometheus). Configuration comes "
+        description="Serve POST /webhooks, GET /healthz, GET /readyz, GET /metrics (Prometheus) "
+        "and the dashboard under /ui/ (sign-in with GitHub: GITHUB_CLIENT_ID, "
+        "GITHUB_CLIENT_SECRET). Configuration comes "
         "from the environment: APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, "
         "DATABASE_URL, GITHUB_API_URL, PATCHBOT_* (see README.md, section Configuration).",
     )
@@ -61,6 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
 async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
     from aiohttp import web
 
+    from bot.dashboard.app import PREFIX, dashboard_app
     from bot.github.app import github_app
     from bot.handlers import build_router
     from bot.handlers.dispatcher import Dispatcher
@@ -82,6 +84,7 @@ async def _serve_until_stopped(settings: Any, args: argparse.Namespace) -> None:
             workers=workers,
             readiness=Readiness(checks, secrets=settings.secrets()),
         )
+        app.add_subapp(PREFIX, dashboard_app(settings, store))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:

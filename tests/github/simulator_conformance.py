@@ -17,6 +17,11 @@ RESPONSES: dict[str, Any] = {
     "POST /app/installations/{installation_id}/access_tokens": models.InstallationToken,
     "GET /installation/repositories": models.InstallationRepositoriesGetResponse200,
     "GET /rate_limit": models.RateLimitOverview,
+    "GET /user": models.PrivateUser | models.PublicUser,
+    "GET /user/installations": models.UserInstallationsGetResponse200,
+    "GET /user/installations/{installation_id}/repositories": (
+        models.UserInstallationsInstallationIdRepositoriesGetResponse200
+    ),
     "GET /repos/{owner}/{repo}": models.FullRepository,
     "GET /repos/{owner}/{repo}/collaborators/{username}/permission": (
         models.RepositoryCollaboratorPermission

@@ -109,7 +109,24 @@ async def scenario(
         number, head = await _pull(call, github)
         await _review(call, github, number)
         await _checks(call, github, number, head)
+        await _signed_in(call, github, installation)
     return call.checked
+
+
+async def _signed_in(call: Caller, github: GitHubSimulator, installation: Installation) -> None:
+    """What the dashboard asks with a person's user access token (the web flow's)."""
+    sign_ins = github.state.sign_ins
+    code = sign_ins.grant("maintainer", "http://127.0.0.1/ui/callback")
+    call.token = sign_ins.exchange(sign_ins.client_id, sign_ins.client_secret, code, "")
+    user = await call("GET /user", "/user")
+    assert user["login"] == "maintainer"
+    mine = await call("GET /user/installations", "/user/installations")
+    assert [found["id"] for found in mine["installations"]] == [installation.id]
+    repos = await call(
+        "GET /user/installations/{installation_id}/repositories",
+        f"/user/installations/{installation.id}/repositories",
+    )
+    assert [r["full_name"] for r in repos["repositories"]] == ["octo/demo"]
 
 
 async def _app_and_repository(call: Caller, installation: Installation) -> None:

@@ -13,6 +13,7 @@ BOT = Path(__file__).resolve().parents[2] / "bot"
 LAYERS: list[set[str]] = [
     {"__main__", "testing", "eval"},  # what composes everything: the CLI, the test doubles
     {"web"},  # intake: the HTTP entry
+    {"dashboard"},  # the web dashboard `web` serves under /ui/: runs, timelines, approvals, KPIs
     {"kpi"},  # KPIs, governance views and reports over recorded runs and outcomes
     {"handlers", "pipeline"},  # webhook handlers (enqueue); the run pipeline (a run's steps)
     {"runs"},  # durable runs: store, worker, the pipeline protocol

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.testing.simulator.shapes import Urls
-from bot.testing.simulator.state import Repo, SimulatorState, Token
+from bot.testing.simulator.state import Repo, SimulatorState, Token, User
 
 DOCS = "https://docs.github.com/rest"
 REPO = "/repos/{owner}/{repo}"
@@ -47,6 +47,8 @@ class Simulated:
 SIMULATED: web.AppKey[Simulated] = web.AppKey("simulated", Simulated)
 TOKEN: web.RequestKey[Token] = web.RequestKey("simulator_token", Token)
 """Key in `request` under which the auth middleware stores the installation `Token`."""
+USER: web.RequestKey[User] = web.RequestKey("simulator_user", User)
+"""Key in `request` under which the auth middleware stores the person a user token acts as."""
 
 
 def simulated(request: web.Request) -> Simulated:

@@ -1,7 +1,8 @@
 """Request recording, fault injection and GitHub's authentication rules for the REST API.
 
-`/app...` endpoints take only the app's JWT; everything else takes only an installation
-token minted by `POST /app/installations/{id}/access_tokens`. Anything else is a 401.
+`/app...` endpoints take only the app's JWT; `/user...` only a person's user access token
+(`sign_in.py`); everything else takes only an installation token minted by
+`POST /app/installations/{id}/access_tokens`. Anything else is a 401.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from bot.testing.simulator.context import (
     TOKEN,
+    USER,
     RecordedRequest,
     error,
     simulated,
@@ -102,6 +104,13 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             return error(401, refusal)
         return await handler(request)
     if path == "/rate_limit" and not header:
+        return await handler(request)
+    if path == "/user" or path.startswith("/user/"):
+        scheme, _, value = header.partition(" ")
+        person = sim.state.sign_ins.user_token(value.strip())
+        if scheme.lower() not in ("token", "bearer") or person is None:
+            return error(401, "Bad credentials")
+        request[USER] = sim.state.user(person.login)
         return await handler(request)
     token = installation_token(request, header)
     if token is None:

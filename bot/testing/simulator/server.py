@@ -24,12 +24,14 @@ from aiohttp import web
 from bot.testing.simulator import (
     git_http,
     gitrepo,
+    oauth_web,
     rest_apps,
     rest_checks,
     rest_issues,
     rest_pulls,
     rest_repos,
     rest_reviews,
+    rest_users,
 )
 from bot.testing.simulator.activity_installations import InstallationActivity
 from bot.testing.simulator.activity_pulls import PullActivity
@@ -56,7 +58,15 @@ from bot.testing.simulator.state import (
 
 REST_ROUTES = tuple(
     module.routes
-    for module in (rest_apps, rest_repos, rest_issues, rest_pulls, rest_reviews, rest_checks)
+    for module in (
+        rest_apps,
+        rest_repos,
+        rest_issues,
+        rest_pulls,
+        rest_reviews,
+        rest_checks,
+        rest_users,
+    )
 )
 """Every REST route the simulator serves, under `API_PREFIX`."""
 
@@ -110,6 +120,7 @@ class GitHubSimulator(PullActivity, InstallationActivity):
         app[FAULTS] = self.faults
         app.add_subapp(API_PREFIX, api)
         app.add_routes(git_http.routes)
+        app.add_routes(oauth_web.routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
@@ -157,6 +168,16 @@ class GitHubSimulator(PullActivity, InstallationActivity):
     def requests(self) -> list[RecordedRequest]:
         """Every request answered so far, oldest first."""
         return self._running.requests
+
+    @property
+    def client_id(self) -> str:
+        """The app's OAuth client id, for people signing in: give it as GITHUB_CLIENT_ID."""
+        return self.state.sign_ins.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The app's OAuth client secret: give it as GITHUB_CLIENT_SECRET."""
+        return self.state.sign_ins.client_secret
 
     def set_token_lifetime(self, seconds: float) -> None:
         """Make tokens minted from now on expire after `seconds` (GitHub: 3600)."""

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.testing.simulator.sign_in import SignIns
+
 Permission = Literal["admin", "maintain", "write", "triage", "read"]
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED"]
 
@@ -243,6 +245,8 @@ class SimulatorState:
             bot=self.user(f"{app_slug}[bot]", "Bot"),
         )
         self.apps: dict[str, AppInfo] = {app_slug: self.app}
+        self.sign_ins = SignIns()
+        """People signing in to the app: its client id and secret, codes, user tokens."""
 
     def other_app(self, slug: str) -> AppInfo:
         """Another GitHub App (say a CI) with its own id and `<slug>[bot]` user, made on first
