@@ -8,22 +8,14 @@ from bot.errors import PatchbotError
 
 
 class StopReason(StrEnum):
-    """The one reason a run ended."""
+    """Why the agent loop stopped (what came of the whole solve run is `SolveOutcome`)."""
 
     FINISHED = "finished"
-    """The agent called `finish` (what verification then said is a separate reason)."""
-    VERIFIED = "verified"
-    """The agent finished and verification accepted its patch."""
-    REJECTED = "rejected"
-    """The agent finished, but verification rejected its last patch and no attempts are left."""
+    """The agent called `finish`: its candidate goes to verification."""
     STEP_LIMIT = "step_limit"
     COST_LIMIT = "cost_limit"
     TIME_LIMIT = "time_limit"
     MODEL_ERROR = "model_error"
-    SANDBOX_ERROR = "sandbox_error"
-    """The sandbox broke during the run (e.g. a command killed its exec server)."""
-    SETUP_FAILED = "setup_failed"
-    """The repository's tests could not be set up or run on the base commit."""
 
 
 class AgentStop(PatchbotError):

@@ -9,13 +9,13 @@ it can never carry one of our markers.
 from __future__ import annotations
 
 from bot.agent.loop import AgentStats
-from bot.agent.stops import StopReason
 from bot.github.markdown import fenced, plain, quote
 from bot.github.markers import CHECK_NAME, status_marker
 from bot.policy.decisions import GateReport
 from bot.runs.held import HeldPatch
 from bot.runs.models import Run
 from bot.setup.texts import setup_markdown
+from bot.solve.outcome import SolveOutcome
 from bot.solve.solver import SolveResult
 from bot.solve.verdict_text import verdict_markdown
 from bot.solve.verify import Verification
@@ -123,7 +123,7 @@ def escalation_text(run_id: int, result: SolveResult) -> str:
     ]
     if result.summary:
         lines += ["The agent's last summary (model output):", "", quote(result.summary, 800)]
-    if result.stop_reason is StopReason.SETUP_FAILED and result.setup is not None:
+    if result.stop_reason is SolveOutcome.SETUP_FAILED and result.setup is not None:
         lines += ["", setup_markdown(result.setup)]
     if result.verification is not None:
         lines += ["", "**Last verification:**", "", test_table(result.verification)]

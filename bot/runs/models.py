@@ -151,7 +151,8 @@ class Feedback(NewFeedback):
     """Unix time, seconds."""
 
 
-Decision = Literal["approved", "rejected"]
+HoldDecision = Literal["approved", "rejected"]
+"""What a human answered a held run (a gate's verdict is `bot.policy.decisions.Decision`)."""
 
 
 class Hold(BaseModel):
@@ -163,7 +164,7 @@ class Hold(BaseModel):
     held_at: float
     held_by: str
     """The worker that held it."""
-    decision: Decision | None = None
+    decision: HoldDecision | None = None
     decided_by: str | None = None
     """Login of who approved or rejected."""
     decided_at: float | None = None

@@ -11,9 +11,9 @@ from bot.runs import flaky
 from bot.runs import statements as sql
 from bot.runs.models import (
     ActiveRunExists,
-    Decision,
     Feedback,
     Hold,
+    HoldDecision,
     LeaseLost,
     NewFeedback,
     NewRun,
@@ -216,7 +216,7 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
         params = {"repository": repository, "issue": issue, "run_id": run_id}
         return await self._run(self._db, sql.PREVIOUS_RUN, params)
 
-    async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
+    async def decide(self, run_id: int, login: str, decision: HoldDecision) -> Run:
         now = time.time()
         approved = decision == "approved"
         params = {

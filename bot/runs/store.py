@@ -19,10 +19,10 @@ from bot.errors import ConfigError
 from bot.runs.flaky import FlakyTest
 from bot.runs.models import (
     CiResult,
-    Decision,
     Delivery,
     Feedback,
     Hold,
+    HoldDecision,
     Installation,
     NewFeedback,
     NewRun,
@@ -175,7 +175,7 @@ class RunStore(RunViews, Protocol):
     async def previous_run(self, repository: str, issue: int, run_id: int) -> Run | None:
         """The issue's latest first run (not a revision) older than run `run_id`."""
 
-    async def decide(self, run_id: int, login: str, decision: Decision) -> Run:
+    async def decide(self, run_id: int, login: str, decision: HoldDecision) -> Run:
         """Record `login`'s decision on a held run: approved queues it again (a worker
         resumes it), rejected cancels it. Raises RunNotFound unless it awaits approval."""
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from bot.agent.stops import StopReason
 from bot.setup.texts import setup_markdown
+from bot.solve.outcome import SolveOutcome
 from bot.solve.solver import SolveRequest, SolveResult
 from bot.solve.verdict_text import ORDER
 from bot.solve.verify import Change
 
 _HEADLINES = {
-    StopReason.VERIFIED: "Verified patch",
-    StopReason.REJECTED: "No verified patch: verification rejected the last candidate",
-    StopReason.STEP_LIMIT: "No verified patch: step limit reached",
-    StopReason.COST_LIMIT: "No verified patch: cost limit reached",
-    StopReason.TIME_LIMIT: "No verified patch: time limit reached",
-    StopReason.MODEL_ERROR: "No verified patch: the model could not be called",
-    StopReason.SANDBOX_ERROR: "No verified patch: the sandbox failed during the run",
-    StopReason.SETUP_FAILED: "No verified patch: the repository's tests could not be set up",
-    StopReason.FINISHED: "No verified patch",
+    SolveOutcome.VERIFIED: "Verified patch",
+    SolveOutcome.REJECTED: "No verified patch: verification rejected the last candidate",
+    SolveOutcome.STEP_LIMIT: "No verified patch: step limit reached",
+    SolveOutcome.COST_LIMIT: "No verified patch: cost limit reached",
+    SolveOutcome.TIME_LIMIT: "No verified patch: time limit reached",
+    SolveOutcome.MODEL_ERROR: "No verified patch: the model could not be called",
+    SolveOutcome.SANDBOX_ERROR: "No verified patch: the sandbox failed during the run",
+    SolveOutcome.SETUP_FAILED: "No verified patch: the repository's tests could not be set up",
 }
 TABLE_ROWS = 40
 """Most tests listed in the before/after table."""
@@ -54,7 +53,7 @@ def render_report(request: SolveRequest, result: SolveResult) -> str:
         f"tools {stats.tool_seconds:.1f} s) |",
         "",
     ]
-    if result.setup is not None and result.stop_reason is StopReason.SETUP_FAILED:
+    if result.setup is not None and result.stop_reason is SolveOutcome.SETUP_FAILED:
         lines += ["## Set-up", "", setup_markdown(result.setup), ""]
     if result.baseline is not None:
         lines += ["## Tests", "", f"Before (base commit): {result.baseline.summary_line()}", ""]

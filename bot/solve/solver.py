@@ -31,6 +31,7 @@ from bot.sandbox.setup_gate import baseline_problem
 from bot.setup.model import SetupReport
 from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts
+from bot.solve.outcome import SolveOutcome
 from bot.solve.proof import Proof, collapse
 from bot.solve.verify import (
     Runs,
@@ -85,7 +86,7 @@ class Attempt(BaseModel):
 class SolveResult(BaseModel):
     """How a solve run ended. `verified` is the only sign that `patch` is proven."""
 
-    stop_reason: StopReason
+    stop_reason: SolveOutcome
     detail: str
     """One line saying why the run stopped, for humans."""
     patch: str
@@ -109,7 +110,7 @@ class SolveResult(BaseModel):
 
     @property
     def verified(self) -> bool:
-        return self.stop_reason is StopReason.VERIFIED
+        return self.stop_reason is SolveOutcome.VERIFIED
 
 
 @contextlib.asynccontextmanager
@@ -210,7 +211,7 @@ class _Run:
             for test_id, outcomes in request.known_flaky.items()
         }
         self.result = SolveResult(
-            stop_reason=StopReason.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
+            stop_reason=SolveOutcome.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
         )
 
     def say(self, step: int, text: str) -> None:
@@ -269,7 +270,7 @@ class _Run:
                 await self._attempts(agent, baseline)
         except SandboxError as error:  # the agent's commands may break their own sandbox
             self.trace.event("sandbox_error", error=str(error))
-            result.stop_reason = StopReason.SANDBOX_ERROR
+            result.stop_reason = SolveOutcome.SANDBOX_ERROR
             result.detail = f"the sandbox failed during the run: {error}"
             result.patch = await asyncio.to_thread(self.checkouts.diff)
         return result
@@ -295,7 +296,8 @@ class _Run:
         while True:
             outcome = await agent.run()
             if outcome.reason is not StopReason.FINISHED:
-                result.stop_reason, result.detail = outcome.reason, outcome.detail
+                result.stop_reason = SolveOutcome.of_agent(outcome.reason)
+                result.detail = outcome.detail
                 result.patch = await asyncio.to_thread(self.checkouts.diff)
                 return
             attempt = await self._verify(len(result.attempts) + 1, outcome.summary, baseline)
@@ -304,11 +306,11 @@ class _Run:
             result.patch, result.summary = attempt.patch, attempt.summary
             result.verification = attempt.verification
             if attempt.verification is not None and attempt.verification.accepted:
-                result.stop_reason = StopReason.VERIFIED
+                result.stop_reason = SolveOutcome.VERIFIED
                 result.detail = f"{attempt_text} {attempt.reason}"
                 return
             if attempt.number >= max_attempts:
-                result.stop_reason = StopReason.REJECTED
+                result.stop_reason = SolveOutcome.REJECTED
                 result.detail = f"{attempt_text} {attempt.reason}; no attempts left"
                 return
             agent.resume(rejection_message(self._feedback(attempt), attempt.number, max_attempts))

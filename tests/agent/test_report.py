@@ -6,8 +6,8 @@ from pathlib import Path
 
 from bot.agent.loop import AgentStats
 from bot.agent.model import ModelConfig
-from bot.agent.stops import StopReason
 from bot.sandbox.models import Outcome, TestCase, TestReport
+from bot.solve.outcome import SolveOutcome
 from bot.solve.report import TABLE_ROWS, render_report
 from bot.solve.solver import SolveRequest, SolveResult
 from bot.solve.verify import Runs, VerifyConfig, judge
@@ -29,7 +29,7 @@ def test_a_big_suite_lists_what_changed_and_counts_the_rest() -> None:
     candidate = suite({name: Outcome.PASSED for name in names} | {"bug": Outcome.PASSED})
     verification = judge(Runs(baseline=baseline, candidate=candidate), VerifyConfig())
     result = SolveResult(
-        stop_reason=StopReason.VERIFIED,
+        stop_reason=SolveOutcome.VERIFIED,
         detail="attempt 1 of 3 " + verification.reason,
         patch="",
         base_commit="a" * 40,
@@ -46,7 +46,7 @@ def test_a_big_suite_lists_what_changed_and_counts_the_rest() -> None:
 
 def test_an_unpriced_model_reports_the_cost_as_unknown_and_says_what_to_do() -> None:
     result = SolveResult(
-        stop_reason=StopReason.STEP_LIMIT,
+        stop_reason=SolveOutcome.STEP_LIMIT,
         detail="step limit reached (40 of 40 steps)",
         patch="",
         base_commit="b" * 40,

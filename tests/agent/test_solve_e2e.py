@@ -236,7 +236,7 @@ async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
 ) -> None:
     import docker
 
-    from bot.agent.stops import StopReason
+    from bot.agent.stops import SolveOutcome
     from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
 
     repo, before = demo_repo
@@ -258,7 +258,7 @@ async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
         for container in client.containers.list(filters=mine):
             container.kill()
         result = await running
-    assert result.stop_reason is StopReason.SANDBOX_ERROR and not result.verified
+    assert result.stop_reason is SolveOutcome.SANDBOX_ERROR and not result.verified
     assert "exec server is gone" in result.detail
     assert progress[:2] == ["baseline: running the tests on " + result.base_commit[:12],
                             "baseline: 4 passed, 0 failed"]  # fmt: skip

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from bot.agent.stops import StopReason
 from bot.github.markdown import code, fenced, link_allowed, linking, plain, quote
 from bot.pipeline.texts import config_error_text, pr_body
 from bot.policy.decisions import GateReport
 from bot.settings import Settings
+from bot.solve.outcome import SolveOutcome
 from bot.solve.solver import SolveResult
 from bot.solve.verify import Change, TestChange, Verification
 
@@ -103,7 +103,7 @@ def _verified(summary: str) -> SolveResult:
         candidate_summary="1 passed",
     )
     return SolveResult(
-        stop_reason=StopReason.VERIFIED,
+        stop_reason=SolveOutcome.VERIFIED,
         detail="verified",
         patch="",
         summary=summary,

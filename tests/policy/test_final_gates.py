@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
-from bot.agent.stops import StopReason
 from bot.pipeline.steps import RunSteps, Solving
 from bot.policy.decisions import Usage
 from bot.policy.model import Policy
@@ -14,6 +13,7 @@ from bot.runs.models import Run, RunState
 from bot.runs.pipeline import RunContext
 from bot.sandbox.config import SandboxConfig, sandbox_config
 from bot.settings import Settings
+from bot.solve.outcome import SolveOutcome
 from bot.solve.solver import SolveResult
 from bot.trace import Trace
 
@@ -30,7 +30,7 @@ def steps(tmp_path: Path) -> RunSteps:
 
 def verified(sandbox: SandboxConfig | None) -> SolveResult:
     return SolveResult(
-        stop_reason=StopReason.VERIFIED, detail="", patch="", base_commit="0" * 40,
+        stop_reason=SolveOutcome.VERIFIED, detail="", patch="", base_commit="0" * 40,
         sandbox=sandbox,
     )  # fmt: skip
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.agent.model import ModelConfig
 from bot.agent.scripted import ScriptedModel, ScriptedServer
-from bot.agent.stops import StopReason
+from bot.solve.outcome import SolveOutcome
 from bot.solve.report import render_report
 from bot.solve.solver import SolveRequest, solve
 from bot.trace import Trace, read_trace
@@ -58,7 +58,7 @@ async def test_a_suite_that_cannot_judge_costs_no_model_call(
         with Trace(tmp_path / "trace.jsonl") as trace:
             result = await solve(request, trace=trace)
         assert server.model.requests == []
-    assert result.stop_reason is StopReason.SETUP_FAILED
+    assert result.stop_reason is SolveOutcome.SETUP_FAILED
     assert result.stats.steps == 0 and result.stats.cost_usd == 0
     assert result.setup is not None and not result.setup.ok and result.setup.tries
     report = render_report(request, result)

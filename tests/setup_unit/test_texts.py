@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from bot.agent.stops import StopReason
 from bot.pipeline.texts import escalation_text
 from bot.sandbox.setup_collect import decisive_lines, read_collection
 from bot.setup.model import Install, SetupReport, TestCommand, Try
 from bot.setup.snippet import snippet
+from bot.solve.outcome import SolveOutcome
 from bot.solve.solver import SolveResult
 
 
@@ -71,7 +71,7 @@ def test_the_snippet_pins_the_winning_commands_without_the_venvs_path() -> None:
 
 def test_the_status_comment_of_a_stopped_run_shows_tries_and_yaml_quoted() -> None:
     result = SolveResult(
-        stop_reason=StopReason.SETUP_FAILED,
+        stop_reason=SolveOutcome.SETUP_FAILED,
         detail="the repository could not be set up",
         patch="",
         base_commit="0" * 40,
