@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from bot.agent.loop import cost_text
 from bot.eval.grade import Grade
 from bot.eval.tasks import Task
-from bot.solve.solver import SolveResult
+from bot.solve.outcome import SolveResult
 
 
 class RunInfo(BaseModel):

@@ -28,7 +28,8 @@ from bot.eval.trajectories import SCRIPTED, trajectory
 from bot.policy.load import effective_policy, load_policy_file
 from bot.policy.model import Policy
 from bot.sandbox.config import sandbox_config
-from bot.solve.solver import SolveRequest, solve
+from bot.solve.request import SolveRequest
+from bot.solve.solver import solve
 from bot.solve.verify import SandboxOpener, verify_config
 from bot.trace import Redactor, Trace
 

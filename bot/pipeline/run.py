@@ -37,7 +37,8 @@ from bot.policy.model import Policy
 from bot.runs.held import HeldPatch
 from bot.runs.models import PullOpened, Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
-from bot.solve.solver import SolveResult, docker_sandbox
+from bot.solve.outcome import SolveResult
+from bot.solve.solver import docker_sandbox
 from bot.solve.verify import SandboxOpener
 
 log = logging.getLogger(__name__)

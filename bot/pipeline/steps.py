@@ -27,7 +27,9 @@ from bot.policy.model import Policy
 from bot.runs.models import Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext
 from bot.sandbox.config import sandbox_config
-from bot.solve.solver import SolveRequest, SolveResult, docker_sandbox, solve
+from bot.solve.outcome import SolveResult
+from bot.solve.request import SolveRequest
+from bot.solve.solver import docker_sandbox, solve
 from bot.solve.verify import SandboxOpener, verify_config
 
 

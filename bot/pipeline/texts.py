@@ -15,8 +15,7 @@ from bot.policy.decisions import GateReport
 from bot.runs.held import HeldPatch
 from bot.runs.models import Run
 from bot.setup.texts import setup_markdown
-from bot.solve.outcome import SolveOutcome
-from bot.solve.solver import SolveResult
+from bot.solve.outcome import SolveOutcome, SolveResult
 from bot.solve.verdict_text import verdict_markdown
 from bot.solve.verify import Verification
 

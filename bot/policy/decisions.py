@@ -3,7 +3,8 @@ the approval flow agree on them."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -94,3 +95,27 @@ class GateReport(BaseModel):
             f"| {d.gate} | {icons[d.verdict]} | {plain(d.reason, 500)} |" for d in self.decisions
         ]
         return "\n".join(["| gate | decision | why |", "| --- | --- | --- |", *rows])
+
+
+class SandboxUsed(Protocol):
+    """What a run's sandbox got, as the engine reported it (a `SandboxConfig`)."""
+
+    image: str
+    setup_network: bool
+    memory_mb: int
+    pids_limit: int
+    cpus: float
+    setup_timeout: float
+    test_timeout: float
+    exec_timeout: float
+
+
+class HeldFinding(Protocol):
+    def text(self) -> str: ...
+
+
+class Verified(Protocol):
+    """A verification's verdict (`bot.solve.verify.Verification`): what it holds for a human."""
+
+    @property
+    def held(self) -> Sequence[HeldFinding]: ...

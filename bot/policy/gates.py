@@ -4,10 +4,14 @@ to the trace and shows them in the pull request body or the escalation comment."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
-
-from bot.policy.decisions import Decision, GateReport, TriggerRequest, Usage
+from bot.policy.decisions import (
+    Decision,
+    GateReport,
+    SandboxUsed,
+    TriggerRequest,
+    Usage,
+    Verified,
+)
 from bot.policy.diff import ChangedFile, parse_diff
 from bot.policy.env_network import Existing, env_network_gate
 from bot.policy.globs import first_match
@@ -17,30 +21,6 @@ from bot.settings import permission_at_least
 
 SHOWN_PATHS = 5
 """Paths named in one reason; the rest are counted."""
-
-
-class SandboxUsed(Protocol):
-    """What a run's sandbox got, as the engine reported it (a `SandboxConfig`)."""
-
-    image: str
-    setup_network: bool
-    memory_mb: int
-    pids_limit: int
-    cpus: float
-    setup_timeout: float
-    test_timeout: float
-    exec_timeout: float
-
-
-class HeldFinding(Protocol):
-    def text(self) -> str: ...
-
-
-class Verified(Protocol):
-    """A verification's verdict (`bot.solve.verify.Verification`): what it holds for a human."""
-
-    @property
-    def held(self) -> Sequence[HeldFinding]: ...
 
 
 def _listed(paths: list[str]) -> str:

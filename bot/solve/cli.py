@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.sandbox.local import local_sandbox
     from bot.solve.checkout import head_commit
     from bot.solve.report import render_report
-    from bot.solve.solver import SolveRequest, solve
+    from bot.solve.request import SolveRequest
+    from bot.solve.solver import solve
     from bot.solve.verify import VerifyConfig
     from bot.trace import Redactor, Trace
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.setup.texts import setup_markdown
-from bot.solve.outcome import SolveOutcome
-from bot.solve.solver import SolveRequest, SolveResult
+from bot.solve.outcome import SolveOutcome, SolveResult
+from bot.solve.request import SolveRequest
 from bot.solve.verdict_text import ORDER
 from bot.solve.verify import Change
 

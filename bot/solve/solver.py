@@ -10,11 +10,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
-from bot.agent.limits import AgentLimits
-from bot.agent.loop import Agent, AgentStats, Progress, ProgressEvent
-from bot.agent.model import LitellmModel, Model, ModelConfig, import_litellm
+from bot.agent.loop import Agent, Progress, ProgressEvent
+from bot.agent.model import LitellmModel, Model, import_litellm
 from bot.agent.prompts import (
     SYSTEM_PROMPT,
     rejection_message,
@@ -22,7 +19,7 @@ from bot.agent.prompts import (
     task_message,
 )
 from bot.agent.stops import StopReason
-from bot.agent.tools import ToolBox, ToolConfig, format_report
+from bot.agent.tools import ToolBox, format_report
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import Outcome, TestReport
@@ -31,86 +28,18 @@ from bot.sandbox.setup_gate import baseline_problem
 from bot.setup.model import SetupReport
 from bot.setup.progress import SETUP_PROGRESS
 from bot.solve.checkout import Checkouts
-from bot.solve.outcome import SolveOutcome
+from bot.solve.outcome import Attempt, SolveOutcome, SolveResult
 from bot.solve.proof import Proof, collapse
+from bot.solve.request import SolveRequest
 from bot.solve.verify import (
     Runs,
     SandboxOpener,
     Verification,
-    VerifyConfig,
     feedback,
     judge,
     run_suite,
 )
 from bot.trace import Trace
-
-
-class SolveRequest(BaseModel):
-    """Everything one solve run needs to know."""
-
-    repo: Path
-    """A local git repository; its HEAD commit is the base. It is never modified."""
-    issue_title: str
-    issue_body: str = ""
-    instructions: str = ""
-    """Extra words from a maintainer (`/patchbot fix <instructions>`); untrusted like the issue."""
-    baseline_commit: str | None = None
-    """Run the baseline on this commit (an ancestor of HEAD) instead of HEAD: for a merge with
-    unresolved conflicts, the pull request's head, whose tests say what must keep passing."""
-    revision: str = ""
-    """For a revision of Patchbot's pull request: its diff so far and the numbered feedback to
-    address (reviews, line comments, failing checks); untrusted like the issue."""
-    model: ModelConfig
-    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    limits: AgentLimits = Field(default_factory=AgentLimits)
-    verify: VerifyConfig = Field(default_factory=VerifyConfig)
-    tools: ToolConfig = Field(default_factory=ToolConfig)
-    work_dir: Path | None = None
-    """Folder for the run's checkouts (default: the system's temporary folder)."""
-    known_flaky: dict[str, list[str]] = Field(default_factory=dict)
-    """Tests earlier runs saw flaky in this repository (id -> outcomes of their reruns): never
-    counted as fixed, broken or proven."""
-
-
-class Attempt(BaseModel):
-    """One candidate the agent submitted, and what verification made of it."""
-
-    number: int
-    summary: str
-    patch: str
-    verification: Verification | None
-    """None when the patch was empty (nothing to verify)."""
-    reason: str
-
-
-class SolveResult(BaseModel):
-    """How a solve run ended. `verified` is the only sign that `patch` is proven."""
-
-    stop_reason: SolveOutcome
-    detail: str
-    """One line saying why the run stopped, for humans."""
-    patch: str
-    """The last candidate (or, after a limit stop, the unverified changes); may be empty."""
-    summary: str = ""
-    """The agent's own summary of its last candidate."""
-    base_commit: str
-    baseline: TestReport | None = None
-    setup: SetupReport | None = None
-    """How the repository was set up for the baseline: the plan's sources, each try."""
-    sandbox: SandboxConfig | None = None
-    """The sandbox the run got (its image chosen among those allowed); None before one opened."""
-    verification: Verification | None = None
-    """The verdict on the last candidate."""
-    attempts: list[Attempt] = Field(default_factory=list)
-    stats: AgentStats = Field(default_factory=AgentStats)
-    duration: float = 0.0
-    """Seconds for the whole run."""
-    flaky: dict[str, list[Outcome]] = Field(default_factory=dict)
-    """Tests this run saw flaky (their outcome changed between reruns), each outcome seen."""
-
-    @property
-    def verified(self) -> bool:
-        return self.stop_reason is SolveOutcome.VERIFIED
 
 
 @contextlib.asynccontextmanager

@@ -7,9 +7,9 @@ from pathlib import Path
 from bot.agent.loop import AgentStats
 from bot.agent.model import ModelConfig
 from bot.sandbox.models import Outcome, TestCase, TestReport
-from bot.solve.outcome import SolveOutcome
+from bot.solve.outcome import SolveOutcome, SolveResult
 from bot.solve.report import TABLE_ROWS, render_report
-from bot.solve.solver import SolveRequest, SolveResult
+from bot.solve.request import SolveRequest
 from bot.solve.verify import Runs, VerifyConfig, judge
 
 

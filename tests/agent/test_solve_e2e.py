@@ -16,7 +16,8 @@ import pytest
 
 from bot.agent.model import ModelConfig
 from bot.sandbox.config import SandboxConfig
-from bot.solve.solver import SolveRequest, solve
+from bot.solve.request import SolveRequest
+from bot.solve.solver import solve
 from bot.trace import Trace, read_trace
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]

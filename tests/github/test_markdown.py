@@ -11,8 +11,7 @@ from bot.github.markdown import code, fenced, link_allowed, linking, plain, quot
 from bot.pipeline.texts import config_error_text, pr_body
 from bot.policy.decisions import GateReport
 from bot.settings import Settings
-from bot.solve.outcome import SolveOutcome
-from bot.solve.solver import SolveResult
+from bot.solve.outcome import SolveOutcome, SolveResult
 from bot.solve.verify import Change, TestChange, Verification
 
 EVIL = "evil.example"

@@ -13,8 +13,7 @@ from bot.runs.models import Run, RunState
 from bot.runs.pipeline import RunContext
 from bot.sandbox.config import SandboxConfig, sandbox_config
 from bot.settings import Settings
-from bot.solve.outcome import SolveOutcome
-from bot.solve.solver import SolveResult
+from bot.solve.outcome import SolveOutcome, SolveResult
 from bot.trace import Trace
 
 

@@ -11,7 +11,8 @@ from bot.agent.model import ModelConfig
 from bot.agent.scripted import ScriptedModel, ScriptedServer
 from bot.solve.outcome import SolveOutcome
 from bot.solve.report import render_report
-from bot.solve.solver import SolveRequest, solve
+from bot.solve.request import SolveRequest
+from bot.solve.solver import solve
 from bot.trace import Trace, read_trace
 from tests.conftest import git
 

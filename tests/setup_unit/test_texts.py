@@ -7,8 +7,7 @@ from bot.pipeline.texts import escalation_text
 from bot.sandbox.setup_collect import decisive_lines, read_collection
 from bot.setup.model import Install, SetupReport, TestCommand, Try
 from bot.setup.snippet import snippet
-from bot.solve.outcome import SolveOutcome
-from bot.solve.solver import SolveResult
+from bot.solve.outcome import SolveOutcome, SolveResult
 
 
 def test_pytest_collection_counts_and_errors() -> None:
