@@ -31,6 +31,7 @@ CATEGORIES: dict[str, str] = {
     "pipeline": "github",
     "pull_request": "github",
     "patch_commented": "github",
+    "github_call": "github",
 }
 """The kind of step each event is; any other event is `run` (claimed, set-up, finished...)."""
 
@@ -177,7 +178,15 @@ def _pull_request(step: Step, data: dict[str, Any], timeline: Timeline) -> None:
     step.texts.append(("url", _text(data.get("url", ""))))
 
 
+def _github_call(step: Step, data: dict[str, Any], timeline: Timeline) -> None:
+    """One line, no details block: a run makes dozens of these."""
+    step.title = f"{data.get('method', '?')} {data.get('path', '?')} → {data.get('status', '?')}"
+    duration = data.get("duration")
+    step.duration = float(duration) if isinstance(duration, int | float) else None
+
+
 _DESCRIBE = {
+    "github_call": _github_call,
     "model_request": _prompt,
     "model_response": _answer,
     "tool_call": _tool_call,
