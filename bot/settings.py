@@ -135,11 +135,14 @@ class Settings(BaseSettings):
     )
     """A client secret generated on the GitHub App's settings page; it also signs the
     dashboard's session cookies, so changing it signs everyone out."""
+    public_url: str | None = Field(default=None, validation_alias="PATCHBOT_PUBLIC_URL")
+    """Where people reach `patchbot serve`, e.g. `https://patchbot.example.com`: the dashboard's
+    sign-in callback is built from it (behind a proxy, a request's own address is not)."""
     ui_token: SecretStr | None = Field(default=None, validation_alias="PATCHBOT_UI_TOKEN")
     """A token for machines reading the dashboard (`Authorization: Bearer TOKEN`): it sees
     every repository. Unset: only people signed in with GitHub get in."""
     ui_session_hours: float = Field(
-        default=8.0, validation_alias="PATCHBOT_UI_SESSION_HOURS", gt=0, le=24 * 30
+        default=8.0, validation_alias="PATCHBOT_UI_SESSION_HOURS", gt=0, le=24
     )
     """Hours a dashboard sign-in lasts; then the person signs in again, and what they may
     read is asked of GitHub anew."""
@@ -175,7 +178,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"not a valid PostgreSQL URL ({error})") from error
         return value
 
-    @field_validator("github_api_url", "model_api_base", "otlp_endpoint")
+    @field_validator("github_api_url", "model_api_base", "otlp_endpoint", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         return None if value is None else http_url(value)

@@ -54,18 +54,28 @@ def runs_chart(rows: Iterable[WeeklyRuns], weeks: list[int]) -> Markup:
 
 
 def cost_chart(rows: Iterable[WeeklyRuns], weeks: list[int]) -> Markup:
-    """Bars: per week, the model's known cost in US dollars."""
+    """Bars: per week, the model's known cost in US dollars; a week with runs of unknown
+    cost says so (its bar is then a lower bound, or none at all), never $0."""
     cost: dict[int, float] = defaultdict(float)
+    unknown: dict[int, int] = defaultdict(int)
     for row in rows:
         cost[row.week] += row.cost_usd
+        unknown[row.week] += row.unknown_cost
     top = max([*cost.values(), 0.0]) or 1.0
     bars = []
     for x, width, week in _slots(weeks):
         height = cost.get(week, 0.0) / top * (HEIGHT - BOTTOM - 10)
+        known = f"${cost.get(week, 0.0):.4f}"
+        if unknown.get(week):
+            known = f"{known} + {unknown[week]} run(s) of unknown cost"
+            bars.append(  # a hatched mark: the week's cost is not known in full
+                f'<rect x="{x:.1f}" y="{HEIGHT - BOTTOM - height - 6:.1f}" width="{width:.1f}" '
+                f'height="6" fill="#d0d7de"><title>{week_label(week)}: {known}</title></rect>'
+            )
         bars.append(
             f'<rect x="{x:.1f}" y="{HEIGHT - BOTTOM - height:.1f}" width="{width:.1f}" '
             f'height="{height:.1f}" fill="#0969da"><title>{week_label(week)}: '
-            f"${cost.get(week, 0.0):.4f}</title></rect>"
+            f"{known}</title></rect>"
         )
     return _svg(bars, weeks, f"${top:.2f}")
 

@@ -62,7 +62,7 @@ def run_filter(query: Any, repositories: tuple[str, ...] | None) -> RunFilter:
 
 def _page_number(query: Any) -> int:
     text = query.get("page", "1")
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdigit() or len(text) > 9 or int(text) < 1:
         raise BadFilter(f"page: {text!r} is not a page number (1, 2, ...)")
     return int(text)
 

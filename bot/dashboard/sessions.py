@@ -66,7 +66,7 @@ class Signer:
         if not cookie or "." not in cookie:
             return None
         payload, _, signature = cookie.partition(".")
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        if not hmac.compare_digest(signature.encode(), self._signature(payload).encode()):
             return None
         try:
             value = model.model_validate_json(zlib.decompress(_unb64(payload)))

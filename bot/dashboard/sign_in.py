@@ -44,6 +44,11 @@ def _safe_next(value: str | None) -> str:
 
 
 def _callback_url(request: web.Request) -> str:
+    """Where GitHub sends the person back: under `PATCHBOT_PUBLIC_URL` when set (behind a
+    proxy that ends TLS, the request's own address is the proxy's upstream one)."""
+    public = request.config_dict[dashboard.SETTINGS].public_url
+    if public:
+        return f"{public.rstrip('/')}{dashboard.PREFIX}/callback"
     return str(request.url.with_path(f"{dashboard.PREFIX}/callback").with_query(None))
 
 

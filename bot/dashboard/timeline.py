@@ -158,7 +158,7 @@ def _verification(step: Step, data: dict[str, Any], timeline: Timeline) -> None:
     if isinstance(changes, list) and changes:
         timeline.tests = [change for change in changes if isinstance(change, dict)]
     if isinstance(data.get("patch"), str) and data["patch"]:
-        timeline.diff = data["patch"]
+        timeline.diff = cut(data["patch"])
 
 
 def _solve_start(step: Step, data: dict[str, Any], timeline: Timeline) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
+from bot.handlers.outcomes import on_default_branch
 from bot.logs import log_context
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
@@ -61,7 +62,10 @@ class Dispatcher:
         self._no_acknowledgements.set()
 
     def handles(self, event: sansio.Event) -> bool:
-        """Whether any handler is registered for this event (and action)."""
+        """Whether any handler is registered for this event (and action); a push only when it
+        is to the default branch (every push of every branch would fill the store)."""
+        if event.event == "push" and not on_default_branch(event.data):
+            return False
         return bool(self.router.fetch(event))
 
     def submit(self, delivery_id: str, event: sansio.Event) -> None:

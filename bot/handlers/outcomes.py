@@ -92,6 +92,20 @@ async def on_closed(
         await store.record_closed(outcome)
 
 
+@router.register("pull_request", action="reopened")
+async def on_reopened(
+    event: sansio.Event,
+    gh: GitHubAPI,
+    *args: Any,
+    store: RunStore,
+    settings: Settings,
+    **kwargs: Any,
+) -> None:
+    payload = PullRequestEvent.model_validate(event.data)
+    if fixed_issue(payload.pull_request, payload.repository, settings) is not None:
+        await store.record_reopened(payload.repository.full_name, payload.pull_request.number)
+
+
 @router.register("pull_request", action="synchronize")
 async def on_push_to_pull(
     event: sansio.Event,
@@ -159,6 +173,14 @@ async def on_status(
         await store.record_ci(payload.repository.full_name, payload.sha, result)
 
 
+def on_default_branch(data: dict[str, Any]) -> bool:
+    """Whether a push event is to its repository's default branch: the only pushes acted on,
+    so the others are answered without being stored."""
+    repository = data.get("repository")
+    default = repository.get("default_branch") if isinstance(repository, dict) else None
+    return bool(default) and data.get("ref") == f"refs/heads/{default}"
+
+
 @router.register("push")
 async def on_push(
     event: sansio.Event,
@@ -169,13 +191,10 @@ async def on_push(
     **kwargs: Any,
 ) -> None:
     """A commit on the default branch that reverts a merge commit of Patchbot's."""
+    if not on_default_branch(event.data):
+        return
     payload = PushEvent.model_validate(event.data)
     repository = payload.repository
-    if (
-        repository.default_branch is None
-        or payload.ref != f"refs/heads/{repository.default_branch}"
-    ):
-        return
     for commit in payload.commits:
         for reverted in REVERTS.findall(commit.message):
             await store.record_revert(repository.full_name, reverted, commit.id)

@@ -21,6 +21,10 @@ class SQLOutcomeStore(SQLIntakeStore):
     async def record_closed(self, outcome: PullOutcome) -> None:
         await self._db.execute(sql.CLOSE_OUTCOME, closed_outcome_values(outcome))
 
+    async def record_reopened(self, repository: str, pull_request: int) -> None:
+        params = {"repository": repository, "pull_request": pull_request, "now": time.time()}
+        await self._db.execute(sql.REOPEN_OUTCOME, params)
+
     async def record_ci(self, repository: str, head_sha: str, result: CiResult) -> int:
         params = {
             "repository": repository,

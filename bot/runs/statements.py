@@ -326,6 +326,13 @@ CLOSE_OUTCOME = (
     "updated_at = excluded.updated_at"
 )
 """A pull request merged or closed: its final state wins over what was recorded before."""
+REOPEN_OUTCOME = (
+    "UPDATE pull_outcomes SET state = 'open', closed_at = NULL, closed_by = NULL, "
+    "updated_at = :now WHERE repository = :repository AND pull_request = :pull_request "
+    "AND state = 'closed'"
+)
+"""A closed pull request reopened: open again until it is merged or closed (a merged one
+cannot be reopened)."""
 RECORD_CI = (
     "UPDATE pull_outcomes SET ci_first_push = CASE WHEN ci_first_push = 'fail' THEN 'fail' "
     "ELSE :result END, updated_at = :now "

@@ -195,6 +195,9 @@ class RunStore(RunViews, Protocol):
         """Keep a pull request's final state (merged or closed, when, by whom), over any
         recorded before."""
 
+    async def record_reopened(self, repository: str, pull_request: int) -> None:
+        """A closed (not merged) pull request was reopened: it is open again."""
+
     async def record_ci(self, repository: str, head_sha: str, result: CiResult) -> int:
         """Another app's check or status on a commit: the outcomes whose first push it is
         take it (`fail` stays `fail`); how many did."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
@@ -138,3 +139,26 @@ async def test_the_kpi_page_counts_only_the_repositories_a_person_reads(
     assert "<h2>octo/open</h2>" in page and "octo/secret" not in page
     assert "runs<b>1</b>1 first, 0 revisions" in page
     assert page.count("<svg") == 2
+
+
+async def test_behind_a_proxy_github_sends_people_back_to_the_public_url(
+    dashboard: Dashboard,
+) -> None:
+    dashboard.settings.public_url = "https://patchbot.example.com/"
+    login = f"{dashboard.url}/ui/login"
+    async with aiohttp.ClientSession() as http, http.get(login, allow_redirects=False) as sent:
+        query = parse_qs(urlsplit(sent.headers["Location"]).query)
+    assert query["redirect_uri"] == ["https://patchbot.example.com/ui/callback"]
+
+
+async def test_a_garbled_cookie_or_page_number_is_refused_not_an_error(
+    dashboard: Dashboard,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        odd = {"Cookie": "patchbot_session=abc.\u00e9"}
+        async with http.get(f"{dashboard.url}/ui/", headers=odd, allow_redirects=False) as page:
+            assert page.status == 302  # to the sign-in, as with no cookie
+        token = {"Authorization": f"Bearer {UI_TOKEN}"}
+        huge = f"{dashboard.url}/ui/?page={'9' * 30}"
+        async with http.get(huge, headers=token) as page:
+            assert page.status == 400 and "not a page number" in await page.text()

@@ -149,6 +149,11 @@ async def test_closed_unmerged_and_patchbots_own_pushes_and_checks_count_nothing
     assert (closed.state, closed.closed_by, closed.merged_at) == ("closed", "alice", None)
     assert closed.human_pushes == 0 and closed.ci_first_push is None
 
+    await github.reopen_pull(REPO_NAME, made.number, by="alice")
+    await intake.settle()
+    reopened = await outcome(store, made.number)
+    assert (reopened.state, reopened.closed_at, reopened.closed_by) == ("open", None, None)
+
 
 async def test_reconcile_records_what_missed_deliveries_said(
     store: RunStore, github: GitHubSimulator, settings: Settings

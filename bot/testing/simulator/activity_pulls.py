@@ -172,6 +172,15 @@ class PullActivity:
         pull.closed_at = pull.updated_at = now_iso()
         return await _emit(self, "pull_request", "closed", repo, user, pull=pull)
 
+    async def reopen_pull(self: Acting, full_name: str, number: int, *, by: str) -> Delivery:
+        """`by` reopens a closed, unmerged pull; GitHub delivers `pull_request`/`reopened`."""
+        repo = self.repo(full_name)
+        pull = repo.pulls[number]
+        if pull.state != "closed" or pull.merged:
+            raise ValueError(f"pull #{number} is not closed unmerged")
+        pull.state, pull.closed_at, pull.updated_at = "open", None, now_iso()
+        return await _emit(self, "pull_request", "reopened", repo, self.state.user(by), pull=pull)
+
     async def push_commit(
         self: Acting,
         full_name: str,
