@@ -181,3 +181,17 @@ async def test_reconcile_records_what_missed_deliveries_said(
     assert (merged.state, merged.merged_by, merged.ci_first_push) == ("merged", "alice", "fail")
     assert merged.merge_commit_sha == github.repo(REPO_NAME).pulls[made.number].merge_commit_sha
     assert (await outcome(store, other.number)).state == "open"
+
+
+async def test_a_push_to_another_branch_than_the_default_is_not_stored(intake: Intake) -> None:
+    github, store = intake.github, intake.store
+    made = await opened(github, store)
+    _, elsewhere = await github.push_to_branch(
+        REPO_NAME, made.branch, {"f.txt": "1\n"}, by="alice", message="Work"
+    )
+    _, default = await github.push_to_branch(
+        REPO_NAME, "main", {"g.txt": "1\n"}, by="alice", message="Land"
+    )
+    await intake.settle()
+    assert await store.get_delivery(elsewhere.delivery_id) is None
+    assert await store.get_delivery(default.delivery_id) is not None
