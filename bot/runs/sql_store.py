@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from bot.runs import flaky
+from bot.runs import evals, flaky
 from bot.runs import statements as sql
 from bot.runs.models import (
     ActiveRunExists,
@@ -159,7 +159,13 @@ class SQLRunStore(SQLIntakeStore):
             "cost": cost_usd,
             "now": time.time(),
         }
-        return await self._held(sql.FINISH_RUN, params)
+        async with self._db.transaction() as session:
+            run = await self._run(session, sql.FINISH_RUN, params)
+            if run is None:
+                raise LeaseLost(run_id, worker)
+            if run.repeat_seconds is not None:  # the schedule goes on in the same transaction
+                await session.execute(sql.REPEAT_RUN, params)
+        return run
 
     async def hold_run(
         self,
@@ -257,6 +263,17 @@ class SQLRunStore(SQLIntakeStore):
 
     async def known_flaky(self, repository: str) -> list[flaky.FlakyTest]:
         return await flaky.known(self._db, repository)
+
+    # Scheduled evaluations
+
+    async def keep_eval(self, record: evals.EvalRecord) -> None:
+        await evals.keep(self._db, record)
+
+    async def eval_history(self, repository: str, limit: int = 2) -> list[evals.EvalRecord]:
+        return await evals.history(self._db, repository, limit)
+
+    async def latest_evals(self) -> list[evals.EvalRecord]:
+        return await evals.latest(self._db)
 
     # Feedback on Patchbot's pull requests
 

@@ -8,7 +8,8 @@ from bot.runs.sql import in_list
 RUN_FIELDS = (
     "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
     "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
-    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before, pr_url"
+    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before, pr_url, "
+    "repeat_seconds"
 )
 FEEDBACK_FIELDS = (
     "id, repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, "
@@ -81,7 +82,7 @@ GET_INSTALLATION = f"SELECT {INSTALLATION_FIELDS} FROM installations WHERE id = 
 
 _NEW_RUN_FIELDS = (
     "repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
-    "pull_request, iteration, not_before"
+    "pull_request, iteration, not_before, repeat_seconds"
 )
 CREATE_RUN = (
     f"INSERT INTO runs ({_NEW_RUN_FIELDS}, state, created_at, updated_at) "
@@ -150,6 +151,15 @@ CLAIM_RUN = (
     f"RETURNING {RUN_FIELDS}"
 )
 _HELD = "id = :run_id AND lease_owner = :worker AND state = 'running'"
+_REPEATED = "repository, issue, requester, trigger_kind, instructions, installation_id"
+REPEAT_RUN = (
+    f"INSERT INTO runs ({_REPEATED}, repeat_seconds, not_before, state, created_at, updated_at) "
+    f"SELECT {_REPEATED}, repeat_seconds, :now + repeat_seconds, 'queued', :now, :now "
+    "FROM runs WHERE id = :run_id AND repeat_seconds IS NOT NULL AND state <> 'cancelled' "
+    "ON CONFLICT DO NOTHING"
+)
+"""A repeating run that ended (not by a stop: stopping it ends the schedule) queues the next,
+due `repeat_seconds` later; nothing when its issue has an active run already."""
 HEARTBEAT = (
     f"UPDATE runs SET lease_expires_at = :expires, updated_at = :now WHERE {_HELD} "
     f"RETURNING {RUN_FIELDS}"
