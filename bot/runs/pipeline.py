@@ -36,8 +36,9 @@ class Pipeline(Protocol):
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome: ...
 
 
-DEFAULT_PIPELINE = "bot.publish.pipeline:GitHubPipeline"
-"""The run-to-pull-request pipeline; tests pick others from `bot.testing.pipelines`."""
+DEFAULT_PIPELINE = "bot.eval.scheduled:ServerPipeline"
+"""The run-to-pull-request pipeline, and scheduled evaluations (trigger `eval`); tests pick
+others from `bot.testing.pipelines`."""
 
 
 def load_pipeline(spec: str) -> Pipeline:
