@@ -136,6 +136,7 @@ class SQLRunStore(SQLIntakeStore):
                 await session.execute(sql.LOCK_CLAIMS)
             await session.execute(sql.CANCEL_EXPIRED_STOPPED, params)
             await session.execute(sql.FAIL_EXPIRED_EXHAUSTED, params)
+            await session.execute(sql.REPEAT_GIVEN_UP, params)
             return await self._run(session, sql.CLAIM_RUN, params)
 
     async def heartbeat(self, run_id: int, worker: str, lease_seconds: float) -> Run:

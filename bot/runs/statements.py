@@ -152,14 +152,23 @@ CLAIM_RUN = (
 )
 _HELD = "id = :run_id AND lease_owner = :worker AND state = 'running'"
 _REPEATED = "repository, issue, requester, trigger_kind, instructions, installation_id"
-REPEAT_RUN = (
-    f"INSERT INTO runs ({_REPEATED}, repeat_seconds, not_before, state, created_at, updated_at) "
-    f"SELECT {_REPEATED}, repeat_seconds, :now + repeat_seconds, 'queued', :now, :now "
-    "FROM runs WHERE id = :run_id AND repeat_seconds IS NOT NULL AND state <> 'cancelled' "
-    "ON CONFLICT DO NOTHING"
-)
+
+
+def _repeat(ended: str) -> str:
+    """Queue the next of each repeating run that matches `ended`."""
+    return (
+        f"INSERT INTO runs ({_REPEATED}, repeat_seconds, not_before, state, created_at, "
+        f"updated_at) SELECT {_REPEATED}, repeat_seconds, :now + repeat_seconds, 'queued', "
+        f":now, :now FROM runs WHERE {ended} AND repeat_seconds IS NOT NULL "
+        "ON CONFLICT DO NOTHING"
+    )
+
+
+REPEAT_RUN = _repeat("id = :run_id AND state <> 'cancelled'")
 """A repeating run that ended (not by a stop: stopping it ends the schedule) queues the next,
 due `repeat_seconds` later; nothing when its issue has an active run already."""
+REPEAT_GIVEN_UP = _repeat("state = 'failed' AND finished_at = :now AND summary = :gave_up")
+"""The same for the repeating runs `FAIL_EXPIRED_EXHAUSTED` just gave up on."""
 HEARTBEAT = (
     f"UPDATE runs SET lease_expires_at = :expires, updated_at = :now WHERE {_HELD} "
     f"RETURNING {RUN_FIELDS}"

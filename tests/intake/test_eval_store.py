@@ -4,6 +4,7 @@ evaluation's result is kept per repository for the next to be compared with."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -59,6 +60,18 @@ async def test_a_failed_run_repeats_too_but_a_stopped_one_ends_its_schedule(
     await store.cancel_run(stopped.id)
     await store.finish_run(stopped.id, "w1", RunState.CANCELLED, "stopped by request")
     assert await store.active_run("octo/b", EVAL_ISSUE) is None
+
+
+async def test_a_run_whose_workers_all_died_repeats_too(store: RunStore) -> None:
+    given_up, _ = await store.create_run(scheduled())
+    assert await store.claim_run("w1", lease_seconds=0.01, max_attempts=1) is not None
+    await asyncio.sleep(0.05)  # w1 died: its lease runs out
+    assert await store.claim_run("w2", lease_seconds=30, max_attempts=1) is None  # not due
+    failed = await store.get_run(given_up.id)
+    assert failed is not None and failed.state is RunState.FAILED
+    following = await store.active_run("octo/hello", EVAL_ISSUE)
+    assert following is not None and following.not_before is not None
+    assert following.not_before >= time.time() + WEEK - 60
 
 
 async def test_a_run_that_does_not_repeat_queues_nothing(store: RunStore) -> None:
