@@ -81,7 +81,7 @@ class SQLRunStore(SQLIntakeStore):
         return run, True
 
     async def runs_ahead(self, run_id: int) -> int:
-        row = await self._db.one(sql.RUNS_AHEAD, {"run_id": run_id})
+        row = await self._db.one(sql.RUNS_AHEAD, {"run_id": run_id, "now": time.time()})
         return int(row["ahead"]) if row else 0
 
     async def get_run(self, run_id: int) -> Run | None:

@@ -138,7 +138,11 @@ run (0: no cap); a run whose worker died no longer counts."""
 LOCK_CLAIMS = "SELECT pg_advisory_xact_lock(7365321)"
 """PostgreSQL: claims one after the other (SKIP LOCKED alone would let two workers each see a
 repository under its cap and both start a run there)."""
-RUNS_AHEAD = "SELECT COUNT(*) AS ahead FROM runs WHERE state = 'queued' AND id < :run_id"
+RUNS_AHEAD = (
+    "SELECT COUNT(*) AS ahead FROM runs WHERE state = 'queued' AND id < :run_id "
+    "AND (repeat_seconds IS NULL OR not_before <= :now)"
+)
+"""A scheduled run waiting for its time is not ahead of anyone."""
 CLAIM_RUN = (
     "UPDATE runs SET state = 'running', lease_owner = :worker, lease_expires_at = :expires, "
     "attempts = attempts + 1, started_at = COALESCE(started_at, :now), updated_at = :now, "

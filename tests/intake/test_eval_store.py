@@ -74,6 +74,21 @@ async def test_a_run_whose_workers_all_died_repeats_too(store: RunStore) -> None
     assert following.not_before >= time.time() + WEEK - 60
 
 
+async def test_a_scheduled_run_waiting_for_its_time_is_not_ahead_in_the_queue(
+    store: RunStore,
+) -> None:
+    await store.create_run(scheduled().model_copy(update={"not_before": time.time() + WEEK}))
+    issue, _ = await store.create_run(
+        NewRun(repository="octo/hello", issue=7, requester="alice", trigger="label")
+    )
+    assert await store.runs_ahead(issue.id) == 0
+    await store.create_run(scheduled("octo/due").model_copy(update={"not_before": 1.0}))
+    later, _ = await store.create_run(
+        NewRun(repository="octo/hello", issue=8, requester="alice", trigger="label")
+    )
+    assert await store.runs_ahead(later.id) == 2  # issue 7's run, and the one that is due
+
+
 async def test_a_run_that_does_not_repeat_queues_nothing(store: RunStore) -> None:
     once, _ = await store.create_run(scheduled().model_copy(update={"repeat_seconds": None}))
     assert await store.claim_run("w1", lease_seconds=30, max_attempts=3) is not None
