@@ -265,6 +265,11 @@ class EvalPolicy(_Section):
     issue: int | None = Field(default=None, ge=1)
     """The repository's issue that gets a comment on an alert; null: log and metric only."""
 
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _off_as_yaml_reads_it(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
+
 
 class Policy(_Section):
     """Everything that decides what a run may do. Every default is a sensible server default."""

@@ -4,6 +4,7 @@ evaluation's budget, and queueing a scheduled evaluation: no Docker."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from bot.policy.model import EVAL_PERIODS, EvalPolicy, Policy
 from bot.runs.evals import EvalRecord
 from bot.runs.models import ActiveRunExists
 from bot.runs.store import opened_store
+from bot.testing.processes import run_patchbot
 from bot.trace import Redactor
 
 INFO = RunInfo(
@@ -155,3 +157,23 @@ async def test_one_scheduled_evaluation_per_repository_and_none_when_off(tmp_pat
         off = Policy(eval=EvalPolicy(schedule="off"))
         with pytest.raises(ConfigError, match=r"eval\.schedule is off"):
             await schedule_eval(store, "octo/other", 42, off, due=100.0)
+
+
+async def test_patchbot_eval_schedule_queues_the_first_once(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'patchbot.db'}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PATCHBOT_POLICY")},
+        "DATABASE_URL": database_url,
+    }
+    args = ("eval", "schedule", "octo/calc", "--installation", "42", "--delay", "60")
+    first = await run_patchbot(*args, env=env)
+    assert (first.returncode, first.stdout) == (0, "run 1: evaluates octo/calc weekly\n")
+    again = await run_patchbot(*args, env=env)
+    assert (again.returncode, again.stdout) == (0, "already scheduled: run 1 (queued)\n")
+    off = tmp_path / "off.yml"
+    off.write_text("eval:\n  schedule: off\n")
+    refused = await run_patchbot(*args[:3], "--installation", "42", "--policy", str(off), env=env)
+    assert refused.returncode == 2 and "eval.schedule is off" in refused.stderr
+    async with opened_store(database_url) as store:
+        [run] = await store.list_runs()
+    assert run.not_before is not None and run.not_before > run.created_at + 59

@@ -323,3 +323,10 @@ def test_random_repository_files_never_loosen_the_server_policy(tmp_path, server
         assert looser_keys(merged.policy, server) == [], (trial, data)
         assert at_least_as_tight(merged.policy, server) == [], (trial, data)
         assert {note.key for note in merged.notes} <= set(keys), (trial, data)
+
+
+def test_a_bare_off_turns_evaluations_off_though_yaml_reads_it_as_false(tmp_path):
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "patchbot.yml").write_text("eval:\n  schedule: off\n")
+    merged = effective_policy(load_policy_file(POLICIES / "default.yml"), tmp_path)
+    assert merged.policy.eval.schedule == "off" and merged.notes == []
