@@ -22,7 +22,7 @@ from gidgethub.abc import GitHubAPI
 from bot.errors import ConfigError
 from bot.eval.drift import ALERT_MARKER, alert_comment, drift
 from bot.eval.run import RunOptions, evaluate, live_model
-from bot.eval.tasks import append_jsonl, read_tasks
+from bot.eval.tasks import Task, append_jsonl, read_tasks
 from bot.github.app import github_app
 from bot.github.git import clone
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
@@ -100,13 +100,7 @@ class EvalPipeline:
         self, run: Run, context: RunContext, checkout: Path, policy: EvalPolicy
     ) -> dict[str, Any]:
         settings = context.settings
-        source = checkout / policy.tasks
-        if not source.is_file():
-            raise ConfigError(
-                f"no mined tasks at {policy.tasks} on the default branch: commit the output "
-                "of `patchbot eval mine` there (policy eval.tasks)"
-            )
-        tasks = read_tasks(source)[: policy.max_tasks]
+        tasks = mined_tasks(checkout, policy)
         out = settings.data_dir / "eval" / f"run-{run.id}"  # a retried attempt resumes it
         chosen = out.parent / f"run-{run.id}.tasks.jsonl"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +121,18 @@ class EvalPipeline:
             opener=docker_sandbox,
             say=lambda line: context.trace.event("eval progress", line=line),
         )
+
+
+def mined_tasks(checkout: Path, policy: EvalPolicy) -> list[Task]:
+    """The first `eval.max_tasks` tasks of the repository's `eval.tasks` file. The path is the
+    repository's to choose: a file outside its checkout (`..`, a symbolic link) is refused."""
+    source = (checkout / policy.tasks).resolve()
+    if not source.is_relative_to(checkout.resolve()) or not source.is_file():
+        raise ConfigError(
+            f"no mined tasks at {policy.tasks} in the repository's default branch: commit the "
+            "output of `patchbot eval mine` there (policy eval.tasks)"
+        )
+    return read_tasks(source)[: policy.max_tasks]
 
 
 async def _skipped(run: Run, store: RunStore, policy: EvalPolicy) -> str | None:

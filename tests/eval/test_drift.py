@@ -13,7 +13,7 @@ from bot.errors import ConfigError
 from bot.eval.drift import ALERT_MARKER, alert_comment, drift
 from bot.eval.results import Row, RunInfo, summarize
 from bot.eval.run import Evaluation, RunOptions
-from bot.eval.scheduled import schedule_eval
+from bot.eval.scheduled import mined_tasks, schedule_eval
 from bot.eval.tasks import Task
 from bot.policy.model import EVAL_PERIODS, EvalPolicy, Policy
 from bot.runs.evals import EvalRecord
@@ -177,3 +177,18 @@ async def test_patchbot_eval_schedule_queues_the_first_once(tmp_path: Path) -> N
     async with opened_store(database_url) as store:
         [run] = await store.list_runs()
     assert run.not_before is not None and run.not_before > run.created_at + 59
+
+
+def test_the_mined_tasks_are_the_repositorys_own_file_and_no_other(tmp_path: Path) -> None:
+    checkout, outside = tmp_path / "repo", tmp_path / "outside.jsonl"
+    (checkout / ".github").mkdir(parents=True)
+    lines = "".join(task(f"t{i}").model_dump_json() + "\n" for i in range(3))
+    (checkout / ".github" / "patchbot-eval.jsonl").write_text(lines)
+    outside.write_text(lines)
+    (checkout / "linked.jsonl").symlink_to(outside)
+
+    chosen = mined_tasks(checkout, EvalPolicy(max_tasks=2))
+    assert [t.instance_id for t in chosen] == ["t0", "t1"]
+    for path in ("../outside.jsonl", str(outside), "linked.jsonl", "missing.jsonl"):
+        with pytest.raises(ConfigError, match="no mined tasks at"):
+            mined_tasks(checkout, EvalPolicy(tasks=path))
