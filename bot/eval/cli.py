@@ -52,6 +52,25 @@ def register(subparsers: Any) -> None:
     compare.add_argument("a", type=Path, help="the earlier evaluation folder")
     compare.add_argument("b", type=Path, help="the later evaluation folder")
     compare.set_defaults(run=_compare)
+    schedule = commands.add_parser(
+        "schedule",
+        help="evaluate a repository in the server on a schedule, and alert when it drops",
+        description="Queues the repository's scheduled evaluation in the run store, due now or "
+        "after --delay: a worker clones the repository, runs its mined tasks (policy "
+        "eval.tasks, within eval.max_tasks and eval.budget_usd) with the server's model and "
+        "policy, keeps the result, compares it with the previous one and raises a drop (log, "
+        "metric, a comment on eval.issue); each run queues the next at the policy's "
+        "eval.schedule. `patchbot runs stop ID` on the queued run ends the schedule.",
+    )
+    schedule.add_argument("repository", help="OWNER/NAME")
+    schedule.add_argument(
+        "--installation", type=int, required=True, help="the App installation covering it"
+    )
+    schedule.add_argument("--delay", type=float, default=0.0, help="seconds before the first")
+    schedule.add_argument(
+        "--policy", type=Path, default=None, help="server policy (default: $PATCHBOT_POLICY)"
+    )
+    schedule.set_defaults(run=_schedule)
 
 
 def _say(text: str) -> None:
@@ -133,8 +152,7 @@ def register_run(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.eval.run import RunOptions, evaluate
-    from bot.eval.trajectories import SCRIPTED
+    from bot.eval.run import RunOptions, evaluate, live_model
     from bot.policy.load import default_policy_path
     from bot.solve.solver import docker_sandbox
     from bot.trace import Redactor
@@ -142,13 +160,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.concurrency < 1 or args.attempts < 1:
         raise ConfigError("--concurrency and --attempts must be at least 1")
     settings = args.settings
-    configured = None
-    model = args.model or settings.model
-    if model not in SCRIPTED:
-        from bot.agent.model import configured_model
-
-        configured = configured_model(settings, model=args.model, api_base=args.api_base)
-        model = configured.model
+    model, configured = live_model(settings, model=args.model, api_base=args.api_base)
     options = RunOptions(
         out=args.out,
         model=model,
@@ -189,4 +201,32 @@ def _compare(args: argparse.Namespace) -> int:
     from bot.eval.compare import compare, load_results
 
     print("\n".join(compare(load_results(args.a), load_results(args.b))))
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from bot.eval.scheduled import schedule_eval
+    from bot.policy.load import default_policy_path, load_policy_file
+    from bot.runs.models import ActiveRunExists
+    from bot.runs.store import opened_store
+
+    if args.repository.count("/") != 1 or args.delay < 0:
+        raise ConfigError("give the repository as OWNER/NAME, and --delay of 0 or more seconds")
+    policy = load_policy_file(args.policy or default_policy_path())
+
+    async def queue() -> str:
+        async with opened_store(args.settings.database_url) as store:
+            due = time.time() + args.delay
+            try:
+                run = await schedule_eval(
+                    store, args.repository, args.installation, policy, due=due
+                )
+            except ActiveRunExists as error:
+                return f"already scheduled: run {error.run.id} ({error.run.state.value})"
+            return f"run {run.id}: evaluates {run.repository} {policy.eval.schedule}"
+
+    print(asyncio.run(queue()))
     return 0

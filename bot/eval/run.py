@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bot.agent.limits import agent_limits
+from bot.agent.loop import cost_text
 from bot.agent.model import ModelConfig
 from bot.agent.scripted import ScriptedModel, ScriptedServer
 from bot.errors import ConfigError, PatchbotError
@@ -28,6 +29,7 @@ from bot.eval.trajectories import SCRIPTED, trajectory
 from bot.policy.load import effective_policy, load_policy_file
 from bot.policy.model import Policy
 from bot.sandbox.config import sandbox_config
+from bot.settings import Settings
 from bot.solve.request import SolveRequest
 from bot.solve.solver import solve
 from bot.solve.verify import SandboxOpener, verify_config
@@ -48,6 +50,23 @@ class RunOptions(BaseModel):
     """The local repository holding the tasks' base commits (default: each task's `repo_path`)."""
     image: str | None = None
     """Pin one sandbox image instead of the choice by Python version."""
+    budget_usd: float | None = Field(default=None, gt=0)
+    """Start no further run once the runs so far cost this many US dollars (runs of unknown
+    cost count nothing); the runs already going finish. None: no cap."""
+
+
+def live_model(
+    settings: Settings, *, model: str | None = None, api_base: str | None = None
+) -> tuple[str, ModelConfig | None]:
+    """The model an evaluation runs (`model`, else the settings' as the server calls it): its
+    name, and its configuration unless it is a scripted harness check."""
+    name = model or settings.model
+    if name in SCRIPTED:
+        return name, None
+    from bot.agent.model import configured_model
+
+    configured = configured_model(settings, model=model, api_base=api_base)
+    return configured.model, configured
 
 
 def _name(text: str) -> str:
@@ -149,6 +168,10 @@ class Evaluation:
                 remove_tree(root)
         return Row.from_run(task, attempt, result, graded, trace_name)
 
+    def over_budget(self) -> bool:
+        budget = self.options.budget_usd
+        return budget is not None and sum(row.cost_usd or 0.0 for row in self.rows) >= budget
+
     async def run(self) -> list[Row]:
         todo = self.todo()
         total = len(self.tasks) * self.options.attempts
@@ -163,6 +186,13 @@ class Evaluation:
         async def worker() -> None:
             nonlocal finished
             while not queue.empty():
+                if self.over_budget():  # the runs left are dropped, and said once
+                    left = queue.qsize()
+                    while not queue.empty():
+                        queue.get_nowait()
+                    budget = cost_text(self.options.budget_usd)
+                    self.say(f"budget of {budget} spent: {left} run(s) not started")
+                    return
                 task, attempt = queue.get_nowait()
                 row = await self.run_one(task, attempt)
                 append_jsonl(self.results, row.model_dump(mode="json"))

@@ -12,10 +12,11 @@ from bot.runs.pipeline import Pipeline, load_pipeline
 
 
 def chosen_pipeline(spec: str | None) -> Pipeline:
-    """The GitHub pipeline; tests name another (`module:Class`, hidden `--pipeline`)."""
-    from bot.pipeline.run import GitHubPipeline
+    """The server's pipeline (GitHub runs and scheduled evaluations); tests name another
+    (`module:Class`, the hidden `--pipeline`)."""
+    from bot.pipeline.server import ServerPipeline
 
-    return load_pipeline(spec) if spec else GitHubPipeline()
+    return load_pipeline(spec) if spec else ServerPipeline()
 
 
 def register(subparsers: Any) -> None:

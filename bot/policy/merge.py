@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.policy.model import AUTONOMY_ORDER, Policy
+from bot.policy.model import AUTONOMY_ORDER, EVAL_SCHEDULES, Policy
 from bot.settings import PERMISSION_ORDER
 
 
@@ -132,6 +132,9 @@ _AUTONOMY = _by_tight(
 _OVER_LIMIT = _by_tight(
     _ranked(("needs_approval", "deny"), higher_is_tighter=True), "`deny` is stricter"
 )
+_RARER = _by_tight(
+    _ranked(EVAL_SCHEDULES, higher_is_tighter=True), "a repository may only make it rarer"
+)
 _IMAGE = Rule(lambda server, wanted: (server, None), lambda value, server: True)
 """The image is merged and checked against the merged `sandbox.images` by hand, below."""
 
@@ -173,6 +176,13 @@ RULES: dict[str, Rule] = {
     "revisions.max_ci_repairs": _LOWER,
     "verification.hold_integrity": _ON,
     "verification.reruns": _LOWER,
+    "eval.schedule": _RARER,
+    "eval.tasks": _ANY,  # the repository's own file, read from its default branch
+    "eval.max_tasks": _LOWER,
+    "eval.budget_usd": _LOWER,
+    "eval.max_resolve_drop": _LOWER,  # a smaller drop alerts sooner
+    "eval.max_wrong_pr_rise": _LOWER,
+    "eval.issue": _ANY,  # where the repository's own alerts go
     "draft": _ON,
     "test_command": _ANY,  # runs inside the sandbox only, under the sandbox's limits
     "setup_command": _ANY,

@@ -28,6 +28,15 @@ request, open a pull request."""
 StartCommand = Literal["fix", "retry"]
 START_COMMANDS: tuple[StartCommand, ...] = ("fix", "retry")
 OverLimit = Literal["needs_approval", "deny"]
+EvalSchedule = Literal["daily", "weekly", "monthly", "off"]
+EVAL_SCHEDULES: tuple[EvalSchedule, ...] = ("daily", "weekly", "monthly", "off")
+"""From the most frequent to never: a repository may only make evaluations rarer."""
+EVAL_PERIODS: dict[EvalSchedule, float] = {
+    "daily": 86_400.0,
+    "weekly": 604_800.0,
+    "monthly": 2_592_000.0,
+}
+"""Seconds between two scheduled evaluations."""
 
 DEFAULT_APPROVE: tuple[str, ...] = (
     # CI configuration: a change here runs with the repository's CI secrets.
@@ -233,6 +242,35 @@ class VerificationPolicy(_Section):
     """Times a failure that decides the verdict is run again; a changing outcome is flaky."""
 
 
+class EvalPolicy(_Section):
+    """Scheduled `patchbot eval` runs in the server on the repository's mined tasks, and the
+    alert when quality drifts (queue the first with `patchbot eval schedule`)."""
+
+    schedule: EvalSchedule = "weekly"
+    """How often a scheduled evaluation runs: `daily`, `weekly`, `monthly` or `off`."""
+    tasks: str = ".github/patchbot-eval.jsonl"
+    """The mined tasks (`patchbot eval mine --out`), a file of the repository's default
+    branch."""
+    max_tasks: int = Field(default=20, ge=1)
+    """Tasks one scheduled evaluation runs at most (the file's first ones)."""
+    budget_usd: float | None = Field(default=5.0, gt=0)
+    """US dollars one scheduled evaluation may spend on the model; it starts no task once
+    they are spent. null: no cap but `max_tasks`."""
+    max_resolve_drop: float = Field(default=0.1, ge=0, le=1)
+    """Alert when the resolve rate falls by more than this (0.1: ten points) from the
+    previous evaluation."""
+    max_wrong_pr_rise: int = Field(default=0, ge=0)
+    """Alert when more pull requests than the previous evaluation's plus this would have
+    been opened for tasks they do not resolve (accepted but not resolved)."""
+    issue: int | None = Field(default=None, ge=1)
+    """The repository's issue that gets a comment on an alert; null: log and metric only."""
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _off_as_yaml_reads_it(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
+
+
 class Policy(_Section):
     """Everything that decides what a run may do. Every default is a sensible server default."""
 
@@ -256,6 +294,8 @@ class Policy(_Section):
     """What Patchbot does when its pull request gets feedback or a failing check."""
     verification: VerificationPolicy = Field(default_factory=VerificationPolicy)
     """Proof by failing first, and the integrity gate."""
+    eval: EvalPolicy = Field(default_factory=EvalPolicy)
+    """Scheduled evaluations on the repository's history, and their drift alert."""
     draft: bool = False
     """Open pull requests as drafts, whatever `autonomy` allows."""
     test_command: str | None = None

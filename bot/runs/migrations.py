@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from bot.runs import flaky
+from bot.runs import evals, flaky
 from bot.runs.sql import Database, Dialect
 
 
@@ -227,6 +227,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "triggers acted on, and replies made, whatever the delivery id", _TRIGGERS),
     Migration(8, "flaky tests remembered per repository, with the commit", flaky.MIGRATION),
     Migration(9, "what became of each pull request Patchbot opened", _PULL_OUTCOMES),
+    Migration(10, "runs that repeat, and the results of scheduled evaluations", evals.MIGRATION),
 )
 _MIGRATION_LOCK = 0x7061_7463  # pg_advisory_xact_lock key: one migrating process at a time
 

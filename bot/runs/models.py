@@ -26,9 +26,10 @@ class RunState(StrEnum):
         return self in (RunState.QUEUED, RunState.RUNNING, RunState.AWAITING_APPROVAL)
 
 
-Trigger = Literal["label", "comment", "retry", "cli", "review", "revise", "update", "ci"]
-"""The first four start a first run; the others a revision run of Patchbot's own pull request
-(a review, `/patchbot revise`, `/patchbot update`, a failing external check)."""
+Trigger = Literal["label", "comment", "retry", "cli", "review", "revise", "update", "ci", "eval"]
+"""The first four start a first run; the next four a revision run of Patchbot's own pull
+request (a review, `/patchbot revise`, `/patchbot update`, a failing external check); `eval` a
+scheduled evaluation of the repository (issue 0, see `bot.runs.evals`)."""
 
 
 class NewRun(BaseModel):
@@ -54,6 +55,9 @@ class NewRun(BaseModel):
     """0 for a first run; N for the Nth revision run of its pull request (counts rework)."""
     not_before: float | None = None
     """Unix time before which no worker claims it: lets a burst of review comments gather."""
+    repeat_seconds: float | None = Field(default=None, gt=0)
+    """A run that repeats: when it ends (unless stopped), the next is queued, due this many
+    seconds later (scheduled evaluations)."""
 
 
 class Run(NewRun):

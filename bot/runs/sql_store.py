@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from bot.runs import flaky
+from bot.runs import evals, flaky
 from bot.runs import statements as sql
 from bot.runs.models import (
     ActiveRunExists,
@@ -85,7 +85,7 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
         return run, True
 
     async def runs_ahead(self, run_id: int) -> int:
-        row = await self._db.one(sql.RUNS_AHEAD, {"run_id": run_id})
+        row = await self._db.one(sql.RUNS_AHEAD, {"run_id": run_id, "now": time.time()})
         return int(row["ahead"]) if row else 0
 
     async def get_run(self, run_id: int) -> Run | None:
@@ -152,6 +152,7 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
                 await session.execute(sql.LOCK_CLAIMS)
             await session.execute(sql.CANCEL_EXPIRED_STOPPED, params)
             await session.execute(sql.FAIL_EXPIRED_EXHAUSTED, params)
+            await session.execute(sql.REPEAT_GIVEN_UP, params)
             return await self._run(session, sql.CLAIM_RUN, params)
 
     async def heartbeat(self, run_id: int, worker: str, lease_seconds: float) -> Run:
@@ -175,7 +176,13 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
             "cost": cost_usd,
             "now": time.time(),
         }
-        return await self._held(sql.FINISH_RUN, params)
+        async with self._db.transaction() as session:
+            run = await self._run(session, sql.FINISH_RUN, params)
+            if run is None:
+                raise LeaseLost(run_id, worker)
+            if run.repeat_seconds is not None:  # the schedule goes on in the same transaction
+                await session.execute(sql.REPEAT_RUN, params)
+        return run
 
     async def hold_run(
         self,
@@ -278,6 +285,17 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
 
     async def known_flaky(self, repository: str) -> list[flaky.FlakyTest]:
         return await flaky.known(self._db, repository)
+
+    # Scheduled evaluations
+
+    async def keep_eval(self, record: evals.EvalRecord) -> None:
+        await evals.keep(self._db, record)
+
+    async def eval_history(self, repository: str, limit: int = 2) -> list[evals.EvalRecord]:
+        return await evals.history(self._db, repository, limit)
+
+    async def latest_evals(self) -> list[evals.EvalRecord]:
+        return await evals.latest(self._db)
 
     # Feedback on Patchbot's pull requests
 

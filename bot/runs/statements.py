@@ -8,7 +8,8 @@ from bot.runs.sql import in_list
 RUN_FIELDS = (
     "id, repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
     "state, attempts, created_at, updated_at, started_at, finished_at, cost_usd, lease_owner, "
-    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before, pr_url"
+    "lease_expires_at, cancel_requested, summary, pull_request, iteration, not_before, pr_url, "
+    "repeat_seconds"
 )
 FEEDBACK_FIELDS = (
     "id, repository, pull_request, kind, author, body, source_id, path, line, diff_hunk, "
@@ -81,7 +82,7 @@ GET_INSTALLATION = f"SELECT {INSTALLATION_FIELDS} FROM installations WHERE id = 
 
 _NEW_RUN_FIELDS = (
     "repository, issue, requester, trigger_kind, instructions, installation_id, delivery_id, "
-    "pull_request, iteration, not_before"
+    "pull_request, iteration, not_before, repeat_seconds"
 )
 CREATE_RUN = (
     f"INSERT INTO runs ({_NEW_RUN_FIELDS}, state, created_at, updated_at) "
@@ -137,7 +138,11 @@ run (0: no cap); a run whose worker died no longer counts."""
 LOCK_CLAIMS = "SELECT pg_advisory_xact_lock(7365321)"
 """PostgreSQL: claims one after the other (SKIP LOCKED alone would let two workers each see a
 repository under its cap and both start a run there)."""
-RUNS_AHEAD = "SELECT COUNT(*) AS ahead FROM runs WHERE state = 'queued' AND id < :run_id"
+RUNS_AHEAD = (
+    "SELECT COUNT(*) AS ahead FROM runs WHERE state = 'queued' AND id < :run_id "
+    "AND (repeat_seconds IS NULL OR not_before <= :now)"
+)
+"""A scheduled run waiting for its time is not ahead of anyone."""
 CLAIM_RUN = (
     "UPDATE runs SET state = 'running', lease_owner = :worker, lease_expires_at = :expires, "
     "attempts = attempts + 1, started_at = COALESCE(started_at, :now), updated_at = :now, "
@@ -150,6 +155,24 @@ CLAIM_RUN = (
     f"RETURNING {RUN_FIELDS}"
 )
 _HELD = "id = :run_id AND lease_owner = :worker AND state = 'running'"
+_REPEATED = "repository, issue, requester, trigger_kind, instructions, installation_id"
+
+
+def _repeat(ended: str) -> str:
+    """Queue the next of each repeating run that matches `ended`."""
+    return (
+        f"INSERT INTO runs ({_REPEATED}, repeat_seconds, not_before, state, created_at, "
+        f"updated_at) SELECT {_REPEATED}, repeat_seconds, :now + repeat_seconds, 'queued', "
+        f":now, :now FROM runs WHERE {ended} AND repeat_seconds IS NOT NULL "
+        "ON CONFLICT DO NOTHING"
+    )
+
+
+REPEAT_RUN = _repeat("id = :run_id AND state <> 'cancelled'")
+"""A repeating run that ended (not by a stop: stopping it ends the schedule) queues the next,
+due `repeat_seconds` later; nothing when its issue has an active run already."""
+REPEAT_GIVEN_UP = _repeat("state = 'failed' AND finished_at = :now AND summary = :gave_up")
+"""The same for the repeating runs `FAIL_EXPIRED_EXHAUSTED` just gave up on."""
 HEARTBEAT = (
     f"UPDATE runs SET lease_expires_at = :expires, updated_at = :now WHERE {_HELD} "
     f"RETURNING {RUN_FIELDS}"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.errors import ConfigError
+from bot.runs.evals import EvalRecord
 from bot.runs.flaky import FlakyTest
 from bot.runs.models import (
     CiResult,
@@ -143,7 +144,8 @@ class RunStore(RunViews, Protocol):
         cost_usd: float | None = 0.0,
     ) -> Run:
         """End a run `worker` holds, adding the attempt's `cost_usd` to the run's (None,
-        unknown, makes the run's cost unknown); raises LeaseLost if it does not hold it."""
+        unknown, makes the run's cost unknown); raises LeaseLost if it does not hold it. A run
+        that repeats queues its next in the same transaction (see `bot.runs.evals`)."""
 
     async def hold_run(
         self,
@@ -221,6 +223,17 @@ class RunStore(RunViews, Protocol):
     async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
         """The holds made since `since` (Unix time) and their decisions, oldest first."""
 
+    # Scheduled evaluations
+    async def keep_eval(self, record: EvalRecord) -> None:
+        """Keep an evaluation's result (again for the same run: replaced)."""
+
+    async def eval_history(self, repository: str, limit: int = 2) -> list[EvalRecord]:
+        """The repository's latest evaluations, newest first."""
+
+    async def latest_evals(self) -> list[EvalRecord]:
+        """Each repository's latest evaluation, by repository name: for a metric (its
+        resolve rate, wrong pull requests, cost, and whether it raised an alert)."""
+
     # Flaky tests
     async def remember_flaky(
         self, repository: str, commit: str, tests: Mapping[str, Sequence[str]]
@@ -231,7 +244,6 @@ class RunStore(RunViews, Protocol):
         """The repository's tests seen flaky, by test id."""
 
     # Feedback on Patchbot's pull requests
-
     async def add_feedback(self, item: NewFeedback) -> bool:
         """Keep one piece of feedback on a pull request; False when it was kept before (same
         repository, pull request, kind and source_id: a redelivery, or the same comment seen

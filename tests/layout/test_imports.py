@@ -11,11 +11,12 @@ from pathlib import Path
 BOT = Path(__file__).resolve().parents[2] / "bot"
 
 LAYERS: list[set[str]] = [
-    {"__main__", "testing", "eval"},  # what composes everything: the CLI, the test doubles
+    {"__main__", "testing"},  # what composes everything: the CLI, the test doubles
     {"web"},  # intake: the HTTP entry
     {"dashboard"},  # the web dashboard `web` serves under /ui/: runs, timelines, approvals, KPIs
     {"kpi"},  # KPIs, governance views and reports over recorded runs and outcomes
     {"handlers", "pipeline"},  # webhook handlers (enqueue); the run pipeline (a run's steps)
+    {"eval"},  # solve on a repository's history: mined tasks, graded runs, scheduled evaluations
     {"runs"},  # durable runs: store, worker, the pipeline protocol
     {"solve"},  # issue -> verified patch
     {"agent"},  # the model loop and its tools

@@ -15,9 +15,17 @@ from bot.policy.merge import RULES, at_least_as_tight, get, leaf_keys, put
 from bot.policy.model import Policy
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-NO_LOOSER_VALUE = {"paths.deny", "paths.approve", "test_command", "setup_command"}
-"""Lists that only grow (a repository's globs are added), and commands that run only in the
-sandbox: nothing a repository writes there can loosen the policy."""
+NO_LOOSER_VALUE = {
+    "paths.deny",
+    "paths.approve",
+    "test_command",
+    "setup_command",
+    "eval.tasks",
+    "eval.issue",
+}
+"""Lists that only grow (a repository's globs are added), commands that run only in the
+sandbox, and the repository's own eval file and alert issue: nothing a repository writes there
+can loosen the policy."""
 
 # (key, server overrides, repository value, effective value, refused)
 CASES: list[tuple[str, dict[str, Any], Any, Any, bool]] = [
@@ -77,6 +85,18 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, bool]] = [
     ("diff.max_changed_lines", {}, 10**6, 1000, True),
     ("diff.over_limit", {}, "deny", "deny", False),
     ("diff.over_limit", {"diff.over_limit": "deny"}, "needs_approval", "deny", True),
+    ("eval.schedule", {}, "monthly", "monthly", False),
+    ("eval.schedule", {"eval.schedule": "monthly"}, "daily", "monthly", True),
+    ("eval.tasks", {}, "evals/tasks.jsonl", "evals/tasks.jsonl", False),
+    ("eval.max_tasks", {}, 5, 5, False),
+    ("eval.max_tasks", {}, 500, 20, True),
+    ("eval.budget_usd", {}, 1.0, 1.0, False),
+    ("eval.budget_usd", {}, None, 5.0, True),
+    ("eval.max_resolve_drop", {}, 0.05, 0.05, False),
+    ("eval.max_resolve_drop", {}, 0.5, 0.1, True),
+    ("eval.max_wrong_pr_rise", {"eval.max_wrong_pr_rise": 2}, 1, 1, False),
+    ("eval.max_wrong_pr_rise", {}, 3, 0, True),
+    ("eval.issue", {}, 7, 7, False),
     ("secrets.scan", {"secrets.scan": False}, True, True, False),
     ("secrets.scan", {}, False, True, True),
     ("secrets.high_entropy", {"secrets.high_entropy": False}, True, True, False),
@@ -195,6 +215,10 @@ def random_value(rng: random.Random, key: str, current: Any) -> Any:
         "autonomy.default": ["comment", "draft_pr", "pr"],
         "diff.over_limit": ["needs_approval", "deny"],
         "sandbox.image": ["python", "node"],
+        "eval.schedule": ["daily", "weekly", "monthly", "off"],
+        "eval.issue": [None, 1, 42],
+        "eval.tasks": ["tasks.jsonl", ".github/patchbot-eval.jsonl"],
+        "eval.budget_usd": [None, 0.5, 50.0],
     }
     pools: dict[str, list[str]] = {
         "trigger.labels": ["patchbot", "bug", "PATCHBOT", "anything"],
@@ -216,10 +240,13 @@ def random_value(rng: random.Random, key: str, current: Any) -> Any:
     if isinstance(current, bool):
         return rng.random() < 0.5
     if isinstance(current, int):
-        low = 0 if key in ("revisions.max_ci_repairs", "verification.reruns") else 1
+        zero = ("revisions.max_ci_repairs", "verification.reruns", "eval.max_wrong_pr_rise")
+        low = 0 if key in zero else 1
         return rng.randint(max(low, current // 4), max(low, current) * 4)
     if key.startswith("budgets.daily_cost"):
         return rng.choice([None, round(rng.uniform(0.1, 400.0), 2)])
+    if key == "eval.max_resolve_drop":
+        return round(rng.uniform(0.0, 1.0), 2)
     if isinstance(current, float):
         return round(rng.uniform(0.1, current * 4), 2)
     raise AssertionError(f"no generator for {key}")
@@ -265,7 +292,10 @@ def looser_keys(policy: Policy, server: Policy) -> list[str]:
             ok = set(limit) <= set(value)
         elif key == "sandbox.image":
             ok = value in theirs["sandbox"]["images"]
-        elif key in ("test_command", "setup_command"):
+        elif key == "eval.schedule":
+            order = ["daily", "weekly", "monthly", "off"]
+            ok = order.index(value) >= order.index(limit)
+        elif key in ("test_command", "setup_command", "eval.tasks", "eval.issue"):
             ok = True
         else:  # a number; None is no limit
             ok = limit is None or (value is not None and value <= limit)
@@ -293,3 +323,10 @@ def test_random_repository_files_never_loosen_the_server_policy(tmp_path, server
         assert looser_keys(merged.policy, server) == [], (trial, data)
         assert at_least_as_tight(merged.policy, server) == [], (trial, data)
         assert {note.key for note in merged.notes} <= set(keys), (trial, data)
+
+
+def test_a_bare_off_turns_evaluations_off_though_yaml_reads_it_as_false(tmp_path):
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "patchbot.yml").write_text("eval:\n  schedule: off\n")
+    merged = effective_policy(load_policy_file(POLICIES / "default.yml"), tmp_path)
+    assert merged.policy.eval.schedule == "off" and merged.notes == []
