@@ -18,8 +18,10 @@ from bot.dashboard.context import SETTINGS, STORE
 from bot.dashboard.render import page
 from bot.dashboard.sessions import VIEWER
 from bot.dashboard.timeline import read_timeline
+from bot.kpi.autonomy import autonomy_track
+from bot.kpi.baseline import baseline_seconds
 from bot.kpi.compute import compute_kpis
-from bot.kpi.records import load_records
+from bot.kpi.records import KpiRecords, by_repository, load_records
 from bot.runs.held import HeldPatch
 from bot.runs.models import Hold, Run, RunState
 from bot.runs.pipeline import trace_path
@@ -189,17 +191,28 @@ async def kpi_page(request: web.Request) -> web.Response:
     since = (int(now // WEEK_SECONDS) - weeks + 1) * WEEK_SECONDS
     rows = await store.weekly_runs(viewer.repositories, since)
     shown = weeks_between(int(since // WEEK_SECONDS), int(now // WEEK_SECONDS))
-    by_repository: dict[str, list[WeeklyRuns]] = defaultdict(list)
+    weekly: dict[str, list[WeeklyRuns]] = defaultdict(list)
     for row in rows:
-        by_repository[row.repository].append(row)
+        weekly[row.repository].append(row)
     data_dir = request.config_dict[SETTINGS].data_dir
+    records = await load_records(store, data_dir, since, visible=viewer.repositories)
+    split = by_repository(records)
     repositories = []
-    for name, found in sorted(by_repository.items()):
-        records = await load_records(store, data_dir, since, name)
+    for name, found in sorted(weekly.items()):
+        part = split.get(name, KpiRecords(baselines=records.baselines))
+        baseline = records.baselines.get(name)
         repositories.append(
             {
                 "name": name,
-                "kpis": compute_kpis(records, since, now, name),
+                "kpis": compute_kpis(
+                    part,
+                    since,
+                    now,
+                    name,
+                    baseline_cycle_time_s=baseline_seconds(records.baselines, [name]),
+                ),
+                "baseline": baseline,
+                "autonomy": autonomy_track(part),
                 "runs_chart": runs_chart(found, shown),
                 "cost_chart": cost_chart(found, shown),
             }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.errors import ConfigError
+from bot.runs.facts import CycleTimeBaseline, RunFacts
 from bot.runs.flaky import FlakyTest
 from bot.runs.models import (
     CiResult,
@@ -102,7 +103,8 @@ class RunStore(RunViews, Protocol):
     async def active_run(self, repository: str, issue: int) -> Run | None: ...
 
     async def run_counts(self) -> RunCounts:
-        """Runs by state, the oldest queued run, failed deliveries: cheap aggregates."""
+        """Runs by state, the oldest queued run, failed deliveries, pull requests by outcome:
+        cheap aggregates."""
 
     async def spent_since(
         self, since: float, repository: str, installation_id: int, *, excluding: int
@@ -217,6 +219,21 @@ class RunStore(RunViews, Protocol):
 
     async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
         """The holds made since `since` (Unix time) and their decisions, oldest first."""
+
+    async def record_facts(self, facts: Mapping[int, RunFacts]) -> None:
+        """Keep what the KPIs need from each run's trace (by run id), over any kept before,
+        in one transaction."""
+
+    async def facts_since(
+        self, since: float, *, repository: str | None = None
+    ) -> dict[int, RunFacts]:
+        """The kept facts of the runs created since `since` (Unix time), by run id."""
+
+    async def save_baseline(self, baseline: CycleTimeBaseline) -> None:
+        """Keep a repository's people's cycle time, over the one kept before."""
+
+    async def baselines(self) -> dict[str, CycleTimeBaseline]:
+        """The kept people's cycle times, by repository."""
 
     # Flaky tests
     async def remember_flaky(
