@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from bot.kpi.compute import Assumptions, compute_kpis
 from bot.kpi.autonomy import autonomy_track
+from bot.kpi.compute import Assumptions, compute_kpis
 from bot.kpi.governance import audit_csv, audit_log, exceptions_review
 from bot.kpi.records import KpiRecords
-from bot.runs.facts import RunFacts, policy_digest, read_facts
 from bot.kpi.render import RENDERERS
+from bot.runs.facts import RunFacts, policy_digest, read_facts
 from bot.runs.models import Hold, PullOutcome, Run, RunState
 from bot.trace import Trace
 
