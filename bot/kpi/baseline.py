@@ -61,13 +61,18 @@ async def _opened_at(gh: GitHubAPI, repository: str, number: int) -> float | Non
 
 
 async def fetch_baseline(
-    gh: GitHubAPI, repository: str, bot_login: str, *, limit: int = MERGED_PULLS
+    gh: GitHubAPI,
+    repository: str,
+    bot_login: str,
+    *,
+    limit: int = MERGED_PULLS,
+    per_page: int = PER_PAGE,
 ) -> CycleTimeBaseline:
     """The repository's people's median cycle time, from its latest `limit` merged pull
     requests by people."""
     merged_at: dict[int, float] = {}
     scanned = looked = 0
-    url = f"/repos/{repository}/pulls?state=closed&per_page={PER_PAGE}"
+    url = f"/repos/{repository}/pulls?state=closed&per_page={per_page}"
     async for pull in gh.getiter(url):
         looked += 1
         merged = unix_time(pull.get("merged_at"))
