@@ -49,7 +49,9 @@ async def load_records(
     of the repository (or all; `visible`: only these repositories), holds made since then,
     and the runs' facts. Facts missing for an ended run are read from its trace under
     `data_dir` and kept; a run still going has its trace read each time (it grows)."""
-    runs = await store.runs_since(since, repository=repository)
+    found = await store.runs_with_facts_since(since, repository=repository)
+    runs = [run for run, _ in found]
+    facts = {run.id: kept for run, kept in found if kept is not None}
     outcomes = await store.pull_outcomes(repository=repository)
     holds = await store.holds_since(since, repository=repository)
     if visible is not None:
@@ -58,7 +60,6 @@ async def load_records(
         outcomes = [outcome for outcome in outcomes if outcome.repository in shown]
         kept = {run.id for run in runs}
         holds = [hold for hold in holds if hold.run_id in kept]
-    facts = await store.facts_since(since, repository=repository)
     missing = [run for run in runs if run.id not in facts]
     if missing:
         read = await asyncio.to_thread(_facts_of, missing, data_dir)

@@ -261,7 +261,7 @@ class RunCounts(BaseModel):
     """When the longest-waiting queued run was queued (Unix time); None when none is."""
     failed_deliveries: int
     """Deliveries whose handling failed and was not redelivered with success since."""
-    pull_outcomes: dict[PullOutcomeState, int] = Field(default_factory=dict)
+    pull_outcomes: dict[str, int] = Field(default_factory=dict)
     """Patchbot's pull requests by where they ended up; every outcome is present."""
 
 

@@ -54,13 +54,18 @@ def opened_values(opened: PullOpened) -> dict[str, Any]:
     return {**vars(opened), "changed_files": json.dumps(opened.files)}
 
 
-def facts_from_row(row: Row) -> tuple[int, RunFacts]:
-    """(run id, facts) of a `run_facts` row."""
+def run_and_facts_from_row(row: Row) -> tuple[Run, RunFacts | None]:
+    """A run and its kept facts (None when none were kept) from a row whose facts columns
+    are named `facts_*`."""
     data = dict(row)
-    run_id = int(data.pop("run_id"))
-    data.pop("recorded_at")
-    data["autonomy_paths"] = json.loads(data["autonomy_paths"] or "{}")
-    return run_id, RunFacts.model_validate(data)
+    facts = {key[6:]: data.pop(key) for key in list(data) if key.startswith("facts_")}
+    run = run_from_row(data)
+    if facts.pop("recorded_at") is None:
+        return run, None
+    paths = facts.pop("autonomy_paths")
+    if not any(facts.values()) and paths in (None, "{}"):
+        return run, RunFacts()  # most runs: nothing to say, no validation to pay for
+    return run, RunFacts.model_validate({**facts, "autonomy_paths": json.loads(paths or "{}")})
 
 
 def facts_values(run_id: int, facts: RunFacts) -> dict[str, Any]:

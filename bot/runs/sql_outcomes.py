@@ -14,18 +14,16 @@ from bot.runs.models import (
     CiResult,
     Hold,
     PullOutcome,
-    PullOutcomeState,
     PullState,
     Run,
 )
 from bot.runs.rows import (
     baseline_from_row,
     closed_outcome_values,
-    facts_from_row,
     facts_values,
     hold_from_row,
     outcome_from_row,
-    run_from_row,
+    run_and_facts_from_row,
 )
 from bot.runs.sql_intake import SQLIntakeStore
 
@@ -76,9 +74,12 @@ class SQLOutcomeStore(SQLIntakeStore):
         rows = await self._db.fetch(sql.LIST_OUTCOMES, {"repository": repository, "state": state})
         return [outcome_from_row(row) for row in rows]
 
-    async def runs_since(self, since: float, *, repository: str | None = None) -> list[Run]:
-        rows = await self._db.fetch(sql.RUNS_SINCE, {"since": since, "repository": repository})
-        return [run_from_row(row) for row in rows]
+    async def runs_with_facts_since(
+        self, since: float, *, repository: str | None = None
+    ) -> list[tuple[Run, RunFacts | None]]:
+        params = {"since": since, "repository": repository}
+        rows = await self._db.fetch(sql.RUNS_WITH_FACTS_SINCE, params)
+        return [run_and_facts_from_row(row) for row in rows]
 
     async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
         rows = await self._db.fetch(sql.HOLDS_SINCE, {"since": since, "repository": repository})
@@ -89,12 +90,6 @@ class SQLOutcomeStore(SQLIntakeStore):
             for run_id, found in facts.items():
                 await session.execute(sql.RECORD_FACTS, facts_values(run_id, found))
 
-    async def facts_since(
-        self, since: float, *, repository: str | None = None
-    ) -> dict[int, RunFacts]:
-        params = {"since": since, "repository": repository}
-        return dict(facts_from_row(row) for row in await self._db.fetch(sql.FACTS_SINCE, params))
-
     async def save_baseline(self, baseline: CycleTimeBaseline) -> None:
         await self._db.execute(sql.SAVE_BASELINE, vars(baseline))
 
@@ -102,9 +97,9 @@ class SQLOutcomeStore(SQLIntakeStore):
         rows = await self._db.fetch(sql.LIST_BASELINES)
         return {found.repository: found for found in map(baseline_from_row, rows)}
 
-    async def _pull_outcome_counts(self) -> dict[PullOutcomeState, int]:
+    async def _pull_outcome_counts(self) -> dict[str, int]:
         """Patchbot's pull requests by where they ended up (each outcome present)."""
-        counts = dict.fromkeys(PULL_OUTCOME_STATES, 0)
+        counts: dict[str, int] = dict.fromkeys(PULL_OUTCOME_STATES, 0)
         for row in await self._db.fetch(sql.PULL_OUTCOMES_BY_STATE):
             counts[row["state"]] = int(row["pulls"])
         return counts

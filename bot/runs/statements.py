@@ -367,10 +367,6 @@ LIST_OUTCOMES = (
     "WHERE (CAST(:repository AS TEXT) IS NULL OR repository = :repository) "
     "AND (CAST(:state AS TEXT) IS NULL OR state = :state) ORDER BY repository, pull_request"
 )
-RUNS_SINCE = (
-    f"SELECT {RUN_FIELDS} FROM runs WHERE created_at >= :since "
-    "AND (CAST(:repository AS TEXT) IS NULL OR repository = :repository) ORDER BY id"
-)
 HOLDS_SINCE = (
     f"SELECT {', '.join('holds.' + name for name in HOLD_FIELDS.split(', '))} FROM holds "
     "JOIN runs ON runs.id = holds.run_id WHERE holds.held_at >= :since "
@@ -389,11 +385,14 @@ RECORD_FACTS = (
     "ON CONFLICT (run_id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in FACT_FIELDS.split(", ")[1:])
 )
-FACTS_SINCE = (
-    f"SELECT {', '.join('run_facts.' + name for name in FACT_FIELDS.split(', '))} "
-    "FROM run_facts JOIN runs ON runs.id = run_facts.run_id WHERE runs.created_at >= :since "
-    "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository)"
+RUNS_WITH_FACTS_SINCE = (
+    f"SELECT {', '.join('runs.' + name for name in RUN_FIELDS.split(', '))}, "
+    + ", ".join(f"run_facts.{name} AS facts_{name}" for name in FACT_FIELDS.split(", ")[1:])
+    + " FROM runs LEFT JOIN run_facts ON run_facts.run_id = runs.id "
+    "WHERE runs.created_at >= :since "
+    "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository) ORDER BY runs.id"
 )
+"""The runs created since `:since`, each with its kept facts (`facts_*`, NULL when none)."""
 BASELINE_FIELDS = "repository, median_s, samples, scanned, computed_at"
 SAVE_BASELINE = (
     f"INSERT INTO cycle_time_baselines ({BASELINE_FIELDS}) VALUES ({_values(BASELINE_FIELDS)}) "

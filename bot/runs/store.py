@@ -214,8 +214,11 @@ class RunStore(RunViews, Protocol):
     ) -> list[PullOutcome]:
         """The recorded outcomes, by repository and number."""
 
-    async def runs_since(self, since: float, *, repository: str | None = None) -> list[Run]:
-        """The runs created since `since` (Unix time), oldest first."""
+    async def runs_with_facts_since(
+        self, since: float, *, repository: str | None = None
+    ) -> list[tuple[Run, RunFacts | None]]:
+        """The runs created since `since` (Unix time), oldest first, each with its kept facts
+        (None when none were kept: it has not ended, or ended before migration 12)."""
 
     async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
         """The holds made since `since` (Unix time) and their decisions, oldest first."""
@@ -223,11 +226,6 @@ class RunStore(RunViews, Protocol):
     async def record_facts(self, facts: Mapping[int, RunFacts]) -> None:
         """Keep what the KPIs need from each run's trace (by run id), over any kept before,
         in one transaction."""
-
-    async def facts_since(
-        self, since: float, *, repository: str | None = None
-    ) -> dict[int, RunFacts]:
-        """The kept facts of the runs created since `since` (Unix time), by run id."""
 
     async def save_baseline(self, baseline: CycleTimeBaseline) -> None:
         """Keep a repository's people's cycle time, over the one kept before."""

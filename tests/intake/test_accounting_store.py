@@ -18,6 +18,14 @@ from bot.trace import Trace
 from tests.intake.test_run_views import a_store_of_runs, ended
 
 
+async def kept_facts(
+    store: RunStore, since: float = 0, repository: str | None = None
+) -> dict[int, RunFacts]:
+    """The kept facts of the runs created since `since`, by run id."""
+    found = await store.runs_with_facts_since(since, repository=repository)
+    return {run.id: facts for run, facts in found if facts is not None}
+
+
 async def opened(store: RunStore, run_id: int, number: int, files: list[str]) -> None:
     made = PullOpened(number=number, branch=f"b{number}", head_sha=f"{number:040x}", files=files)
     await store.record_pull_request(run_id, f"https://github.example/pull/{number}", made)
@@ -84,13 +92,11 @@ async def test_run_facts_and_baselines_are_kept_and_replaced(
     rules = {"docs/**": "pr", "src/**": "draft_pr"}
     again = RunFacts(policy_digest="d" * 64, autonomy_paths=rules, refused_candidates=1)
     await store.record_facts({runs[0].id: again})
-    kept = await store.facts_since(0)
+    kept = await kept_facts(store)
     assert kept == {runs[0].id: again, runs[2].id: RunFacts(pr_opened_at=7.5)}
     assert list(kept[runs[0].id].autonomy_paths) == ["docs/**", "src/**"]  # the rules' order
-    assert await store.facts_since(0, repository="octo/b") == {
-        runs[2].id: RunFacts(pr_opened_at=7.5)
-    }
-    assert await store.facts_since(runs[-1].created_at + 1) == {}
+    assert await kept_facts(store, repository="octo/b") == {runs[2].id: RunFacts(pr_opened_at=7.5)}
+    assert await kept_facts(store, runs[-1].created_at + 1) == {}
 
     baseline = CycleTimeBaseline(
         repository="octo/a", median_s=3600.0, samples=3, scanned=5, computed_at=1.0
@@ -117,7 +123,7 @@ async def test_a_trace_is_read_once_for_an_ended_run(
     records = await load_records(store, data, 0)
     assert records.facts[escalated.id].escalation_reason == "rejected"
     assert records.facts[held.id].refused_candidates == 1
-    kept = await store.facts_since(0)
+    kept = await kept_facts(store)
     assert held.id not in kept  # it is not over: its trace may still grow
     assert kept[escalated.id].refused_candidates == 1
     assert kept[runs[0].id] == RunFacts()  # ended without a trace here: nothing to read again

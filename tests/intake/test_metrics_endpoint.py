@@ -87,7 +87,8 @@ async def test_pull_requests_are_counted_by_outcome_and_the_worker_keeps_run_fac
     await intake.settle()
     run = await Worker(intake.store, ClaimOnlyPipeline(), settings).run_one()
     assert run is not None
-    assert run.id in await intake.store.facts_since(0)  # kept when the run ended
+    (_, kept), *_ = await intake.store.runs_with_facts_since(0)
+    assert kept is not None  # kept when the run ended
     opened = PullOpened(number=7, branch="patchbot/x", head_sha="a" * 40, files=["x.py"])
     await intake.store.record_pull_request(run.id, "https://github.example/pull/7", opened)
     text = await _scraped(intake)
