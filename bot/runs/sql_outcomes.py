@@ -103,3 +103,7 @@ class SQLOutcomeStore(SQLIntakeStore):
         for row in await self._db.fetch(sql.PULL_OUTCOMES_BY_STATE):
             counts[row["state"]] = int(row["pulls"])
         return counts
+
+    async def records_version(self, since: float) -> str:
+        row = await self._db.one(sql.RECORDS_VERSION, {"since": since})
+        return repr(sorted((row or {}).items()))

@@ -400,3 +400,14 @@ SAVE_BASELINE = (
     "samples = excluded.samples, scanned = excluded.scanned, computed_at = excluded.computed_at"
 )
 LIST_BASELINES = f"SELECT {BASELINE_FIELDS} FROM cycle_time_baselines ORDER BY repository"
+RECORDS_VERSION = (
+    "SELECT (SELECT COUNT(*) FROM runs WHERE created_at >= :since) AS runs, "
+    "(SELECT SUM(updated_at) FROM runs WHERE created_at >= :since) AS runs_updated, "
+    "(SELECT COUNT(*) FROM pull_outcomes) AS outcomes, "
+    "(SELECT SUM(updated_at) FROM pull_outcomes) AS outcomes_updated, "
+    "(SELECT SUM(recorded_at) FROM run_facts) AS facts_recorded, "
+    "(SELECT SUM(held_at) + SUM(COALESCE(decided_at, 0)) FROM holds) AS holds_changed, "
+    "(SELECT SUM(computed_at) FROM cycle_time_baselines) AS baselines_computed"
+)
+"""Changes whenever anything the KPIs of the runs created since `:since` read changes (a
+run's every write moves its `updated_at`): what a computed KPI page is cached under."""

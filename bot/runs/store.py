@@ -227,6 +227,10 @@ class RunStore(RunViews, Protocol):
         """Keep what the KPIs need from each run's trace (by run id), over any kept before,
         in one transaction."""
 
+    async def records_version(self, since: float) -> str:
+        """A value that changes whenever a run created since `since`, a pull request outcome,
+        a run's kept facts, a hold or a baseline changes: what computed KPIs are cached under."""
+
     async def save_baseline(self, baseline: CycleTimeBaseline) -> None:
         """Keep a repository's people's cycle time, over the one kept before."""
 
