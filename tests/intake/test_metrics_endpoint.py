@@ -22,6 +22,14 @@ async def _scraped(intake: Any) -> str:
     return text
 
 
+async def _queued(intake: Any) -> None:
+    """Alice labels the issue: a run is queued."""
+    intake.allow("alice", "write")
+    intake.gh.reply("POST", COMMENTS, status=201)
+    await intake.post("issues", await labeled(intake.github))
+    await intake.settle()
+
+
 async def test_an_empty_store_reports_every_state_at_zero(intake: Any, scrape: Any) -> None:
     text = await _scraped(intake)
     for state in RunState:
@@ -36,10 +44,7 @@ async def test_an_empty_store_reports_every_state_at_zero(intake: Any, scrape: A
 async def test_a_queued_run_then_its_work_show_in_the_metrics(
     intake: Any, scrape: Any, settings: Settings
 ) -> None:
-    intake.allow("alice", "write")
-    intake.gh.reply("POST", COMMENTS, status=201)
-    await intake.post("issues", await labeled(intake.github))
-    await intake.settle()
+    await _queued(intake)
     await asyncio.sleep(0.05)  # the run has waited a little, which its age shows
     text = await _scraped(intake)
     assert scrape.value("patchbot_queue_depth", text) == 1
@@ -81,10 +86,7 @@ async def test_a_failed_run_and_a_failed_delivery_are_counted(
 async def test_pull_requests_are_counted_by_outcome_and_the_worker_keeps_run_facts(
     intake: Any, scrape: Any, settings: Settings
 ) -> None:
-    intake.allow("alice", "write")
-    intake.gh.reply("POST", COMMENTS, status=201)
-    await intake.post("issues", await labeled(intake.github))
-    await intake.settle()
+    await _queued(intake)
     run = await Worker(intake.store, ClaimOnlyPipeline(), settings).run_one()
     assert run is not None
     (_, kept), *_ = await intake.store.runs_with_facts_since(0)
