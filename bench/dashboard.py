@@ -6,12 +6,14 @@ model's answers, tool calls with kilobytes of output, the verification with its 
 of them; serves the dashboard as `patchbot serve` mounts it, in its own process; then asks
 each page over loopback, one request at a time, and reports p50/p95/max per page: the runs
 list (first page, a deep page, filtered, and as a person who may read 10 repositories), a
-run's page (its timeline from the trace), the approvals and the KPIs.
+run's page (its timeline from the trace), the approvals and the KPIs (as computed once and
+kept while the store is unchanged, and "after a change": a run written before each request,
+so the page is computed again: 10,000 runs read in one query).
 
     python bench/dashboard.py [--runs 10000] [--requests 200]
 
-Prints a table and writes bench/results/dashboard.json. Goal: p95 < 200 ms for the runs page
-and a run's page at 10,000 runs.
+Prints a table and writes bench/results/dashboard.json. Goal: p95 < 200 ms for the runs page,
+a run's page and the KPI page at 10,000 runs.
 """
 
 from __future__ import annotations
@@ -229,10 +231,23 @@ async def serve() -> None:
         await asyncio.Event().wait()
 
 
+def change_a_run(database: Path) -> None:
+    """A write the KPI page must see (as a worker's finishing a run would make): its computed
+    page, kept under the store's version, is computed again."""
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "UPDATE runs SET updated_at = updated_at + 1 WHERE id = (SELECT MAX(id) FROM runs)"
+        )
+
+
 async def measure(
-    url: str, pages: dict[str, tuple[str, dict[str, str]]], requests: int
+    url: str,
+    pages: dict[str, tuple[str, dict[str, str]]],
+    requests: int,
+    changed: Path,
 ) -> dict[str, dict[str, float]]:
-    """Each page `requests` times, interleaved, one request at a time: latency in ms."""
+    """Each page `requests` times, interleaved, one request at a time: latency in ms. A page
+    whose name says "after a change" has the store `changed` just before each request."""
     times: dict[str, list[float]] = {name: [] for name in pages}
     async with aiohttp.ClientSession() as http:
         for _ in range(5):  # warm up: templates compiled, statements prepared
@@ -241,6 +256,8 @@ async def measure(
                     await answer.read()
         for _ in range(requests):
             for name, (path, headers) in pages.items():
+                if "after a change" in name:
+                    change_a_run(changed)
                 started = time.perf_counter()
                 async with http.get(url + path, headers=headers) as answer:
                     await answer.read()
@@ -283,8 +300,9 @@ async def main(args: argparse.Namespace) -> None:
                 "run page (traced)": (f"/ui/runs/{traced[0]}", machine),
                 "approvals": ("/ui/approvals", machine),
                 "KPIs (12 weeks)": ("/ui/kpi", machine),
+                "KPIs, after a change": ("/ui/kpi", machine),
             }
-            results = await measure(url, pages, args.requests)
+            results = await measure(url, pages, args.requests, folder / "patchbot.db")
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), timeout=10)
@@ -294,8 +312,9 @@ async def main(args: argparse.Namespace) -> None:
             f"{name:<26} {figures['p50_ms']:>8.1f} {figures['p95_ms']:>8.1f} "
             f"{figures['max_ms']:>8.1f}"
         )
-    worst = max(results["runs, first page"]["p95_ms"], results["run page (traced)"]["p95_ms"])
-    print(f"\ngoal: runs page and run page p95 < 200 ms: {'met' if worst < 200 else 'MISSED'}")
+    pages_goal = ("runs, first page", "run page (traced)", "KPIs (12 weeks)")
+    worst = max(results[name]["p95_ms"] for name in pages_goal)
+    print(f"\ngoal: runs, run and KPI pages p95 < 200 ms: {'met' if worst < 200 else 'MISSED'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.dashboard import pages, sign_in
 from bot.dashboard.context import PREFIX, SETTINGS, SIGNER, STORE
+from bot.dashboard.kpi_page import KPI_PAGES, KpiPages, kpi_page
 from bot.dashboard.sessions import SESSION_COOKIE, VIEWER, Signer, Viewer, machine_viewer
 from bot.runs.store import RunStore
 from bot.settings import Settings
@@ -25,12 +26,13 @@ def dashboard_app(settings: Settings, store: RunStore) -> web.Application:
     app = web.Application(middlewares=[_viewer_required])
     app[STORE] = store
     app[SETTINGS] = settings
+    app[KPI_PAGES] = KpiPages()
     secret = settings.github_client_secret
     app[SIGNER] = Signer(secret.get_secret_value() if secret else "")
     app.router.add_get("/", pages.runs_page, name="runs")
     app.router.add_get("/runs/{run_id:\\d+}", pages.run_page, name="run")
     app.router.add_get("/approvals", pages.approvals_page, name="approvals")
-    app.router.add_get("/kpi", pages.kpi_page, name="kpi")
+    app.router.add_get("/kpi", kpi_page, name="kpi")
     app.router.add_get("/login", sign_in.start)
     app.router.add_get("/callback", sign_in.callback)
     app.router.add_post("/logout", sign_in.sign_out)

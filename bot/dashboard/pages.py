@@ -6,27 +6,22 @@ from __future__ import annotations
 import asyncio
 import calendar
 import time
-from collections import defaultdict
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.dashboard.charts import COLORS, cost_chart, runs_chart, weeks_between
 from bot.dashboard.context import SETTINGS, STORE
 from bot.dashboard.render import page
 from bot.dashboard.sessions import VIEWER
 from bot.dashboard.timeline import read_timeline
-from bot.kpi.compute import compute_kpis
-from bot.kpi.records import load_records
 from bot.runs.held import HeldPatch
 from bot.runs.models import Hold, Run, RunState
 from bot.runs.pipeline import trace_path
-from bot.runs.views import OUTCOMES, WEEK_SECONDS, RunFilter, WeeklyRuns
+from bot.runs.views import OUTCOMES, RunFilter
 
 PAGE_SIZE = 50
-KPI_WEEKS = 12
 
 
 class BadFilter(ValueError):
@@ -176,32 +171,3 @@ async def approvals_page(request: web.Request) -> web.Response:
             }
         )
     return page("approvals.html", request, rows=rows)
-
-
-async def kpi_page(request: web.Request) -> web.Response:
-    """Per repository: the KPIs of the period (`bot.kpi`, defined in docs/kpis.md) and its
-    runs and cost week by week."""
-    viewer = request[VIEWER]
-    store = request.config_dict[STORE]
-    text = request.query.get("weeks", str(KPI_WEEKS))
-    weeks = int(text) if text.isdigit() and 0 < int(text) <= 104 else KPI_WEEKS
-    now = time.time()
-    since = (int(now // WEEK_SECONDS) - weeks + 1) * WEEK_SECONDS
-    rows = await store.weekly_runs(viewer.repositories, since)
-    shown = weeks_between(int(since // WEEK_SECONDS), int(now // WEEK_SECONDS))
-    by_repository: dict[str, list[WeeklyRuns]] = defaultdict(list)
-    for row in rows:
-        by_repository[row.repository].append(row)
-    data_dir = request.config_dict[SETTINGS].data_dir
-    repositories = []
-    for name, found in sorted(by_repository.items()):
-        records = await load_records(store, data_dir, since, name)
-        repositories.append(
-            {
-                "name": name,
-                "kpis": compute_kpis(records, since, now, name),
-                "runs_chart": runs_chart(found, shown),
-                "cost_chart": cost_chart(found, shown),
-            }
-        )
-    return page("kpi.html", request, repositories=repositories, weeks=weeks, colors=COLORS)

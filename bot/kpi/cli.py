@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
     reconcile.set_defaults(run=_reconcile)
 
 
-async def _records(args: argparse.Namespace) -> tuple[Any, float, float]:
+async def _records(args: argparse.Namespace, *, baseline: bool = False) -> tuple[Any, float, float]:
     from bot.kpi.records import load_records
     from bot.runs.store import opened_store
 
@@ -55,20 +55,58 @@ async def _records(args: argparse.Namespace) -> tuple[Any, float, float]:
     since = until - period(args.since)
     async with opened_store(args.settings.database_url) as store:
         records = await load_records(store, args.settings.data_dir, since, args.repo)
+        if baseline and await _refresh_baselines(args.settings, store, records.runs):
+            records.baselines = await store.baselines()
     return records, since, until
 
 
+async def _refresh_baselines(settings: Any, store: Any, runs: list[Any]) -> bool:
+    """Fetch people's cycle time from GitHub when the App's settings are given; say on
+    stderr why there is no baseline otherwise. True when fetched."""
+    import aiohttp
+    import gidgethub
+
+    from bot.github.app import github_app
+    from bot.kpi.baseline import refresh_baselines
+
+    try:
+        settings.require_app_credentials()
+    except ConfigError:
+        print(
+            "no baseline: APP_ID and PRIVATE_KEY are not set, GitHub is not asked", file=sys.stderr
+        )
+        return False
+    try:
+        async with github_app(settings) as app:
+            skipped = await refresh_baselines(store, app.installation_api, runs, settings.bot_login)
+    except (gidgethub.HTTPException, aiohttp.ClientError) as error:
+        print(
+            f"no new baseline: GitHub could not be asked ({error}); the last kept one is used",
+            file=sys.stderr,
+        )
+        return False
+    for repository in skipped:
+        print(
+            f"no baseline for {repository}: none of its runs has an installation", file=sys.stderr
+        )
+    return True
+
+
 def _report(args: argparse.Namespace) -> int:
+    from bot.kpi.autonomy import autonomy_track
+    from bot.kpi.baseline import baseline_seconds
     from bot.kpi.compute import Assumptions, compute_kpis
-    from bot.kpi.governance import autonomy_track, exceptions_review
+    from bot.kpi.governance import exceptions_review
     from bot.kpi.render import RENDERERS
 
-    records, since, until = asyncio.run(_records(args))
+    records, since, until = asyncio.run(_records(args, baseline=True))
     assumptions = Assumptions(
         hours_per_refused_candidate=args.hours_per_refused_candidate,
         hours_per_bot_revision=args.hours_per_bot_revision,
     )
-    report = compute_kpis(records, since, until, args.repo, assumptions)
+    names = [args.repo] if args.repo else [run.repository for run in records.runs]
+    baseline = baseline_seconds(records.baselines, names)
+    report = compute_kpis(records, since, until, args.repo, assumptions, baseline)
     exceptions = exceptions_review(records, since, until) if args.exceptions else None
     sys.stdout.write(RENDERERS[args.format](report, exceptions, autonomy_track(records)))
     return 0

@@ -8,14 +8,14 @@ from statistics import median
 
 from pydantic import BaseModel, Field
 
-from bot.kpi.records import KpiRecords, RunFacts
+from bot.kpi.records import ENDED, KpiRecords
+from bot.runs.facts import RunFacts
 from bot.runs.models import PullOutcome, Run, RunState
 
 FIRST_RUN_TRIGGERS = ("label", "comment", "retry", "cli")
 ABSTAINED = ("rejected", "step_limit", "cost_limit", "time_limit", "finished")
 """Escalation reasons where the bot tried and declined to publish: no candidate it could prove."""
 _NO_FACTS = RunFacts()
-ENDED = (RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED, RunState.CANCELLED)
 
 
 class Assumptions(BaseModel):

@@ -1,7 +1,6 @@
 """Governance views over a period's records: the exceptions to review (escalations, holds,
 approvals, rejections, refusals, people overriding the bot's result), the audit log of
-high-impact actions (exportable as JSON lines or CSV), and staged autonomy: each repository's
-track record with a suggestion that is never applied on its own."""
+high-impact actions (exportable as JSON lines or CSV). Staged autonomy: `autonomy.py`."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from bot.kpi.compute import FIRST_RUN_TRIGGERS
 from bot.kpi.records import KpiRecords
 from bot.runs.models import RunState
 
@@ -41,18 +39,6 @@ class AuditEntry(BaseModel):
     run_id: int | None = None
     pull_request: int | None = None
     detail: str = ""
-
-
-class AutonomyTrack(BaseModel):
-    repository: str
-    runs: int
-    escalated: int
-    merged: int
-    merged_first_pass: int
-    reverted: int
-    suggestion: Literal["grant more", "take back", "keep"]
-    """Shown to a person; the policy is never changed on its own."""
-    why: str
 
 
 def exceptions_review(records: KpiRecords, since: float, until: float) -> list[ExceptionItem]:
@@ -179,7 +165,7 @@ def audit_log(records: KpiRecords, bot_login: str) -> list[AuditEntry]:
                     pull_request=number,
                 )
             )
-    policies: dict[str, object] = {}
+    policies: dict[str, str] = {}
     for run in sorted(records.runs, key=lambda r: r.created_at):
         if run.pull_request is not None and run.state is RunState.SUCCEEDED:
             entries.append(
@@ -194,10 +180,10 @@ def audit_log(records: KpiRecords, bot_login: str) -> list[AuditEntry]:
                 )
             )
         facts = records.facts.get(run.id)
-        if facts is None or facts.policy is None:
+        if facts is None or facts.policy_digest is None:
             continue
         seen = policies.get(run.repository)
-        if seen is not None and seen != facts.policy:
+        if seen is not None and seen != facts.policy_digest:
             entries.append(
                 AuditEntry(
                     at=run.started_at or run.created_at,
@@ -208,7 +194,7 @@ def audit_log(records: KpiRecords, bot_login: str) -> list[AuditEntry]:
                     detail="the run read a policy that differs from the previous run's",
                 )
             )
-        policies[run.repository] = facts.policy
+        policies[run.repository] = facts.policy_digest
     return sorted(entries, key=lambda entry: entry.at)
 
 
@@ -225,43 +211,3 @@ def audit_csv(entries: list[AuditEntry]) -> str:
         # A cell a spreadsheet would run as a formula is quoted as text.
         writer.writerow({k: f"'{v}" if str(v)[:1] in "=+-@" else v for k, v in row.items()})
     return out.getvalue()
-
-
-GRANT_AFTER = 5
-"""Merged pull requests a repository needs before more autonomy is suggested."""
-
-
-def autonomy_track(records: KpiRecords) -> list[AutonomyTrack]:
-    """Each repository's track record and a suggestion (never applied): grant more autonomy
-    after GRANT_AFTER merges all first-pass and none reverted; take some back after a revert,
-    or when most merges needed rework or most runs escalated."""
-    tracks = []
-    for repository in sorted({run.repository for run in records.runs}):
-        runs = [r for r in records.runs if r.repository == repository]
-        first = [r for r in runs if r.trigger in FIRST_RUN_TRIGGERS]
-        revised = {r.pull_request for r in runs if r.pull_request is not None}
-        merged = [o for o in records.outcomes if o.repository == repository and o.state == "merged"]
-        clean = [o for o in merged if o.pull_request not in revised and o.human_pushes == 0]
-        reverted = sum(1 for o in merged if o.reverted_at is not None)
-        escalated = sum(1 for r in first if r.state is RunState.ESCALATED)
-        suggestion: Literal["grant more", "take back", "keep"] = "keep"
-        why = f"{len(clean)} of {len(merged)} merged first-pass, {reverted} reverted"
-        if reverted or (len(merged) >= 3 and len(clean) * 2 < len(merged)):
-            suggestion = "take back"
-        elif first and escalated * 2 > len(first) and len(first) >= 3:
-            suggestion, why = "take back", f"{escalated} of {len(first)} runs escalated"
-        elif len(merged) >= GRANT_AFTER and len(clean) == len(merged):
-            suggestion = "grant more"
-        tracks.append(
-            AutonomyTrack(
-                repository=repository,
-                runs=len(runs),
-                escalated=escalated,
-                merged=len(merged),
-                merged_first_pass=len(clean),
-                reverted=reverted,
-                suggestion=suggestion,
-                why=why,
-            )
-        )
-    return tracks

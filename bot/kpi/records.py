@@ -1,33 +1,23 @@
 """The recorded facts the KPIs are computed from: a period's runs, their pull requests'
-outcomes and holds from the store, and what each run's trace says (when the pull request was
-opened, why it escalated, candidates verification refused, the policy it ran under)."""
+outcomes and holds from the store, and each run's facts (`bot.runs.facts`: when the pull
+request was opened, why it escalated, candidates verification refused, the policy it ran
+under). Facts are rows the worker keeps when a run ends; a run ended without them (before
+migration 11) has its trace read once, and what it says kept."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.runs.models import Hold, PullOutcome, Run
+from bot.runs.facts import CycleTimeBaseline, RunFacts, read_facts
+from bot.runs.models import Hold, PullOutcome, Run, RunState
 from bot.runs.pipeline import trace_path
 from bot.runs.store import RunStore
-from bot.trace import read_trace
 
-
-class RunFacts(BaseModel):
-    """What one run's trace says; everything None or empty when it has no trace here."""
-
-    pr_opened_at: float | None = None
-    escalation_reason: str | None = None
-    """The `reason` of its last `escalated` event (a stop reason, `policy deny`, ...)."""
-    refused_candidates: int = 0
-    """Candidate patches verification rejected (each one a defect stopped before review)."""
-    policy: dict[str, Any] | None = None
-    """The policy it ran under, as its trace kept it."""
-    verdict: str | None = None
-    """The final gates' verdict: allow, needs_approval or deny."""
+ENDED = (RunState.SUCCEEDED, RunState.ESCALATED, RunState.FAILED, RunState.CANCELLED)
 
 
 class KpiRecords(BaseModel):
@@ -38,47 +28,69 @@ class KpiRecords(BaseModel):
     holds: list[Hold] = Field(default_factory=list)
     facts: dict[int, RunFacts] = Field(default_factory=dict)
     """By run id."""
-
-
-def read_facts(path: Path) -> RunFacts:
-    """A run's facts from its trace file (trace content is untrusted: only typed fields are
-    kept, and they are rendered inert wherever shown)."""
-    facts = RunFacts()
-    if not path.exists():
-        return facts
-    for event in read_trace(path):
-        kind = event.get("kind")
-        if kind == "pull_request" and facts.pr_opened_at is None:
-            facts.pr_opened_at = _number(event.get("ts"))
-        elif kind == "escalated":
-            facts.escalation_reason = str(event.get("reason") or "unknown")
-        elif kind == "verification" and event.get("accepted") is False:
-            facts.refused_candidates += 1
-        elif kind == "policy" and isinstance(event.get("policy"), dict):
-            facts.policy = event["policy"]
-        elif kind == "policy_gates":
-            facts.verdict = str(event.get("verdict"))
-    return facts
+    baselines: dict[str, CycleTimeBaseline] = Field(default_factory=dict)
+    """People's cycle time, by repository, as last fetched (`patchbot report`)."""
 
 
 def _facts_of(runs: list[Run], data_dir: Path) -> dict[int, RunFacts]:
-    """Each run's facts, read off the event loop (the dashboard serves beside the webhooks)."""
+    """Each run's facts from its trace, read off the event loop (the dashboard serves beside
+    the webhooks)."""
     return {run.id: read_facts(trace_path(data_dir, run.id)) for run in runs}
 
 
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
 async def load_records(
-    store: RunStore, data_dir: Path, since: float, repository: str | None = None
+    store: RunStore,
+    data_dir: Path,
+    since: float,
+    repository: str | None = None,
+    visible: tuple[str, ...] | None = None,
 ) -> KpiRecords:
     """The period's records: runs created since `since` (Unix time), every recorded outcome
-    of the repository (or all), holds made since then, and the runs' traces under `data_dir`."""
-    runs = await store.runs_since(since, repository=repository)
+    of the repository (or all; `visible`: only these repositories), holds made since then,
+    and the runs' facts. Facts missing for an ended run are read from its trace under
+    `data_dir` and kept; a run still going has its trace read each time (it grows)."""
+    found = await store.runs_with_facts_since(since, repository=repository)
+    runs = [run for run, _ in found]
+    facts = {run.id: kept for run, kept in found if kept is not None}
+    outcomes = await store.pull_outcomes(repository=repository)
+    holds = await store.holds_since(since, repository=repository)
+    if visible is not None:
+        shown = set(visible)
+        runs = [run for run in runs if run.repository in shown]
+        outcomes = [outcome for outcome in outcomes if outcome.repository in shown]
+        kept = {run.id for run in runs}
+        holds = [hold for hold in holds if hold.run_id in kept]
+    missing = [run for run in runs if run.id not in facts]
+    if missing:
+        read = await asyncio.to_thread(_facts_of, missing, data_dir)
+        ended = {run.id for run in missing if run.state in ENDED}
+        if ended:
+            await store.record_facts({key: read[key] for key in ended})
+        facts.update(read)
     return KpiRecords(
         runs=runs,
-        outcomes=await store.pull_outcomes(repository=repository),
-        holds=await store.holds_since(since, repository=repository),
-        facts=await asyncio.to_thread(_facts_of, runs, data_dir),
+        outcomes=outcomes,
+        holds=holds,
+        facts={run.id: facts[run.id] for run in runs},
+        baselines=await store.baselines(),
     )
+
+
+def by_repository(records: KpiRecords) -> dict[str, KpiRecords]:
+    """The records split by repository, in one pass over each list."""
+    split: dict[str, KpiRecords] = defaultdict(KpiRecords)
+    repository_of = {}
+    for run in records.runs:
+        part = split[run.repository]
+        part.runs.append(run)
+        repository_of[run.id] = run.repository
+        if run.id in records.facts:
+            part.facts[run.id] = records.facts[run.id]
+    for outcome in records.outcomes:
+        split[outcome.repository].outcomes.append(outcome)
+    for hold in records.holds:
+        if hold.run_id in repository_of:
+            split[repository_of[hold.run_id]].holds.append(hold)
+    for part in split.values():
+        part.baselines = records.baselines
+    return dict(split)

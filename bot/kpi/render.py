@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 from bot.console import utc_text
 from bot.github.markdown import plain
+from bot.kpi.autonomy import AutonomyTrack
 from bot.kpi.compute import KpiReport
-from bot.kpi.governance import AutonomyTrack, ExceptionItem
+from bot.kpi.governance import ExceptionItem
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -50,6 +51,7 @@ def tables(
         "Staged autonomy (suggestions, never applied)": (
             [
                 "repository",
+                "path",
                 "runs",
                 "escalated",
                 "merged",
@@ -61,6 +63,7 @@ def tables(
             [
                 [
                     t.repository,
+                    t.path + (" (policy rule)" if t.rule else ""),
                     str(t.runs),
                     str(t.escalated),
                     str(t.merged),

@@ -31,6 +31,7 @@ from bot.pipeline.revision import Revision
 from bot.pipeline.status import StatusComment
 from bot.pipeline.steps import RunSteps, Solving
 from bot.policy.decisions import GateReport, TriggerRequest
+from bot.policy.diff import parse_diff
 from bot.policy.gates import evaluate_start
 from bot.policy.load import default_policy_path, effective_policy, load_policy_file
 from bot.policy.model import Policy
@@ -314,7 +315,8 @@ class _Publish(RunSteps):
             success=True,
         )
         pr_url = str(pull["html_url"])
-        opened = PullOpened(number=pull["number"], branch=held.branch, head_sha=head)
+        files = [path for changed in parse_diff(held.patch) for path in changed.paths]
+        opened = PullOpened(number=pull["number"], branch=held.branch, head_sha=head, files=files)
         await self.context.store.record_pull_request(run.id, pr_url, opened)
         await self.unlabel(NEEDS_HUMAN_LABEL)
         await self.status.show(texts.done_text(run.id, pr_url, held.check_summary), final=True)

@@ -202,6 +202,28 @@ CREATE INDEX pull_outcomes_open ON pull_outcomes (repository, pull_request) WHER
 CREATE INDEX runs_by_created ON runs (created_at);
 """
 
+_ACCOUNTING = """
+CREATE TABLE run_facts (
+    run_id BIGINT PRIMARY KEY,
+    escalation_reason TEXT,
+    refused_candidates INTEGER NOT NULL DEFAULT 0,
+    policy_digest TEXT,
+    autonomy_paths TEXT,
+    verdict TEXT,
+    pr_opened_at DOUBLE PRECISION,
+    recorded_at DOUBLE PRECISION NOT NULL
+);
+ALTER TABLE pull_outcomes ADD COLUMN changed_files TEXT;
+CREATE INDEX pull_outcomes_by_run ON pull_outcomes (run_id);
+CREATE TABLE cycle_time_baselines (
+    repository TEXT PRIMARY KEY,
+    median_s DOUBLE PRECISION,
+    samples INTEGER NOT NULL,
+    scanned INTEGER NOT NULL,
+    computed_at DOUBLE PRECISION NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -228,6 +250,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "flaky tests remembered per repository, with the commit", flaky.MIGRATION),
     Migration(9, "what became of each pull request Patchbot opened", _PULL_OUTCOMES),
     Migration(10, "runs that repeat, and the results of scheduled evaluations", evals.MIGRATION),
+    Migration(
+        11,
+        "each ended run's facts for the KPIs, the files a pull request changed, and the "
+        "people's cycle time the KPIs compare with",
+        _ACCOUNTING,
+    ),
 )
 _MIGRATION_LOCK = 0x7061_7463  # pg_advisory_xact_lock key: one migrating process at a time
 

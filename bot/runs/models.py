@@ -201,6 +201,8 @@ class Installation(BaseModel):
 
 
 PullState = Literal["open", "merged", "closed"]
+PullOutcomeState = Literal["open", "merged", "closed", "reverted"]
+PULL_OUTCOME_STATES: tuple[PullOutcomeState, ...] = ("open", "merged", "closed", "reverted")
 CiResult = Literal["pass", "fail"]
 
 
@@ -211,6 +213,9 @@ class PullOpened(BaseModel):
     branch: str
     head_sha: str
     """The commit of Patchbot's first push: other apps' checks on it are "CI on first push"."""
+    files: list[str] = Field(default_factory=list)
+    """The paths the patch changed (both names of a rename): staged autonomy's track record
+    is kept per path."""
 
 
 class PullOutcome(BaseModel):
@@ -242,6 +247,14 @@ class PullOutcome(BaseModel):
     """When a commit reverting its merge commit reached the default branch."""
     revert_sha: str | None = None
     updated_at: float = 0.0
+    changed_files: list[str] | None = None
+    """The paths Patchbot's patch changed; None for a pull request opened before migration 11
+    or only a webhook told of."""
+
+    @property
+    def outcome(self) -> PullOutcomeState:
+        """Where it ended up: a merged pull request later reverted counts as `reverted`."""
+        return "reverted" if self.reverted_at is not None else self.state
 
 
 class RunCounts(BaseModel):
@@ -253,6 +266,8 @@ class RunCounts(BaseModel):
     """When the longest-waiting queued run was queued (Unix time); None when none is."""
     failed_deliveries: int
     """Deliveries whose handling failed and was not redelivered with success since."""
+    pull_outcomes: dict[str, int] = Field(default_factory=dict)
+    """Patchbot's pull requests by where they ended up; every outcome is present."""
 
 
 class ActiveRunExists(PatchbotError, RuntimeError):

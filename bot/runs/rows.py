@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from bot.runs.facts import CycleTimeBaseline, RunFacts
 from bot.runs.models import (
     Delivery,
     Feedback,
@@ -13,6 +14,7 @@ from bot.runs.models import (
     Installation,
     NewFeedback,
     NewRun,
+    PullOpened,
     PullOutcome,
     Run,
 )
@@ -35,7 +37,49 @@ def hold_from_row(row: Row) -> Hold:
 
 
 def outcome_from_row(row: Row) -> PullOutcome:
-    return PullOutcome.model_validate(row)
+    data = dict(row)
+    files = data.pop("changed_files", None)
+    return PullOutcome.model_validate({**data, "changed_files": _json_list(files)})
+
+
+def _json_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    found = json.loads(text)
+    return [str(item) for item in found] if isinstance(found, list) else None
+
+
+def opened_values(opened: PullOpened) -> dict[str, Any]:
+    """The parameters of a first run's new pull request, with the files it changed."""
+    return {**vars(opened), "changed_files": json.dumps(opened.files)}
+
+
+def run_and_facts_from_row(row: Row) -> tuple[Run, RunFacts | None]:
+    """A run and its kept facts (None when none were kept) from a row whose facts columns
+    are named `facts_*`."""
+    data = dict(row)
+    facts = {key[6:]: data.pop(key) for key in list(data) if key.startswith("facts_")}
+    run = run_from_row(data)
+    if facts.pop("recorded_at") is None:
+        return run, None
+    paths = facts.pop("autonomy_paths")
+    if not any(facts.values()) and paths in (None, "{}"):
+        return run, RunFacts()  # most runs: nothing to say, no validation to pay for
+    return run, RunFacts.model_validate({**facts, "autonomy_paths": json.loads(paths or "{}")})
+
+
+def facts_values(run_id: int, facts: RunFacts) -> dict[str, Any]:
+    """The parameters of a run's `run_facts` row, recorded now."""
+    return {
+        **vars(facts),
+        "run_id": run_id,
+        "autonomy_paths": json.dumps(facts.autonomy_paths),
+        "recorded_at": time.time(),
+    }
+
+
+def baseline_from_row(row: Row) -> CycleTimeBaseline:
+    return CycleTimeBaseline.model_validate(row)
 
 
 def closed_outcome_values(outcome: PullOutcome) -> dict[str, Any]:

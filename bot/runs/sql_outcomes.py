@@ -5,10 +5,26 @@ KPIs and governance views make. `SQLRunStore` adds runs."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from bot.runs import statements as sql
-from bot.runs.models import CiResult, Hold, PullOutcome, PullState, Run
-from bot.runs.rows import closed_outcome_values, hold_from_row, outcome_from_row, run_from_row
+from bot.runs.facts import CycleTimeBaseline, RunFacts
+from bot.runs.models import (
+    PULL_OUTCOME_STATES,
+    CiResult,
+    Hold,
+    PullOutcome,
+    PullState,
+    Run,
+)
+from bot.runs.rows import (
+    baseline_from_row,
+    closed_outcome_values,
+    facts_values,
+    hold_from_row,
+    outcome_from_row,
+    run_and_facts_from_row,
+)
 from bot.runs.sql_intake import SQLIntakeStore
 
 SHORTEST_SHA = 7
@@ -16,7 +32,8 @@ SHORTEST_SHA = 7
 
 
 class SQLOutcomeStore(SQLIntakeStore):
-    """Pull request outcomes on a `Database`, and the period's runs and holds."""
+    """Pull request outcomes on a `Database`, the period's runs, holds and run facts, and
+    people's cycle time."""
 
     async def record_closed(self, outcome: PullOutcome) -> None:
         await self._db.execute(sql.CLOSE_OUTCOME, closed_outcome_values(outcome))
@@ -61,10 +78,36 @@ class SQLOutcomeStore(SQLIntakeStore):
         rows = await self._db.fetch(sql.LIST_OUTCOMES, {"repository": repository, "state": state})
         return [outcome_from_row(row) for row in rows]
 
-    async def runs_since(self, since: float, *, repository: str | None = None) -> list[Run]:
-        rows = await self._db.fetch(sql.RUNS_SINCE, {"since": since, "repository": repository})
-        return [run_from_row(row) for row in rows]
+    async def runs_with_facts_since(
+        self, since: float, *, repository: str | None = None
+    ) -> list[tuple[Run, RunFacts | None]]:
+        params = {"since": since, "repository": repository}
+        rows = await self._db.fetch(sql.RUNS_WITH_FACTS_SINCE, params)
+        return [run_and_facts_from_row(row) for row in rows]
 
     async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
         rows = await self._db.fetch(sql.HOLDS_SINCE, {"since": since, "repository": repository})
         return [hold_from_row(row) for row in rows]
+
+    async def record_facts(self, facts: Mapping[int, RunFacts]) -> None:
+        async with self._db.transaction() as session:
+            for run_id, found in facts.items():
+                await session.execute(sql.RECORD_FACTS, facts_values(run_id, found))
+
+    async def save_baseline(self, baseline: CycleTimeBaseline) -> None:
+        await self._db.execute(sql.SAVE_BASELINE, vars(baseline))
+
+    async def baselines(self) -> dict[str, CycleTimeBaseline]:
+        rows = await self._db.fetch(sql.LIST_BASELINES)
+        return {found.repository: found for found in map(baseline_from_row, rows)}
+
+    async def _pull_outcome_counts(self) -> dict[str, int]:
+        """Patchbot's pull requests by where they ended up (each outcome present)."""
+        counts: dict[str, int] = dict.fromkeys(PULL_OUTCOME_STATES, 0)
+        for row in await self._db.fetch(sql.PULL_OUTCOMES_BY_STATE):
+            counts[row["state"]] = int(row["pulls"])
+        return counts
+
+    async def records_version(self, since: float) -> str:
+        row = await self._db.one(sql.RECORDS_VERSION, {"since": since})
+        return repr(sorted((row or {}).items()))

@@ -28,6 +28,7 @@ from bot.runs.rows import (
     hold_from_row,
     new_feedback_values,
     new_run_values,
+    opened_values,
     run_from_row,
 )
 from bot.runs.sql import Params, Session, UniqueViolation
@@ -109,6 +110,7 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
             by_state=by_state,
             oldest_queued_at=oldest["oldest"] if oldest else None,
             failed_deliveries=int(failed["failed"]) if failed else 0,
+            pull_outcomes=await self._pull_outcome_counts(),
         )
 
     async def spent_since(
@@ -269,7 +271,7 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
         async with self._db.transaction() as session:
             await session.execute(sql.RECORD_PULL_REQUEST, params)
             if opened is not None:
-                await session.execute(sql.OPEN_OUTCOME, {**params, **vars(opened)})
+                await session.execute(sql.OPEN_OUTCOME, {**params, **opened_values(opened)})
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         return await self._runs(

@@ -21,6 +21,10 @@ DELIVERY_FIELDS = (
 )
 INSTALLATION_FIELDS = "id, account, repository_selection, repositories, suspended, updated_at"
 
+PULL_OUTCOME_STATE = "(CASE WHEN o.reverted_at IS NOT NULL THEN 'reverted' ELSE o.state END)"
+"""What became of pull request `o`: open, merged, closed, or reverted (merged, then its merge
+commit reverted); each pull request in exactly one."""
+
 
 def _values(fields: str) -> str:
     return ", ".join(f":{name}" for name in fields.split(", "))
@@ -231,6 +235,9 @@ RECORD_PULL_REQUEST = "UPDATE runs SET pr_url = :url, updated_at = :now WHERE id
 RUNS_BY_STATE = "SELECT state, COUNT(*) AS runs FROM runs GROUP BY state"
 OLDEST_QUEUED = "SELECT MIN(created_at) AS oldest FROM runs WHERE state = 'queued'"
 FAILED_DELIVERIES = "SELECT COUNT(*) AS failed FROM deliveries WHERE error IS NOT NULL"
+PULL_OUTCOMES_BY_STATE = (
+    f"SELECT {PULL_OUTCOME_STATE} AS state, COUNT(*) AS pulls FROM pull_outcomes AS o GROUP BY 1"
+)
 
 # Feedback on pull requests
 
@@ -271,7 +278,11 @@ _VIEW_FILTER = (
     "AND (CAST(:outcome AS TEXT) IS NULL "
     "OR (:outcome = 'pull_request' AND pr_url IS NOT NULL) "
     "OR (:outcome = 'no_pull_request' AND pr_url IS NULL "
-    "AND state IN ('succeeded', 'escalated', 'failed', 'cancelled'))) "
+    "AND state IN ('succeeded', 'escalated', 'failed', 'cancelled')) "
+    f"OR EXISTS (SELECT 1 FROM pull_outcomes AS o WHERE o.run_id = runs.id "
+    f"AND {PULL_OUTCOME_STATE} = :outcome) "
+    "OR EXISTS (SELECT 1 FROM pull_outcomes AS o WHERE o.repository = runs.repository "
+    f"AND o.pull_request = runs.pull_request AND {PULL_OUTCOME_STATE} = :outcome)) "
     "AND (CAST(:created_from AS DOUBLE PRECISION) IS NULL OR created_at >= :created_from) "
     "AND (CAST(:created_before AS DOUBLE PRECISION) IS NULL OR created_at < :created_before)"
 )
@@ -321,17 +332,25 @@ def weekly_runs(visible: int | None) -> str:
 OUTCOME_FIELDS = (
     "repository, pull_request, issue, run_id, installation_id, branch, first_head_sha, "
     "opened_at, state, merged_at, merged_by, merge_commit_sha, closed_at, closed_by, "
-    "ci_first_push, human_pushes, last_human_sha, reverted_at, revert_sha, updated_at"
+    "ci_first_push, human_pushes, last_human_sha, reverted_at, revert_sha, updated_at, "
+    "changed_files"
 )
 _KEEP_KNOWN = ", ".join(
     f"{name} = COALESCE(pull_outcomes.{name}, excluded.{name})"
-    for name in ("run_id", "installation_id", "branch", "first_head_sha", "opened_at")
+    for name in (
+        "run_id",
+        "installation_id",
+        "branch",
+        "first_head_sha",
+        "opened_at",
+        "changed_files",
+    )
 )
 OPEN_OUTCOME = (
     "INSERT INTO pull_outcomes (repository, pull_request, issue, run_id, installation_id, "
-    "branch, first_head_sha, opened_at, state, updated_at) "
+    "branch, first_head_sha, opened_at, state, updated_at, changed_files) "
     "SELECT repository, :number, issue, id, installation_id, :branch, :head_sha, :now, 'open', "
-    ":now FROM runs WHERE id = :run_id "
+    ":now, :changed_files FROM runs WHERE id = :run_id "
     f"ON CONFLICT (repository, pull_request) DO UPDATE SET {_KEEP_KNOWN}, "
     "updated_at = excluded.updated_at"
 )
@@ -378,13 +397,47 @@ LIST_OUTCOMES = (
     "WHERE (CAST(:repository AS TEXT) IS NULL OR repository = :repository) "
     "AND (CAST(:state AS TEXT) IS NULL OR state = :state) ORDER BY repository, pull_request"
 )
-RUNS_SINCE = (
-    f"SELECT {RUN_FIELDS} FROM runs WHERE created_at >= :since "
-    "AND (CAST(:repository AS TEXT) IS NULL OR repository = :repository) ORDER BY id"
-)
 HOLDS_SINCE = (
     f"SELECT {', '.join('holds.' + name for name in HOLD_FIELDS.split(', '))} FROM holds "
     "JOIN runs ON runs.id = holds.run_id WHERE holds.held_at >= :since "
     "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository) "
     "ORDER BY holds.held_at"
 )
+
+# Each ended run's facts (bot.runs.facts), and people's cycle time per repository
+
+FACT_FIELDS = (
+    "run_id, escalation_reason, refused_candidates, policy_digest, autonomy_paths, verdict, "
+    "pr_opened_at, recorded_at"
+)
+RECORD_FACTS = (
+    f"INSERT INTO run_facts ({FACT_FIELDS}) VALUES ({_values(FACT_FIELDS)}) "
+    "ON CONFLICT (run_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in FACT_FIELDS.split(", ")[1:])
+)
+RUNS_WITH_FACTS_SINCE = (
+    f"SELECT {', '.join('runs.' + name for name in RUN_FIELDS.split(', '))}, "
+    + ", ".join(f"run_facts.{name} AS facts_{name}" for name in FACT_FIELDS.split(", ")[1:])
+    + " FROM runs LEFT JOIN run_facts ON run_facts.run_id = runs.id "
+    "WHERE runs.created_at >= :since "
+    "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository) ORDER BY runs.id"
+)
+"""The runs created since `:since`, each with its kept facts (`facts_*`, NULL when none)."""
+BASELINE_FIELDS = "repository, median_s, samples, scanned, computed_at"
+SAVE_BASELINE = (
+    f"INSERT INTO cycle_time_baselines ({BASELINE_FIELDS}) VALUES ({_values(BASELINE_FIELDS)}) "
+    "ON CONFLICT (repository) DO UPDATE SET median_s = excluded.median_s, "
+    "samples = excluded.samples, scanned = excluded.scanned, computed_at = excluded.computed_at"
+)
+LIST_BASELINES = f"SELECT {BASELINE_FIELDS} FROM cycle_time_baselines ORDER BY repository"
+RECORDS_VERSION = (
+    "SELECT (SELECT COUNT(*) FROM runs WHERE created_at >= :since) AS runs, "
+    "(SELECT SUM(updated_at) FROM runs WHERE created_at >= :since) AS runs_updated, "
+    "(SELECT COUNT(*) FROM pull_outcomes) AS outcomes, "
+    "(SELECT SUM(updated_at) FROM pull_outcomes) AS outcomes_updated, "
+    "(SELECT SUM(recorded_at) FROM run_facts) AS facts_recorded, "
+    "(SELECT SUM(held_at) + SUM(COALESCE(decided_at, 0)) FROM holds) AS holds_changed, "
+    "(SELECT SUM(computed_at) FROM cycle_time_baselines) AS baselines_computed"
+)
+"""Changes whenever anything the KPIs of the runs created since `:since` read changes (a
+run's every write moves its `updated_at`): what a computed KPI page is cached under."""

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from bot.errors import ConfigError
 from bot.runs.evals import EvalRecord
+from bot.runs.facts import CycleTimeBaseline, RunFacts
 from bot.runs.flaky import FlakyTest
 from bot.runs.models import (
     CiResult,
@@ -103,7 +104,8 @@ class RunStore(RunViews, Protocol):
     async def active_run(self, repository: str, issue: int) -> Run | None: ...
 
     async def run_counts(self) -> RunCounts:
-        """Runs by state, the oldest queued run, failed deliveries: cheap aggregates."""
+        """Runs by state, the oldest queued run, failed deliveries, pull requests by outcome:
+        cheap aggregates."""
 
     async def spent_since(
         self, since: float, repository: str, installation_id: int, *, excluding: int
@@ -217,8 +219,11 @@ class RunStore(RunViews, Protocol):
     ) -> list[PullOutcome]:
         """The recorded outcomes, by repository and number."""
 
-    async def runs_since(self, since: float, *, repository: str | None = None) -> list[Run]:
-        """The runs created since `since` (Unix time), oldest first."""
+    async def runs_with_facts_since(
+        self, since: float, *, repository: str | None = None
+    ) -> list[tuple[Run, RunFacts | None]]:
+        """The runs created since `since` (Unix time), oldest first, each with its kept facts
+        (None when none were kept: it has not ended, or ended before migration 11)."""
 
     async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
         """The holds made since `since` (Unix time) and their decisions, oldest first."""
@@ -233,6 +238,20 @@ class RunStore(RunViews, Protocol):
     async def latest_evals(self) -> list[EvalRecord]:
         """Each repository's latest evaluation, by repository name: for a metric (its
         resolve rate, wrong pull requests, cost, and whether it raised an alert)."""
+
+    async def record_facts(self, facts: Mapping[int, RunFacts]) -> None:
+        """Keep what the KPIs need from each run's trace (by run id), over any kept before,
+        in one transaction."""
+
+    async def records_version(self, since: float) -> str:
+        """A value that changes whenever a run created since `since`, a pull request outcome,
+        a run's kept facts, a hold or a baseline changes: what computed KPIs are cached under."""
+
+    async def save_baseline(self, baseline: CycleTimeBaseline) -> None:
+        """Keep a repository's people's cycle time, over the one kept before."""
+
+    async def baselines(self) -> dict[str, CycleTimeBaseline]:
+        """The kept people's cycle times, by repository."""
 
     # Flaky tests
     async def remember_flaky(

@@ -10,9 +10,18 @@ from pydantic import BaseModel, Field
 
 from bot.runs.models import Hold, Run, RunState
 
-Outcome = Literal["pull_request", "no_pull_request"]
-"""What a run left behind: a pull request (opened or pushed to), or, once ended, none."""
-OUTCOMES: tuple[Outcome, ...] = ("pull_request", "no_pull_request")
+Outcome = Literal["pull_request", "no_pull_request", "open", "merged", "closed", "reverted"]
+"""What a run left behind: a pull request (opened or pushed to), or, once ended, none; or
+where the pull request it opened or revised ended up (`pull_outcomes`: open, merged, closed,
+reverted)."""
+OUTCOMES: tuple[Outcome, ...] = (
+    "pull_request",
+    "no_pull_request",
+    "open",
+    "merged",
+    "closed",
+    "reverted",
+)
 
 
 class RunFilter(BaseModel):

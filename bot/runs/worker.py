@@ -17,8 +17,10 @@ import os
 import socket
 import time
 import uuid
+from pathlib import Path
 
 from bot.logs import log_context
+from bot.runs.facts import read_facts
 from bot.runs.models import LeaseLost, Run, RunOutcome, RunState
 from bot.runs.pipeline import Pipeline, RunContext, trace_path
 from bot.runs.revisions import follow_up
@@ -171,6 +173,7 @@ class Worker:
                         run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST, cost_usd=None
                     )
                     trace.event("cancelled", summary=STOPPED_BY_REQUEST)
+                    await self._keep_facts(final, path)
                     return final
                 outcome = _outcome(task, trace)
                 if outcome.hold is not None:  # the pipeline paused for a human's approval
@@ -182,6 +185,7 @@ class Worker:
                         run.id, self.name, outcome.state, outcome.summary, outcome.cost_usd
                     )
                 trace.event("finished", state=final.state.value, summary=final.summary)
+                await self._keep_facts(final, path)
                 return final
             except LeaseLost:  # another worker may hold the run now: leave it, write nothing
                 await _stop(task)
@@ -189,6 +193,16 @@ class Worker:
                 return await self.store.get_run(run.id) or run
             finally:
                 await _stop(task)
+
+    async def _keep_facts(self, run: Run, path: Path) -> None:
+        """Keep what the KPIs need from the trace in the store, so they read rows, not trace
+        files. The run's result is recorded already: a failure here loses nothing the trace
+        does not keep (the KPIs read the trace of a run without facts), so it is logged."""
+        try:
+            facts = await asyncio.to_thread(read_facts, path)
+            await self.store.record_facts({run.id: facts})
+        except Exception:
+            log.exception("could not keep the facts of run %d; the KPIs read its trace", run.id)
 
     async def _watch(self, run: Run, task: asyncio.Task[RunOutcome]) -> bool:
         """Heartbeat until the pipeline ends; True when someone asked to stop the run first.

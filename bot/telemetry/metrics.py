@@ -138,7 +138,10 @@ class Metrics:
 
 
 def store_metrics(
-    runs_by_state: Mapping[str, int], oldest_queued_age: float | None, failed_deliveries: int
+    runs_by_state: Mapping[str, int],
+    oldest_queued_age: float | None,
+    failed_deliveries: int,
+    pull_outcomes: Mapping[str, int],
 ) -> list[Metric]:
     """The store's view as read at a scrape: the same from every process that reads it, so
     only `patchbot serve` reports it."""
@@ -162,7 +165,14 @@ def store_metrics(
         "Webhook deliveries whose handling failed (`patchbot deliveries list --failed`)",
         value=failed_deliveries,
     )
-    return [runs, depth, age, failed]
+    pulls = GaugeMetricFamily(
+        "patchbot_pull_outcomes",
+        "Patchbot's pull requests by where they ended up (open, merged, closed, reverted)",
+        labels=["state"],
+    )
+    for state, count in pull_outcomes.items():
+        pulls.add_metric([state], count)
+    return [runs, depth, age, failed, pulls]
 
 
 class _Fixed:

@@ -189,13 +189,14 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """This process's metrics (with its embedded workers'), and the store's runs by state,
-    queue and failed deliveries, in Prometheus' text format."""
+    queue, failed deliveries and pull requests by outcome, in Prometheus' text format."""
     counts = await request.app[STORE].run_counts()
     oldest = counts.oldest_queued_at
     store = store_metrics(
         {state.value: count for state, count in counts.by_state.items()},
         time.time() - oldest if oldest is not None else None,
         counts.failed_deliveries,
+        counts.pull_outcomes,
     )
     body = process_metrics().exposition(store)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -7,10 +7,12 @@ import json
 
 import pytest
 
+from bot.kpi.autonomy import autonomy_track
 from bot.kpi.compute import Assumptions, compute_kpis
-from bot.kpi.governance import audit_csv, audit_log, autonomy_track, exceptions_review
-from bot.kpi.records import KpiRecords, RunFacts, read_facts
+from bot.kpi.governance import audit_csv, audit_log, exceptions_review
+from bot.kpi.records import KpiRecords
 from bot.kpi.render import RENDERERS
+from bot.runs.facts import RunFacts, policy_digest, read_facts
 from bot.runs.models import Hold, PullOutcome, Run, RunState
 from bot.trace import Trace
 
@@ -157,7 +159,8 @@ def test_governance_views() -> None:
     assert ("approved", "carol") in actions and ("merged", "bob") in actions
     assert actions.count(("pull_request_opened", "patchbot[bot]")) == 3
     assert ("pushed", "patchbot[bot]") in actions and ("reverted", None) in actions
-    (track,) = autonomy_track(records)
+    (track,) = autonomy_track(records)  # no pull request says which files it changed
+    assert track.path == "*"
     assert (track.merged, track.merged_first_pass, track.reverted) == (2, 1, 1)
     assert track.suggestion == "take back"
     clean = KpiRecords(
@@ -172,8 +175,9 @@ def test_governance_views() -> None:
 
 def test_policy_changes_are_audited_and_a_formula_is_not_exported_as_one(tmp_path) -> None:
     records = known()
-    records.facts[1] = RunFacts(policy={"draft": False})
-    records.facts[2] = RunFacts(policy={"draft": True})
+    records.facts[1] = RunFacts(policy_digest=policy_digest({"draft": False}))
+    records.facts[2] = RunFacts(policy_digest=policy_digest({"draft": True}))
+    records.facts[3] = RunFacts(policy_digest=policy_digest({"draft": True}))
     actions = [e.action for e in audit_log(records, "patchbot[bot]")]
     assert actions.count("policy_changed") == 1
     records.outcomes[2].closed_by = "=HYPERLINK(1)"
@@ -183,14 +187,17 @@ def test_policy_changes_are_audited_and_a_formula_is_not_exported_as_one(tmp_pat
 def test_facts_are_read_from_a_trace(tmp_path) -> None:
     path = tmp_path / "1.jsonl"
     with Trace(path) as trace:
-        trace.event("policy", policy={"draft": False})
+        trace.event("policy", policy={"draft": False, "autonomy": {"paths": {"docs/**": "pr"}}})
         trace.event("verification", attempt=1, accepted=False, reason="no test failed first")
         trace.event("verification", attempt=2, accepted=True, reason="ok")
         trace.event("pull_request", url="u", number=3, head="abc")
         trace.event("escalated", reason="rejected", detail=EVIL)
     facts = read_facts(path)
     assert facts.refused_candidates == 1 and facts.escalation_reason == "rejected"
-    assert facts.pr_opened_at is not None and facts.policy == {"draft": False}
+    assert facts.pr_opened_at is not None and facts.autonomy_paths == {"docs/**": "pr"}
+    assert facts.policy_digest == policy_digest(
+        {"autonomy": {"paths": {"docs/**": "pr"}}, "draft": False}
+    )
     assert read_facts(tmp_path / "missing.jsonl") == RunFacts()
 
 

@@ -42,7 +42,10 @@ def test_report_and_audit_read_the_store(
     monkeypatch.setenv("PATCHBOT_DATA_DIR", str(tmp_path / "data"))
     asyncio.run(fill(url))
     assert main(["report", "--format", "json", "--exceptions"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    data = json.loads(printed.out)
+    assert "no baseline: APP_ID and PRIVATE_KEY are not set" in printed.err
+    assert (data["baseline_cycle_time_s"], data["cycle_time_reduction"]) == (None, None)
     assert (data["merged"], data["first_pass_quality"], data["cost_per_merged_pr_usd"]) == (
         1,
         1.0,

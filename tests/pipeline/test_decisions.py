@@ -70,6 +70,8 @@ async def test_a_verified_fix_opens_one_pull_request_with_the_sandbox_gate_passe
     assert f"Fixes #{number}" in body
     assert "| proven by failing first | 1 |" in body
     assert "| sandbox | ✅ allow |" in body, body
+    [outcome] = await stack.store.pull_outcomes()
+    assert outcome.changed_files and all(path.endswith(".py") for path in outcome.changed_files)
 
 
 async def test_a_change_a_gate_holds_waits_for_an_approver_then_publishes_the_kept_patch(
