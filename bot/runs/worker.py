@@ -2,7 +2,8 @@
 
 If the worker dies, its lease runs out and another worker claims the run again (the run's
 `attempts` counts the claims); what the dead one left (sandbox containers, checkouts,
-scratch disks) goes at the next worker's sweep, at its start and every few minutes. A worker
+scratch disks) goes at the next worker's sweep: when it takes such a run over, at its start
+and every few minutes. A worker
 that finds at a heartbeat that it lost the lease stops its pipeline without writing a
 result; one that finds the run was asked to stop cancels its pipeline and marks the run
 cancelled. Only the lease holder can finish a run, so a run completes exactly once.
@@ -120,6 +121,8 @@ class Worker:
         )
         if run is None:
             return None
+        if run.attempts > 1:  # taken over: the worker before may have died with sandboxes up
+            await self.sweep()
         self.current = run
         try:
             with log_context(run_id=run.id, repo=run.repository, issue=run.issue):
