@@ -24,6 +24,7 @@ from bot.runs.models import LeaseLost, Run, RunOutcome, RunState
 from bot.runs.pipeline import Pipeline, RunContext, trace_path
 from bot.runs.revisions import follow_up
 from bot.runs.store import STOPPED_BY_REQUEST, RunStore
+from bot.sandbox.deferred import Deferred, deferring
 from bot.settings import Settings
 from bot.trace import Redactor, Trace
 
@@ -145,10 +146,15 @@ class Worker:
             trace.event("claimed", worker=self.name, attempt=run.attempts)
             log.info("worker %s claimed run %d (attempt %d)", self.name, run.id, run.attempts)
             context = RunContext(trace, self.store, self.settings, self.name)
-            task = asyncio.create_task(self.pipeline(run, context))
+            # The run's sandboxes and checkouts are removed in the background (off the path to
+            # its pull request) and waited for before its end is recorded.
+            cleanup = Deferred()
+            task = asyncio.create_task(self.pipeline(run, context), context=deferring(cleanup))
             try:
-                if await self._watch(run, task):  # someone asked to stop the run
-                    await _stop(task)
+                stopped = await self._watch(run, task)  # someone asked to stop the run
+                await _stop(task)
+                await cleanup.wait()
+                if stopped:
                     final = await self.store.finish_run(  # what it spent is unknown
                         run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST, cost_usd=None
                     )
@@ -171,6 +177,7 @@ class Worker:
                 return await self.store.get_run(run.id) or run
             finally:
                 await _stop(task)
+                await cleanup.wait()
 
     async def _watch(self, run: Run, task: asyncio.Task[RunOutcome]) -> bool:
         """Heartbeat until the pipeline ends; True when someone asked to stop the run first.
