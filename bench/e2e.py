@@ -252,7 +252,7 @@ def analyse(events: list[dict[str, Any]], sent: float, answered: float, created:
             "waiting for the litellm import": max(0.0, mark["baseline"] - base.closed),
         },
         "agent": {
-            "sandbox start": agent.ready - mark["baseline"],
+            "sandbox start (waited for)": max(0.0, agent.ready - mark["baseline"]),
             "model calls (litellm + scripted model)": stop["model_seconds"],
             "tool calls (non-test)": stop["tool_seconds"] - agent.test_seconds,
             "tool calls: run_tests": agent.test_seconds,
