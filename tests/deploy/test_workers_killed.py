@@ -3,7 +3,7 @@ three `patchbot worker` processes on a real PostgreSQL; the GitHub simulator sen
 webhooks for 20 issues across 3 repositories, one worker is SIGKILLed while it holds a run
 with a sandbox up. Every issue ends with exactly one pull request or one escalation, no run
 is ever held by two workers at once, and no sandbox is left: the worker that takes the dead
-one's run over removes its containers and checkouts."""
+one's run over removes its containers, checkouts and scratch disks."""
 
 from __future__ import annotations
 
@@ -196,6 +196,7 @@ async def test_twenty_issues_three_workers_one_killed_each_issue_answered_once(
             assert process.returncode == 0, process.returncode
         for process in workers.values():
             assert await asyncio.to_thread(sandbox_containers, owner_of(process.pid)) == []
+        assert mounts_under(tmp_path) == [], "scratch disks left mounted"
 
         check_each_issue_answered_once(github, issues, runs)
         taken_over = [run for run in runs.values() if run.attempts > 1]
@@ -207,6 +208,12 @@ async def test_twenty_issues_three_workers_one_killed_each_issue_answered_once(
                 assert started >= ended, f"run {run.id} held by two workers at once: {held}"
         (first, _, _), (heir, _, _) = claims(tmp_path / "data", taken_over[0], killed, killed_at)
         assert first == killed and heir != killed
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points under `root`: the overlays and disks of sandboxes (see bot.sandbox.disk)."""
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [point for point in points if point.startswith(f"{root}/")]
 
 
 async def all_ended(store: RunStore, issues: dict[tuple[str, int], Any]) -> dict[Any, Run] | None:
