@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from types import TracebackType
 
@@ -50,10 +49,11 @@ class OpenedAhead:
         await self.close()
 
     async def close(self) -> None:
-        if self._ready.done():
-            self._ready.exception()  # retrieved: an opening error nobody used is no warning
-            self._release.set()
-        else:
-            self._task.cancel()  # still opening: the opener cleans up what it started
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        """Close the sandbox; one still opening is let open first, never cancelled midway
+        (a container being created when its creation is cancelled would be left behind)."""
+        self._release.set()
+        try:
+            await asyncio.shield(self._task)
+        finally:
+            if self._ready.done():
+                self._ready.exception()  # retrieved: an opening error nobody used is no warning
