@@ -129,10 +129,23 @@ class SandboxProbe:
             docker_module.open_sandbox = real
 
     def role(self, role: str) -> SandboxUse:
+        """The sandbox of `role`; verification opens its checkouts' sandboxes side by side, so
+        for several, their wall-clock span: asked for at the first, ready at the last, tests
+        from the first start to the last end, closing and closed at the last."""
         found = [use for use in self.uses if use.role == role]
-        if len(found) != 1:
+        if not found or (role != "verify" and len(found) != 1):
             raise RuntimeError(f"expected one {role} sandbox, the run opened {len(found)}")
-        return found[0]
+        if len(found) == 1:
+            return found[0]
+        tests = [span for use in found for span in use.tests]
+        return SandboxUse(
+            found[0].workspace,
+            min(use.opened for use in found),
+            ready=max(use.ready for use in found),
+            closing=max(use.closing for use in found),
+            closed=max(use.closed for use in found),
+            tests=[(min(s for s, _ in tests), max(e for _, e in tests))] if tests else [],
+        )
 
 
 async def _command(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
@@ -239,7 +252,7 @@ def analyse(events: list[dict[str, Any]], sent: float, answered: float, created:
             "waiting for the litellm import": max(0.0, mark["baseline"] - base.closed),
         },
         "agent": {
-            "sandbox start": agent.ready - mark["baseline"],
+            "sandbox start (waited for)": max(0.0, agent.ready - mark["baseline"]),
             "model calls (litellm + scripted model)": stop["model_seconds"],
             "tool calls (non-test)": stop["tool_seconds"] - agent.test_seconds,
             "tool calls: run_tests": agent.test_seconds,
@@ -267,7 +280,7 @@ def analyse(events: list[dict[str, Any]], sent: float, answered: float, created:
     phases["other"] = total - sum(phases.values())
     for name, rows in parts.items():
         rows["rest"] = phases[name] - sum(rows.values())
-    tests = sum(use.test_seconds for use in probe.uses)
+    tests = base.test_seconds + agent.test_seconds + verify.test_seconds
     return {
         "total": total,
         "pr_opened": pull_opened - sent,

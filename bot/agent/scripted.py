@@ -75,52 +75,101 @@ class ScriptedModel:
         index = len(self.requests)
         self.requests.append(body)
         self.authorizations.append(request.headers.get("Authorization"))
-        if index >= len(self.messages):
-            error = {
-                "message": f"the scripted model's trajectory is exhausted after "
-                f"{len(self.messages)} replies; request {index + 1} has no scripted answer",
-                "type": "invalid_request_error",
-                "code": EXHAUSTED,
-            }
-            return web.json_response({"error": error}, status=400)
-        script = dict(self.messages[index])
-        usage = script.pop("usage", None) or {}
-        prompt = int(usage.get("prompt_tokens", _estimate_tokens(body.get("messages", []))))
-        completion = int(usage.get("completion_tokens", _estimate_tokens(script)))
-        tool_calls = script.get("tool_calls")
-        return web.json_response(
-            {
-                "id": f"chatcmpl-scripted-{index + 1}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", self.name),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": script,
-                        "finish_reason": "tool_calls" if tool_calls else "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
-                },
-            }
-        )
+        return _answer(self.messages, index, body, self.name)
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self.chat_completions)
-        app.router.add_post("/chat/completions", self.chat_completions)
-        return app
+        return _app(self.chat_completions)
+
+
+class ConversationScripts:
+    """Answers many conversations at once, each from its own script: the script whose key
+    appears in the conversation's first user message (the issue's text), at the step given by
+    the assistant messages the conversation already holds. A conversation started again from
+    the beginning (a run taken over from a killed worker) is answered from the start again."""
+
+    def __init__(self, scripts: dict[str, list[dict[str, Any]]], name: str = "scripted") -> None:
+        self.scripts = {
+            key: [_normalize(message, n) for n, message in enumerate(messages, start=1)]
+            for key, messages in scripts.items()
+        }
+        self.name = name
+        self.requests: list[dict[str, Any]] = []
+        """Every request body received, for tests to inspect."""
+
+    async def chat_completions(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        messages = body.get("messages") or []
+        first = next((m.get("content") for m in messages if m.get("role") == "user"), None)
+        keys = [key for key in self.scripts if key in str(first)]
+        if len(keys) != 1:
+            return _refusal(
+                f"the conversation's first user message names {len(keys)} of the scripts "
+                f"{sorted(self.scripts)}; it must name exactly one"
+            )
+        step = sum(1 for m in messages if m.get("role") == "assistant")
+        return _answer(self.scripts[keys[0]], step, body, self.name)
+
+    def app(self) -> web.Application:
+        return _app(self.chat_completions)
+
+
+def _app(handler: Any) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/chat/completions", handler)
+    app.router.add_post("/chat/completions", handler)
+    return app
+
+
+def _refusal(message: str) -> web.Response:
+    """The error a request with no scripted answer gets (litellm raises it, the run stops)."""
+    error = {"message": message, "type": "invalid_request_error", "code": EXHAUSTED}
+    return web.json_response({"error": error}, status=400)
+
+
+def _answer(
+    messages: list[dict[str, Any]], index: int, body: dict[str, Any], name: str
+) -> web.Response:
+    """The chat completion answering `body` with `messages[index]`, or an error past the end."""
+    if index >= len(messages):
+        return _refusal(
+            f"the scripted model's trajectory is exhausted after {len(messages)} replies; "
+            f"request {index + 1} has no scripted answer"
+        )
+    script = dict(messages[index])
+    usage = script.pop("usage", None) or {}
+    prompt = int(usage.get("prompt_tokens", _estimate_tokens(body.get("messages", []))))
+    completion = int(usage.get("completion_tokens", _estimate_tokens(script)))
+    tool_calls = script.get("tool_calls")
+    return web.json_response(
+        {
+            "id": f"chatcmpl-scripted-{index + 1}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", name),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": script,
+                    "finish_reason": "tool_calls" if tool_calls else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+    )
 
 
 class ScriptedServer:
-    """Runs a `ScriptedModel` on `host` (loopback unless a test's containers must reach it);
-    `async with` gives its `api_base`."""
+    """Runs a `ScriptedModel` (or `ConversationScripts`) on `host` (loopback unless a test's
+    containers must reach it); `async with` gives its `api_base`."""
 
-    def __init__(self, model: ScriptedModel, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, model: ScriptedModel | ConversationScripts, port: int = 0, host: str = "127.0.0.1"
+    ) -> None:
         self.model = model
         self.port = port
         self.host = host

@@ -186,6 +186,8 @@ class Dispatcher:
                 self._no_acknowledgements.set()
 
     async def _acknowledgements_settled(self) -> None:
+        if self._no_acknowledgements.is_set():  # the common case: no timer to arm
+            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(ACK_PRIORITY):
                 await self._no_acknowledgements.wait()

@@ -10,7 +10,6 @@ cannot do ends in a clear comment on the pull request, with nothing pushed.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from bot.policy.load import effective_policy
 from bot.policy.model import Policy
 from bot.runs.models import Feedback, RunOutcome, RunState
 from bot.runs.pipeline import work_dir
+from bot.sandbox.deferred import temporary_folder
 from bot.settings import permission_at_least
 from bot.solve.solver import verify_head
 from bot.solve.verify import Verification
@@ -69,8 +69,9 @@ class Revision(RunSteps):
         )
         base, branch = str(pull["base"]["ref"]), str(pull["head"]["ref"])
         work = work_dir(self.context.settings.data_dir)
-        with tempfile.TemporaryDirectory(prefix=f"patchbot-run-{run.id}-", dir=work) as tmp:
-            checkout = Path(tmp) / "repo"
+        # removed after the sandboxes that mounted checkouts in it (see bot.sandbox.deferred)
+        async with temporary_folder(f"patchbot-run-{run.id}-", work) as tmp:
+            checkout = tmp / "repo"
             url = str(pull["base"]["repo"]["clone_url"])  # the pull request names its repository
             await clone(url, checkout, await self.fresh_token(), branch=base)
             try:  # the base branch's policy: the pull request's own branch cannot loosen it

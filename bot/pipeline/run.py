@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from bot.policy.model import Policy
 from bot.runs.held import HeldPatch
 from bot.runs.models import PullOpened, Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
+from bot.sandbox.deferred import temporary_folder
 from bot.solve.outcome import SolveResult
 from bot.solve.solver import docker_sandbox
 from bot.solve.verify import SandboxOpener
@@ -111,8 +111,9 @@ class _Publish(RunSteps):
         repository = await self.gh.getitem(f"/repos/{run.repository}")
         token = await self.fresh_token()
         work = work_dir(settings.data_dir)
-        with tempfile.TemporaryDirectory(prefix=f"patchbot-run-{run.id}-", dir=work) as tmp:
-            checkout = Path(tmp) / "repo"
+        # removed after the sandboxes that mounted checkouts in it (see bot.sandbox.deferred)
+        async with temporary_folder(f"patchbot-run-{run.id}-", work) as tmp:
+            checkout = tmp / "repo"
             url = str(repository["clone_url"])
             await clone(url, checkout, token, branch=str(repository["default_branch"]))
             self.step("cloned", f"`{repository['default_branch']}`")

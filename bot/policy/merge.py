@@ -216,7 +216,7 @@ def put(data: dict[str, Any], key: str, value: Any) -> None:
 
 def merge(server: Policy, wanted: Policy) -> Merged:
     """The server policy tightened by what the repository wants (`wanted` is the server
-    policy with the repository's keys laid over it, see `bot.policy.effective`)."""
+    policy with the repository's keys laid over it, see `bot.policy.load.effective_policy`)."""
     base, asked = server.model_dump(), wanted.model_dump()
     out = server.model_dump()
     notes: list[MergeNote] = []

@@ -2,7 +2,8 @@
 
 If the worker dies, its lease runs out and another worker claims the run again (the run's
 `attempts` counts the claims); what the dead one left (sandbox containers, checkouts,
-scratch disks) goes at the next worker's sweep, at its start and every few minutes. A worker
+scratch disks) goes at the next worker's sweep: when it takes such a run over, at its start
+and every few minutes. A worker
 that finds at a heartbeat that it lost the lease stops its pipeline without writing a
 result; one that finds the run was asked to stop cancels its pipeline and marks the run
 cancelled. Only the lease holder can finish a run, so a run completes exactly once.
@@ -25,6 +26,7 @@ from bot.runs.models import LeaseLost, Run, RunOutcome, RunState
 from bot.runs.pipeline import Pipeline, RunContext, trace_path
 from bot.runs.revisions import follow_up
 from bot.runs.store import STOPPED_BY_REQUEST, RunStore
+from bot.sandbox.deferred import Deferred, deferring
 from bot.settings import Settings
 from bot.telemetry.observe import RunObservation
 from bot.trace import Redactor, Trace, tracing
@@ -123,6 +125,8 @@ class Worker:
         )
         if run is None:
             return None
+        if run.attempts > 1:  # taken over: the worker before may have died with sandboxes up
+            await self.sweep()
         self.current = run
         try:
             with log_context(run_id=run.id, repo=run.repository, issue=run.issue):
@@ -164,11 +168,17 @@ class Worker:
             trace.event("claimed", worker=self.name, attempt=run.attempts)
             log.info("worker %s claimed run %d (attempt %d)", self.name, run.id, run.attempts)
             context = RunContext(trace, self.store, self.settings, self.name)
-            with tracing(trace):  # the pipeline's GitHub calls are traced too
-                task = asyncio.create_task(self.pipeline(run, context))
+            # The run's sandboxes and checkouts are removed in the background (off the path to
+            # its pull request) and waited for before its end is recorded; its GitHub calls
+            # are traced too.
+            cleanup = Deferred()
+            with tracing(trace):
+                task = asyncio.create_task(self.pipeline(run, context), context=deferring(cleanup))
             try:
-                if await self._watch(run, task):  # someone asked to stop the run
-                    await _stop(task)
+                stopped = await self._watch(run, task)  # someone asked to stop the run
+                await _stop(task)
+                await cleanup.wait()
+                if stopped:
                     final = await self.store.finish_run(  # what it spent is unknown
                         run.id, self.name, RunState.CANCELLED, STOPPED_BY_REQUEST, cost_usd=None
                     )
@@ -193,6 +203,7 @@ class Worker:
                 return await self.store.get_run(run.id) or run
             finally:
                 await _stop(task)
+                await cleanup.wait()
 
     async def _keep_facts(self, run: Run, path: Path) -> None:
         """Keep what the KPIs need from the trace in the store, so they read rows, not trace

@@ -27,6 +27,7 @@ from docker.types import Mount
 from bot.errors import ConfigError, SandboxError
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
+from bot.sandbox.deferred import clean_up
 from bot.sandbox.environments import SetupInfo, prepare_environment
 from bot.sandbox.images import PYTHON_LABEL, built_images, find_image
 from bot.sandbox.judged import (
@@ -237,6 +238,12 @@ async def open_sandbox(
         log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
         got = await asyncio.to_thread(as_started, launcher.config, container)
         yield DockerSandbox(workspace, got, container, channel, setup)
-    finally:
+    finally:  # in the background when the caller defers it (see `bot.sandbox.deferred`)
+        await clean_up(_remove(launcher, container, channel))
+
+
+async def _remove(launcher: Launcher, container: Container, channel: ExecChannel) -> None:
+    try:
         await launcher.remove(container)  # first: it survives a second cancellation
+    finally:
         await channel.close()

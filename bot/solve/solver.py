@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,11 +21,13 @@ from bot.agent.stops import StopReason
 from bot.agent.tools import ToolBox, format_report
 from bot.errors import SandboxError, SetupFailed
 from bot.sandbox.config import SandboxConfig
+from bot.sandbox.deferred import temporary_folder
 from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
 from bot.sandbox.setup_gate import baseline_problem
 from bot.setup.model import SetupReport
 from bot.setup.progress import SETUP_PROGRESS
+from bot.solve.ahead import OpenedAhead
 from bot.solve.checkout import Checkouts
 from bot.solve.outcome import Attempt, SolveOutcome, SolveResult
 from bot.solve.proof import Proof, collapse
@@ -63,8 +64,8 @@ async def solve(
     started = time.monotonic()
     result: SolveResult | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="patchbot-solve-", dir=request.work_dir) as root:
-            checkouts = await asyncio.to_thread(Checkouts, request.repo, Path(root))
+        async with temporary_folder("patchbot-solve-", request.work_dir) as root:
+            checkouts = await asyncio.to_thread(Checkouts, request.repo, root)
             trace.event(
                 "solve_start",
                 issue=request.issue_title,
@@ -97,9 +98,9 @@ async def verify_head(
 ) -> Verification:
     """The suite on commit `before` and on the repository's HEAD (a descendant, e.g. a merge
     made without the agent), each in a fresh sandbox, compared as for a candidate patch."""
-    with tempfile.TemporaryDirectory(prefix="patchbot-verify-", dir=request.work_dir) as root:
-        checkouts = await asyncio.to_thread(Checkouts, repo, Path(root))
-        tree = await asyncio.to_thread(checkouts.fresh, Path(root) / "before", before)
+    async with temporary_folder("patchbot-verify-", request.work_dir) as root:
+        checkouts = await asyncio.to_thread(Checkouts, repo, root)
+        tree = await asyncio.to_thread(checkouts.fresh, root / "before", before)
         baseline = await run_suite(tree, request.sandbox, open_sandbox)
         candidate = await run_suite(checkouts.work, request.sandbox, open_sandbox)
     verification = judge(Runs(baseline=baseline, candidate=candidate), request.verify)
@@ -155,16 +156,24 @@ class _Run:
             asyncio.to_thread(import_litellm if isinstance(self.model, LitellmModel) else str)
         )
         listening = SETUP_PROGRESS.set(lambda text: self.say(0, text))
+        agent_box: OpenedAhead | None = None
+        ran = False
         try:
             tree = await asyncio.to_thread(
                 self.checkouts.fresh, self.checkouts.root / "baseline", self.request.baseline_commit
             )
             async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
+                # The agent's own sandbox (on its own checkout) starts while the baseline's
+                # tests run: the set-up is cached by now, so the two share no work.
+                agent_box = OpenedAhead(
+                    self.open_sandbox, self.checkouts.work, self.request.sandbox
+                )
                 runs = await sandbox.run_tests(reruns=self.request.verify.reruns)
                 baseline, result.flaky = collapse(runs)
                 result.setup = sandbox.setup_report
                 result.sandbox = sandbox.config
             await warming
+            ran = True
         except SetupFailed as error:
             if error.report is not None:
                 result.setup = SetupReport.model_validate(error.report)
@@ -174,6 +183,16 @@ class _Run:
         finally:
             SETUP_PROGRESS.reset(listening)
             warming.cancel()  # a no-op once it is done
+            if agent_box is not None and not ran:
+                await agent_box.close()
+        assert agent_box is not None  # the baseline ran
+        try:
+            return await self._with_agent(agent_box, baseline)
+        finally:
+            await agent_box.close()  # a no-op once the agent has used it
+
+    async def _with_agent(self, agent_box: OpenedAhead, baseline: TestReport) -> SolveResult:
+        result = self.result
         if result.setup is not None:
             self.trace.event("setup", **result.setup.model_dump())
         result.baseline = baseline
@@ -187,7 +206,7 @@ class _Run:
             self.trace.event("baseline_gate", problem=problem)
             return result
         try:
-            async with self.open_sandbox(self.checkouts.work, self.request.sandbox) as sandbox:
+            async with agent_box as sandbox:
                 agent = Agent(
                     self.model,
                     ToolBox(sandbox, self.request.tools),

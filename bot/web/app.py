@@ -10,7 +10,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
@@ -108,7 +108,7 @@ async def _acknowledge(request: web.Request) -> web.Response:
     body = await request.read()
     try:
         verify_signature(request.headers, body, request.app[SECRET])
-        event = sansio.Event.from_http(request.headers, body, secret=request.app[SECRET])
+        event = sansio.Event.from_http(_unsigned(request.headers), body)
     except (BadSignature, ValidationFailure) as failure:
         log.warning(
             "refused a webhook with a bad signature: %s",
@@ -150,6 +150,15 @@ async def _acknowledge(request: web.Request) -> web.Response:
     dispatcher.submit(event.delivery_id, event)
     log.debug("accepted %s %s", event.event, action or "", extra=extra)
     return web.Response(body=_ACCEPTED, content_type="application/json")
+
+
+_EVENT_HEADERS = ("content-type", "x-github-event", "x-github-delivery")
+
+
+def _unsigned(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers gidgethub reads an event from, without the signatures: they were checked
+    by `verify_signature`, and gidgethub would compute the HMAC again."""
+    return {name: headers[name] for name in _EVENT_HEADERS if name in headers}
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.agent.model import LitellmModel, ModelConfig, ModelError
-from bot.agent.scripted import load_trajectory
+from bot.agent.scripted import ConversationScripts, ScriptedServer, load_trajectory
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +74,22 @@ async def test_the_command_serves_a_trajectory_on_loopback() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_conversations_each_follow_the_script_their_first_message_names() -> None:
+    scripts = {
+        "[a]": [{"role": "assistant", "content": f"a{n}"} for n in range(2)],
+        "[b]": [{"role": "assistant", "content": "b0"}],
+    }
+    async with ScriptedServer(ConversationScripts(scripts)) as server:
+        model = adapter(server.api_base)
+        a = [{"role": "user", "content": "fix [a]"}]
+        b = [{"role": "user", "content": "fix [b]"}]
+        first_a = await model.complete(a, [])
+        assert (await model.complete(b, [])).message["content"] == "b0"
+        second_a = await model.complete([*a, first_a.message], [])
+        assert (first_a.message["content"], second_a.message["content"]) == ("a0", "a1")
+        # Started again from the beginning (a run taken over): answered from the start again.
+        assert (await model.complete(a, [])).message["content"] == "a0"
+        with pytest.raises(ModelError, match="names 0 of the scripts"):
+            await model.complete([{"role": "user", "content": "fix it"}], [])

@@ -237,7 +237,7 @@ async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
 ) -> None:
     import docker
 
-    from bot.agent.stops import SolveOutcome
+    from bot.solve.outcome import SolveOutcome
     from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
 
     repo, before = demo_repo
