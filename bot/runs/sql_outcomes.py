@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from bot.runs import statements as sql
+from bot.runs import accounting_statements as sql
 from bot.runs.facts import CycleTimeBaseline, RunFacts
 from bot.runs.models import (
     PULL_OUTCOME_STATES,

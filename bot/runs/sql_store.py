@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
+from bot.runs import accounting_statements as accounting
 from bot.runs import evals, flaky
 from bot.runs import statements as sql
 from bot.runs.models import (
@@ -271,7 +272,7 @@ class SQLRunStore(SQLOutcomeStore, SQLRunViews):
         async with self._db.transaction() as session:
             await session.execute(sql.RECORD_PULL_REQUEST, params)
             if opened is not None:
-                await session.execute(sql.OPEN_OUTCOME, {**params, **opened_values(opened)})
+                await session.execute(accounting.OPEN_OUTCOME, {**params, **opened_values(opened)})
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         return await self._runs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.runs import statements as sql
+from bot.runs import accounting_statements as sql
 from bot.runs.models import Hold, Run
 from bot.runs.rows import hold_from_row, run_from_row
 from bot.runs.sql import Database

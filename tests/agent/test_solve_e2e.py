@@ -237,8 +237,8 @@ async def test_a_sandbox_killed_from_outside_ends_the_run_with_a_result(
 ) -> None:
     import docker
 
-    from bot.solve.outcome import SolveOutcome
     from bot.sandbox.launch import LABEL, OWNER_LABEL, owner_label
+    from bot.solve.outcome import SolveOutcome
 
     repo, before = demo_repo
     server = await scripted(

@@ -132,3 +132,20 @@ async def test_a_trace_is_read_once_for_an_ended_run(
     assert again.facts[escalated.id].escalation_reason == "rejected"  # from the store now
     assert {run.repository for run in again.runs} == {"octo/b"}
     assert set(again.facts) == {run.id for run in again.runs}
+
+
+async def test_the_kpis_version_moves_with_a_run_s_state_not_with_its_lease(
+    store: RunStore,
+) -> None:
+    run, _ = await store.create_run(
+        NewRun(repository="octo/kpi", issue=1, requester="alice", trigger="label")
+    )
+    queued = await store.records_version(0)
+    claimed = await store.claim_run("w1", 60, 3)
+    assert claimed is not None and claimed.id == run.id
+    running = await store.records_version(0)
+    assert running != queued
+    await store.heartbeat(run.id, "w1", 60)  # every few seconds while a run works
+    assert await store.records_version(0) == running
+    await store.finish_run(run.id, "w1", RunState.SUCCEEDED, "done")
+    assert await store.records_version(0) != running

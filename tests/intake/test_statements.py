@@ -6,12 +6,13 @@ import re
 
 import pytest
 
-from bot.runs import statements
+from bot.runs import accounting_statements, statements
 from bot.runs.sql import POSTGRESQL, SQLITE, compile_sql
 
 ALL = {
     name: value
-    for name, value in vars(statements).items()
+    for module in (statements, accounting_statements)
+    for name, value in vars(module).items()
     if name.isupper()
     and isinstance(value, str)
     and value.lstrip().startswith(("SELECT", "INSERT", "UPDATE", "DELETE"))
