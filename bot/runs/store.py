@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.errors import ConfigError
-from bot.runs.evals import EvalRecord
-from bot.runs.facts import CycleTimeBaseline, RunFacts
+from bot.runs.accounts import Accounts
 from bot.runs.flaky import FlakyTest
 from bot.runs.models import (
-    CiResult,
     Delivery,
     Feedback,
     Hold,
@@ -29,8 +27,6 @@ from bot.runs.models import (
     NewFeedback,
     NewRun,
     PullOpened,
-    PullOutcome,
-    PullState,
     Run,
     RunCounts,
     RunState,
@@ -42,9 +38,10 @@ GAVE_UP = "its worker stopped {attempts} times without finishing; see the trace,
 STOPPED_BY_REQUEST = "stopped by request"
 
 
-class RunStore(RunViews, Protocol):
+class RunStore(RunViews, Accounts, Protocol):
     """Durable state shared by the web process and the workers. Every method is atomic.
-    The dashboard's read-only views are in `RunViews`."""
+    The dashboard's read-only views are in `RunViews`; what the KPIs, governance views and
+    scheduled evaluations keep and read, in `Accounts`."""
 
     async def close(self) -> None: ...
 
@@ -193,65 +190,6 @@ class RunStore(RunViews, Protocol):
 
     async def pull_runs(self, repository: str, pull_request: int) -> list[Run]:
         """The revision runs of a pull request, oldest first."""
-
-    # What became of Patchbot's pull requests
-    async def record_closed(self, outcome: PullOutcome) -> None:
-        """Keep a pull request's final state (merged or closed, when, by whom), over any
-        recorded before."""
-
-    async def record_reopened(self, repository: str, pull_request: int) -> None:
-        """A closed (not merged) pull request was reopened: it is open again."""
-
-    async def record_ci(self, repository: str, head_sha: str, result: CiResult) -> int:
-        """Another app's check or status on a commit: the outcomes whose first push it is
-        take it (`fail` stays `fail`); how many did."""
-
-    async def record_human_push(self, repository: str, pull_request: int, after: str) -> bool:
-        """Count a person's push (new head `after`) to the pull request's branch; False when
-        this head was counted already or the pull request is not recorded."""
-
-    async def record_revert(self, repository: str, reverted_sha: str, revert_sha: str) -> int:
-        """Commit `revert_sha` reverted `reverted_sha` (its id, or at least 7 characters of
-        it) on the default branch: the outcomes merged by that commit are marked reverted."""
-
-    async def pull_outcomes(
-        self, *, repository: str | None = None, state: PullState | None = None
-    ) -> list[PullOutcome]:
-        """The recorded outcomes, by repository and number."""
-
-    async def runs_with_facts_since(
-        self, since: float, *, repository: str | None = None
-    ) -> list[tuple[Run, RunFacts | None]]:
-        """The runs created since `since` (Unix time), oldest first, each with its kept facts
-        (None when none were kept: it has not ended, or ended before migration 11)."""
-
-    async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
-        """The holds made since `since` (Unix time) and their decisions, oldest first."""
-
-    # Scheduled evaluations
-    async def keep_eval(self, record: EvalRecord) -> None:
-        """Keep an evaluation's result (again for the same run: replaced)."""
-
-    async def eval_history(self, repository: str, limit: int = 2) -> list[EvalRecord]:
-        """The repository's latest evaluations, newest first."""
-
-    async def latest_evals(self) -> list[EvalRecord]:
-        """Each repository's latest evaluation, by repository name: for a metric (its
-        resolve rate, wrong pull requests, cost, and whether it raised an alert)."""
-
-    async def record_facts(self, facts: Mapping[int, RunFacts]) -> None:
-        """Keep what the KPIs need from each run's trace (by run id), over any kept before,
-        in one transaction."""
-
-    async def records_version(self, since: float) -> str:
-        """A value that changes whenever a run created since `since`, a pull request outcome,
-        a run's kept facts, a hold or a baseline changes: what computed KPIs are cached under."""
-
-    async def save_baseline(self, baseline: CycleTimeBaseline) -> None:
-        """Keep a repository's people's cycle time, over the one kept before."""
-
-    async def baselines(self) -> dict[str, CycleTimeBaseline]:
-        """The kept people's cycle times, by repository."""
 
     # Flaky tests
     async def remember_flaky(
