@@ -106,7 +106,7 @@ class AnswerTimer:
 async def patchbot_pull(stack: LocalStack, issue: int) -> int:
     """A pull request of Patchbot's own (its bot, its `patchbot/issue-N-...` branch) fixing
     `issue`, whose first NOTES lines of SOURCE are new; its number. Built in the simulator's
-    state as tests/intake/test_pull_feedback.py does: intake needs no first run."""
+    state as tests/handlers/test_pull_feedback.py does: intake needs no first run."""
     github = stack.github
     repo = github.repo(REPOSITORY)
     main = await gitrepo.ref_sha(repo.path, "main")

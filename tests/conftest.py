@@ -22,6 +22,8 @@ SOURCE.md files); a plain clone has none, so the tests that compare with them sk
 
 # The example repositories are targets for Patchbot, not part of our own suite.
 collect_ignore = ["examples"]
+# The stores and the webhook stack that tests/runs, tests/web and tests/handlers share.
+pytest_plugins = ["tests.stores"]
 
 
 def git(repo: Path, *args: str) -> str:

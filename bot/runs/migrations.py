@@ -13,7 +13,7 @@ To add a table: append `Migration(<next number>, "<what it is for>", "CREATE TAB
 (`{id_column}` for an auto-numbered id; types both databases know: TEXT, INTEGER, BIGINT,
 DOUBLE PRECISION), write its statements once in `statements.py`, its row mapping in `rows.py`
 and its methods in `sql_store.py` (and the `RunStore` protocol). The test over the last
-release's dumps (tests/intake/test_store_upgrade.py) keeps the older history honest.
+release's dumps (tests/runs/test_store_upgrade.py) keeps the older history honest.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.runs.models import NewRun, Run, RunState
 from bot.runs.store import RunStore
 from bot.runs.views import WEEK_SECONDS, RunFilter
-from tests.intake.conftest import execute_sql
+from tests.stores import execute_sql
 
 WEEK_START = 2_000 * WEEK_SECONDS
 """A Thursday 00:00 UTC, the first second of week 2000."""

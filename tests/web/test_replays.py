@@ -9,7 +9,7 @@ from typing import Any
 from bot.runs.models import RunState
 from bot.runs.store import RunStore
 from bot.testing.simulator import GitHubSimulator
-from tests.intake.simulated import COMMENTS, ISSUE, REACTIONS, REPO_NAME
+from tests.simulated import COMMENTS, ISSUE, REACTIONS, REPO_NAME
 
 LABELED_AT = "2026-01-05T10:00:00Z"
 

@@ -17,8 +17,8 @@ from bot.runs.store import RunStore
 from bot.settings import Settings
 from bot.testing.simulator import GitHubSimulator, WebhookReceiver, gitcommits, gitrepo
 from bot.testing.simulator.state import Pull
-from tests.intake.conftest import Intake
-from tests.intake.simulated import INSTALLATION, ISSUE, REPO_NAME
+from tests.simulated import INSTALLATION, ISSUE, REPO_NAME
+from tests.stores import Intake
 
 BRANCH = f"patchbot/issue-{ISSUE}-fix-hello"
 

@@ -1,5 +1,6 @@
-"""Fixtures for the intake tests: a throwaway PostgreSQL server, stores of both kinds, settings,
-and the simulated GitHub whose deliveries the web app receives."""
+"""Fixtures for the store, worker, web and handler tests (a pytest plugin, see
+tests/conftest.py): a throwaway PostgreSQL server, stores of both kinds, settings, and the
+simulated GitHub whose deliveries the web app receives."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from bot.testing.simulator import GitHubSimulator
 from bot.testing.webhooks import build_delivery
 from bot.web.app import create_app
 from tests.conftest import unavailable
-from tests.intake.simulated import REPO_NAME, seed
+from tests.simulated import REPO_NAME, seed
 
 PG_BIN = postgres_bin()
 SECRET = "test-webhook-secret-1234"

@@ -15,7 +15,7 @@ from bot.runs.pipeline import trace_path
 from bot.runs.store import RunStore
 from bot.runs.views import RunFilter
 from bot.trace import Trace
-from tests.intake.test_run_views import a_store_of_runs, ended
+from tests.runs.test_run_views import a_store_of_runs, ended
 
 
 async def kept_facts(

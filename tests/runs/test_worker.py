@@ -21,7 +21,7 @@ from bot.runs.worker import Worker
 from bot.settings import Settings
 from bot.testing.pipelines import ClaimOnlyPipeline, FailingPipeline, WaitForFilePipeline
 from bot.trace import read_trace
-from tests.intake.simulated import COMMENTS, ISSUE, REACTIONS, REPO_NAME
+from tests.simulated import COMMENTS, ISSUE, REACTIONS, REPO_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "examples"

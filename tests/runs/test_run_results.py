@@ -19,7 +19,7 @@ from bot.runs.store import RunStore, open_store, sqlite_path
 from bot.runs.worker import Worker
 from bot.settings import Settings
 from bot.testing.pipelines import ClaimOnlyPipeline, FailingPipeline
-from tests.intake.conftest import execute_sql
+from tests.stores import execute_sql
 
 PULL = "https://github.com/octo/hello/pull/7"
 

@@ -22,7 +22,7 @@ from bot.testing.recording_gh import RecordingGitHubAPI
 from bot.testing.simulator import GitHubSimulator
 from bot.testing.webhooks import build_delivery, sign
 from bot.web.app import create_app
-from tests.intake.simulated import COMMENTS, INSTALLATION, ISSUE, REPO_NAME, labeled
+from tests.simulated import COMMENTS, INSTALLATION, ISSUE, REPO_NAME, labeled
 
 SECRET = "test-webhook-secret-1234"
 """The secret the `settings` fixture configures."""

@@ -23,7 +23,7 @@ from bot.testing.simulator import GitHubSimulator
 from bot.testing.webhooks import build_delivery
 from bot.web.app import create_app
 from bot.web.limits import GUARD, ConnectionGuard, ServerLimits
-from tests.intake.simulated import labeled
+from tests.simulated import labeled
 
 SECRET = "test-webhook-secret-1234"
 LIMITS = ServerLimits(header_timeout=0.5, body_timeout=0.5, max_connections=20)

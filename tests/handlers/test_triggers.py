@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.runs.models import NewRun, RunState
-from tests.intake.simulated import COMMENTS, INSTALLATION, ISSUE, REACTIONS, REPO_NAME
+from tests.simulated import COMMENTS, INSTALLATION, ISSUE, REACTIONS, REPO_NAME
 
 
 async def label(intake: Any, name: str = "patchbot", login: str = "alice") -> None:

@@ -19,7 +19,7 @@ from bot.runs.models import (
     RunState,
 )
 from bot.runs.store import RunStore, open_store
-from tests.intake.conftest import execute_sql
+from tests.stores import execute_sql
 
 
 def new_run(issue: int = 1, delivery_id: str | None = None, **revision: Any) -> NewRun:

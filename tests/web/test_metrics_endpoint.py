@@ -11,7 +11,7 @@ from bot.runs.worker import Worker
 from bot.settings import Settings
 from bot.telemetry.metrics import CONTENT_TYPE
 from bot.testing.pipelines import ClaimOnlyPipeline, FailingPipeline
-from tests.intake.simulated import COMMENTS, labeled
+from tests.simulated import COMMENTS, labeled
 
 
 async def _scraped(intake: Any) -> str:
