@@ -4,7 +4,6 @@ history-free copies of one commit (nothing from after it can reach the agent).""
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -125,9 +124,3 @@ def apply_patch(tree: Path, patch: str, name: str = "patch") -> None:
         git("apply", "--binary", "--whitespace=nowarn", path, cwd=tree, env=ceiling)
     finally:
         os.unlink(path)
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a copy the sandbox may have handed to its own user (files we cannot delete are
-    left for the system's temporary-folder clean-up)."""
-    shutil.rmtree(path, ignore_errors=True)

@@ -14,7 +14,6 @@ run whole for every commit; PASS_TO_PASS then holds those modules' tests only.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +22,11 @@ from typing import Literal
 from pydantic import BaseModel
 
 from bot.errors import SandboxError
-from bot.eval.gitops import Commit, commits, history_free_copy, remove_tree, split_diff
+from bot.eval.gitops import Commit, commits, history_free_copy, split_diff
 from bot.eval.statement import problem_statement
 from bot.eval.tasks import Task, append_jsonl, diff_files, is_test_module, read_jsonl
 from bot.sandbox.config import SandboxConfig
+from bot.sandbox.deferred import temporary_folder
 from bot.sandbox.models import Outcome, TestReport
 from bot.solve.checkout import GitError
 from bot.solve.verify import SandboxOpener
@@ -186,11 +186,8 @@ async def mine(
         while not queue.empty():
             commit = queue.get_nowait()
             begun = time.monotonic()
-            with tempfile.TemporaryDirectory(prefix="patchbot-mine-") as scratch:
-                try:
-                    result = await examine(options, commit, config_for, opener, Path(scratch))
-                finally:
-                    remove_tree(Path(scratch))
+            async with temporary_folder("patchbot-mine-", None) as scratch:
+                result = await examine(options, commit, config_for, opener, scratch)
             summary.examined += 1
             took = f"({time.monotonic() - begun:.1f} s)"
             title = commit.message.splitlines()[0][:60] if commit.message else ""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from bot.agent.loop import cost_text
 from bot.agent.model import ModelConfig
 from bot.agent.scripted import ScriptedModel, ScriptedServer
 from bot.errors import ConfigError, PatchbotError
-from bot.eval.gitops import history_free_copy, remove_tree
+from bot.eval.gitops import history_free_copy
 from bot.eval.grade import grade
 from bot.eval.report import write_report
 from bot.eval.results import Row, RunInfo, cost_so_far, summarize
@@ -29,6 +28,7 @@ from bot.eval.trajectories import SCRIPTED, trajectory
 from bot.policy.load import effective_policy, load_policy_file
 from bot.policy.model import Policy
 from bot.sandbox.config import sandbox_config
+from bot.sandbox.deferred import temporary_folder
 from bot.settings import Settings
 from bot.solve.request import SolveRequest
 from bot.solve.solver import solve
@@ -135,37 +135,33 @@ class Evaluation:
         self, task: Task, attempt: int, trace_path: Path, trace_name: Path
     ) -> Row:
         title, _, body = task.problem_statement.strip().partition("\n")
-        with tempfile.TemporaryDirectory(prefix="patchbot-eval-") as scratch:
-            root = Path(scratch)
-            try:
-                base = await asyncio.to_thread(
-                    history_free_copy, self._repo(task), task.base_commit, root / "base"
+        # Removed after the sandboxes that mounted its checkouts (in a worker, in the
+        # background: see bot.sandbox.deferred).
+        async with temporary_folder("patchbot-eval-", None) as root:
+            base = await asyncio.to_thread(
+                history_free_copy, self._repo(task), task.base_commit, root / "base"
+            )
+            policy = effective_policy(self.policy, base).policy
+            # Set-up environments shared only by runs of this base: one made from a later
+            # commit (a regular install of its code, its version file) never reaches it.
+            scope = f"eval:{task.repo}:{task.base_commit}"
+            sandbox = sandbox_config(policy, cache_scope=scope, image=self.options.image)
+            verify = verify_config(policy)
+            scripted = _model(self.options, task, self.configured, verify.max_attempts)
+            async with scripted as model:
+                request = SolveRequest(
+                    repo=base,
+                    issue_title=title.strip() or task.instance_id,
+                    issue_body=body.strip(),
+                    model=model,
+                    sandbox=sandbox,
+                    limits=agent_limits(policy),
+                    verify=verify,
+                    work_dir=root,
                 )
-                policy = effective_policy(self.policy, base).policy
-                # Set-up environments shared only by runs of this base: one made from a later
-                # commit (a regular install of its code, its version file) never reaches it.
-                scope = f"eval:{task.repo}:{task.base_commit}"
-                sandbox = sandbox_config(policy, cache_scope=scope, image=self.options.image)
-                verify = verify_config(policy)
-                scripted = _model(self.options, task, self.configured, verify.max_attempts)
-                async with scripted as model:
-                    request = SolveRequest(
-                        repo=base,
-                        issue_title=title.strip() or task.instance_id,
-                        issue_body=body.strip(),
-                        model=model,
-                        sandbox=sandbox,
-                        limits=agent_limits(policy),
-                        verify=verify,
-                        work_dir=root,
-                    )
-                    with Trace(trace_path, self.redactor) as trace:
-                        result = await solve(request, trace=trace, open_sandbox=self.opener)
-                graded = await grade(
-                    base, root / "graded", task, result.patch, sandbox, self.opener
-                )
-            finally:
-                remove_tree(root)
+                with Trace(trace_path, self.redactor) as trace:
+                    result = await solve(request, trace=trace, open_sandbox=self.opener)
+            graded = await grade(base, root / "graded", task, result.patch, sandbox, self.opener)
         return Row.from_run(task, attempt, result, graded, trace_name)
 
     def over_budget(self) -> bool:

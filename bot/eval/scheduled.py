@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from bot.runs.evals import EVAL_ISSUE, EvalRecord
 from bot.runs.models import NewRun, Run, RunOutcome, RunState
 from bot.runs.pipeline import RunContext, work_dir
 from bot.runs.store import RunStore
+from bot.sandbox.deferred import temporary_folder
 from bot.trace import Redactor
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,8 @@ class EvalPipeline:
             token = await app.installation_token(run.installation_id)
             context.trace.redact.add(token)
             scratch = work_dir(settings.data_dir)
-            with tempfile.TemporaryDirectory(prefix=f"patchbot-eval-{run.id}-", dir=scratch) as tmp:
-                checkout = Path(tmp) / "repo"  # the whole history: the tasks' bases are in it
+            async with temporary_folder(f"patchbot-eval-{run.id}-", scratch) as tmp:
+                checkout = tmp / "repo"  # the whole history: the tasks' bases are in it
                 url, branch = str(repository["clone_url"]), str(repository["default_branch"])
                 await clone(url, checkout, token, branch=branch)
                 try:

@@ -80,8 +80,9 @@ async def clean_up(step: Coroutine[Any, Any, None]) -> None:
 @contextlib.asynccontextmanager
 async def temporary_folder(prefix: str, parent: Path | None) -> AsyncIterator[Path]:
     """A temporary folder for checkouts that sandboxes mount; removed after those sandboxes
-    (both handed to `clean_up`)."""
-    folder = tempfile.TemporaryDirectory(prefix=prefix, dir=parent)
+    (both handed to `clean_up`). Files the sandbox's user made that this process may not
+    delete are left for the system's temporary-folder clean-up and the sweep."""
+    folder = tempfile.TemporaryDirectory(prefix=prefix, dir=parent, ignore_cleanup_errors=True)
     try:
         yield Path(folder.name)
     finally:
