@@ -111,11 +111,9 @@ async def queue_run(gh: GitHubAPI, store: RunStore, settings: Settings, new: New
     return run if created else None
 
 
-async def queued_notice(
-    gh: GitHubAPI, store: RunStore, settings: Settings, run: Run, how: str
-) -> None:
-    """The run's status comment while it waits: who asked, and its place in the queue."""
-    ahead = await store.runs_ahead(run.id)
+async def queued_notice(gh: GitHubAPI, settings: Settings, run: Run, how: str, ahead: int) -> None:
+    """The run's status comment while it waits: who asked, and its place in the queue
+    (`ahead`: `RunStore.runs_ahead`)."""
     waiting = f" {ahead} queued run(s) are ahead of it." if ahead else ""
     text = messages.QUEUED.format(
         run_id=run.id, login=run.requester, how=how, waiting=waiting, prefix=settings.command_prefix

@@ -68,6 +68,11 @@ def ours(app: AppRef | None, settings: Settings) -> bool:
     return app is None or (settings.app_id is not None and app.id == settings.app_id)
 
 
+def foreign(check: CheckRun, settings: Settings) -> bool:
+    """Whether a check run is another app's: not Patchbot's, nor named like its own."""
+    return not ours(check.app, settings) and check.name != CHECK_NAME
+
+
 async def _repair(
     event: sansio.Event,
     gh: GitHubAPI,
@@ -78,7 +83,7 @@ async def _repair(
 ) -> None:
     """A failed check of another app on the head of Patchbot's pull request asks for a repair
     run (the policy bounds how many, in the run). Patchbot's own checks never do."""
-    if check.conclusion not in FAILED or ours(check.app, settings) or check.name == CHECK_NAME:
+    if check.conclusion not in FAILED or not foreign(check, settings):
         return
     repository, name = payload.repository, payload.repository.full_name
     for listed in check.pull_requests:

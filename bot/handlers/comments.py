@@ -109,9 +109,10 @@ async def _start(
     )
     if run is not None:
         await react(gh, repository, payload.comment.id, "eyes")
-        if await store.runs_ahead(run.id):  # it waits: say so, where the run will report
+        ahead = await store.runs_ahead(run.id)
+        if ahead:  # it waits: say so, where the run will report
             how = f"`{settings.command_prefix} {command.name.value}`"
-            await queued_notice(gh, store, settings, run, how)
+            await queued_notice(gh, settings, run, how, ahead)
 
 
 async def _decide(

@@ -58,4 +58,5 @@ async def on_labeled(
         # A label has no comment to react to (and the issue reactions endpoint is not one the
         # App relies on), so the acknowledgement is a short status comment instead; later
         # steps of the run find it by its marker and edit it.
-        await queued_notice(gh, store, settings, run, f"the `{settings.trigger_label}` label")
+        how = f"the `{settings.trigger_label}` label"
+        await queued_notice(gh, settings, run, how, await store.runs_ahead(run.id))

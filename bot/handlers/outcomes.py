@@ -11,8 +11,8 @@ from typing import Any
 from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
-from bot.github.markers import CHECK_NAME
 from bot.github.payloads import (
+    CheckRun,
     CheckRunEvent,
     CheckSuiteEvent,
     PullRequest,
@@ -20,7 +20,7 @@ from bot.github.payloads import (
     PushEvent,
     StatusEvent,
 )
-from bot.handlers.checks import ours
+from bot.handlers.checks import foreign, ours
 from bot.handlers.pulls import fixed_issue
 from bot.runs.models import CiResult, PullOutcome
 from bot.runs.store import RunStore
@@ -68,6 +68,12 @@ def closed_outcome(
         closed_at=unix_time(pull.closed_at),
         closed_by=closed_by,
     )
+
+
+def ci_result(check: CheckRun, settings: Settings) -> CiResult | None:
+    """Another app's finished check run as CI on its commit; None for Patchbot's own, or for
+    a conclusion that says neither pass nor fail."""
+    return CI_RESULTS.get(check.conclusion or "") if foreign(check, settings) else None
 
 
 @router.register("pull_request", action="closed")
@@ -135,8 +141,8 @@ async def on_check_run(
 ) -> None:
     payload = CheckRunEvent.model_validate(event.data)
     check = payload.check_run
-    result = CI_RESULTS.get(check.conclusion or "")
-    if result and not ours(check.app, settings) and check.name != CHECK_NAME:
+    result = ci_result(check, settings)
+    if result:
         await store.record_ci(payload.repository.full_name, check.head_sha, result)
 
 
@@ -190,9 +196,8 @@ async def on_push(
     settings: Settings,
     **kwargs: Any,
 ) -> None:
-    """A commit on the default branch that reverts a merge commit of Patchbot's."""
-    if not on_default_branch(event.data):
-        return
+    """A commit on the default branch that reverts a merge commit of Patchbot's (the dispatcher
+    admits no other push: `on_default_branch`)."""
     payload = PushEvent.model_validate(event.data)
     repository = payload.repository
     for commit in payload.commits:

@@ -4,11 +4,9 @@ its first push when none reported. `patchbot outcomes reconcile` runs it."""
 
 from __future__ import annotations
 
-from bot.github.markers import CHECK_NAME
 from bot.github.payloads import CheckRun, PullRequest
-from bot.handlers.checks import ours
 from bot.handlers.dispatcher import GitHubFactory
-from bot.handlers.outcomes import CI_RESULTS, closed_outcome
+from bot.handlers.outcomes import ci_result, closed_outcome
 from bot.runs.models import PullOutcome
 from bot.runs.store import RunStore
 from bot.settings import Settings
@@ -29,8 +27,8 @@ async def reconcile_outcomes(
             found = await gh.getitem(f"/repos/{name}/commits/{outcome.first_head_sha}/check-runs")
             for item in found.get("check_runs", []):
                 check = CheckRun.model_validate(item)
-                result = CI_RESULTS.get(check.conclusion or "")
-                if result and not ours(check.app, settings) and check.name != CHECK_NAME:
+                result = ci_result(check, settings)
+                if result:
                     changed.add((name, number))
                     await store.record_ci(name, check.head_sha, result)
         pull = PullRequest.model_validate(await gh.getitem(f"/repos/{name}/pulls/{number}"))
