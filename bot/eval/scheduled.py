@@ -24,7 +24,7 @@ from bot.eval.run import RunOptions, evaluate, live_model
 from bot.eval.tasks import Task, append_jsonl, read_tasks
 from bot.github.app import github_app
 from bot.github.git import clone
-from bot.policy.load import default_policy_path, effective_policy, load_policy_file
+from bot.policy.load import effective_policy
 from bot.policy.model import EVAL_PERIODS, EvalPolicy, Policy
 from bot.runs.evals import EVAL_ISSUE, EvalRecord
 from bot.runs.models import NewRun, Run, RunOutcome, RunState
@@ -65,9 +65,9 @@ class EvalPipeline:
     """A scheduled evaluation: clone, read the repository's policy and mined tasks, evaluate
     within `eval.budget_usd` and `eval.max_tasks`, keep, compare, alert."""
 
-    def __init__(self, policy_path: Path | None = None) -> None:
-        self.policy_path = policy_path or default_policy_path()
-        self.server_policy = load_policy_file(self.policy_path)
+    def __init__(self, policy_path: Path, server_policy: Policy) -> None:
+        self.policy_path = policy_path
+        self.server_policy = server_policy
 
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
         if run.installation_id is None:

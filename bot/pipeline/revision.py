@@ -198,7 +198,9 @@ class Revision(RunSteps):
                 )
         else:  # a clean merge alone: no agent, but the tests run again
             await self.working_on("verifying", "running the tests before and after the merge")
-            verification = await verify_head(checkout, head, request, trace=self.context.trace)
+            verification = await verify_head(
+                checkout, head, request, trace=self.context.trace, open_sandbox=self.open_sandbox
+            )
             self.step("verified", verification.reason)
             if not verification.accepted:
                 return await self.give_up(f"the merge with `{base}` {verification.reason}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import gidgethub
 
-from bot.agent.model import ModelConfig, preload_litellm
+from bot.agent.model import preload_litellm
 from bot.errors import ConfigError, PatchbotError
 from bot.github.app import github_app
 from bot.github.git import clone, run_git
@@ -28,7 +28,7 @@ from bot.pipeline.branch import branch_name, commit_message, commit_patch, push_
 from bot.pipeline.pull_request import open_or_update_pull, report_check
 from bot.pipeline.revision import Revision
 from bot.pipeline.status import StatusComment
-from bot.pipeline.steps import RunSteps, Solving
+from bot.pipeline.steps import RunSteps
 from bot.policy.decisions import GateReport, TriggerRequest
 from bot.policy.diff import parse_diff
 from bot.policy.gates import evaluate_start
@@ -51,16 +51,16 @@ class GitHubPipeline:
 
     def __init__(
         self,
-        policy_path: Path | None = None,
+        server_policy: Policy | None = None,
         *,
         open_sandbox: SandboxOpener = docker_sandbox,
-        model: ModelConfig | None = None,
     ) -> None:
         # Made once per process, at start: a broken server policy stops start-up, and the
-        # litellm import (seconds) is done before any run needs it.
-        self.server_policy = load_policy_file(policy_path or default_policy_path())
+        # litellm import (seconds) is done before any run needs it. The model is the one the
+        # settings configure; the sandboxes are opened with `open_sandbox`.
+        self.server_policy = server_policy or load_policy_file(default_policy_path())
         preload_litellm()
-        self.solving = Solving(open_sandbox, model)
+        self.open_sandbox = open_sandbox
 
     async def __call__(self, run: Run, context: RunContext) -> RunOutcome:
         if run.installation_id is None:
@@ -70,7 +70,7 @@ class GitHubPipeline:
             with linking(context.settings.link_hosts):
                 gh = await app.installation_api(run.installation_id)
                 kind = Revision if run.pull_request is not None else _Publish
-                steps = kind(run, context, app, gh, self.server_policy, self.solving)
+                steps = kind(run, context, app, gh, self.server_policy, self.open_sandbox)
                 status = steps.status
                 try:
                     return await steps.execute()

@@ -5,7 +5,6 @@ and the solve run with its progress shown."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from gidgethub.abc import GitHubAPI
 
 from bot.agent.limits import agent_limits
 from bot.agent.loop import ProgressEvent
-from bot.agent.model import ModelConfig, configured_model
+from bot.agent.model import configured_model
 from bot.errors import ConfigError
 from bot.github.client import GitHubApp
 from bot.github.markers import NEEDS_HUMAN_LABEL
@@ -29,7 +28,7 @@ from bot.runs.pipeline import RunContext
 from bot.sandbox.config import sandbox_config
 from bot.solve.outcome import SolveResult
 from bot.solve.request import SolveRequest
-from bot.solve.solver import docker_sandbox, solve
+from bot.solve.solver import solve
 from bot.solve.verify import SandboxOpener, verify_config
 
 
@@ -51,15 +50,6 @@ def content_in(checkout: Path) -> Existing:
     return read
 
 
-@dataclass(frozen=True)
-class Solving:
-    """What a run solves with, given by whoever made the pipeline: the sandbox opener (Docker)
-    and the model (None: the one the settings configure)."""
-
-    open_sandbox: SandboxOpener = docker_sandbox
-    model: ModelConfig | None = None
-
-
 class RunSteps:
     """The parts a run's pipeline shares; `thread` is where it talks (the issue, or the pull
     request a revision works on)."""
@@ -74,10 +64,11 @@ class RunSteps:
         app: GitHubApp,
         gh: GitHubAPI,
         server_policy: Policy,
-        solving: Solving,
+        open_sandbox: SandboxOpener,
     ) -> None:
         self.run = run
-        self.solving = solving
+        self.open_sandbox = open_sandbox
+        """What the run's sandboxes are opened with, given by whoever made the pipeline."""
         self.context = context
         self.app = app
         self.gh = gh
@@ -109,7 +100,7 @@ class RunSteps:
             issue_title=str(issue.get("title") or ""),
             issue_body=str(issue.get("body") or ""),
             instructions=self.run.instructions,
-            model=self.solving.model or configured_model(settings),
+            model=configured_model(settings),
             sandbox=sandbox_config(policy, cache_scope=self.run.repository),
             work_dir=checkout.parent,
             limits=agent_limits(policy, today),
@@ -173,7 +164,7 @@ class RunSteps:
         known = await store.known_flaky(self.run.repository)
         request.known_flaky = {test.test_id: test.outcomes for test in known}
         trace = self.context.trace
-        opener = self.solving.open_sandbox
+        opener = self.open_sandbox
         result = await solve(request, trace=trace, progress=progress, open_sandbox=opener)
         if result.flaky:
             await store.remember_flaky(self.run.repository, result.base_commit, result.flaky)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
-from bot.pipeline.steps import RunSteps, Solving
+from bot.pipeline.steps import RunSteps
 from bot.policy.decisions import Usage
 from bot.policy.model import Policy
 from bot.runs.models import Run, RunState
@@ -14,6 +14,7 @@ from bot.runs.pipeline import RunContext
 from bot.sandbox.config import SandboxConfig, sandbox_config
 from bot.settings import Settings
 from bot.solve.outcome import SolveOutcome, SolveResult
+from bot.solve.solver import docker_sandbox
 from bot.trace import Trace
 
 
@@ -24,7 +25,7 @@ def steps(tmp_path: Path) -> RunSteps:
     )  # fmt: skip
     settings = Settings.from_env({"PATCHBOT_DATA_DIR": str(tmp_path / "data")})
     context = RunContext(Trace(tmp_path / "trace.jsonl"), cast(Any, None), settings, "w1")
-    return RunSteps(run, context, cast(Any, None), cast(Any, None), Policy(), Solving())
+    return RunSteps(run, context, cast(Any, None), cast(Any, None), Policy(), docker_sandbox)
 
 
 def verified(sandbox: SandboxConfig | None) -> SolveResult:
