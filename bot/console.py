@@ -1,5 +1,5 @@
 """What the long-running commands and the listing commands share: a clean stop on a signal,
-and times as people read them."""
+and times and costs as people read them."""
 
 from __future__ import annotations
 
@@ -22,3 +22,8 @@ def utc_text(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def cost_text(cost_usd: float | None) -> str:
+    """US dollars as people read them; `unknown` for a model litellm has no price for."""
+    return "unknown" if cost_usd is None else f"${cost_usd:.4f}"

@@ -14,6 +14,7 @@ from bot.agent.limits import AgentLimits
 from bot.agent.model import Model, ModelError, ModelReply
 from bot.agent.stops import AgentStop, LimitReached, ModelFailed, StopReason, Submitted
 from bot.agent.tools import ToolBox
+from bot.console import cost_text
 from bot.trace import Trace
 
 
@@ -38,11 +39,6 @@ def progress_line(elapsed: float, text: str) -> str:
     character the terminal would act on (an escape sequence in model output) shows as `?`."""
     shown = "".join(char if char.isprintable() else "?" for char in text)
     return f"{elapsed:6.1f} s  {shown}"
-
-
-def cost_text(cost_usd: float | None) -> str:
-    """US dollars as people read them; `unknown` for a model litellm has no price for."""
-    return "unknown" if cost_usd is None else f"${cost_usd:.4f}"
 
 
 class AgentStats(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from bot.console import cost_text
 from bot.dashboard.sessions import VIEWER
 
 _ENV = Environment(
@@ -24,11 +25,6 @@ _ENV = Environment(
 def utc(stamp: float | None) -> str:
     """`2026-12-07 03:04:05` (UTC), or `-`."""
     return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stamp))
-
-
-def usd(value: float | None) -> str:
-    """`$0.0123`, or `unknown` for a cost nobody knows."""
-    return "unknown" if value is None else f"${value:.4f}"
 
 
 def link(url: str | None) -> str | None:
@@ -50,7 +46,7 @@ def hours(seconds: float | None) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
-_ENV.filters.update(utc=utc, usd=usd, link=link, percent=percent, hours=hours)
+_ENV.filters.update(utc=utc, usd=cost_text, link=link, percent=percent, hours=hours)
 
 
 def page(template: str, request: web.Request, status: int = 200, **values: Any) -> web.Response:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.agent.loop import cost_text
+from bot.console import cost_text
 from bot.errors import ConfigError
 
 TOTALS = ("tasks", "runs", "resolved", "accepted", "accepted_unresolved", "refused_resolved")

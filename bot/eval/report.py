@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot.agent.loop import cost_text
+from bot.console import cost_text
 from bot.github.markdown import plain
 
 QUADRANT_ROWS = (

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.agent.loop import cost_text
+from bot.console import cost_text
 from bot.eval.grade import Grade
 from bot.eval.tasks import Task
 from bot.solve.outcome import SolveResult

@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bot.agent.limits import agent_limits
-from bot.agent.loop import cost_text
 from bot.agent.model import ModelConfig
 from bot.agent.scripted import ScriptedModel, ScriptedServer
+from bot.console import cost_text
 from bot.errors import ConfigError, PatchbotError
 from bot.eval.gitops import history_free_copy
 from bot.eval.grade import grade

@@ -19,6 +19,7 @@ from typing import Any
 from gidgethub.abc import GitHubAPI
 
 from bot.errors import ConfigError
+from bot.eval.compare import TOTALS
 from bot.eval.drift import ALERT_MARKER, alert_comment, drift
 from bot.eval.run import RunOptions, evaluate, live_model
 from bot.eval.tasks import Task, append_jsonl, read_tasks
@@ -152,8 +153,7 @@ async def _skipped(run: Run, store: RunStore, policy: EvalPolicy) -> str | None:
 
 
 def _record(run: Run, summary: dict[str, Any]) -> EvalRecord:
-    totals = ("tasks", "runs", "resolved", "accepted", "accepted_unresolved", "refused_resolved")
-    fields = {key: summary[key] for key in (*totals, "resolve_rate", "cost_usd")}
+    fields = {key: summary[key] for key in (*TOTALS, "resolve_rate", "cost_usd")}
     return EvalRecord.model_validate(
         {
             **fields,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
 from collections.abc import Iterator
@@ -111,12 +112,21 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
+def _cut_short(path: Path) -> bool:
+    """Whether the file's last line has no line end (its last byte only is read)."""
+    if not path.exists() or not path.stat().st_size:
+        return False
+    with path.open("rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) != b"\n"
+
+
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one record as one line and flush it, so a kill loses at most the line being
     written (which `read_jsonl` skips)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, ensure_ascii=False) + "\n"
-    if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+    if _cut_short(path):
         text = "\n" + text  # after a line a kill cut short
     with path.open("a", encoding="utf-8") as file:
         file.write(text)

@@ -47,7 +47,7 @@ def duration_text(run: Run, now: float) -> str:
 def run_cost_text(run: Run) -> str:
     """The model's cost of the run's finished attempts, `unknown` for an unpriced model, `-`
     while nothing is recorded yet."""
-    from bot.agent.loop import cost_text
+    from bot.console import cost_text
 
     if run.state in (RunState.QUEUED, RunState.RUNNING) and run.cost_usd == 0:
         return "-"

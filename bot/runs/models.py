@@ -4,7 +4,7 @@ Patchbot's pull requests, a Delivery, an Installation."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -202,7 +202,7 @@ class Installation(BaseModel):
 
 PullState = Literal["open", "merged", "closed"]
 PullOutcomeState = Literal["open", "merged", "closed", "reverted"]
-PULL_OUTCOME_STATES: tuple[PullOutcomeState, ...] = ("open", "merged", "closed", "reverted")
+PULL_OUTCOME_STATES: tuple[PullOutcomeState, ...] = get_args(PullOutcomeState)
 CiResult = Literal["pass", "fail"]
 
 

@@ -28,12 +28,6 @@ def _tracer(endpoint: str) -> Any:
     return _providers[endpoint].get_tracer("patchbot")
 
 
-def flush(timeout_seconds: float = 10.0) -> None:
-    """Send the spans still batched (blocking: call it from a thread)."""
-    for provider in _providers.values():
-        provider.force_flush(int(timeout_seconds * 1000))
-
-
 def _ns(seconds: float) -> int:
     return int(seconds * 1e9)
 

@@ -21,10 +21,10 @@ STEP_ENDS = {
 attempt's end, is the step `finish`. Every name comes from the code: the set is bounded."""
 _KEPT = {
     "model_request": (),
-    "model_response": ("usage", "latency", "attempts"),
+    "model_response": ("usage",),
     "model_error": ("error_kind",),
     "tool_call": ("id", "name"),
-    "tool_result": ("id", "error", "finish"),
+    "tool_result": ("id", "error"),
     "github_call": ("method", "path", "status", "duration"),
     "solve_start": ("model",),
     "pipeline": ("step",),
@@ -113,7 +113,6 @@ def _calls(events: list[dict[str, Any]]) -> list[tuple[int, Call]]:
                 "input_tokens": usage.get("prompt_tokens", 0),
                 "output_tokens": usage.get("completion_tokens", 0),
                 "cost_usd": usage.get("cost_usd"),
-                "attempts": event.get("attempts"),
             }
             calls.append((asked[0], call))
             asked = None

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from bot.agent.loop import cost_text
+from bot.console import cost_text
 from bot.runs.models import Run, RunState
 from bot.runs.pipeline import trace_path
 from bot.solve.verify import Change
