@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from bot.kpi.compute import FIRST_RUN_TRIGGERS
-from bot.kpi.records import KpiRecords
+from bot.kpi.compute import FIRST_RUN_TRIGGERS, first_pass, revision_runs
+from bot.kpi.records import KpiRecords, by_repository
 from bot.policy.globs import first_match
 from bot.runs.models import PullOutcome, Run, RunState
 
@@ -79,13 +79,9 @@ def suggest(
     return "keep", why
 
 
-def _first_pass(outcome: PullOutcome, revised: set[int]) -> bool:
-    return outcome.pull_request not in revised and outcome.human_pushes == 0
-
-
-def _rules(records: KpiRecords, repository: str) -> list[str]:
-    """The `autonomy.paths` globs of the policy the repository's latest run read."""
-    latest = [r for r in records.runs if r.repository == repository and r.id in records.facts]
+def _rules(records: KpiRecords) -> list[str]:
+    """The `autonomy.paths` globs of the policy the latest run of `records` read."""
+    latest = [r for r in records.runs if r.id in records.facts]
     if not latest:
         return []
     run = max(latest, key=lambda r: r.created_at)
@@ -95,21 +91,22 @@ def _rules(records: KpiRecords, repository: str) -> list[str]:
 def autonomy_track(records: KpiRecords) -> list[AutonomyTrack]:
     """Each repository's track record (path `*`), then each of its paths', with suggestions."""
     tracks = []
-    for repository in sorted({run.repository for run in records.runs}):
-        runs = [r for r in records.runs if r.repository == repository]
+    for repository, part in sorted(by_repository(records).items()):
+        if not part.runs:
+            continue  # outcomes or holds alone: no track record of runs
+        runs, outcomes = part.runs, part.outcomes
         first = [r for r in runs if r.trigger in FIRST_RUN_TRIGGERS]
-        revised = {r.pull_request for r in runs if r.pull_request is not None}
-        outcomes = [o for o in records.outcomes if o.repository == repository]
+        revisions = revision_runs(runs)
         merged = [o for o in outcomes if o.state == "merged"]
         escalated = sum(1 for r in first if r.state is RunState.ESCALATED)
         tracks.append(
-            _track(repository, WHOLE_REPOSITORY, False, runs, escalated, merged, revised, first)
+            _track(repository, WHOLE_REPOSITORY, False, runs, escalated, merged, revisions, first)
         )
-        rules = _rules(records, repository)
+        rules = _rules(part)
         by_id = {r.id: r for r in runs}
         paths: dict[tuple[str, bool], _Tally] = defaultdict(_Tally)
         for outcome in outcomes:
-            pull_runs = [r for r in runs if r.pull_request == outcome.pull_request]
+            pull_runs = list(revisions.get((repository, outcome.pull_request), []))
             opener = by_id.get(outcome.run_id or 0)
             pull_runs += [opener] if opener is not None else []
             for key in {path_of(file, rules) for file in outcome.changed_files or []}:
@@ -119,7 +116,9 @@ def autonomy_track(records: KpiRecords) -> list[AutonomyTrack]:
         for (path, rule), tally in sorted(paths.items()):
             down = sum(1 for r in tally.runs if r.state is RunState.ESCALATED)
             tracks.append(
-                _track(repository, path, rule, tally.runs, down, tally.merged, revised, tally.runs)
+                _track(
+                    repository, path, rule, tally.runs, down, tally.merged, revisions, tally.runs
+                )
             )
     return tracks
 
@@ -131,10 +130,10 @@ def _track(
     runs: list[Run],
     escalated: int,
     merged: list[PullOutcome],
-    revised: set[int],
+    revisions: dict[tuple[str, int], list[Run]],
     attempts: list[Run],
 ) -> AutonomyTrack:
-    clean = sum(1 for o in merged if _first_pass(o, revised))
+    clean = sum(1 for o in merged if first_pass(o, revisions))
     reverted = sum(1 for o in merged if o.reverted_at is not None)
     suggestion, why = suggest(len(merged), clean, reverted, escalated, len(attempts))
     return AutonomyTrack(

@@ -4,6 +4,7 @@ period's recorded runs, outcomes and traces. An unknown cost stays unknown (None
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from statistics import median
 
 from pydantic import BaseModel, Field
@@ -89,6 +90,21 @@ def opening_run(outcome: PullOutcome, runs: dict[int, Run]) -> Run | None:
     return runs.get(outcome.run_id) if outcome.run_id is not None else None
 
 
+def revision_runs(runs: Iterable[Run]) -> dict[tuple[str, int], list[Run]]:
+    """The revision runs of each pull request, by (repository, number), oldest first."""
+    revisions: dict[tuple[str, int], list[Run]] = {}
+    for run in runs:
+        if run.pull_request is not None:
+            revisions.setdefault((run.repository, run.pull_request), []).append(run)
+    return revisions
+
+
+def first_pass(outcome: PullOutcome, revisions: dict[tuple[str, int], list[Run]]) -> bool:
+    """Merged as Patchbot opened it: no revision round and no person's push (docs/kpis.md)."""
+    revised = revisions.get((outcome.repository, outcome.pull_request))
+    return not revised and outcome.human_pushes == 0
+
+
 def compute_kpis(
     records: KpiRecords,
     since: float,
@@ -113,10 +129,7 @@ def compute_kpis(
         (records.facts.get(run.id) or _NO_FACTS).escalation_reason or "unknown" for run in escalated
     )
     outcomes = [o for o in records.outcomes if opening_run(o, by_id) is not None]
-    revisions: dict[tuple[str, int], list[Run]] = {}
-    for run in records.runs:
-        if run.pull_request is not None:
-            revisions.setdefault((run.repository, run.pull_request), []).append(run)
+    revisions = revision_runs(records.runs)
     merged = [o for o in outcomes if o.state == "merged"]
     to_pr, to_merge = [], []
     for outcome in outcomes:
@@ -125,11 +138,7 @@ def compute_kpis(
             to_pr.append(outcome.opened_at - start)
         if outcome.merged_at is not None:
             to_merge.append(outcome.merged_at - start)
-    first_pass = [
-        o
-        for o in merged
-        if not revisions.get((o.repository, o.pull_request)) and o.human_pushes == 0
-    ]
+    clean = [o for o in merged if first_pass(o, revisions)]
     ci_known = [o for o in outcomes if o.ci_first_push is not None]
     finished_runs = [run for run in runs if run.state in ENDED]
     run_cost = _total_cost(finished_runs)
@@ -161,7 +170,7 @@ def compute_kpis(
             if to_merge_s is not None and baseline_cycle_time_s
             else None
         ),
-        first_pass_quality=_rate(len(first_pass), len(merged)),
+        first_pass_quality=_rate(len(clean), len(merged)),
         ci_green_first_push=_rate(
             sum(1 for o in ci_known if o.ci_first_push == "pass"), len(ci_known)
         ),

@@ -116,9 +116,10 @@ def audit_log(records: KpiRecords, bot_login: str) -> list[AuditEntry]:
     bot's pushes to them, merges, closings, reverts, and a repository's policy changing
     between two runs."""
     entries: list[AuditEntry] = []
+    runs = {run.id: run for run in records.runs}
     for hold in records.holds:
         if hold.decision is not None and hold.decided_at is not None:
-            run = next((r for r in records.runs if r.id == hold.run_id), None)
+            run = runs.get(hold.run_id)
             entries.append(
                 AuditEntry(
                     at=hold.decided_at,
