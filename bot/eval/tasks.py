@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from bot.errors import ConfigError
+from bot.trace import read_trace
 
 TEST_MODULE = re.compile(r"^(test_.*|.*_test|tests?)\.py$")
 """pytest's default test file names (`bot.setup.detect` reads any `test*.py` as a hint)."""
@@ -101,15 +102,8 @@ def read_tasks(path: Path) -> list[Task]:
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """The records of a JSON-lines file written by us, skipping a line a kill cut short."""
-    if not path.exists():
-        return
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            yield record
+    if path.exists():
+        yield from (record for record in read_trace(path) if isinstance(record, dict))
 
 
 def _cut_short(path: Path) -> bool:
