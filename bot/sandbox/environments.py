@@ -25,7 +25,7 @@ from bot.sandbox.config import SandboxConfig
 from bot.sandbox.disk import private_folder
 from bot.sandbox.launch import LABEL, Launcher, environment
 from bot.sandbox.setup_network import setup_container
-from bot.sandbox.setup_phase import CHECKOUT, SetupPhase
+from bot.sandbox.setup_phase import CHECKOUT, ENV_FORMAT, SetupPhase
 from bot.sandbox.testrun import TestPlan
 from bot.setup.model import SetupReport
 from bot.setup.planner import PLANNER_VERSION, Planned, pythonpath
@@ -70,11 +70,13 @@ async def _key_lock(key: str) -> AsyncIterator[None]:
 def environment_key(
     image: Image, planned: Planned, config: SandboxConfig, workspace: Path, uid: int
 ) -> str:
-    """Names the environment: the image, the planner's version, the configured commands, the
-    user, the cache scope and the content of every file the plan was read from."""
+    """Names the environment: the image, the planner's and the environment's versions, the
+    configured commands, the user, the cache scope and the content of every file the plan was
+    read from."""
     parts = [
         image.id,
         PLANNER_VERSION,
+        ENV_FORMAT,
         config.setup_command,
         config.test_command,
         uid,
