@@ -258,7 +258,7 @@ def analyse(events: list[dict[str, Any]], sent: float, answered: float, created:
             "tool calls: run_tests": agent.test_seconds,
         },
         "verify": {
-            "checkout + sandbox start": verify.ready - mark["agent_stop"],
+            "patch applied, sandbox ready (started ahead)": verify.ready - mark["agent_stop"],
             "tests": verify.test_seconds,
             "sandbox removal": verify.closed - verify.closing,
             "agent's sandbox removal": agent.closed - agent.closing,

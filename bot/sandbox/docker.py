@@ -16,7 +16,7 @@ import logging
 import os
 import shlex
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
 
 import docker
@@ -28,7 +28,7 @@ from bot.errors import ConfigError, SandboxError
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.deferred import clean_up
-from bot.sandbox.environments import SetupInfo, prepare_environment
+from bot.sandbox.environments import ENV_PREFIX, SetupInfo, environment_key, prepare_environment
 from bot.sandbox.images import PYTHON_LABEL, built_images, find_image
 from bot.sandbox.judged import (
     JUDGE_DIR,
@@ -200,12 +200,17 @@ async def open_sandbox(
     config: SandboxConfig,
     *,
     progress: SetupProgress | None = None,
+    edited: Awaitable[None] | None = None,
 ) -> AsyncIterator[DockerSandbox]:
     """Set up (or reuse) the environment, start the test container, and always clean up.
 
     `workspace` is a copy Patchbot made: when Patchbot runs as root, the copy is handed to
     the sandbox's user so that it can write there (`sandbox_user`).
     `progress` hears what a first set-up is doing (default: the caller's `SETUP_PROGRESS`).
+    `edited`: the caller is still changing `workspace` and says when it is done. The
+    container starts on the tree as it is now and nothing runs in it until then; when the
+    changes make it another environment (its dependency files, its layout), it is started
+    again on the changed tree.
     """
     started = time.monotonic()
     workspace, launcher, user, planned = await asyncio.to_thread(_prepare, workspace, config)
@@ -221,25 +226,47 @@ async def open_sandbox(
     ]
     if setup.volume:
         mounts.append(Mount("/env", setup.volume, type="volume", read_only=True))
+    paths = pythonpath(workspace)
     starting = time.monotonic()
     container, channel = await launcher.start(
-        user=user, mounts=mounts, environment=environment(pythonpath(workspace)), network=False
+        user=user, mounts=mounts, environment=environment(paths), network=False
     )
     metrics.sandbox_start.observe(time.monotonic() - starting)
+    restart = False
     try:
-        # What set-up wrote into its copy of the tree (a version file, egg-info), never over
-        # a file of the checkout.
-        await channel.run(
-            f"[ ! -d {OVERLAY} ] || cp -rn {OVERLAY}/. {WORKSPACE}/",
-            cwd=WORKSPACE,
-            timeout=60,
-            cap=4096,
-        )
-        log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
-        got = await asyncio.to_thread(as_started, launcher.config, container)
-        yield DockerSandbox(workspace, got, container, channel, setup)
+        if edited is not None:
+            await edited
+            same = await asyncio.to_thread(_same_environment, workspace, launcher, setup, paths)
+            restart = not same
+        if not restart:
+            # What set-up wrote into its copy of the tree (a version file, egg-info), never
+            # over a file of the checkout.
+            await channel.run(
+                f"[ ! -d {OVERLAY} ] || cp -rn {OVERLAY}/. {WORKSPACE}/",
+                cwd=WORKSPACE,
+                timeout=60,
+                cap=4096,
+            )
+            log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
+            got = await asyncio.to_thread(as_started, launcher.config, container)
+            yield DockerSandbox(workspace, got, container, channel, setup)
     finally:  # in the background when the caller defers it (see `bot.sandbox.deferred`)
         await clean_up(_remove(launcher, container, channel))
+    if restart:
+        log.info("the edits made it another environment: starting the sandbox again")
+        async with open_sandbox(workspace, config, progress=progress) as sandbox:
+            yield sandbox
+
+
+def _same_environment(
+    workspace: Path, launcher: Launcher, setup: SetupInfo, paths: list[str]
+) -> bool:
+    """Whether the edited `workspace` would be started as it was: the same set-up environment
+    and import paths. Files the edits made are handed to the sandbox's user first."""
+    user = sandbox_user(workspace)
+    planned = plan(workspace, setup_command=launcher.config.setup_command)
+    key = environment_key(launcher.image, planned, launcher.config, workspace, user[0])
+    return setup.volume == f"{ENV_PREFIX}{key}" and pythonpath(workspace) == paths
 
 
 async def _remove(launcher: Launcher, container: Container, channel: ExecChannel) -> None:

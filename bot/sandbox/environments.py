@@ -34,6 +34,8 @@ from bot.setup.repository import commit_date
 from bot.setup.snippet import snippet
 
 ENV_LABEL = "patchbot.env"
+ENV_PREFIX = "patchbot-env-"
+"""An environment's volume is named this and its key."""
 REPORT_LABEL = "patchbot.setup.report"
 """On the `-ready` volume: the set-up report (JSON) of the run that made the environment."""
 
@@ -119,7 +121,7 @@ async def prepare_environment(
     started = time.monotonic()
     client = launcher.client
     key = environment_key(launcher.image, planned, launcher.config, workspace, user[0])
-    name = f"patchbot-env-{key}"
+    name = f"{ENV_PREFIX}{key}"
     labels = {LABEL: "1", ENV_LABEL: key}
     async with _key_lock(key):
         ready = await asyncio.to_thread(_ready_report, client, f"{name}-ready")

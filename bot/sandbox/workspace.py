@@ -29,8 +29,10 @@ def sandbox_user(workspace: Path) -> tuple[int, int]:
             f"{shared[0]} is hard-linked to a file outside the sandbox's copy; give the "
             "sandbox a real copy (`git clone --no-hardlinks`, or copy the tree)"
         )
-    for path in paths:
-        os.lchown(path, SANDBOX_UID, SANDBOX_UID)
+    for path in paths:  # only what is not the user's yet: a checkout edited since it was given
+        owner = path.lstat()
+        if (owner.st_uid, owner.st_gid) != (SANDBOX_UID, SANDBOX_UID):
+            os.lchown(path, SANDBOX_UID, SANDBOX_UID)
     return SANDBOX_UID, SANDBOX_UID
 
 

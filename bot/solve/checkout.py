@@ -95,12 +95,22 @@ class Checkouts:
         include: Sequence[str] | None = None,
         exclude: Sequence[str] = (),
     ) -> Path:
-        """A fresh checkout with `patch` applied, for verification: only the files in
-        `include` where given, never those in `exclude` (which keep the base's content)."""
-        path = self.fresh(self.root / name)
+        """A fresh checkout with `patch` applied, for verification (see `apply`)."""
+        return self.apply(self.fresh(self.root / name), patch, include=include, exclude=exclude)
+
+    def apply(
+        self,
+        path: Path,
+        patch: str,
+        *,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Path:
+        """`patch` applied to the fresh checkout at `path`: only the files in `include` where
+        given, never those in `exclude` (which keep the base's content)."""
         if include is not None and not include:
             return path
-        patch_file = self.root / f"{name}.diff"
+        patch_file = path.with_name(f"{path.name}.diff")
         patch_file.write_text(patch)
         only = [f"--include={_literal(p)}" for p in include or ()]
         never = [f"--exclude={_literal(p)}" for p in exclude]

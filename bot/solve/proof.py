@@ -8,17 +8,21 @@ configuration, made concurrently and only where they can change the verdict:
   the tests that failed on the base. Without test changes the candidate run is this run.
 
 In each, a failing test runs again (`VerifyConfig.reruns`) in the same process: a test whose
-outcome changes is flaky, never fixed, broken or proven.
+outcome changes is flaky, never fixed, broken or proven. The sandboxes may be opened ahead,
+on fresh checkouts of the base while the agent works; the patch is applied to them when it is
+known, before anything runs in them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager
 
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.models import Outcome, TestReport
+from bot.sandbox.protocol import Sandbox
 from bot.sandbox.testrun import SYNTHETIC_ID
+from bot.solve.ahead import OpenedAhead
 from bot.solve.checkout import Checkouts
 from bot.solve.integrity import findings
 from bot.solve.split import Split, split_patch
@@ -54,6 +58,38 @@ class Proof:
         self.sandbox = sandbox
         self.config = config
         self.open_sandbox = open_sandbox
+        self._opening: asyncio.Task[dict[str, OpenedAhead]] | None = None
+
+    def open_ahead(self, name: str, baseline: TestReport) -> None:
+        """Start opening, in the background, the sandboxes that `verify(name, ...)` may use:
+        the candidate's and the one without its fix; the one with the base's tests only when
+        a test failed on the base. `close_ahead` closes those it did not use."""
+        names = [name, f"{name}-without-fix"]
+        if any(c.outcome in _FAILING for c in baseline.cases):
+            names.append(f"{name}-base-tests")
+        self._opening = asyncio.create_task(self._open(names))
+
+    async def _open(self, names: list[str]) -> dict[str, OpenedAhead]:
+        root = self.checkouts.root
+        trees = await asyncio.gather(
+            *(asyncio.to_thread(self.checkouts.fresh, root / name) for name in names)
+        )
+        return {
+            name: OpenedAhead(self.open_sandbox, tree, self.sandbox, edits=True)
+            for name, tree in zip(names, trees, strict=True)
+        }
+
+    async def _ahead(self, name: str) -> OpenedAhead | None:
+        if self._opening is None:
+            return None
+        return (await asyncio.shield(self._opening)).pop(name, None)
+
+    async def close_ahead(self) -> None:
+        """Close the sandboxes opened ahead and not used."""
+        if self._opening is None:
+            return
+        for ahead in (await asyncio.shield(self._opening)).values():
+            await ahead.close()
 
     async def verify(
         self,
@@ -91,13 +127,23 @@ class Proof:
         self, name: str, patch: str, apply: dict[str, list[str]], paths: list[str] | None
     ) -> tuple[TestReport, dict[str, list[Outcome]]]:
         """One run on a checkout of `patch` (`apply`: include/exclude) of `paths` (those that
-        exist there) or of all tests, each failure run again in the same process."""
-        tree: Path = await asyncio.to_thread(self.checkouts.candidate, name, patch, **apply)
+        exist there) or of all tests, each failure run again in the same process; in the
+        sandbox opened ahead for `name` where there is one."""
+        ahead = await self._ahead(name)
+        opening: AbstractAsyncContextManager[Sandbox]
+        if ahead is None:
+            tree = await asyncio.to_thread(self.checkouts.candidate, name, patch, **apply)
+            opening = self.open_sandbox(tree, self.sandbox)
+        else:
+            tree = await asyncio.to_thread(self.checkouts.apply, ahead.workspace, patch, **apply)
+            opening = ahead
         if paths is not None:
             paths = [p for p in paths if "::" in p or (tree / p).is_file()]
             if not paths:
+                if ahead is not None:
+                    await ahead.close()
                 return TestReport(command="", exit_code=0, duration=0.0), {}
-        async with self.open_sandbox(tree, self.sandbox) as sandbox:
+        async with opening as sandbox:
             report = await sandbox.run_tests(paths or (), reruns=self.config.reruns)
         return collapse(report)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 from bot.agent.loop import Agent, Progress, ProgressEvent
@@ -44,11 +44,13 @@ from bot.trace import Trace
 
 
 @contextlib.asynccontextmanager
-async def docker_sandbox(workspace: Path, config: SandboxConfig) -> AsyncIterator[Sandbox]:
+async def docker_sandbox(
+    workspace: Path, config: SandboxConfig, *, edited: Awaitable[None] | None = None
+) -> AsyncIterator[Sandbox]:
     """The default `SandboxOpener`: the Docker sandbox, imported only when a run starts."""
     from bot.sandbox.docker import open_sandbox
 
-    async with open_sandbox(workspace, config) as sandbox:
+    async with open_sandbox(workspace, config, edited=edited) as sandbox:
         yield sandbox
 
 
@@ -242,13 +244,20 @@ class _Run:
         )
         max_attempts = request.verify.max_attempts
         while True:
-            outcome = await agent.run()
-            if outcome.reason is not StopReason.FINISHED:
-                result.stop_reason = SolveOutcome.of_agent(outcome.reason)
-                result.detail = outcome.detail
-                result.patch = await asyncio.to_thread(self.checkouts.diff)
-                return
-            attempt = await self._verify(len(result.attempts) + 1, outcome.summary, baseline)
+            number = len(result.attempts) + 1
+            # Verification's sandboxes start on the base while the agent works.
+            proof = Proof(self.checkouts, request.sandbox, request.verify, self.open_sandbox)
+            proof.open_ahead(f"candidate-{number}", baseline)
+            try:
+                outcome = await agent.run()
+                if outcome.reason is not StopReason.FINISHED:
+                    result.stop_reason = SolveOutcome.of_agent(outcome.reason)
+                    result.detail = outcome.detail
+                    result.patch = await asyncio.to_thread(self.checkouts.diff)
+                    return
+                attempt = await self._verify(proof, number, outcome.summary, baseline)
+            finally:
+                await proof.close_ahead()
             attempt_text = f"attempt {attempt.number} of {max_attempts}"
             result.attempts.append(attempt)
             result.patch, result.summary = attempt.patch, attempt.summary
@@ -263,7 +272,9 @@ class _Run:
                 return
             agent.resume(rejection_message(self._feedback(attempt), attempt.number, max_attempts))
 
-    async def _verify(self, number: int, summary: str, baseline: TestReport) -> Attempt:
+    async def _verify(
+        self, proof: Proof, number: int, summary: str, baseline: TestReport
+    ) -> Attempt:
         step = self.result.stats.steps
         patch = await asyncio.to_thread(self.checkouts.diff)
         if not patch.strip():
@@ -274,7 +285,6 @@ class _Run:
                 number=number, summary=summary, patch="", verification=None, reason=reason
             )
         self.say(step, f"verify: attempt {number}, running the tests on fresh checkouts")
-        proof = Proof(self.checkouts, self.request.sandbox, self.request.verify, self.open_sandbox)
         try:
             known = {**self.known_flaky, **self.result.flaky}
             verification, _ = await proof.verify(f"candidate-{number}", patch, baseline, known)

@@ -4,10 +4,11 @@ on its fix (see `bot.solve.proof`, which makes the runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -17,8 +18,15 @@ from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
 from bot.solve.finding import Finding
 
-SandboxOpener = Callable[[Path, SandboxConfig], AbstractAsyncContextManager[Sandbox]]
-"""Opens a set-up sandbox with the given host directory at /workspace (see `open_sandbox`)."""
+
+class SandboxOpener(Protocol):
+    """Opens a set-up sandbox with the given host directory at /workspace; with `edited`, it
+    starts on the tree as it is and is handed over once the caller's edits are done (see
+    `bot.sandbox.docker.open_sandbox`)."""
+
+    def __call__(
+        self, workspace: Path, config: SandboxConfig, *, edited: Awaitable[None] | None = None
+    ) -> AbstractAsyncContextManager[Sandbox]: ...
 
 
 class VerifyConfig(BaseModel):

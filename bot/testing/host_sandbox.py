@@ -12,7 +12,7 @@ import contextlib
 import shlex
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
 
 from bot.sandbox.config import SandboxConfig
@@ -87,6 +87,10 @@ class HostSandbox(Sandbox):
 
 
 @contextlib.asynccontextmanager
-async def host_sandbox(workspace: Path, config: SandboxConfig) -> AsyncIterator[Sandbox]:
+async def host_sandbox(
+    workspace: Path, config: SandboxConfig, *, edited: Awaitable[None] | None = None
+) -> AsyncIterator[Sandbox]:
     """A `SandboxOpener` for the pipeline's fast tests: the run's checkout copy as it is."""
+    if edited is not None:
+        await edited
     yield HostSandbox(workspace, config=config)

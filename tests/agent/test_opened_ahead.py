@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 
 from bot.errors import SandboxError
 from bot.sandbox.config import SandboxConfig
-from bot.solve.ahead import OpenedAhead
+from bot.solve.ahead import NotUsed, OpenedAhead
 
 
 class Opener:
@@ -22,11 +22,16 @@ class Opener:
         self.events: list[str] = []
 
     @contextlib.asynccontextmanager
-    async def __call__(self, workspace: Path, config: SandboxConfig) -> AsyncIterator[Any]:
+    async def __call__(
+        self, workspace: Path, config: SandboxConfig, *, edited: Awaitable[None] | None = None
+    ) -> AsyncIterator[Any]:
         self.events.append("open")
         await asyncio.sleep(0.01)
         if self.fail:
             raise SandboxError("no engine")
+        if edited is not None:
+            await edited
+            self.events.append("edited")
         try:
             yield f"sandbox of {workspace.name}"
         finally:
@@ -58,3 +63,25 @@ async def test_closed_unused_it_is_closed_and_an_opening_error_is_raised_where_u
         async with broken:
             pass
     await broken.close()  # nothing more to raise
+
+
+async def test_opened_for_edits_it_is_handed_over_after_them_or_closed_unused(
+    tmp_path: Path,
+) -> None:
+    opener = Opener()
+    ahead = OpenedAhead(opener, tmp_path / "work", SandboxConfig(), edits=True)
+    await asyncio.sleep(0.05)
+    assert opener.events == ["open"]  # started, waiting for the edits
+    async with ahead as sandbox:  # using it says the edits are done
+        assert opener.events == ["open", "edited"]
+        assert sandbox == "sandbox of work"
+    assert opener.events == ["open", "edited", "closed"]
+
+    unused = Opener()
+    waiting = OpenedAhead(unused, tmp_path / "work", SandboxConfig(), edits=True)
+    await asyncio.sleep(0.05)
+    await waiting.close()  # does not wait for edits that will never come
+    assert unused.events == ["open"]
+    with pytest.raises(NotUsed):
+        async with waiting:
+            pass

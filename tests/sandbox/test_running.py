@@ -210,6 +210,66 @@ async def test_every_image_runs_commands_and_judges_tests(
     assert {case.outcome for case in report.cases} <= {Outcome.PASSED, Outcome.FAILED}
 
 
+async def started_before_edits(
+    repo: Path, edit: Callable[[Path], None]
+) -> tuple[list[str], str, str, list[str]]:
+    """Open a sandbox on `repo` that waits for edits, `edit` the tree once its container runs,
+    then use it: the containers before the edits, the one used, what `probe` says, and the
+    containers left after it closed."""
+    edited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    opening = open_sandbox(repo, SandboxConfig(), edited=edited)
+    entering = asyncio.create_task(opening.__aenter__())
+    for _ in range(300):
+        if own_containers() or entering.done():
+            break
+        await asyncio.sleep(0.05)
+    before = own_containers()
+    edit(repo)
+    edited.set_result(None)
+    sandbox = await entering
+    try:
+        probe = (
+            "touch new/written && echo $PYTHONPATH && python -m pytest -q -p no:cacheprovider new"
+        )
+        said = (await sandbox.exec(probe)).stdout
+        used = str(sandbox.container.id)
+    finally:
+        await opening.__aexit__(None, None, None)
+    return before, used, said, own_containers()
+
+
+async def test_a_sandbox_started_before_the_edits_runs_on_them(
+    example_repo: Callable[[str], Path],
+) -> None:
+    """Verification starts its sandboxes on the base while the agent works, and applies the
+    patch when it is known: the sandbox sees the edits, its user may write where they wrote,
+    and it is the container started before them."""
+
+    def edit(tree: Path) -> None:
+        (tree / "new").mkdir()
+        (tree / "new" / "test_new.py").write_text("def test_new():\n    assert True\n")
+
+    before, used, said, after = await started_before_edits(example_repo("calc"), edit)
+    assert before == [used]
+    assert "/workspace\n" in said and "/workspace/src" not in said
+    assert "1 passed" in said
+    assert after == []
+
+
+async def test_edits_that_make_another_environment_start_the_sandbox_again(
+    example_repo: Callable[[str], Path],
+) -> None:
+    def edit(tree: Path) -> None:  # a src layout puts /workspace/src on the tests' path
+        (tree / "new").mkdir()
+        (tree / "src" / "extra").mkdir(parents=True)
+        (tree / "src" / "extra" / "__init__.py").write_text("")
+
+    before, used, said, after = await started_before_edits(example_repo("calc"), edit)
+    assert len(before) == 1 and before != [used]
+    assert "/workspace/src:/workspace\n" in said
+    assert after == []
+
+
 def test_a_container_another_process_is_removing_is_waited_for() -> None:
     """A sweep or `patchbot sandbox gc` removing the same container answers 409 to our removal:
     the disks it writes to are detached only once it is gone."""
