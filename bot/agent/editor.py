@@ -79,7 +79,7 @@ class Editor:
         return await self.undo(path)
 
     async def view(self, path: str, view_range: list[int] | None) -> str:
-        kind, size = await self._stat(path)
+        kind, size, head = await self._open(path)
         if kind == "dir":
             if view_range:
                 raise EditorError("view_range only applies to files, and this is a directory")
@@ -89,7 +89,7 @@ class Editor:
                 "| sort | head -n 400"
             )
             return f"Files and directories up to 2 levels deep in {path}:\n{listing}"
-        text = (await self._read(path, kind, size)).removesuffix("\n")
+        text = (await self._read(path, kind, size, head)).removesuffix("\n")
         lines = text.split("\n")
         if not view_range:
             return numbered(text)
@@ -104,7 +104,7 @@ class Editor:
         return numbered("\n".join(lines[start - 1 : end]), start)
 
     async def create(self, path: str, text: str) -> str:
-        kind, _ = await self._stat(path)
+        kind, _, _ = await self._open(path)
         if kind != "missing":
             raise EditorError(
                 f"{path} already exists; use str_replace to edit it (create is for new files)"
@@ -114,7 +114,7 @@ class Editor:
         return f"File created: {path}"
 
     async def str_replace(self, path: str, old: str, new: str) -> str:
-        text = await self._read(path, *await self._stat(path))
+        text = await self._read(path, *await self._open(path))
         count = text.count(old)
         if count == 0:
             raise EditorError(f"old_str was not found in {path}; no change made (match exactly)")
@@ -133,7 +133,7 @@ class Editor:
         return self._snippet(path, edited, first, first + new.count("\n"))
 
     async def insert(self, path: str, after: int, new: str) -> str:
-        text = await self._read(path, *await self._stat(path))
+        text = await self._read(path, *await self._open(path))
         lines = text.split("\n")
         count = len(lines) - 1 if text.endswith("\n") else len(lines)
         if not 0 <= after <= count:
@@ -173,23 +173,27 @@ class Editor:
             raise EditorError("the editor's output was cut short by the sandbox; use bash")
         return result.stdout
 
-    async def _stat(self, path: str) -> tuple[str, int]:
+    async def _open(self, path: str) -> tuple[str, int, bytes]:
+        """What `path` is (`dir`, `file` or `missing`), its size, and a file's first
+        `READ_CHUNK` bytes when the editor may open it: one round trip for most files."""
         quoted = shlex.quote(path)
         out = await self._sh(
-            f"if [ -d {quoted} ]; then echo dir 0; elif [ -f {quoted} ]; "
-            f"then echo file $(stat -c %s -- {quoted}); else echo missing 0; fi"
+            f"if [ -d {quoted} ]; then echo dir 0; elif [ -f {quoted} ]; then "
+            f"size=$(stat -c %s -- {quoted}); echo file $size; [ $size -gt {MAX_FILE} ] || "
+            f"head -c {READ_CHUNK} -- {quoted} | base64 -w0; else echo missing 0; fi"
         )
-        kind, size = out.split()
-        return kind, int(size)
+        first, _, head = out.partition("\n")
+        kind, size = first.split()
+        return kind, int(size), base64.b64decode(head)
 
-    async def _read(self, path: str, kind: str, size: int) -> str:
+    async def _read(self, path: str, kind: str, size: int, head: bytes) -> str:
         if kind != "file":
             raise EditorError(f"{path} is {'a directory' if kind == 'dir' else 'missing'}")
         if size > MAX_FILE:
             raise EditorError(f"{path} has {size} bytes, more than the editor opens; use bash")
         quoted = shlex.quote(path)
-        data = b""
-        for offset in range(0, max(size, 1), READ_CHUNK):
+        data = head
+        for offset in range(READ_CHUNK, size, READ_CHUNK):
             chunk = await self._sh(
                 f"tail -c +{offset + 1} -- {quoted} | head -c {READ_CHUNK} | base64 -w0"
             )
