@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -122,17 +123,26 @@ class Dispatcher:
                 handled()
         return error
 
-    async def process_stored(self, delivery: Delivery) -> None:
+    async def process_stored(
+        self, delivery: Delivery, *, handled: Callable[[], None] | None = None
+    ) -> None:
+        """`process` a delivery read back from the store."""
         try:
             data = orjson.loads(delivery.payload)
         except orjson.JSONDecodeError as failure:
+            if handled is not None:
+                handled()
             await self.store.mark_delivery_processed(delivery.delivery_id, f"bad JSON: {failure}")
             return
         event = sansio.Event(data, event=delivery.event, delivery_id=delivery.delivery_id)
-        await self.process(delivery.delivery_id, event)
+        await self.process(delivery.delivery_id, event, handled=handled)
 
     async def recover(self, *, received_before: float | None = None) -> int:
-        """Process every delivery left unprocessed (by default: all of them); how many."""
+        """Process every delivery left unprocessed (by default: all of them); how many.
+
+        They are handled as many at once as submitted ones are (`concurrency`), not one after
+        the other: each waits for its processed-mark to be committed, which may take
+        MARK_DELAY, so a backlog processed in turn would go at a hundred a second."""
         done = 0
         while True:
             backlog = await self.store.unprocessed_deliveries(
@@ -145,8 +155,10 @@ class Dispatcher:
             ]
             if not backlog:
                 return done
-            for delivery in backlog:
-                await self.process_stored(delivery)
+            async with asyncio.TaskGroup() as group:
+                for delivery in backlog:
+                    await self._slots.acquire()
+                    group.create_task(self._in_slot(partial(self.process_stored, delivery)))
             done += len(backlog)
 
     async def run(self, *, sweep_seconds: float | None = None) -> None:
@@ -205,20 +217,27 @@ class Dispatcher:
                 log.exception("sweeping unprocessed deliveries failed")
 
     async def _process_in_slot(self, delivery_id: str, event: sansio.Event) -> None:
+        try:
+            await self._in_slot(partial(self.process, delivery_id, event))
+        finally:
+            self._unfinished -= 1
+            self._submitted.discard(delivery_id)
+
+    async def _in_slot(self, process: Callable[..., Awaitable[None]]) -> None:
+        """`process(handled=...)` in a slot taken beforehand, freed once the handlers are done
+        (the slot is for handling; waiting for the processed-mark needs none)."""
         released = False
 
-        def free_slot() -> None:  # the slot is for handling; waiting for the mark needs none
+        def free_slot() -> None:
             nonlocal released
             if not released:
                 released = True
                 self._slots.release()
 
         try:
-            await self.process(delivery_id, event, handled=free_slot)
+            await process(handled=free_slot)
         finally:
             free_slot()
-            self._unfinished -= 1
-            self._submitted.discard(delivery_id)
 
     async def drain(self) -> None:
         """Wait until every queued delivery has been processed (for tests and shutdown)."""

@@ -280,3 +280,27 @@ async def test_a_stored_delivery_that_is_not_json_is_recorded_as_failed(
     assert stored is not None and stored.processed_at is not None
     assert stored.error is not None and stored.error.startswith("bad JSON: ")
     assert await store.list_runs() == []
+
+
+async def test_recovery_handles_deliveries_side_by_side(
+    store: RunStore, settings: Settings, github: GitHubSimulator
+) -> None:
+    """Each delivery waits for its processed-mark; a backlog handled one after the other would
+    go at the pace of those commits."""
+    payload = await labeled(github)
+    for delivery_id in ("left-1", "left-2"):
+        await _stored_unhandled(store, delivery_id, payload, received_at=time.time())
+    gh, calls, both = _github(settings, "alice", "write"), [], asyncio.Event()
+
+    async def github_once_both_ask(installation_id: int) -> RecordingGitHubAPI:
+        calls.append(installation_id)
+        if len(calls) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), timeout=2)  # alone: TimeoutError, recorded
+        return gh
+
+    dispatcher = Dispatcher(store, settings, github_once_both_ask, build_router())
+    assert await dispatcher.recover() == 2
+    for delivery_id in ("left-1", "left-2"):
+        stored = await store.get_delivery(delivery_id)
+        assert stored is not None and stored.processed_at is not None and stored.error is None
