@@ -483,7 +483,7 @@ async def under_slow_flood(url: str, slow: int, count: int) -> dict[str, Any]:
     held = tally["open"]
     health_stop = asyncio.Event()
     health = asyncio.create_task(sample_health(url.removesuffix("/webhooks"), health_stop))
-    batch = deliveries(count, f"slow-{slow}")
+    batch = deliveries(await handled_payloads(), count, f"slow-{slow}")
     row = await blast(url, batch, 4, timeout=GITHUB_TIMEOUT, per_second=DELIVERIES_PER_SECOND)
     health_stop.set()
     samples = await health

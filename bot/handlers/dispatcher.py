@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
+import orjson
 from gidgethub import routing, sansio
 from gidgethub.abc import GitHubAPI
 
@@ -29,7 +30,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 ACK_PRIORITY = 0.1
-"""Seconds handling a delivery may wait for webhook answers in progress to be sent first."""
+"""Seconds handling may wait for webhook answers in progress to be sent first."""
 
 GitHubFactory = Callable[[int], Awaitable[GitHubAPI]]
 """`async (installation_id) -> GitHubAPI` acting as that installation of the App."""
@@ -51,15 +52,16 @@ class Dispatcher:
         self.settings = settings
         self.github = github
         self.router = router
-        self._queue: asyncio.Queue[tuple[str, sansio.Event]] = asyncio.Queue()
+        self._pending: list[tuple[str, sansio.Event]] = []  # submitted, not yet started
+        self._arrived = asyncio.Event()
         self._in_flight: set[str] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._unfinished = 0  # submitted and not yet processed
         self._submitted: set[str] = set()  # ids of those, which recover() must leave alone
-        self._acknowledging = 0  # webhook answers in progress
-        self._no_acknowledgements = asyncio.Event()
-        self._no_acknowledgements.set()
+        self._answering = 0  # webhook answers in progress
+        self._answered = asyncio.Event()
+        self._answered.set()
 
     def handles(self, event: sansio.Event) -> bool:
         """Whether any handler is registered for this event (and action); a push only when it
@@ -72,7 +74,8 @@ class Dispatcher:
         """Queue a delivery that has just been persisted."""
         self._unfinished += 1
         self._submitted.add(delivery_id)
-        self._queue.put_nowait((delivery_id, event))
+        self._pending.append((delivery_id, event))
+        self._arrived.set()
 
     @property
     def backlog(self) -> int:
@@ -120,17 +123,26 @@ class Dispatcher:
                 handled()
         return error
 
-    async def process_stored(self, delivery: Delivery) -> None:
+    async def process_stored(
+        self, delivery: Delivery, *, handled: Callable[[], None] | None = None
+    ) -> None:
+        """`process` a delivery read back from the store."""
         try:
-            data = json.loads(delivery.payload)
-        except ValueError as failure:
+            data = orjson.loads(delivery.payload)
+        except orjson.JSONDecodeError as failure:
+            if handled is not None:
+                handled()
             await self.store.mark_delivery_processed(delivery.delivery_id, f"bad JSON: {failure}")
             return
         event = sansio.Event(data, event=delivery.event, delivery_id=delivery.delivery_id)
-        await self.process(delivery.delivery_id, event)
+        await self.process(delivery.delivery_id, event, handled=handled)
 
     async def recover(self, *, received_before: float | None = None) -> int:
-        """Process every delivery left unprocessed (by default: all of them); how many."""
+        """Process every delivery left unprocessed (by default: all of them); how many.
+
+        They are handled as many at once as submitted ones are (`concurrency`), not one after
+        the other: each waits for its processed-mark to be committed, which may take
+        MARK_DELAY, so a backlog processed in turn would go at a hundred a second."""
         done = 0
         while True:
             backlog = await self.store.unprocessed_deliveries(
@@ -143,8 +155,10 @@ class Dispatcher:
             ]
             if not backlog:
                 return done
-            for delivery in backlog:
-                await self.process_stored(delivery)
+            async with asyncio.TaskGroup() as group:
+                for delivery in backlog:
+                    await self._slots.acquire()
+                    group.create_task(self._in_slot(partial(self.process_stored, delivery)))
             done += len(backlog)
 
     async def run(self, *, sweep_seconds: float | None = None) -> None:
@@ -159,12 +173,15 @@ class Dispatcher:
         sweeping = asyncio.create_task(self._sweep(sweep_seconds or self.settings.lease_seconds))
         try:
             while True:
-                delivery_id, event = await self._queue.get()
-                await self._slots.acquire()
-                await self._acknowledgements_settled()
-                task = asyncio.create_task(self._process_in_slot(delivery_id, event))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                await self._arrived.wait()
+                await self._answers_sent()
+                self._arrived.clear()
+                batch, self._pending = self._pending, []
+                for delivery_id, event in batch:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._process_in_slot(delivery_id, event))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
         finally:
             for task in (sweeping, *self._tasks):
                 task.cancel()
@@ -172,25 +189,24 @@ class Dispatcher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    @contextlib.contextmanager
-    def acknowledging(self) -> Iterator[None]:
-        """Wrap the answer to a webhook: while answers are being made, handling waits (up to
-        ACK_PRIORITY seconds), so a burst of deliveries is acknowledged first."""
-        self._acknowledging += 1
-        self._no_acknowledgements.clear()
-        try:
-            yield
-        finally:
-            self._acknowledging -= 1
-            if not self._acknowledging:
-                self._no_acknowledgements.set()
+    def answering(self) -> None:
+        """A webhook answer begins (the web entry calls `answered` when it is sent). While
+        answers are being made, handling waits (up to ACK_PRIORITY seconds), so a burst of
+        deliveries is acknowledged first."""
+        self._answering += 1
+        self._answered.clear()
 
-    async def _acknowledgements_settled(self) -> None:
-        if self._no_acknowledgements.is_set():  # the common case: no timer to arm
+    def answered(self) -> None:
+        self._answering -= 1
+        if not self._answering:
+            self._answered.set()
+
+    async def _answers_sent(self) -> None:
+        if self._answered.is_set():  # the common case: no timer to arm
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(ACK_PRIORITY):
-                await self._no_acknowledgements.wait()
+                await self._answered.wait()
 
     async def _sweep(self, every: float) -> None:
         while True:
@@ -201,20 +217,27 @@ class Dispatcher:
                 log.exception("sweeping unprocessed deliveries failed")
 
     async def _process_in_slot(self, delivery_id: str, event: sansio.Event) -> None:
+        try:
+            await self._in_slot(partial(self.process, delivery_id, event))
+        finally:
+            self._unfinished -= 1
+            self._submitted.discard(delivery_id)
+
+    async def _in_slot(self, process: Callable[..., Awaitable[None]]) -> None:
+        """`process(handled=...)` in a slot taken beforehand, freed once the handlers are done
+        (the slot is for handling; waiting for the processed-mark needs none)."""
         released = False
 
-        def free_slot() -> None:  # the slot is for handling; waiting for the mark needs none
+        def free_slot() -> None:
             nonlocal released
             if not released:
                 released = True
                 self._slots.release()
 
         try:
-            await self.process(delivery_id, event, handled=free_slot)
+            await process(handled=free_slot)
         finally:
             free_slot()
-            self._unfinished -= 1
-            self._submitted.discard(delivery_id)
 
     async def drain(self) -> None:
         """Wait until every queued delivery has been processed (for tests and shutdown)."""

@@ -10,16 +10,16 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
-from gidgethub import BadRequest, ValidationFailure, sansio
 
 from bot.handlers.dispatcher import Dispatcher
 from bot.runs.models import Delivery
 from bot.runs.store import RunStore
 from bot.runs.worker import Worker
 from bot.telemetry.metrics import CONTENT_TYPE, process_metrics, store_metrics
+from bot.web.events import BadDelivery, read_event
 from bot.web.limits import GUARD, ConnectionGuard, ServerLimits, bounded
 from bot.web.readiness import Readiness, store_check
 from bot.web.signature import BadSignature, verify_signature
@@ -100,29 +100,32 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def receive_webhook(request: web.Request) -> web.Response:
-    with request.app[DISPATCHER].acknowledging():
-        return await _acknowledge(request)
-
-
-async def _acknowledge(request: web.Request) -> web.Response:
-    body = await request.read()
+    dispatcher = request.app[DISPATCHER]
+    dispatcher.answering()
     try:
-        verify_signature(request.headers, body, request.app[SECRET])
-        event = sansio.Event.from_http(_unsigned(request.headers), body)
-    except (BadSignature, ValidationFailure) as failure:
+        return await _acknowledge(request, dispatcher)
+    finally:
+        dispatcher.answered()
+
+
+async def _acknowledge(request: web.Request, dispatcher: Dispatcher) -> web.Response:
+    body = await request.read()
+    headers = request.headers
+    try:
+        verify_signature(headers, body, request.app[SECRET])
+    except BadSignature as failure:
         log.warning(
             "refused a webhook with a bad signature: %s",
             failure,
-            extra={"delivery_id": request.headers.get("X-GitHub-Delivery")},
+            extra={"delivery_id": headers.get("X-GitHub-Delivery")},
         )
         return _error(401, "the X-Hub-Signature-256 signature is missing or does not match")
-    except (BadRequest, KeyError, ValueError) as failure:
+    try:
+        event = read_event(headers, request.content_type, body)
+    except BadDelivery as failure:
         return _error(400, f"not a GitHub webhook delivery: {failure}")
-    if not isinstance(event.data, dict) or not event.delivery_id:
-        return _error(400, "not a GitHub webhook delivery: the body is not a JSON object")
     extra = {"delivery_id": event.delivery_id}
     action = event.data.get("action")
-    dispatcher = request.app[DISPATCHER]
     if not dispatcher.handles(event):
         log.info("not handled: %s %s", event.event, action or "", extra=extra)
         return web.json_response({"status": "ignored"}, status=202)
@@ -133,7 +136,7 @@ async def _acknowledge(request: web.Request) -> web.Response:
         event=event.event,
         action=action if isinstance(action, str) else None,
         installation_id=installation_id if isinstance(installation_id, int) else None,
-        payload=body.decode("utf-8"),
+        payload=body.decode(),
         received_at=time.time(),
         processed_at=None,
         error=None,
@@ -148,17 +151,7 @@ async def _acknowledge(request: web.Request) -> web.Response:
         # makes at most one run).
         log.info("redelivery of failed %s: handling it again", event.event, extra=extra)
     dispatcher.submit(event.delivery_id, event)
-    log.debug("accepted %s %s", event.event, action or "", extra=extra)
     return web.Response(body=_ACCEPTED, content_type="application/json")
-
-
-_EVENT_HEADERS = ("content-type", "x-github-event", "x-github-delivery")
-
-
-def _unsigned(headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers gidgethub reads an event from, without the signatures: they were checked
-    by `verify_signature`, and gidgethub would compute the HMAC again."""
-    return {name: headers[name] for name in _EVENT_HEADERS if name in headers}
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -193,8 +193,9 @@ async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
         guard.reading(transport)
     try:
         try:
-            async with asyncio.timeout(guard.limits.body_timeout):
-                await request.read()
+            if not request.content.is_eof():  # a delivery's body has mostly come with it
+                async with asyncio.timeout(guard.limits.body_timeout):
+                    await request.read()
         except (TimeoutError, ConnectionResetError, RuntimeError) as error:
             if isinstance(error, RuntimeError) and transport and not transport.is_closing():
                 raise  # not aiohttp's "Connection closed."

@@ -90,12 +90,32 @@ async def test_an_hmac_sha1_signature_is_refused_with_401(intake: Any, header: s
     assert await intake.store.known_deliveries([delivery.delivery_id]) == set()
 
 
-async def test_unparsable_body_is_rejected_with_400(intake: Any) -> None:
-    body = b"{not json"
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"{not json", "application/json", "the body is not valid JSON"),
+        (b'["a", "list"]', "application/json", "the body is not a JSON object"),
+        (
+            b"payload=%7B%7D",
+            "application/x-www-form-urlencoded",
+            "the body must be application/json",
+        ),
+    ],
+    ids=["not JSON", "not an object", "form-encoded"],
+)
+async def test_malformed_body_is_rejected_with_400_saying_why(
+    intake: Any, body: bytes, content_type: str, reason: str
+) -> None:
     delivery = build_delivery("issues", {}, secret=SECRET)
-    headers = {**delivery.headers, "X-Hub-Signature-256": sign(body, SECRET)}
+    headers = {
+        **delivery.headers,
+        "Content-Type": content_type,
+        "X-Hub-Signature-256": sign(body, SECRET),
+    }
     response = await intake.client.post("/webhooks", data=body, headers=headers)
     assert response.status == 400
+    assert (await response.json())["error"].startswith(f"not a GitHub webhook delivery: {reason}")
+    assert await intake.store.known_deliveries([delivery.delivery_id]) == set()
 
 
 async def test_missing_event_header_is_rejected_with_400(intake: Any) -> None:
@@ -239,3 +259,48 @@ async def test_delivery_queued_while_recovering_is_handled_once(
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
     assert len(gh.calls_to("POST", COMMENTS)) == 1
+
+
+async def test_a_stored_delivery_that_is_not_json_is_recorded_as_failed(
+    store: RunStore, settings: Settings
+) -> None:
+    await store.record_delivery(
+        Delivery(
+            delivery_id="cut-short",
+            event="issues",
+            action="labeled",
+            installation_id=INSTALLATION,
+            payload='{"action": "lab',
+            received_at=time.time(),
+        )
+    )
+    dispatcher = _dispatcher(store, settings, _github(settings, "alice", "write"))
+    assert await dispatcher.recover() == 1
+    stored = await store.get_delivery("cut-short")
+    assert stored is not None and stored.processed_at is not None
+    assert stored.error is not None and stored.error.startswith("bad JSON: ")
+    assert await store.list_runs() == []
+
+
+async def test_recovery_handles_deliveries_side_by_side(
+    store: RunStore, settings: Settings, github: GitHubSimulator
+) -> None:
+    """Each delivery waits for its processed-mark; a backlog handled one after the other would
+    go at the pace of those commits."""
+    payload = await labeled(github)
+    for delivery_id in ("left-1", "left-2"):
+        await _stored_unhandled(store, delivery_id, payload, received_at=time.time())
+    gh, calls, both = _github(settings, "alice", "write"), [], asyncio.Event()
+
+    async def github_once_both_ask(installation_id: int) -> RecordingGitHubAPI:
+        calls.append(installation_id)
+        if len(calls) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), timeout=2)  # alone: TimeoutError, recorded
+        return gh
+
+    dispatcher = Dispatcher(store, settings, github_once_both_ask, build_router())
+    assert await dispatcher.recover() == 2
+    for delivery_id in ("left-1", "left-2"):
+        stored = await store.get_delivery(delivery_id)
+        assert stored is not None and stored.processed_at is not None and stored.error is None
