@@ -24,6 +24,7 @@ from bot.sandbox.docker import docker_client
 from bot.sandbox.environments import ENV_LABEL
 from bot.sandbox.launch import INSTANCE_LABEL, LABEL, OWNER_LABEL
 from bot.sandbox.owners import Verdict, folder_verdict, verdict
+from bot.sandbox.usr_volume import remove_stale_usr_volumes
 
 log = logging.getLogger(__name__)
 _sweeping = threading.Lock()
@@ -71,7 +72,8 @@ def collect_garbage(
 ) -> Removed:
     """Remove labelled containers whose owner is dead (all with `everything`), then the
     checkout folders under `work_root` and the scratch disks whose owner is dead; with
-    `volumes`, also the cached set-up environments and any volume a killed set-up left."""
+    `volumes`, also the cached set-up environments and any volume a killed set-up left. The
+    `/usr` volumes of images that are gone go in any case."""
     removed = Removed()
     # One listing call: the SDK's `containers.list` inspects each container it lists, and
     # fails on one that a live worker removed in between.
@@ -90,6 +92,7 @@ def collect_garbage(
     if work_root is not None:
         removed.folders = _remove_dead_folders(work_root)
     removed.disks = _remove_dead_folders(scratch_root())
+    removed.volumes = remove_stale_usr_volumes(client)
     if volumes:
         for volume in client.volumes.list(filters={"label": LABEL}):
             if ENV_LABEL in (volume.attrs.get("Labels") or {}):

@@ -151,6 +151,7 @@ def _gc(args: argparse.Namespace) -> int:
 def _images_build(args: argparse.Namespace) -> int:
     from bot.sandbox import images
     from bot.sandbox.docker import docker_client
+    from bot.sandbox.usr_volume import make_usr_volume, remove_stale_usr_volumes
 
     client = docker_client()
     specs = images.discover(images.default_images_dir())
@@ -162,9 +163,13 @@ def _images_build(args: argparse.Namespace) -> int:
             continue
         if not args.force and images.is_current(spec, client):
             print(f"{spec.name}: up to date ({spec.tag})")
-            continue
-        print(f"{spec.name}: building ...", file=sys.stderr, flush=True)
+        else:
+            print(f"{spec.name}: building ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            images.build(spec, client, lambda text: print(text, file=sys.stderr, flush=True))
+            print(f"{spec.name}: built in {time.monotonic() - started:.0f} s ({spec.tag})")
         started = time.monotonic()
-        images.build(spec, client, lambda text: print(text, file=sys.stderr, flush=True))
-        print(f"{spec.name}: built in {time.monotonic() - started:.0f} s ({spec.tag})")
+        if make_usr_volume(client, client.images.get(spec.tag)):
+            print(f"{spec.name}: /usr volume made in {time.monotonic() - started:.1f} s")
+    remove_stale_usr_volumes(client)
     return 0

@@ -44,6 +44,7 @@ from bot.sandbox.mounted_copies import mounted_copy
 from bot.sandbox.protocol import OutputSink
 from bot.sandbox.setup_phase import OVERLAY
 from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, parse_report, plan_tests
+from bot.sandbox.usr_volume import usr_mount
 from bot.sandbox.workspace import sandbox_user
 from bot.setup.interpreter import choose_python, declared_pythons
 from bot.setup.model import SetupReport
@@ -170,7 +171,7 @@ def _prepare(
         chosen = choose_python(pythons, config.image, allowed, named)
         image = choices[chosen]
         config = config.model_copy(update={"image": chosen})
-    launcher = Launcher(client, image, config)
+    launcher = Launcher(client, image, config, usr=usr_mount(client, image))
     user = sandbox_user(workspace)
     return workspace, launcher, user, planned
 

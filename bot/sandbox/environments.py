@@ -99,7 +99,7 @@ def _volume_exists(client: docker.DockerClient, name: str) -> bool:
     return True
 
 
-def _remove_volume(client: docker.DockerClient, name: str) -> None:
+def remove_volume(client: docker.DockerClient, name: str) -> None:
     with contextlib.suppress(docker.errors.NotFound):
         client.volumes.get(name).remove(force=True)
 
@@ -128,17 +128,17 @@ async def prepare_environment(
         if ready is not None:
             ready.cached, ready.seconds = True, round(time.monotonic() - started, 2)
             return SetupInfo(cached=True, duration=ready.seconds, volume=name, report=ready)
-        await asyncio.to_thread(_remove_volume, client, name)
+        await asyncio.to_thread(remove_volume, client, name)
         await asyncio.to_thread(client.volumes.create, name, labels=labels)
         try:
             report = await _run_setup(launcher, workspace, planned, test_plan, user, name, progress)
         except BaseException:
-            await asyncio.to_thread(_remove_volume, client, name)
+            await asyncio.to_thread(remove_volume, client, name)
             raise
         report.cache_key = key
         report.seconds = round(time.monotonic() - started, 1)
         if not report.ok:
-            await asyncio.to_thread(_remove_volume, client, name)
+            await asyncio.to_thread(remove_volume, client, name)
             raise SetupFailed(failure_message(report, launcher.config), report.model_dump())
         ready_labels = {**labels, REPORT_LABEL: report.model_dump_json()}
         await asyncio.to_thread(client.volumes.create, f"{name}-ready", labels=ready_labels)

@@ -77,10 +77,20 @@ def environment(pythonpath: Sequence[str]) -> dict[str, str]:
 class Launcher:
     """Creates, starts and removes the containers of one sandbox."""
 
-    def __init__(self, client: docker.DockerClient, image: Image, config: SandboxConfig) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        image: Image,
+        config: SandboxConfig,
+        *,
+        usr: Mount | None = None,
+    ) -> None:
+        """`usr`: the image's `/usr` from a volume, mounted in every container it starts
+        (see `bot.sandbox.usr_volume`)."""
         self.client = client
         self.image = image
         self.config = config
+        self.usr = usr
         self._disks: dict[str, list[_Limited]] = {}
 
     async def start(
@@ -95,6 +105,7 @@ class Launcher:
         """Start a container with the exec server. `writable_workspace`: an empty tmpfs at
         `/workspace` (set-up copies the checkout there and may write into the copy)."""
         config = self.config
+        mounts = [*mounts, self.usr] if self.usr else mounts
         tmpfs = {"/tmp": f"rw,exec,nosuid,nodev,size={config.tmpfs_mb}m"}
         if writable_workspace:
             owner = f"uid={user[0]},gid={user[1]},mode=0755"
