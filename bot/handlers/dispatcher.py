@@ -155,10 +155,19 @@ class Dispatcher:
             ]
             if not backlog:
                 return done
-            async with asyncio.TaskGroup() as group:
-                for delivery in backlog:
-                    await self._slots.acquire()
-                    group.create_task(self._in_slot(partial(self.process_stored, delivery)))
+            tasks = []
+            for delivery in backlog:
+                await self._slots.acquire()
+                processing = partial(self.process_stored, delivery)
+                tasks.append(asyncio.create_task(self._in_slot(processing)))
+            # All to their end, even when one fails (the store went away): none cut short.
+            failures = [
+                error
+                for error in await asyncio.gather(*tasks, return_exceptions=True)
+                if isinstance(error, BaseException)
+            ]
+            if failures:
+                raise failures[0]
             done += len(backlog)
 
     async def run(self, *, sweep_seconds: float | None = None) -> None:

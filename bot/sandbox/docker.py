@@ -237,8 +237,10 @@ async def open_sandbox(
     try:
         if edited is not None:
             await edited
-            same = await asyncio.to_thread(_same_environment, workspace, launcher, setup, paths)
-            restart = not same
+            uid, _ = await asyncio.to_thread(sandbox_user, workspace)  # what the edits made too
+            restart = not await asyncio.to_thread(
+                _same_environment, workspace, launcher, setup, paths, uid
+            )
         if not restart:
             # What set-up wrote into its copy of the tree (a version file, egg-info), never
             # over a file of the checkout.
@@ -251,8 +253,11 @@ async def open_sandbox(
             log.info("sandbox %s up in %.2f s", container.short_id, time.monotonic() - started)
             got = await asyncio.to_thread(as_started, launcher.config, container)
             yield DockerSandbox(workspace, got, container, channel, setup)
-    finally:  # in the background when the caller defers it (see `bot.sandbox.deferred`)
-        await clean_up(_remove(launcher, container, channel))
+    finally:
+        if restart:  # now, not deferred: the next sandbox mounts the same folder (and disk)
+            await _remove(launcher, container, channel)
+        else:  # in the background when the caller defers it (see `bot.sandbox.deferred`)
+            await clean_up(_remove(launcher, container, channel))
     if restart:
         log.info("the edits made it another environment: starting the sandbox again")
         async with open_sandbox(workspace, config, progress=progress) as sandbox:
@@ -260,13 +265,12 @@ async def open_sandbox(
 
 
 def _same_environment(
-    workspace: Path, launcher: Launcher, setup: SetupInfo, paths: list[str]
+    workspace: Path, launcher: Launcher, setup: SetupInfo, paths: list[str], uid: int
 ) -> bool:
     """Whether the edited `workspace` would be started as it was: the same set-up environment
-    and import paths. Files the edits made are handed to the sandbox's user first."""
-    user = sandbox_user(workspace)
+    and import paths."""
     planned = plan(workspace, setup_command=launcher.config.setup_command)
-    key = environment_key(launcher.image, planned, launcher.config, workspace, user[0])
+    key = environment_key(launcher.image, planned, launcher.config, workspace, uid)
     return setup.volume == f"{ENV_PREFIX}{key}" and pythonpath(workspace) == paths
 
 

@@ -38,6 +38,10 @@ SERVER_CAPABILITIES = ["SETUID", "SETGID", "SETPCAP", "KILL"]
 """All the exec server holds, as the container's root: to start each command as the sandbox's
 user with no capability left, and to kill what it leaves (see exec_server.py)."""
 _SERVER_SOURCE = (Path(__file__).parent / "exec_server.py").read_text()
+_SERVER_START = 'p=$(PATH=/usr/local/bin:/usr/bin:/bin; command -v python3) && exec "$p" "$@"'
+"""How the container starts the exec server: with the image's own python3, looked up without
+the commands' PATH, whose first folder (`/env/venv/bin`) set-up made by running the
+repository's code; the environment the commands get stays as it is."""
 
 
 def owner_label() -> str:
@@ -122,7 +126,13 @@ class Launcher:
                 self.client.containers.create,
                 str(self.image.id),
                 # stdlib only: no site; the commands run as `user`, the server as another
-                command=["python3", "-I", "-S", "-c", _SERVER_SOURCE, str(user[0]), str(user[1])],
+                command=[
+                    "/bin/sh",
+                    "-c",
+                    _SERVER_START,
+                    "sh",
+                    *("-I", "-S", "-c", _SERVER_SOURCE, str(user[0]), str(user[1])),
+                ],
                 user="0:0",
                 working_dir=WORKSPACE,
                 environment=environment,

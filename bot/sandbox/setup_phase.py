@@ -116,12 +116,12 @@ class SetupPhase:
             self._tried.append(install)
             if attempt.outcome == "ok":
                 report.ok = True
-                self.say("set-up: compiling the environment's bytecode")
-                await self._exec(COMPILE, COMPILE_TIMEOUT)
                 await self._exec(
                     f"python3 -I -c {shlex.quote(_OVERLAY_SCRIPT)} {CHECKOUT} . {OVERLAY}",
                     120,
                 )
+                self.say("set-up: compiling the environment's bytecode")
+                await self._exec(COMPILE, COMPILE_TIMEOUT)
                 return report
             if attempt.outcome in ("no_tests", "timed_out"):
                 break

@@ -75,6 +75,9 @@ def remove_stale_usr_volumes(client: docker.DockerClient) -> int:
         try:
             client.images.get(volume.attrs["Labels"][USR_LABEL])
         except docker.errors.ImageNotFound:
-            remove_volume(client, volume.name)
+            try:
+                remove_volume(client, volume.name)
+            except docker.errors.APIError:  # in use (409): left for the next sweep
+                continue
             removed += 1
     return removed

@@ -107,14 +107,18 @@ class Checkouts:
         exclude: Sequence[str] = (),
     ) -> Path:
         """`patch` applied to the fresh checkout at `path`: only the files in `include` where
-        given, never those in `exclude` (which keep the base's content)."""
+        given, never those in `exclude` (which keep the base's content). Git reads its
+        configuration from the trusted repository, not from `path/.git`, which a sandbox may
+        have seen (a filter configured there would run on the host)."""
         if include is not None and not include:
             return path
         patch_file = path.with_name(f"{path.name}.diff")
         patch_file.write_text(patch)
         only = [f"--include={_literal(p)}" for p in include or ()]
         never = [f"--exclude={_literal(p)}" for p in exclude]
-        git("apply", "--binary", "--whitespace=nowarn", *never, *only, str(patch_file), cwd=path)
+        trusted = ("--git-dir", str(self.trusted), "--work-tree", str(path))
+        options = ("--binary", "--whitespace=nowarn", *never, *only)
+        git(*trusted, "apply", *options, str(patch_file), cwd=path)
         return path
 
     def read_base(self, path: str) -> str | None:

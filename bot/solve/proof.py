@@ -16,6 +16,7 @@ known, before anything runs in them.
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import AbstractAsyncContextManager
 
 from bot.sandbox.config import SandboxConfig
@@ -23,10 +24,12 @@ from bot.sandbox.models import Outcome, TestReport
 from bot.sandbox.protocol import Sandbox
 from bot.sandbox.testrun import SYNTHETIC_ID
 from bot.solve.ahead import OpenedAhead
-from bot.solve.checkout import Checkouts
+from bot.solve.checkout import Checkouts, GitError
 from bot.solve.integrity import findings
 from bot.solve.split import Split, split_patch
 from bot.solve.verify import Runs, SandboxOpener, Verification, VerifyConfig, judge
+
+log = logging.getLogger(__name__)
 
 _FAILING = (Outcome.FAILED, Outcome.ERROR)
 
@@ -63,17 +66,22 @@ class Proof:
     def open_ahead(self, name: str, baseline: TestReport) -> None:
         """Start opening, in the background, the sandboxes that `verify(name, ...)` may use:
         the candidate's and the one without its fix; the one with the base's tests only when
-        a test failed on the base. `close_ahead` closes those it did not use."""
+        a test failed on the base. `verify` closes those it does not need, `close_ahead` any
+        left (on every way out of the attempt)."""
         names = [name, f"{name}-without-fix"]
-        if any(c.outcome in _FAILING for c in baseline.cases):
+        if _failing(baseline):
             names.append(f"{name}-base-tests")
         self._opening = asyncio.create_task(self._open(names))
 
     async def _open(self, names: list[str]) -> dict[str, OpenedAhead]:
         root = self.checkouts.root
-        trees = await asyncio.gather(
-            *(asyncio.to_thread(self.checkouts.fresh, root / name) for name in names)
-        )
+        try:
+            trees = await asyncio.gather(
+                *(asyncio.to_thread(self.checkouts.fresh, root / name) for name in names)
+            )
+        except (GitError, OSError) as error:  # verification makes its checkouts then
+            log.warning("no sandbox opened ahead of verification: %s", error)
+            return {}
         return {
             name: OpenedAhead(self.open_sandbox, tree, self.sandbox, edits=True)
             for name, tree in zip(names, trees, strict=True)
@@ -82,10 +90,15 @@ class Proof:
     async def _ahead(self, name: str) -> OpenedAhead | None:
         if self._opening is None:
             return None
-        return (await asyncio.shield(self._opening)).pop(name, None)
+        return (await asyncio.shield(self._opening)).get(name)
+
+    async def _not_needed(self, name: str) -> None:
+        ahead = await self._ahead(name)
+        if ahead is not None:
+            await ahead.close()
 
     async def close_ahead(self) -> None:
-        """Close the sandboxes opened ahead and not used."""
+        """Close the sandboxes opened ahead (those used are closed already)."""
         if self._opening is None:
             return
         for ahead in (await asyncio.shield(self._opening)).values():
@@ -101,7 +114,7 @@ class Proof:
         """The verdict on `patch`; `flaky` are tests known to be flaky (the base's reruns, the
         repository's memory). The verdict's `flaky` holds those this verification saw."""
         split = await asyncio.to_thread(split_patch, patch, self.checkouts.read_base)
-        failing = [c.id for c in baseline.cases if c.outcome in _FAILING and c.id != SYNTHETIC_ID]
+        failing = _failing(baseline)
         candidate, without_fix, on_fix = await asyncio.gather(
             self._run(name, patch, {"exclude": split.config}, None),
             self._without_fix(name, patch, split),
@@ -140,8 +153,7 @@ class Proof:
         if paths is not None:
             paths = [p for p in paths if "::" in p or (tree / p).is_file()]
             if not paths:
-                if ahead is not None:
-                    await ahead.close()
+                await self._not_needed(name)
                 return TestReport(command="", exit_code=0, duration=0.0), {}
         async with opening as sandbox:
             report = await sandbox.run_tests(paths or (), reruns=self.config.reruns)
@@ -151,6 +163,7 @@ class Proof:
         self, name: str, patch: str, split: Split
     ) -> tuple[TestReport, dict[str, list[Outcome]]] | None:
         if not split.modules:
+            await self._not_needed(f"{name}-without-fix")
             return None
         apply = {"include": split.tests}
         return await self._run(f"{name}-without-fix", patch, apply, split.modules)
@@ -158,10 +171,16 @@ class Proof:
     async def _base_tests(
         self, name: str, patch: str, split: Split, baseline: TestReport, failing: list[str]
     ) -> tuple[TestReport | None, dict[str, list[Outcome]]]:
+        if split.tests and failing and split.sources:
+            apply = {"exclude": [*split.tests, *split.config]}
+            return await self._run(f"{name}-base-tests", patch, apply, failing)
+        await self._not_needed(f"{name}-base-tests")
         if not split.tests or not failing:
             return None, {}  # the candidate run judges the fix with the base's tests, or
             # nothing failed on the base for it to fix
-        if not split.sources:
-            return baseline, {}  # no source change: the base's tests on it are the baseline
-        apply = {"exclude": [*split.tests, *split.config]}
-        return await self._run(f"{name}-base-tests", patch, apply, failing)
+        return baseline, {}  # no source change: the base's tests on it are the baseline
+
+
+def _failing(baseline: TestReport) -> list[str]:
+    """The tests that failed on the base (not the made-up case of a broken run)."""
+    return [c.id for c in baseline.cases if c.outcome in _FAILING and c.id != SYNTHETIC_ID]

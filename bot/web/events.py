@@ -31,7 +31,9 @@ def read_event(headers: Mapping[str, str], content_type: str, body: bytes) -> sa
     if not event or not delivery_id:
         raise BadDelivery("the X-GitHub-Event and X-GitHub-Delivery headers are required")
     if content_type != JSON:
-        raise BadDelivery(f"the body must be {JSON}, not {content_type or 'untyped'}")
+        raise BadDelivery(
+            f"the body must be {JSON}, not {content_type} (the App's webhook content type)"
+        )
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as error:

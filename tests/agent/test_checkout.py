@@ -73,3 +73,22 @@ def test_a_folder_without_commits_is_a_configuration_error(tmp_path: Path) -> No
     (tmp_path / "plain").mkdir()
     with pytest.raises(ConfigError, match="not a git repository"):
         Checkouts(tmp_path / "plain", tmp_path / "run")
+
+
+def test_a_patch_applied_to_a_checkout_a_sandbox_saw_runs_none_of_its_git_config(
+    tmp_path: Path,
+) -> None:
+    """Verification applies the patch on the host to a checkout that a sandbox, started ahead,
+    has mounted: a clean filter configured in that checkout's .git must not run."""
+    repo = make_repo(tmp_path / "repo")
+    checkouts = Checkouts(repo, tmp_path / "run")
+    (checkouts.work / "pkg" / "mod.py").write_text("X = 2\n")
+    patch = checkouts.diff()
+    seen = checkouts.fresh(tmp_path / "run" / "candidate-1")
+    marker = tmp_path / "ran-on-the-host"
+    with (seen / ".git" / "config").open("a") as config:
+        config.write(f'[filter "x"]\n\tclean = touch {marker}; cat\n\tsmudge = cat\n')
+    (seen / ".gitattributes").write_text("* filter=x\n")
+    checkouts.apply(seen, patch)
+    assert (seen / "pkg" / "mod.py").read_text() == "X = 2\n"
+    assert not marker.exists()

@@ -162,3 +162,41 @@ async def test_the_sandbox_reports_the_limits_the_engine_enforces(
         client.close()
     assert unlimited.memory_mb == UNLIMITED and unlimited.pids_limit == UNLIMITED
     assert unlimited.memory_mb > asked.memory_mb  # the sandbox gate denies such a sandbox
+
+
+async def test_the_exec_server_never_runs_a_python3_that_set_up_made(
+    tmp_path: Path, docker_ready: None
+) -> None:
+    """Set-up runs the repository's code and makes /env/venv, first on the commands' PATH. A
+    python3 planted there must not become the exec server, which alone answers for the
+    commands (their output, the judge's records): the server's is the image's own."""
+    from docker.types import Mount
+
+    from bot.sandbox.docker import docker_client
+    from bot.sandbox.images import find_image
+    from bot.sandbox.launch import Launcher, environment
+    from bot.sandbox.models import ExecResult
+
+    planted = tmp_path / "env" / "venv" / "bin" / "python3"
+    planted.parent.mkdir(parents=True)
+    planted.write_text('#!/bin/sh\necho planted > /tmp/planted\nexec /usr/bin/python3 "$@"\n')
+    for path in (planted, *planted.parents):
+        path.chmod(0o755)
+        if path == tmp_path:
+            break
+    client = docker_client()
+    launcher = Launcher(client, find_image(client, "python"), SandboxConfig())
+    container, channel = await launcher.start(
+        user=(65534, 65534),
+        mounts=[Mount("/env", str(tmp_path / "env"), type="bind", read_only=True)],
+        environment=environment(["/workspace"]),
+        network=False,
+    )
+    try:
+        answer = await channel.run("cat /tmp/planted; echo $PATH", cwd="/", timeout=30, cap=4096)
+    finally:
+        await launcher.remove(container)
+        await channel.close()
+    said = ExecResult.model_validate(answer).stdout
+    assert "planted" not in said
+    assert said.startswith("/env/venv/bin:")  # the commands keep their PATH

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 def own_containers() -> list[str]:
     client = docker.from_env()
     label = f"{OWNER_LABEL}={owner_label()}"
-    return [c.id for c in client.containers.list(all=True, filters={"label": [LABEL, label]})]
+    # One listing call: `containers.list` inspects each, and one being removed is a 404.
+    return [c["Id"] for c in client.api.containers(all=True, filters={"label": [LABEL, label]})]
 
 
 def env_volumes(name_part: str) -> list[str]:
@@ -216,14 +217,19 @@ async def started_before_edits(
     """Open a sandbox on `repo` that waits for edits, `edit` the tree once its container runs,
     then use it: the containers before the edits, the one used, what `probe` says, and the
     containers left after it closed."""
+    earlier = set(own_containers())  # an earlier test's, still being removed
+
+    def started() -> list[str]:
+        return sorted(set(own_containers()) - earlier)
+
     edited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     opening = open_sandbox(repo, SandboxConfig(), edited=edited)
     entering = asyncio.create_task(opening.__aenter__())
     for _ in range(300):
-        if own_containers() or entering.done():
+        if started() or entering.done():
             break
         await asyncio.sleep(0.05)
-    before = own_containers()
+    before = started()
     edit(repo)
     edited.set_result(None)
     sandbox = await entering
@@ -235,7 +241,7 @@ async def started_before_edits(
         used = str(sandbox.container.id)
     finally:
         await opening.__aexit__(None, None, None)
-    return before, used, said, own_containers()
+    return before, used, said, started()
 
 
 async def test_a_sandbox_started_before_the_edits_runs_on_them(

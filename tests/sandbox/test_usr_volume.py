@@ -12,6 +12,7 @@ from docker.types import Mount
 
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import open_sandbox
+from bot.sandbox.environments import remove_volume
 from bot.sandbox.images import find_image
 from bot.sandbox.usr_volume import make_usr_volume, usr_mount, usr_volume_name
 
@@ -36,8 +37,8 @@ def test_a_volume_a_killed_fill_left_is_made_again() -> None:
     client = docker.from_env()
     image = find_image(client, "python3.9")  # a sandbox opened meanwhile reads the image
     name = usr_volume_name(image)
-    client.volumes.get(name + "-ready").remove()
-    client.volumes.get(name).remove()
+    remove_volume(client, name + "-ready")
+    remove_volume(client, name)
     client.volumes.create(name)  # half made: no `-ready`, and not the image's /usr
     client.containers.run(
         str(image.id),
