@@ -16,11 +16,13 @@ import contextlib
 import contextvars
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Deferred:
@@ -69,9 +71,15 @@ async def clean_up(step: Coroutine[Any, Any, None]) -> None:
     if deferred is not None:
         deferred.add(step)
         return
+    await to_the_end(step)
+
+
+async def to_the_end(step: Awaitable[T]) -> T:
+    """Await `step` to its end even when the caller is cancelled meanwhile (the cancellation
+    is raised after it): a removal cut short would leave a container or a mount behind."""
     running = asyncio.ensure_future(step)
     try:
-        await asyncio.shield(running)
+        return await asyncio.shield(running)
     except asyncio.CancelledError:
         await running
         raise

@@ -91,7 +91,7 @@ def environment_key(
     return digest.hexdigest()[:24]
 
 
-def _volume_exists(client: docker.DockerClient, name: str) -> bool:
+def volume_exists(client: docker.DockerClient, name: str) -> bool:
     try:
         client.volumes.get(name)
     except docker.errors.NotFound:

@@ -20,6 +20,7 @@ from docker.types import LogConfig, Mount
 from bot.errors import SandboxError
 from bot.sandbox.channel import ExecChannel
 from bot.sandbox.config import SandboxConfig
+from bot.sandbox.deferred import to_the_end
 from bot.sandbox.disk import Disk, attach, can_limit, detach
 from bot.sandbox.images import IMAGE_ENV
 from bot.sandbox.owners import this_process
@@ -194,12 +195,7 @@ class Launcher:
 
     async def remove(self, container: Container) -> None:
         """Remove the container even while the caller is being cancelled."""
-        removal = asyncio.ensure_future(asyncio.to_thread(self._remove_now, container))
-        try:
-            await asyncio.shield(removal)
-        except asyncio.CancelledError:
-            await removal
-            raise
+        await to_the_end(asyncio.to_thread(self._remove_now, container))
 
     def _remove_now(self, container: Container) -> None:
         try:

@@ -19,7 +19,7 @@ import docker.errors
 from docker.models.images import Image
 from docker.types import Mount
 
-from bot.sandbox.environments import remove_volume
+from bot.sandbox.environments import remove_volume, volume_exists
 from bot.sandbox.launch import INSTANCE_LABEL, LABEL, OWNER_LABEL
 from bot.sandbox.owners import this_process
 
@@ -35,9 +35,7 @@ def usr_volume_name(image: Image) -> str:
 def usr_mount(client: docker.DockerClient, image: Image) -> Mount | None:
     """The read-only mount of `image`'s `/usr` volume, or None when it is not made."""
     name = usr_volume_name(image)
-    try:
-        client.volumes.get(name + _READY)
-    except docker.errors.NotFound:
+    if not volume_exists(client, name + _READY):
         return None
     return Mount("/usr", name, type="volume", read_only=True)
 
