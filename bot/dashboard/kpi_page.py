@@ -17,7 +17,7 @@ from bot.dashboard.charts import COLORS, cost_chart, runs_chart, weeks_between
 from bot.dashboard.context import SETTINGS, STORE
 from bot.dashboard.render import page
 from bot.dashboard.sessions import VIEWER
-from bot.kpi.autonomy import autonomy_track
+from bot.kpi.autonomy import repository_track
 from bot.kpi.baseline import baseline_seconds
 from bot.kpi.compute import compute_kpis
 from bot.kpi.records import KpiRecords, by_repository, load_records
@@ -80,7 +80,7 @@ async def _compute(
                 "name": name,
                 "kpis": compute_kpis(part, since, now, name, baseline_cycle_time_s=baseline),
                 "baseline": records.baselines.get(name),
-                "autonomy": autonomy_track(part),
+                "autonomy": repository_track(name, part),
                 "runs_chart": runs_chart(found, shown),
                 "cost_chart": cost_chart(found, shown),
             }

@@ -90,36 +90,37 @@ def _rules(records: KpiRecords) -> list[str]:
 
 def autonomy_track(records: KpiRecords) -> list[AutonomyTrack]:
     """Each repository's track record (path `*`), then each of its paths', with suggestions."""
-    tracks = []
-    for repository, part in sorted(by_repository(records).items()):
-        if not part.runs:
-            continue  # outcomes or holds alone: no track record of runs
-        runs, outcomes = part.runs, part.outcomes
-        first = [r for r in runs if r.trigger in FIRST_RUN_TRIGGERS]
-        revisions = revision_runs(runs)
-        merged = [o for o in outcomes if o.state == "merged"]
-        escalated = sum(1 for r in first if r.state is RunState.ESCALATED)
+    return [
+        track
+        for repository, part in sorted(by_repository(records).items())
+        for track in repository_track(repository, part)
+    ]
+
+
+def repository_track(repository: str, part: KpiRecords) -> list[AutonomyTrack]:
+    """The track record of one repository's records (`part`): whole, then per path."""
+    if not part.runs:
+        return []  # outcomes or holds alone: no track record of runs
+    runs, outcomes = part.runs, part.outcomes
+    first = [r for r in runs if r.trigger in FIRST_RUN_TRIGGERS]
+    revisions = revision_runs(runs)
+    merged = [o for o in outcomes if o.state == "merged"]
+    tracks = [_track(repository, WHOLE_REPOSITORY, False, runs, merged, revisions, first)]
+    rules = _rules(part)
+    by_id = {r.id: r for r in runs}
+    paths: dict[tuple[str, bool], _Tally] = defaultdict(_Tally)
+    for outcome in outcomes:
+        pull_runs = list(revisions.get((repository, outcome.pull_request), []))
+        opener = by_id.get(outcome.run_id or 0)
+        pull_runs += [opener] if opener is not None else []
+        for key in {path_of(file, rules) for file in outcome.changed_files or []}:
+            paths[key].runs += pull_runs
+            if outcome.state == "merged":
+                paths[key].merged.append(outcome)
+    for (path, rule), tally in sorted(paths.items()):
         tracks.append(
-            _track(repository, WHOLE_REPOSITORY, False, runs, escalated, merged, revisions, first)
+            _track(repository, path, rule, tally.runs, tally.merged, revisions, tally.runs)
         )
-        rules = _rules(part)
-        by_id = {r.id: r for r in runs}
-        paths: dict[tuple[str, bool], _Tally] = defaultdict(_Tally)
-        for outcome in outcomes:
-            pull_runs = list(revisions.get((repository, outcome.pull_request), []))
-            opener = by_id.get(outcome.run_id or 0)
-            pull_runs += [opener] if opener is not None else []
-            for key in {path_of(file, rules) for file in outcome.changed_files or []}:
-                paths[key].runs += pull_runs
-                if outcome.state == "merged":
-                    paths[key].merged.append(outcome)
-        for (path, rule), tally in sorted(paths.items()):
-            down = sum(1 for r in tally.runs if r.state is RunState.ESCALATED)
-            tracks.append(
-                _track(
-                    repository, path, rule, tally.runs, down, tally.merged, revisions, tally.runs
-                )
-            )
     return tracks
 
 
@@ -128,11 +129,11 @@ def _track(
     path: str,
     rule: bool,
     runs: list[Run],
-    escalated: int,
     merged: list[PullOutcome],
     revisions: dict[tuple[str, int], list[Run]],
     attempts: list[Run],
 ) -> AutonomyTrack:
+    escalated = sum(1 for r in attempts if r.state is RunState.ESCALATED)
     clean = sum(1 for o in merged if first_pass(o, revisions))
     reverted = sum(1 for o in merged if o.reverted_at is not None)
     suggestion, why = suggest(len(merged), clean, reverted, escalated, len(attempts))

@@ -251,11 +251,6 @@ class PullOutcome(BaseModel):
     """The paths Patchbot's patch changed; None for a pull request opened before migration 11
     or only a webhook told of."""
 
-    @property
-    def outcome(self) -> PullOutcomeState:
-        """Where it ended up: a merged pull request later reverted counts as `reverted`."""
-        return "reverted" if self.reverted_at is not None else self.state
-
 
 class RunCounts(BaseModel):
     """The store's aggregates that `/metrics` reports, read at each scrape."""

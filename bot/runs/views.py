@@ -4,24 +4,17 @@ the database, so a page costs the same with ten runs or a hundred thousand."""
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from pydantic import BaseModel, Field
 
-from bot.runs.models import Hold, Run, RunState
+from bot.runs.models import Hold, PullOutcomeState, Run, RunState
 
-Outcome = Literal["pull_request", "no_pull_request", "open", "merged", "closed", "reverted"]
+Outcome = Literal["pull_request", "no_pull_request", PullOutcomeState]
 """What a run left behind: a pull request (opened or pushed to), or, once ended, none; or
 where the pull request it opened or revised ended up (`pull_outcomes`: open, merged, closed,
 reverted)."""
-OUTCOMES: tuple[Outcome, ...] = (
-    "pull_request",
-    "no_pull_request",
-    "open",
-    "merged",
-    "closed",
-    "reverted",
-)
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
 class RunFilter(BaseModel):
