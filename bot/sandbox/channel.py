@@ -60,16 +60,25 @@ class ExecChannel:
         timeout: float,
         cap: int,
         on_output: OutputSink | None = None,
+        stdin: str | None = None,
     ) -> dict[str, Any]:
-        """Run `command` through the exec server and return its answer (see exec_server.py)."""
-        payload = {
+        """Run `command` through the exec server and return its answer (see exec_server.py);
+        `stdin`, if given, is written to the command's stdin (else it reads /dev/null)."""
+        payload: dict[str, Any] = {
             "command": command,
             "cwd": cwd,
             "timeout": timeout,
             "cap": cap,
             "stream": on_output is not None,
         }
+        if stdin is not None:
+            payload["stdin"] = stdin
         return await self._ask(payload, timeout + ANSWER_MARGIN, on_output)
+
+    async def prepare(self, command: str, *, cwd: str) -> None:
+        """Have the exec server start `command`, which reads its stdin first, ahead of the run
+        with the same command, folder and a `stdin`, which then starts at once."""
+        await self._ask({"prepare": command, "cwd": cwd}, ANSWER_MARGIN, None)
 
     async def relay(self, socket_path: str, port: int) -> None:
         """Have the exec server pass connections to 127.0.0.1:`port` in the container on to the

@@ -37,13 +37,14 @@ from bot.sandbox.judged import (
     judged_command,
     new_key,
     read_records,
+    start,
 )
 from bot.sandbox.launch import Launcher, environment
 from bot.sandbox.models import FAILING, ExecResult, TestReport, exec_result
 from bot.sandbox.mounted_copies import mounted_copy
 from bot.sandbox.protocol import OutputSink
 from bot.sandbox.setup_phase import OVERLAY
-from bot.sandbox.testrun import SYNTHETIC_ID, TestPlan, parse_report, plan_tests
+from bot.sandbox.testrun import PYTEST_OPTIONS, SYNTHETIC_ID, TestPlan, parse_report, plan_tests
 from bot.sandbox.usr_volume import usr_mount
 from bot.sandbox.workspace import sandbox_user
 from bot.setup.interpreter import choose_python, declared_pythons
@@ -108,10 +109,11 @@ class DockerSandbox:
         workdir: str,
         on_output: OutputSink | None,
         cap: int,
+        stdin: str | None = None,
     ) -> ExecResult:
         limit = timeout or self.config.exec_timeout
         answer = await self._channel.run(
-            command, cwd=workdir, timeout=limit, cap=cap, on_output=on_output
+            command, cwd=workdir, timeout=limit, cap=cap, on_output=on_output, stdin=stdin
         )
         return exec_result(answer, self.config, limit)
 
@@ -137,22 +139,29 @@ class DockerSandbox:
         return report
 
     async def _run_plan(self, plan: TestPlan, timeout: float | None, reruns: int) -> TestReport:
-        command, key = plan.command, new_key()
-        if plan.runner == "pytest":  # the verdict comes from the judge's signed records
-            command = judged_command(command, key, reruns)
-        if plan.junit_path:  # in the same command: one round trip to the exec server fewer
-            command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
         started = time.monotonic()
         # Kept whole up to the read cap: a runner without a report file (unittest) names each
         # test in its output, and a cut in the middle would lose tests from the verdict.
         limit = timeout or self.config.test_timeout
-        result = await self._exec(command, limit, WORKSPACE, None, _READ_CAP)
-        duration = time.monotonic() - started
-        if plan.runner == "pytest":
+        if plan.runner == "pytest":  # the verdict comes from the judge's signed records
+            key = new_key()
+            begin = start(key, plan.args, reruns)
+            result = await self._exec(_judged(plan), limit, WORKSPACE, None, _READ_CAP, begin)
+            duration = time.monotonic() - started
             judged = read_records(await self.read_file(RECORDS_PATH), key)
             return parse_report(plan, result, None, duration=duration, judged=judged)
+        command = plan.command
+        if plan.junit_path:  # in the same command: one round trip to the exec server fewer
+            command = f"rm -f {shlex.quote(plan.junit_path)}; {command}"
+        result = await self._exec(command, limit, WORKSPACE, None, _READ_CAP)
+        duration = time.monotonic() - started
         junit = await self.read_file(plan.junit_path) if plan.junit_path else None
         return parse_report(plan, result, junit, duration=duration)
+
+
+def _judged(plan: TestPlan) -> str:
+    """The judge's command for a pytest `plan`: the same for every selection of its tests."""
+    return judged_command(plan.env, PYTEST_OPTIONS)
 
 
 def _prepare(
@@ -235,6 +244,8 @@ async def open_sandbox(
     metrics.sandbox_start.observe(time.monotonic() - starting)
     restart = False
     try:
+        if test_plan.runner == "pytest":  # the first test run's judge, pytest imported meanwhile
+            await channel.prepare(_judged(test_plan), cwd=WORKSPACE)
         if edited is not None:
             await edited
             uid, _ = await asyncio.to_thread(sandbox_user, workspace)  # what the edits made too

@@ -16,7 +16,8 @@ reaps them before it answers.
 It reads one JSON request per line on stdin and answers one JSON line per request on
 stdout, so that many commands cost one container start instead of one `docker exec` each.
 Standard library only; it must not import anything from `bot` (it runs in the image's
-Python). Requests: `{"id", "command", "cwd", "timeout", "cap", "stream"}`. Answers:
+Python). Requests: `{"id", "command", "cwd", "timeout", "cap", "stream", "stdin"}` (`stdin`,
+if given, is written to the command's stdin, then closed; else stdin is /dev/null). Answers:
 `{"id", "exit_code", "stdout", "stderr", "duration", "timed_out", "truncated", "limits",
 "full"}` (`limits`: the names of the limits the command ran into, of time, output, memory,
 pids and disk; `full`: the writable filesystems it left full, if any) and, with `stream`,
@@ -27,6 +28,14 @@ A request `{"id", "relay": SOCKET, "port": PORT}` starts the set-up network's re
 `bot.setup.proxy`): TCP connections to 127.0.0.1:PORT are passed on to the Unix socket SOCKET,
 by a process of its own that a command's end spares (see `relay`). Answer:
 `{"id", "relay": true}`.
+
+A request `{"id", "prepare": COMMAND, "cwd"}` starts COMMAND ahead of the request that runs it,
+for a command that reads its stdin before it does anything else (the test judge, which
+imports pytest meanwhile): the next request with the same command and folder and a `stdin`
+gets that process, its stdin written at once. Answer: `{"id", "prepared": true}`. It is the
+one process of the user's that outlives other commands, so one of them can signal or trace
+it; it serves no one but the next run in its sandbox, and where a run is a verdict nothing
+runs between its start and its use. A run with another command and a `stdin` ends it.
 """
 
 from __future__ import annotations  # the annotations of Python 3.10 in the 3.9 image
@@ -71,6 +80,9 @@ RELAY_CONNECTIONS = 32
 """Connections the relay passes on at once; more are closed."""
 _RELAYS: set[int] = set()
 """The relay processes: spared when a command's processes are killed."""
+_PREPARED: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+"""The command started ahead (see `prepare`), by its command and folder: at most one, spared
+when a command's processes are killed."""
 
 
 def _counter(limit: str) -> int:
@@ -201,13 +213,20 @@ class _Capture:
 
 def _reap() -> None:
     with contextlib.suppress(ChildProcessError):
-        while (pid := os.waitpid(-1, os.WNOHANG)[0]) > 0:
+        while True:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid <= 0:
+                return
             _RELAYS.discard(pid)  # a relay that died: its pid may be a command's next
+            for process in _PREPARED.values():  # one a command killed: never waited for again
+                if process.pid == pid:
+                    process.returncode = os.waitstatus_to_exitcode(status)
 
 
 def _others() -> list[int]:
-    """Every process in the container but this one and the relay."""
-    spared = {os.getpid(), *_RELAYS}
+    """Every process in the container but this one, the relay and the prepared command."""
+    prepared = [process.pid for process in _PREPARED.values() if process.returncode is None]
+    spared = {os.getpid(), *_RELAYS, *prepared}
     return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in spared]
 
 
@@ -292,19 +311,62 @@ def _streamer(request_id: Any, name: str) -> Callable[[str], None]:
     return send
 
 
+def _spawn(command: str, cwd: str, user: _User, *, stdin: bool) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["bash", "-c", command],
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=user.become(cwd),
+    )
+
+
+def _end_prepared() -> None:
+    for process in _PREPARED.values():
+        if process.returncode is None:
+            process.kill()
+            process.wait()
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+    _PREPARED.clear()
+
+
+def prepare(request: dict[str, Any], user: _User) -> None:
+    """Start the request's command now, for the run request that will have the same command
+    and folder (see the module's docstring); one prepared before is ended."""
+    _end_prepared()
+    command, cwd = str(request["prepare"]), request.get("cwd") or "/workspace"
+    _PREPARED[command, cwd] = _spawn(command, cwd, user, stdin=True)
+
+
+def _start(command: str, cwd: str, user: _User, given: str | None) -> subprocess.Popen[bytes]:
+    """The process that runs `command`: the one prepared for it when there is one (and the
+    run has a stdin), else a new one; `given` written to its stdin."""
+    if given is None:
+        return _spawn(command, cwd, user, stdin=False)
+    process = _PREPARED.pop((command, cwd), None)
+    _end_prepared()  # one for another command is of no use now
+    if process is None or process.poll() is not None:
+        process = _spawn(command, cwd, user, stdin=True)
+    else:
+        os.kill(process.pid, signal.SIGCONT)  # a command may have stopped it
+    assert process.stdin is not None
+    with contextlib.suppress(BrokenPipeError):  # it died: its exit is the run's
+        process.stdin.write(given.encode())
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    return process
+
+
 def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + float(request.get("timeout") or 120)
     cap = int(request.get("cap") or 65536)
     before = _counters()
-    process = subprocess.Popen(
-        ["bash", "-c", request["command"]],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=user.become(request.get("cwd") or "/workspace"),
-    )
+    cwd = request.get("cwd") or "/workspace"
+    process = _start(request["command"], cwd, user, request.get("stdin"))
     assert process.stdout is not None and process.stderr is not None
     out, err = (
         _Capture(cap, _streamer(request.get("id"), name) if request.get("stream") else None)
@@ -425,6 +487,9 @@ def main() -> None:
             if "relay" in request:
                 relay(str(request["relay"]), int(request["port"]))
                 answer = {"id": request.get("id"), "relay": True}
+            elif "prepare" in request:
+                prepare(request, user)
+                answer = {"id": request.get("id"), "prepared": True}
             else:
                 answer = run(request, user)
         except Exception as error:  # report, never die: the host decides what to do

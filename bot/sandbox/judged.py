@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
@@ -19,8 +20,6 @@ JUDGE_SOURCE = Path(__file__).parent / "judge"
 """Host folder mounted read-only into every sandbox at `JUDGE_DIR`."""
 JUDGE_DIR = "/opt/patchbot-judge"
 RECORDS_PATH = "/tmp/patchbot-judge.jsonl"
-_PYTEST = "python -m pytest"
-_KEY_END = "PATCHBOT_JUDGE_KEY"
 
 
 class JudgeRecords(BaseModel):
@@ -39,20 +38,26 @@ def new_key() -> str:
     return secrets.token_hex(32)
 
 
-def judged_command(command: str, key: str, reruns: int = 0) -> str:
-    """`command` (a pytest plan's) run by the judge: the key reaches it on fd 3 only, through a
-    here-doc, and `exec` leaves no shell whose arguments hold it. A failing test runs again
-    `reruns` times in the same process."""
-    if _PYTEST not in command:
-        raise ValueError(f"not a pytest command: {command}")
-    runner = f"python {JUDGE_DIR}/patchbot_judge.py --continue-on-collection-errors"
-    body = command.replace(_PYTEST, runner, 1)
-    out = shlex.quote(RECORDS_PATH)
+def judged_command(env: Mapping[str, str], options: str) -> str:
+    """The command that runs the judge for a pytest plan's environment `env` and `options`.
+    What differs from run to run (the key, the tests selected, reruns) reaches the judge on
+    stdin (`start`), so a judge started ahead serves the next run whichever tests it selects.
+
+    Its interpreter starts without PYTHONPATH, which holds the checkout (see the judge); our
+    variables come after the plan's, so no test configuration sets them."""
+    assignments = "".join(f"{key}={shlex.quote(value)} " for key, value in env.items())
     return (
-        f"rm -f {out}; exec env -u PYTEST_ADDOPTS -u PYTEST_PLUGINS PATCHBOT_JUDGE_OUT={out} "
-        f"PATCHBOT_JUDGE_RERUNS={int(reruns)} "
-        f"{body} 3<<'{_KEY_END}'\n{key}\n{_KEY_END}"
+        f"exec env -u PYTEST_ADDOPTS -u PYTEST_PLUGINS -u PYTHONPATH {assignments}"
+        f"PATCHBOT_JUDGE_OUT={shlex.quote(RECORDS_PATH)} "
+        f'PATCHBOT_JUDGE_PATH="${{PYTHONPATH-}}" '
+        f"python {JUDGE_DIR}/patchbot_judge.py --continue-on-collection-errors {options}"
     )
+
+
+def start(key: str, args: Sequence[str] = (), reruns: int = 0) -> str:
+    """What starts a judged run, on the judge's stdin: the key its records are signed with, the
+    tests it selects, and how often a failing test runs again in the same process."""
+    return json.dumps({"key": key, "args": list(args), "reruns": int(reruns)})
 
 
 def read_records(text: str | None, key: str) -> JudgeRecords:

@@ -20,7 +20,10 @@ from bot.setup.detect import TEST_FILE
 from bot.setup.planner import find_test_command
 
 JUNIT_PATH = "/tmp/patchbot-junit.xml"
-PYTEST = f"python -m pytest -p no:cacheprovider -q -rA --junitxml={JUNIT_PATH}"
+PYTEST_OPTIONS = "-p no:cacheprovider -q -rA"
+"""pytest's options in our runs, the judge's too: no cache written into the checkout, and every
+test's outcome in the output."""
+PYTEST = f"python -m pytest {PYTEST_OPTIONS} --junitxml={JUNIT_PATH}"
 UNITTEST = "python -m unittest"
 SYNTHETIC_ID = "<test command>"
 """The id of the one case made up from the exit code when the output names no test."""
@@ -46,6 +49,10 @@ class TestPlan(BaseModel):
     junit_path: str | None
     """Where the runner writes JUnit XML inside the sandbox, or None. Remove it before a run:
     a file left from an earlier run would be read as this run's result."""
+    env: dict[str, str] = {}
+    """Variables the repository's test configuration sets for the run (at the command's start)."""
+    args: list[str] = []
+    """pytest: the tests selected (at the command's end)."""
 
 
 def plan_tests(
@@ -60,18 +67,20 @@ def plan_tests(
     if configured is not None and configured.strip():
         return TestPlan(runner="command", command=configured, junit_path=None)
     found = find_test_command(workspace)
-    env = " ".join(
-        f"{key}={shlex.quote(value)}"
+    env = {
+        key: value
         for key, value in found.env.items()
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key)
         and key not in UNSAFE_ENV
         and not key.startswith("COVERAGE_")
-    )
-    prefix = f"{env} " if env else ""
+    }
+    prefix = "".join(f"{key}={shlex.quote(value)} " for key, value in env.items())
     if found.runner == "pytest":
         args = checked or found.args
         command = prefix + " ".join([PYTEST, *(shlex.quote(arg) for arg in args)])
-        return TestPlan(runner="pytest", command=command, junit_path=JUNIT_PATH)
+        return TestPlan(
+            runner="pytest", command=command, junit_path=JUNIT_PATH, env=env, args=list(args)
+        )
     targets = [t for path in checked for t in _unittest_targets(workspace, path)]
     if targets:
         command = " ".join([UNITTEST, "-v", *(shlex.quote(t) for t in targets)])
@@ -83,7 +92,7 @@ def plan_tests(
         command = f"{UNITTEST} discover -v -s tests"
     else:
         command = f"{UNITTEST} discover -v"
-    return TestPlan(runner="unittest", command=prefix + command, junit_path=None)
+    return TestPlan(runner="unittest", command=prefix + command, junit_path=None, env=env)
 
 
 def _check_path(path: str) -> str:

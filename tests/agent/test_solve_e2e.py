@@ -187,8 +187,8 @@ async def test_an_exhausted_script_is_reported_as_a_model_error(
 ) -> None:
     repo, _ = demo_repo
     server = await scripted("short")
-    status, _ = await solve_cli(repo, server.api_base, tmp_path / "out")
-    assert status == 1
+    status, stderr = await solve_cli(repo, server.api_base, tmp_path / "out")
+    assert status == 1 and (tmp_path / "out" / "report.md").exists(), stderr
     report = (tmp_path / "out" / "report.md").read_text()
     assert "`model_error`" in report and "trajectory is exhausted after 1 replies" in report
 

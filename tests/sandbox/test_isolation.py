@@ -35,6 +35,9 @@ async def sandbox(
     config = SandboxConfig(memory_mb=256, pids_limit=64, output_cap=4096)
     try:
         async with open_sandbox(workspace, config) as running:
+            # The judge started with the sandbox waits for the first test run, the one process
+            # that outlives a command: used up here, every process left is a command's.
+            await running.run_tests()
             yield running
     finally:
         del os.environ[CANARY]

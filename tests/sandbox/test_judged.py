@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.sandbox.judged import JUDGE_SOURCE, judged_command, read_records
+from bot.sandbox.judged import JUDGE_SOURCE, judged_command, read_records, start
 from bot.sandbox.models import Outcome
 
 KEY = "k" * 64
@@ -48,15 +48,22 @@ def test_forged_reordered_cut_or_extended_records_are_refused() -> None:
     assert "no record" in read_records(None, KEY).problem
 
 
-def run_judge(tmp_path: Path, reruns: int = 0) -> str:
-    command = judged_command("python -m pytest -q -p no:cacheprovider", KEY, reruns)
-    assert KEY not in command.split("3<<")[0]
+def run_judge(tmp_path: Path, reruns: int = 0, args: tuple[str, ...] = (), path: str = "") -> str:
+    command = judged_command({}, "-q -p no:cacheprovider")
     out = tmp_path / "records.jsonl"
     script = command.replace("/opt/patchbot-judge", str(JUDGE_SOURCE))
     script = script.replace("/tmp/patchbot-judge.jsonl", str(out))
     script = script.replace("python ", f"{sys.executable} ", 1)
-    env = {**os.environ, "PYTEST_ADDOPTS": "-p nothing_here"}
-    subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, check=False)
+    env = {**os.environ, "PYTEST_ADDOPTS": "-p nothing_here", "PYTHONPATH": path or str(tmp_path)}
+    subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        input=start(KEY, args, reruns),
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     return out.read_text()
 
 
@@ -83,9 +90,10 @@ def test_failures_run_again_in_the_same_process_with_fresh_fixtures(tmp_path: Pa
     ]
 
 
-def test_the_key_reaches_the_judge_on_fd_3_only(tmp_path: Path) -> None:
+def test_the_key_reaches_the_judge_on_stdin_only(tmp_path: Path) -> None:
     """The real plugin on the host: the key is in no argument, the run is signed with it, and
     a hook registered while the tests run is reported."""
+    assert KEY not in judged_command({}, "-q")
     (tmp_path / "test_x.py").write_text(
         "def test_ok(request):\n"
         "    class Late:\n"
@@ -96,6 +104,31 @@ def test_the_key_reaches_the_judge_on_fd_3_only(tmp_path: Path) -> None:
     records = read_records(run_judge(tmp_path), KEY)
     assert [(c.id, c.outcome) for c in records.cases] == [("test_x.py::test_ok", Outcome.PASSED)]
     assert records.tampered == ["pytest_runtest_logreport registered at run time by late"]
+
+
+def test_the_checkout_stands_in_for_nothing_pytest_imports_and_the_tests_import_from_it(
+    tmp_path: Path,
+) -> None:
+    """The run's PYTHONPATH (the checkout) is off the judge's path until pytest is imported,
+    then where PYTHONPATH puts it, for the tests and their subprocesses; the tests run are the
+    ones the start selects."""
+    (tmp_path / "pluggy").mkdir()
+    (tmp_path / "pluggy" / "__init__.py").write_text("raise SystemExit('the checkout stood in')\n")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "helper.py").write_text("VALUE = 3\n")
+    path = f"{tmp_path}:{tmp_path / 'lib'}"
+    (tmp_path / "test_x.py").write_text(
+        "import os, sys\n"
+        "import helper\n"
+        "def test_path():\n"
+        f"    assert helper.VALUE == 3 and os.environ['PYTHONPATH'] == {path!r}\n"
+        f"    assert sys.path[:3] == [{str(tmp_path)!r}, *{path!r}.split(':')]\n"
+        "def test_other():\n"
+        "    pass\n"
+    )
+    records = read_records(run_judge(tmp_path, args=("test_x.py::test_path",), path=path), KEY)
+    assert records.problem == ""
+    assert [(c.id, c.outcome) for c in records.cases] == [("test_x.py::test_path", Outcome.PASSED)]
 
 
 def test_a_cut_run_reads_as_an_error_unless_the_timeout_cut_it() -> None:

@@ -1,20 +1,27 @@
 """Patchbot's judge: runs pytest with a plugin that records each test's outcome for the verdict.
 
 It runs inside the sandbox, mounted read-only, as `python /opt/patchbot-judge/patchbot_judge.py
-<pytest args>`: pytest and the plugin are imported before the checkout is put on sys.path
-(so no file of it can stand in for either) and the plugin is registered before any conftest
-or test module is imported. The code under test shares its process, so the judge does not
-trust what it can touch: each record is signed with a key read once from fd 3 (a here-doc
-that no file, argument or environment variable holds) and chained by its sequence number;
-a run without the closing record (an `os._exit`, a killed process) is no verdict at all;
-and a hook or plugin that appears after the session started, other than a conftest module
-of the checkout (which Patchbot restores from the base commit), is reported as tampering.
+<pytest options>`, started without PYTHONPATH: pytest and everything it imports come from the
+environment before any folder of the checkout is on sys.path (so no file of it, a `pluggy/` at
+its root say, can stand in for one of them); then the judge reads what starts the run from
+stdin, a JSON object `{"key", "args", "reruns"}`, puts the checkout's folders
+(PATCHBOT_JUDGE_PATH) on sys.path where PYTHONPATH would have them, and registers the plugin
+before any conftest or test module is imported. So the process can be started ahead of its
+run and wait, pytest imported, until the run's request comes.
+
+The code under test shares its process, so the judge does not trust what it can touch: each
+record is signed with the key, which no file, argument or environment variable holds and
+which arrives only when the run starts, and chained by its sequence number; a run without the
+closing record (an `os._exit`, a killed process) is no verdict at all; and a hook or plugin
+that appears after the session started, other than a conftest module of the checkout (which
+Patchbot restores from the base commit), is reported as tampering.
 
 Standard library and pytest only; Python 3.9 and later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -42,20 +49,35 @@ _CRITICAL = (
 )
 
 
-def _read_key() -> bytes:
+def _read_start() -> dict[str, Any]:
+    """What starts the run, read from stdin to its end; stdin is then /dev/null, as the
+    tests' own would be."""
+    chunks = []
+    while True:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    quiet = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(quiet, 0)
+    os.close(quiet)
     try:
-        data = os.read(3, 4096)
-        os.close(3)
-    except OSError:
-        return b""
-    return data.strip()
+        start = json.loads(b"".join(chunks))
+    except ValueError:
+        return {}
+    return start if isinstance(start, dict) else {}
 
 
 class _Writer:
     def __init__(self, key: bytes, path: str) -> None:
         self._key = key
         self._seq = 0
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if path else None
+        self._fd = None
+        if path:
+            # A file left from an earlier run would be read as this run's records.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
     def write(self, record: dict[str, Any]) -> None:
         if self._fd is None or not self._key:
@@ -190,15 +212,20 @@ class Judge:
         )  # fmt: skip
 
 
-def main(args: list[str]) -> Any:
-    key = _read_key()
-    reruns = int(os.environ.pop("PATCHBOT_JUDGE_RERUNS", "0") or 0)
-    judge = Judge(key, os.environ.pop("PATCHBOT_JUDGE_OUT", ""), reruns)
+def main(options: list[str]) -> Any:
+    start = _read_start()
+    key = str(start.get("key") or "").encode()
+    judge = Judge(key, os.environ.pop("PATCHBOT_JUDGE_OUT", ""), int(start.get("reruns") or 0))
     del key
     for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         os.environ.pop(name, None)
-    sys.path[0] = os.getcwd()  # as `python -m pytest` has it, once pytest is imported
-    return pytest.main(args, plugins=[judge])
+    checkout = [p for p in os.environ.pop("PATCHBOT_JUDGE_PATH", "").split(os.pathsep) if p]
+    if checkout:  # for the tests' own subprocesses
+        os.environ["PYTHONPATH"] = os.pathsep.join(checkout)
+    # As `python -m pytest` with PYTHONPATH has it, now that pytest is imported.
+    sys.path[0:1] = [os.getcwd(), *checkout]
+    args = [str(arg) for arg in start.get("args") or []]
+    return pytest.main([*options, *args], plugins=[judge])
 
 
 if __name__ == "__main__":
