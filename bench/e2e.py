@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +77,17 @@ class SandboxUse:
     @property
     def role(self) -> str:
         name = Path(self.workspace).name
-        return "baseline" if name == "baseline" else "verify" if "candidate" in name else "agent"
+        return "verify" if "candidate" in name else "agent"
 
     @property
     def test_seconds(self) -> float:
         return sum(end - start for start, end in self.tests)
+
+    def split_baseline(self) -> tuple[SandboxUse, SandboxUse]:
+        """The agent's sandbox as the baseline's (its first test run) and the agent's (the
+        rest): the baseline runs in it before the agent's first command."""
+        first, *rest = self.tests
+        return replace(self, tests=[first]), replace(self, tests=rest)
 
 
 class SandboxProbe:
@@ -232,7 +238,8 @@ def analyse(events: list[dict[str, Any]], sent: float, answered: float, created:
             if r.method == method and path_part in r.path and r.at >= after
         )
 
-    base, agent, verify = probe.role("baseline"), probe.role("agent"), probe.role("verify")
+    base, agent = probe.role("agent").split_baseline()
+    verify = probe.role("verify")
     git_clone_start = request_at("GET", ".git/info/refs", mark["claimed"])
     pull_opened = request_at("POST", "/pulls", mark["pushed"])
     check_run = request_at("POST", "/check-runs", mark["pushed"])
@@ -248,11 +255,9 @@ def analyse(events: list[dict[str, Any]], sent: float, answered: float, created:
         "sandbox+baseline": {
             "copy + sandbox start": base.ready - mark["solve_start"],
             "tests": base.test_seconds,
-            "sandbox removal": base.closed - base.closing,
-            "waiting for the litellm import": max(0.0, mark["baseline"] - base.closed),
+            "waiting for the litellm import": max(0.0, mark["baseline"] - base.tests[0][1]),
         },
         "agent": {
-            "sandbox start (waited for)": max(0.0, agent.ready - mark["baseline"]),
             "model calls (litellm + scripted model)": stop["model_seconds"],
             "tool calls (non-test)": stop["tool_seconds"] - agent.test_seconds,
             "tool calls: run_tests": agent.test_seconds,

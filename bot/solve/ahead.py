@@ -1,5 +1,5 @@
-"""A sandbox opened ahead of its use: the agent's starts while the baseline's tests run, and
-verification's while the agent works (on the base, until the patch is known)."""
+"""A sandbox opened ahead of its use: the agent's as the run starts (the baseline's tests run in
+it first), and verification's while the agent works (on the base, until the patch is known)."""
 
 from __future__ import annotations
 
@@ -56,10 +56,15 @@ class OpenedAhead:
         else:
             await opening.__aexit__(None, None, None)
 
-    async def __aenter__(self) -> Sandbox:
+    async def ready(self) -> Sandbox:
+        """The sandbox, once open (the edits are done, if it waited for them); it stays open
+        until `close()`."""
         if self._edited is not None and not self._edited.done():
             self._edited.set_result(None)
         return await asyncio.shield(self._ready)
+
+    async def __aenter__(self) -> Sandbox:
+        return await self.ready()
 
     async def __aexit__(
         self,

@@ -161,19 +161,7 @@ class _Run:
         agent_box: OpenedAhead | None = None
         ran = False
         try:
-            tree = await asyncio.to_thread(
-                self.checkouts.fresh, self.checkouts.root / "baseline", self.request.baseline_commit
-            )
-            async with self.open_sandbox(tree, self.request.sandbox) as sandbox:
-                # The agent's own sandbox (on its own checkout) starts while the baseline's
-                # tests run: the set-up is cached by now, so the two share no work.
-                agent_box = OpenedAhead(
-                    self.open_sandbox, self.checkouts.work, self.request.sandbox
-                )
-                runs = await sandbox.run_tests(reruns=self.request.verify.reruns)
-                baseline, result.flaky = collapse(runs)
-                result.setup = sandbox.setup_report
-                result.sandbox = sandbox.config
+            agent_box, baseline = await self._baseline()
             await warming
             ran = True
         except SetupFailed as error:
@@ -187,11 +175,41 @@ class _Run:
             warming.cancel()  # a no-op once it is done
             if agent_box is not None and not ran:
                 await agent_box.close()
-        assert agent_box is not None  # the baseline ran
         try:
             return await self._with_agent(agent_box, baseline)
         finally:
             await agent_box.close()  # a no-op once the agent has used it
+
+    async def _baseline(self) -> tuple[OpenedAhead, TestReport]:
+        """The base's tests on a fresh checkout in a fresh sandbox: the agent's own, before the
+        agent's first command (one sandbox start fewer). A baseline on another commit (see
+        `SolveRequest.baseline_commit`) has a sandbox of its own, and the agent's starts while
+        its tests run (set-up is cached by then, so the two share no work)."""
+        config, reruns = self.request.sandbox, self.request.verify.reruns
+        commit = self.request.baseline_commit
+        if commit in (None, self.checkouts.base):
+            agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
+            try:
+                sandbox = await agent_box.ready()
+                runs = await sandbox.run_tests(reruns=reruns)
+            except BaseException:
+                await agent_box.close()
+                raise
+        else:
+            tree = await asyncio.to_thread(
+                self.checkouts.fresh, self.checkouts.root / "baseline", commit
+            )
+            async with self.open_sandbox(tree, config) as sandbox:
+                agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
+                try:
+                    runs = await sandbox.run_tests(reruns=reruns)
+                except BaseException:
+                    await agent_box.close()
+                    raise
+        baseline, self.result.flaky = collapse(runs)
+        self.result.setup = sandbox.setup_report
+        self.result.sandbox = sandbox.config
+        return agent_box, baseline
 
     async def _with_agent(self, agent_box: OpenedAhead, baseline: TestReport) -> SolveResult:
         result = self.result
