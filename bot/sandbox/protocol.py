@@ -40,8 +40,14 @@ class Sandbox(Protocol):
         ...
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
+        self,
+        paths: Sequence[str] = (),
+        *,
+        timeout: float | None = None,
+        reruns: int = 0,
+        more: bool = False,
     ) -> TestReport:
         """Run the repository's tests (all, or those under `paths`) and parse them per test;
-        with `reruns`, each failing test runs again that many times, with one case per run."""
+        with `reruns`, each failing test runs again that many times, with one case per run.
+        `more`: another run will follow, so the sandbox may get ready for it meanwhile."""
         ...

@@ -191,7 +191,7 @@ class _Run:
             agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
             try:
                 sandbox = await agent_box.ready()
-                runs = await sandbox.run_tests(reruns=reruns)
+                runs = await sandbox.run_tests(reruns=reruns, more=True)  # the agent runs next
             except BaseException:
                 await agent_box.close()
                 raise

@@ -73,7 +73,12 @@ class HostSandbox(Sandbox):
         )
 
     async def run_tests(
-        self, paths: Sequence[str] = (), *, timeout: float | None = None, reruns: int = 0
+        self,
+        paths: Sequence[str] = (),
+        *,
+        timeout: float | None = None,
+        reruns: int = 0,
+        more: bool = False,
     ) -> TestReport:
         self.test_runs.append(list(paths))
         if self.report is not None:

@@ -1,6 +1,6 @@
-"""The judge started when a sandbox opens: the first test run is that process, pytest already
-imported; a command that kills or stops it, or a run of another test plan, costs only the head
-start, never the run."""
+"""The judge started when a sandbox opens (and after a run that says more will follow): the next
+test run is that process, pytest already imported; a command that kills or stops it, or a run
+of another test plan, costs only the head start, never the run."""
 
 from __future__ import annotations
 
@@ -54,8 +54,11 @@ async def test_the_first_test_run_is_the_judge_started_with_the_sandbox(tmp_path
         assert [c.id for c in report.cases] == ["tests/test_pid.py::test_pid"], report
         assert await ran_in(sandbox) == waiting[0]
         assert await judges(sandbox) == []
-        again = await sandbox.run_tests()  # started for this run: the whole suite
+        again = await sandbox.run_tests(more=True)  # started for this run: the whole suite
         assert again.passed == len(again.cases) > 1 and await ran_in(sandbox) != waiting[0]
+        (ready,) = await judges(sandbox)  # `more`: the next run's judge waits
+        await sandbox.run_tests(["tests/test_pid.py"])
+        assert await ran_in(sandbox) == ready
 
 
 @pytest.mark.parametrize("signal", ["KILL", "STOP"])
