@@ -373,7 +373,11 @@ async def count_missing(database_url: str, rows: list[dict[str, Any]]) -> None:
 
 
 def main(requests: int, throughput_only: bool = False) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix="patchbot-bench-"))
+    with tempfile.TemporaryDirectory(prefix="patchbot-bench-") as folder:
+        return _measured(Path(folder), requests, throughput_only)
+
+
+def _measured(root: Path, requests: int, throughput_only: bool) -> dict[str, Any]:
     database_url = f"sqlite:///{root / 'patchbot.db'}"
     server, url = start_server(root, database_url)
     bare, bare_url = start_server(root, database_url, bare=True)
@@ -503,6 +507,27 @@ async def under_slow_flood(url: str, slow: int, count: int) -> dict[str, Any]:
     return row
 
 
+def _flooded(root: Path, guarded: bool, slow: int) -> dict[str, Any]:
+    """One flood of `slow` connections against a server (`guarded`: as `patchbot serve` runs
+    it) whose store and log are in `root`."""
+    database_url = f"sqlite:///{root / 'patchbot.db'}"
+    log = root / "server.log"
+    server, url = start_server(
+        root, database_url, guarded=guarded, open_files=SLOW_OPEN_FILES, log=log
+    )
+    try:
+        row = asyncio.run(under_slow_flood(url, slow, SLOW_DELIVERIES[guarded]))
+    finally:
+        stop_server(server)
+    assert server.stdout is not None
+    row["server"] = "limited (patchbot serve)" if guarded else "plain TCPSite"
+    row["server_counts"] = json.loads(server.stdout.read().strip().splitlines()[-1])
+    row["server_counts"]["accept_failed"] = log.read_text().count("Too many open files")
+    asyncio.run(count_missing(database_url, [row]))
+    row["lost"] = row["failures"] + row["missing"]
+    return row
+
+
 def slow_case(counts: list[int]) -> dict[str, Any]:
     """The flood of each size against the server as `patchbot serve` runs it, then against a
     plain site (no limits), all under `ulimit -n 1024`."""
@@ -512,23 +537,8 @@ def slow_case(counts: list[int]) -> dict[str, Any]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     rows = []
     for guarded, slow in [(True, count) for count in counts] + [(False, c) for c in counts]:
-        root = Path(tempfile.mkdtemp(prefix="patchbot-bench-slow-"))
-        database_url = f"sqlite:///{root / 'patchbot.db'}"
-        log = root / "server.log"
-        server, url = start_server(
-            root, database_url, guarded=guarded, open_files=SLOW_OPEN_FILES, log=log
-        )
-        try:
-            row = asyncio.run(under_slow_flood(url, slow, SLOW_DELIVERIES[guarded]))
-        finally:
-            stop_server(server)
-        assert server.stdout is not None
-        row["server"] = "limited (patchbot serve)" if guarded else "plain TCPSite"
-        row["server_counts"] = json.loads(server.stdout.read().strip().splitlines()[-1])
-        row["server_counts"]["accept_failed"] = log.read_text().count("Too many open files")
-        asyncio.run(count_missing(database_url, [row]))
-        row["lost"] = row["failures"] + row["missing"]
-        rows.append(row)
+        with tempfile.TemporaryDirectory(prefix="patchbot-bench-slow-") as folder:
+            rows.append(_flooded(Path(folder), guarded, slow))
     guarded_rows = rows[: len(counts)]
     return {
         "rows": rows,
