@@ -1,5 +1,6 @@
 """A sandbox opened ahead of its use: the agent's as the run starts (the baseline's tests run in
-it first), and verification's while the agent works (on the base, until the patch is known)."""
+it first), and verification's as the baseline's tests start (on the base, until the patch is
+known)."""
 
 from __future__ import annotations
 

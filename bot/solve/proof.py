@@ -9,7 +9,7 @@ configuration, made concurrently and only where they can change the verdict:
 
 In each, a failing test runs again (`VerifyConfig.reruns`) in the same process: a test whose
 outcome changes is flaky, never fixed, broken or proven. The sandboxes may be opened ahead,
-on fresh checkouts of the base while the agent works; the patch is applied to them when it is
+on fresh checkouts of the base before the agent works; the patch is applied to them when it is
 known, before anything runs in them.
 """
 
@@ -61,36 +61,31 @@ class Proof:
         self.sandbox = sandbox
         self.config = config
         self.open_sandbox = open_sandbox
-        self._opening: asyncio.Task[dict[str, OpenedAhead]] | None = None
+        self._opening: dict[str, asyncio.Task[OpenedAhead | None]] = {}
 
-    def open_ahead(self, name: str, baseline: TestReport) -> None:
-        """Start opening, in the background, the sandboxes that `verify(name, ...)` may use:
-        the candidate's and the one without its fix; the one with the base's tests only when
-        a test failed on the base. `verify` closes those it does not need, `close_ahead` any
-        left (on every way out of the attempt)."""
+    def open_ahead(self, name: str, baseline: TestReport | None = None) -> None:
+        """Start opening, in the background, the sandboxes that `verify(name, ...)` may use
+        and that are not opening yet: the candidate's and the one without its fix; given the
+        `baseline`, the one with the base's tests when a test failed on the base. `verify`
+        closes those it does not need, `close_ahead` any left (on every way out)."""
         names = [name, f"{name}-without-fix"]
-        if _failing(baseline):
+        if baseline is not None and _failing(baseline):
             names.append(f"{name}-base-tests")
-        self._opening = asyncio.create_task(self._open(names))
+        for each in names:
+            if each not in self._opening:
+                self._opening[each] = asyncio.create_task(self._open(each))
 
-    async def _open(self, names: list[str]) -> dict[str, OpenedAhead]:
-        root = self.checkouts.root
+    async def _open(self, name: str) -> OpenedAhead | None:
         try:
-            trees = await asyncio.gather(
-                *(asyncio.to_thread(self.checkouts.fresh, root / name) for name in names)
-            )
-        except (GitError, OSError) as error:  # verification makes its checkouts then
-            log.warning("no sandbox opened ahead of verification: %s", error)
-            return {}
-        return {
-            name: OpenedAhead(self.open_sandbox, tree, self.sandbox, edits=True)
-            for name, tree in zip(names, trees, strict=True)
-        }
+            tree = await asyncio.to_thread(self.checkouts.fresh, self.checkouts.root / name)
+        except (GitError, OSError) as error:  # verification makes its checkout then
+            log.warning("no sandbox opened ahead of verification for %s: %s", name, error)
+            return None
+        return OpenedAhead(self.open_sandbox, tree, self.sandbox, edits=True)
 
     async def _ahead(self, name: str) -> OpenedAhead | None:
-        if self._opening is None:
-            return None
-        return (await asyncio.shield(self._opening)).get(name)
+        opening = self._opening.get(name)
+        return None if opening is None else await asyncio.shield(opening)
 
     async def _not_needed(self, name: str) -> None:
         ahead = await self._ahead(name)
@@ -99,10 +94,8 @@ class Proof:
 
     async def close_ahead(self) -> None:
         """Close the sandboxes opened ahead (those used are closed already)."""
-        if self._opening is None:
-            return
-        for ahead in (await asyncio.shield(self._opening)).values():
-            await ahead.close()
+        for name in self._opening:
+            await self._not_needed(name)
 
     async def verify(
         self,

@@ -145,12 +145,29 @@ class _Run:
         self.result = SolveResult(
             stop_reason=SolveOutcome.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
         )
+        self.proofs: list[Proof] = []
+        """Each attempt's proof; the first is made (its sandboxes opening) as the baseline's
+        tests start."""
 
     def say(self, step: int, text: str) -> None:
         if self.progress is not None:
             self.progress(ProgressEvent(step=step, text=text))
 
     async def execute(self) -> SolveResult:
+        try:
+            return await self._execute()
+        finally:  # the first proof's sandboxes, when the run ended before the agent's attempt
+            for proof in self.proofs:
+                await proof.close_ahead()
+
+    def _proof(self) -> Proof:
+        """The next attempt's proof, verification's sandboxes for it opening on the base."""
+        proof = Proof(self.checkouts, self.request.sandbox, self.request.verify, self.open_sandbox)
+        proof.open_ahead(f"candidate-{len(self.proofs) + 1}")
+        self.proofs.append(proof)
+        return proof
+
+    async def _execute(self) -> SolveResult:
         result = self.result
         self.say(0, f"baseline: running the tests on {result.base_commit[:12]}")
         # Importing litellm takes seconds: do it while the baseline runs.
@@ -184,13 +201,15 @@ class _Run:
         """The base's tests on a fresh checkout in a fresh sandbox: the agent's own, before the
         agent's first command (one sandbox start fewer). A baseline on another commit (see
         `SolveRequest.baseline_commit`) has a sandbox of its own, and the agent's starts while
-        its tests run (set-up is cached by then, so the two share no work)."""
+        its tests run. The first attempt's verification sandboxes start as the baseline's
+        tests do (set-up is cached by then, so none of them repeats its work)."""
         config, reruns = self.request.sandbox, self.request.verify.reruns
         commit = self.request.baseline_commit
         if commit in (None, self.checkouts.base):
             agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
             try:
                 sandbox = await agent_box.ready()
+                self._proof()
                 runs = await sandbox.run_tests(reruns=reruns, more=True)  # the agent runs next
             except BaseException:
                 await agent_box.close()
@@ -201,6 +220,7 @@ class _Run:
             )
             async with self.open_sandbox(tree, config) as sandbox:
                 agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
+                self._proof()
                 try:
                     runs = await sandbox.run_tests(reruns=reruns)
                 except BaseException:
@@ -263,9 +283,10 @@ class _Run:
         max_attempts = request.verify.max_attempts
         while True:
             number = len(result.attempts) + 1
-            # Verification's sandboxes start on the base while the agent works.
-            proof = Proof(self.checkouts, request.sandbox, request.verify, self.open_sandbox)
-            proof.open_ahead(f"candidate-{number}", baseline)
+            # Verification's sandboxes start on the base before the agent works: the first
+            # attempt's with the baseline's tests, the next one's as the agent resumes.
+            proof = self.proofs[number - 1] if number <= len(self.proofs) else self._proof()
+            proof.open_ahead(f"candidate-{number}", baseline)  # the base's tests, if they failed
             try:
                 outcome = await agent.run()
                 if outcome.reason is not StopReason.FINISHED:
