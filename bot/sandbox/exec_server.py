@@ -259,22 +259,40 @@ def _send(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _pump(process: subprocess.Popen[bytes], captures: dict[int, _Capture], deadline: float) -> bool:
-    """Read the command's output until it exits; True when it reached `deadline` first."""
+def _pump(
+    process: subprocess.Popen[bytes], captures: dict[int, _Capture], deadline: float, feed: bytes
+) -> bool:
+    """Write `feed` to the command's stdin, if it has one, as it reads it (then close it), and
+    read the command's output until it exits; True when it reached `deadline` first."""
     try:
         exited: int | None = os.pidfd_open(process.pid)
     except OSError:  # no pidfd: poll for the exit between reads
         exited = None
     open_fds = set(captures)
+    stdin = process.stdin
+    pending = memoryview(feed)
+    if stdin is not None:
+        os.set_blocking(stdin.fileno(), False)
     try:
         while process.poll() is None:
+            if stdin is not None and not pending:
+                _close(stdin)
+                stdin = None
             wait = deadline - time.monotonic()
             if wait <= 0:
                 return True
             watched = [*open_fds, exited] if exited is not None else list(open_fds)
             if exited is None:
                 wait = min(wait, 0.05)
-            ready, _, _ = select.select(watched, [], [], wait)
+            writing = [stdin.fileno()] if stdin is not None else []
+            ready, writable, _ = select.select(watched, writing, [], wait)
+            if writable:
+                try:
+                    pending = pending[os.write(writable[0], pending[:65536]) :]
+                except BlockingIOError:
+                    pass
+                except BrokenPipeError:  # it stopped reading: its exit is the run's
+                    pending = pending[:0]
             for fd in ready:
                 if fd == exited:
                     continue
@@ -285,8 +303,15 @@ def _pump(process: subprocess.Popen[bytes], captures: dict[int, _Capture], deadl
                     open_fds.discard(fd)
         return False
     finally:
+        if stdin is not None:
+            _close(stdin)
         if exited is not None:
             os.close(exited)
+
+
+def _close(pipe: Any) -> None:
+    with contextlib.suppress(OSError):  # a reader gone: nothing was left unwritten to lose
+        pipe.close()
 
 
 def _drain(captures: dict[int, _Capture]) -> None:
@@ -341,22 +366,16 @@ def prepare(request: dict[str, Any], user: _User) -> None:
     _PREPARED[command, cwd] = _spawn(command, cwd, user, stdin=True)
 
 
-def _start(command: str, cwd: str, user: _User, given: str | None) -> subprocess.Popen[bytes]:
-    """The process that runs `command`: the one prepared for it when there is one (and the
-    run has a stdin), else a new one; `given` written to its stdin."""
-    if given is None:
+def _start(command: str, cwd: str, user: _User, stdin: bool) -> subprocess.Popen[bytes]:
+    """The process that runs `command`: with a `stdin` to write, the one prepared for it when
+    there is one, else a new one."""
+    if not stdin:
         return _spawn(command, cwd, user, stdin=False)
     process = _PREPARED.pop((command, cwd), None)
     _end_prepared()  # one for another command is of no use now
     if process is None or process.poll() is not None:
-        process = _spawn(command, cwd, user, stdin=True)
-    else:
-        os.kill(process.pid, signal.SIGCONT)  # a command may have stopped it
-    assert process.stdin is not None
-    with contextlib.suppress(BrokenPipeError):  # it died: its exit is the run's
-        process.stdin.write(given.encode())
-    with contextlib.suppress(BrokenPipeError):
-        process.stdin.close()
+        return _spawn(command, cwd, user, stdin=True)
+    os.kill(process.pid, signal.SIGCONT)  # a command may have stopped it
     return process
 
 
@@ -366,7 +385,8 @@ def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
     cap = int(request.get("cap") or 65536)
     before = _counters()
     cwd = request.get("cwd") or "/workspace"
-    process = _start(request["command"], cwd, user, request.get("stdin"))
+    given = request.get("stdin")
+    process = _start(request["command"], cwd, user, given is not None)
     assert process.stdout is not None and process.stderr is not None
     out, err = (
         _Capture(cap, _streamer(request.get("id"), name) if request.get("stream") else None)
@@ -374,7 +394,7 @@ def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
     )
     captures = {process.stdout.fileno(): out, process.stderr.fileno(): err}
     try:
-        timed_out = _pump(process, captures, deadline)
+        timed_out = _pump(process, captures, deadline, str(given or "").encode())
     finally:
         _end_all(process)
     _drain(captures)

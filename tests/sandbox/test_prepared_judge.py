@@ -11,11 +11,13 @@ import pytest
 
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.docker import DockerSandbox, open_sandbox
+from bot.sandbox.models import Outcome
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CONFIG = SandboxConfig(test_timeout=60)
+PASSED = Outcome.PASSED
 PID_TEST = """import os
 
 
@@ -82,3 +84,12 @@ async def test_a_run_of_another_plan_ends_the_judge_started_for_the_first(tmp_pa
         report = await sandbox.run_tests(["tests/test_pid.py"])
         assert "FROM_TOX=yes" in report.command and report.passed == 1, report.output_tail
         assert await ran_in(sandbox) != waiting and await judges(sandbox) == []
+
+
+async def test_a_start_longer_than_a_pipe_holds_reaches_the_judge_whole(tmp_path: Path) -> None:
+    """A selection of thousands of tests: the judge reads its start as the exec server writes
+    it, and a start cut short would be no JSON, no key, no verdict."""
+    async with open_sandbox(calc(tmp_path), CONFIG) as sandbox:
+        report = await sandbox.run_tests(["./tests/test_pid.py"] * 4000)  # ~90 kB
+    assert not report.timed_out and not report.tampered, report.output_tail
+    assert [(c.id, c.outcome) for c in report.cases] == [("tests/test_pid.py::test_pid", PASSED)]
