@@ -145,6 +145,8 @@ class _Run:
         self.result = SolveResult(
             stop_reason=SolveOutcome.SETUP_FAILED, detail="", patch="", base_commit=checkouts.base
         )
+        self.agent_box: OpenedAhead | None = None
+        """The agent's sandbox, where the baseline runs first."""
         self.proofs: list[Proof] = []
         """Each attempt's proof; the first is made (its sandboxes opening) as the baseline's
         tests start."""
@@ -156,15 +158,22 @@ class _Run:
     async def execute(self) -> SolveResult:
         try:
             return await self._execute()
-        finally:  # the first proof's sandboxes, when the run ended before the agent's attempt
+        finally:  # the sandboxes opened ahead, on every way out (no-ops once used and closed)
+            if self.agent_box is not None:
+                await self.agent_box.close()
             for proof in self.proofs:
                 await proof.close_ahead()
 
-    def _proof(self) -> Proof:
-        """The next attempt's proof, verification's sandboxes for it opening on the base."""
-        proof = Proof(self.checkouts, self.request.sandbox, self.request.verify, self.open_sandbox)
-        proof.open_ahead(f"candidate-{len(self.proofs) + 1}")
-        self.proofs.append(proof)
+    def _proof(self, number: int, baseline: TestReport | None = None) -> Proof:
+        """Attempt `number`'s proof, made the first time it is asked for, with verification's
+        sandboxes for it opening on the base (given the `baseline`, those it calls for)."""
+        if number > len(self.proofs):
+            request = self.request
+            self.proofs.append(
+                Proof(self.checkouts, request.sandbox, request.verify, self.open_sandbox)
+            )
+        proof = self.proofs[number - 1]
+        proof.open_ahead(f"candidate-{number}", baseline)
         return proof
 
     async def _execute(self) -> SolveResult:
@@ -175,12 +184,9 @@ class _Run:
             asyncio.to_thread(import_litellm if isinstance(self.model, LitellmModel) else str)
         )
         listening = SETUP_PROGRESS.set(lambda text: self.say(0, text))
-        agent_box: OpenedAhead | None = None
-        ran = False
         try:
-            agent_box, baseline = await self._baseline()
+            baseline = await self._baseline()
             await warming
-            ran = True
         except SetupFailed as error:
             if error.report is not None:
                 result.setup = SetupReport.model_validate(error.report)
@@ -190,14 +196,9 @@ class _Run:
         finally:
             SETUP_PROGRESS.reset(listening)
             warming.cancel()  # a no-op once it is done
-            if agent_box is not None and not ran:
-                await agent_box.close()
-        try:
-            return await self._with_agent(agent_box, baseline)
-        finally:
-            await agent_box.close()  # a no-op once the agent has used it
+        return await self._with_agent(baseline)
 
-    async def _baseline(self) -> tuple[OpenedAhead, TestReport]:
+    async def _baseline(self) -> TestReport:
         """The base's tests on a fresh checkout in a fresh sandbox: the agent's own, before the
         agent's first command (one sandbox start fewer). A baseline on another commit (see
         `SolveRequest.baseline_commit`) has a sandbox of its own, and the agent's starts while
@@ -206,32 +207,24 @@ class _Run:
         config, reruns = self.request.sandbox, self.request.verify.reruns
         commit = self.request.baseline_commit
         if commit in (None, self.checkouts.base):
-            agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
-            try:
-                sandbox = await agent_box.ready()
-                self._proof()
-                runs = await sandbox.run_tests(reruns=reruns, more=True)  # the agent runs next
-            except BaseException:
-                await agent_box.close()
-                raise
+            self.agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
+            sandbox = await self.agent_box.ready()
+            self._proof(1)
+            runs = await sandbox.run_tests(reruns=reruns, more=True)  # the agent runs next
         else:
             tree = await asyncio.to_thread(
                 self.checkouts.fresh, self.checkouts.root / "baseline", commit
             )
             async with self.open_sandbox(tree, config) as sandbox:
-                agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
-                self._proof()
-                try:
-                    runs = await sandbox.run_tests(reruns=reruns)
-                except BaseException:
-                    await agent_box.close()
-                    raise
+                self.agent_box = OpenedAhead(self.open_sandbox, self.checkouts.work, config)
+                self._proof(1)
+                runs = await sandbox.run_tests(reruns=reruns)
         baseline, self.result.flaky = collapse(runs)
         self.result.setup = sandbox.setup_report
         self.result.sandbox = sandbox.config
-        return agent_box, baseline
+        return baseline
 
-    async def _with_agent(self, agent_box: OpenedAhead, baseline: TestReport) -> SolveResult:
+    async def _with_agent(self, baseline: TestReport) -> SolveResult:
         result = self.result
         if result.setup is not None:
             self.trace.event("setup", **result.setup.model_dump())
@@ -245,8 +238,9 @@ class _Run:
                 result.setup.ok, result.setup.error = False, problem
             self.trace.event("baseline_gate", problem=problem)
             return result
+        assert self.agent_box is not None  # the baseline ran in it, or opened it
         try:
-            async with agent_box as sandbox:
+            async with self.agent_box as sandbox:
                 agent = Agent(
                     self.model,
                     ToolBox(sandbox, self.request.tools),
@@ -285,8 +279,7 @@ class _Run:
             number = len(result.attempts) + 1
             # Verification's sandboxes start on the base before the agent works: the first
             # attempt's with the baseline's tests, the next one's as the agent resumes.
-            proof = self.proofs[number - 1] if number <= len(self.proofs) else self._proof()
-            proof.open_ahead(f"candidate-{number}", baseline)  # the base's tests, if they failed
+            proof = self._proof(number, baseline)
             try:
                 outcome = await agent.run()
                 if outcome.reason is not StopReason.FINISHED:
