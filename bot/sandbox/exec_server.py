@@ -80,6 +80,8 @@ RELAY_CONNECTIONS = 32
 """Connections the relay passes on at once; more are closed."""
 _RELAYS: set[int] = set()
 """The relay processes: spared when a command's processes are killed."""
+_PF_EXITING = 0x4
+"""A process's flag (in /proc/PID/stat) once it has begun to exit."""
 _PREPARED: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
 """The command started ahead (see `prepare`), by its command and folder: at most one, spared
 when a command's processes are killed."""
@@ -349,13 +351,17 @@ def _spawn(command: str, cwd: str, user: _User, *, stdin: bool) -> subprocess.Po
 
 def _end_prepared() -> None:
     for process in _PREPARED.values():
-        if process.returncode is None:
-            process.kill()
-            process.wait()
-        for pipe in (process.stdin, process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
+        _end(process)
     _PREPARED.clear()
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.returncode is None:
+        process.kill()
+        process.wait()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def prepare(request: dict[str, Any], user: _User) -> None:
@@ -373,10 +379,32 @@ def _start(command: str, cwd: str, user: _User, stdin: bool) -> subprocess.Popen
         return _spawn(command, cwd, user, stdin=False)
     process = _PREPARED.pop((command, cwd), None)
     _end_prepared()  # one for another command is of no use now
-    if process is None or process.poll() is not None:
+    if process is not None and _dying(process):
+        _end(process)
+        process = None
+    if process is None:
         return _spawn(command, cwd, user, stdin=True)
     os.kill(process.pid, signal.SIGCONT)  # a command may have stopped it
     return process
+
+
+def _dying(process: subprocess.Popen[bytes]) -> bool:
+    """Whether `process` has ended or is about to: a SIGKILL a command sent it is pending, or
+    it has begun to exit, which the command's end does not wait for."""
+    if process.poll() is not None:
+        return True
+    try:
+        with open(f"/proc/{process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        state, flags = fields[0], int(fields[6])
+        with open(f"/proc/{process.pid}/status") as status:
+            pending = [
+                int(line.split()[1], 16) for line in status if line.startswith(("SigPnd", "ShdPnd"))
+            ]
+    except (OSError, ValueError, IndexError):
+        return True
+    kill = 1 << (signal.SIGKILL - 1)
+    return state in "ZX" or bool(flags & _PF_EXITING) or any(mask & kill for mask in pending)
 
 
 def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
