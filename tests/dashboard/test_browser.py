@@ -26,6 +26,8 @@ FIX = ROOT / "bot" / "agent" / "trajectories" / "fix_median.jsonl"
 HELD = ROOT / "tests" / "containment" / "fix_with_workflow.jsonl"
 """A fix that also adds a CI workflow: the default policy holds it for a human."""
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+NAVIGATION = 30
+"""Seconds a page may take to come (and an element to appear on it) on a loaded CI machine."""
 
 
 def require_browser() -> None:
@@ -54,10 +56,20 @@ def browser() -> object:
 def browse(url: str, runs: tuple[Run, Run], folder: Path) -> list[Path]:
     """What a person does, one page after the other; the screenshots taken."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
 
     fixed, held = runs
     driver = browser()
+    driver.implicitly_wait(NAVIGATION)  # type: ignore[attr-defined]
     shots: list[Path] = []
+
+    def follow(element: object) -> None:
+        """Click what leads to another page and wait until the browser is on it: a click
+        returns before the navigation it starts has happened."""
+        before = driver.current_url  # type: ignore[attr-defined]
+        element.click()  # type: ignore[attr-defined]
+        WebDriverWait(driver, NAVIGATION).until(expected_conditions.url_changes(before))
 
     def shot(name: str) -> None:
         path = folder / f"{name}.png"
@@ -70,7 +82,7 @@ def browse(url: str, runs: tuple[Run, Run], folder: Path) -> list[Path]:
         assert "/login/oauth/authorize" in driver.current_url  # type: ignore[attr-defined]
         shot("0-github-sign-in")
         driver.find_element(By.ID, "login_field").send_keys(MAINTAINER)  # type: ignore[attr-defined]
-        driver.find_element(By.ID, "authorize").click()  # type: ignore[attr-defined]
+        follow(driver.find_element(By.ID, "authorize"))  # type: ignore[attr-defined]
 
         assert driver.current_url == f"{url}/ui/"  # type: ignore[attr-defined]
         assert driver.find_element(By.ID, "login").text == MAINTAINER  # type: ignore[attr-defined]
@@ -79,7 +91,7 @@ def browse(url: str, runs: tuple[Run, Run], folder: Path) -> list[Path]:
         assert f"{REPOSITORY}#{held.issue}" in table and "awaiting_approval" in table
         shot("1-runs")
 
-        driver.find_element(By.LINK_TEXT, f"#{fixed.id}").click()  # type: ignore[attr-defined]
+        follow(driver.find_element(By.LINK_TEXT, f"#{fixed.id}"))  # type: ignore[attr-defined]
         timeline = driver.find_element(By.ID, "timeline").text  # type: ignore[attr-defined]
         for seen in (
             "prompt for step 1",
@@ -94,13 +106,13 @@ def browse(url: str, runs: tuple[Run, Run], folder: Path) -> list[Path]:
         assert "+" in driver.find_element(By.ID, "diff").text  # type: ignore[attr-defined]
         shot("2-run-timeline")
 
-        driver.find_element(By.LINK_TEXT, "Approvals").click()  # type: ignore[attr-defined]
+        follow(driver.find_element(By.LINK_TEXT, "Approvals"))  # type: ignore[attr-defined]
         approvals = driver.find_element(By.ID, "approvals").text  # type: ignore[attr-defined]
         assert f"#{held.id}" in approvals and "write access or more" in approvals
         assert f"except {MAINTAINER}" in approvals
         shot("3-approvals")
 
-        driver.find_element(By.LINK_TEXT, "KPIs").click()  # type: ignore[attr-defined]
+        follow(driver.find_element(By.LINK_TEXT, "KPIs"))  # type: ignore[attr-defined]
         section = driver.find_element(By.CSS_SELECTOR, "section.repo")  # type: ignore[attr-defined]
         assert REPOSITORY in section.text
         assert "runs\n2\n2 first, 0 revisions" in section.text
