@@ -46,20 +46,15 @@ async def load_records(
     visible: tuple[str, ...] | None = None,
 ) -> KpiRecords:
     """The period's records: runs created since `since` (Unix time), every recorded outcome
-    of the repository (or all; `visible`: only these repositories), holds made since then,
-    and the runs' facts. Facts missing for an ended run are read from its trace under
-    `data_dir` and kept; a run still going has its trace read each time (it grows)."""
-    found = await store.runs_with_facts_since(since, repository=repository)
+    and the holds made since then, of the repository (or all) and, when `visible` is given,
+    only of those repositories (the store reads no others), and the runs' facts. Facts
+    missing for an ended run are read from its trace under `data_dir` and kept; a run still
+    going has its trace read each time (it grows)."""
+    found = await store.runs_with_facts_since(since, repository=repository, repositories=visible)
     runs = [run for run, _ in found]
     facts = {run.id: kept for run, kept in found if kept is not None}
-    outcomes = await store.pull_outcomes(repository=repository)
-    holds = await store.holds_since(since, repository=repository)
-    if visible is not None:
-        shown = set(visible)
-        runs = [run for run in runs if run.repository in shown]
-        outcomes = [outcome for outcome in outcomes if outcome.repository in shown]
-        kept = {run.id for run in runs}
-        holds = [hold for hold in holds if hold.run_id in kept]
+    outcomes = await store.pull_outcomes(repository=repository, repositories=visible)
+    holds = await store.holds_since(since, repository=repository, repositories=visible)
     missing = [run for run in runs if run.id not in facts]
     if missing:
         read = await asyncio.to_thread(_facts_of, missing, data_dir)

@@ -4,6 +4,8 @@ KPIs and governance views read these); the run queue's own are in `statements.py
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.runs.sql import in_list
 from bot.runs.statements import (
     HOLD_FIELDS,
@@ -34,9 +36,20 @@ _VIEW_FILTER = (
 )
 
 
-def _visible(count: int | None) -> str:
-    """The condition on the viewer's repositories (`:repo0`, ...); None: every repository."""
-    return "" if count is None else f" AND repository IN ({in_list('repo', count)})"
+def _visible(count: int | None, column: str = "repository") -> str:
+    """The condition on the viewer's `count` repositories (`:repo0`, ...); None: every
+    repository."""
+    return "" if count is None else f" AND {column} IN ({in_list('repo', count)})"
+
+
+def visible_count(repositories: tuple[str, ...] | None) -> int | None:
+    """What the statements below take for the viewer's repositories (None: all of them)."""
+    return None if repositories is None else len(repositories)
+
+
+def visible_values(repositories: tuple[str, ...] | None) -> dict[str, Any]:
+    """The parameters `:repo0, :repo1, ...` of the viewer's repositories."""
+    return {f"repo{index}": name for index, name in enumerate(repositories or ())}
 
 
 def search_runs(visible: int | None) -> str:
@@ -138,17 +151,29 @@ RECORD_REVERT = (
     "revert_sha = COALESCE(revert_sha, :revert_sha), updated_at = :now "
     "WHERE repository = :repository AND merge_commit_sha LIKE :reverted_prefix"
 )
-LIST_OUTCOMES = (
-    f"SELECT {OUTCOME_FIELDS} FROM pull_outcomes "
-    "WHERE (CAST(:repository AS TEXT) IS NULL OR repository = :repository) "
-    "AND (CAST(:state AS TEXT) IS NULL OR state = :state) ORDER BY repository, pull_request"
-)
-HOLDS_SINCE = (
-    f"SELECT {', '.join('holds.' + name for name in HOLD_FIELDS.split(', '))} FROM holds "
-    "JOIN runs ON runs.id = holds.run_id WHERE holds.held_at >= :since "
-    "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository) "
-    "ORDER BY holds.held_at"
-)
+
+
+def list_outcomes(visible: int | None) -> str:
+    """The outcomes in `:repository` (NULL: any) and `:state` (NULL: any) among `visible`
+    repositories."""
+    return (
+        f"SELECT {OUTCOME_FIELDS} FROM pull_outcomes "
+        "WHERE (CAST(:repository AS TEXT) IS NULL OR repository = :repository) "
+        f"AND (CAST(:state AS TEXT) IS NULL OR state = :state){_visible(visible)} "
+        "ORDER BY repository, pull_request"
+    )
+
+
+def holds_since(visible: int | None) -> str:
+    """The holds made since `:since` of runs in `:repository` (NULL: any) among `visible`
+    repositories."""
+    return (
+        f"SELECT {', '.join('holds.' + name for name in HOLD_FIELDS.split(', '))} FROM holds "
+        "JOIN runs ON runs.id = holds.run_id WHERE holds.held_at >= :since "
+        "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository)"
+        f"{_visible(visible, 'runs.repository')} ORDER BY holds.held_at"
+    )
+
 
 # Each ended run's facts (bot.runs.facts), and people's cycle time per repository
 
@@ -161,14 +186,23 @@ RECORD_FACTS = (
     "ON CONFLICT (run_id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in FACT_FIELDS.split(", ")[1:])
 )
-RUNS_WITH_FACTS_SINCE = (
+_RUNS_WITH_FACTS = (
     f"SELECT {', '.join('runs.' + name for name in RUN_FIELDS.split(', '))}, "
     + ", ".join(f"run_facts.{name} AS facts_{name}" for name in FACT_FIELDS.split(", ")[1:])
     + " FROM runs LEFT JOIN run_facts ON run_facts.run_id = runs.id "
-    "WHERE runs.created_at >= :since "
-    "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository) ORDER BY runs.id"
 )
-"""The runs created since `:since`, each with its kept facts (`facts_*`, NULL when none)."""
+
+
+def runs_with_facts_since(visible: int | None) -> str:
+    """The runs created since `:since` in `:repository` (NULL: any) among `visible`
+    repositories, each with its kept facts (`facts_*`, NULL when none)."""
+    return (
+        f"{_RUNS_WITH_FACTS}WHERE runs.created_at >= :since "
+        "AND (CAST(:repository AS TEXT) IS NULL OR runs.repository = :repository)"
+        f"{_visible(visible, 'runs.repository')} ORDER BY runs.id"
+    )
+
+
 BASELINE_FIELDS = "repository, median_s, samples, scanned, computed_at"
 SAVE_BASELINE = (
     f"INSERT INTO cycle_time_baselines ({BASELINE_FIELDS}) "

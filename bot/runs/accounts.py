@@ -33,19 +33,37 @@ class Accounts(Protocol):
         """Commit `revert_sha` reverted `reverted_sha` (its id, or at least 7 characters of
         it) on the default branch: the outcomes merged by that commit are marked reverted."""
 
+    # The reads below take `repository` (one, or None: any) and `repositories` (the ones a
+    # viewer may see; None: all of them); a row must match both.
+
     async def pull_outcomes(
-        self, *, repository: str | None = None, state: PullState | None = None
+        self,
+        *,
+        repository: str | None = None,
+        state: PullState | None = None,
+        repositories: tuple[str, ...] | None = None,
     ) -> list[PullOutcome]:
         """The recorded outcomes, by repository and number."""
 
     async def runs_with_facts_since(
-        self, since: float, *, repository: str | None = None
+        self,
+        since: float,
+        *,
+        repository: str | None = None,
+        repositories: tuple[str, ...] | None = None,
     ) -> list[tuple[Run, RunFacts | None]]:
         """The runs created since `since` (Unix time), oldest first, each with its kept facts
         (None when none were kept: it has not ended, or ended before migration 11)."""
 
-    async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
-        """The holds made since `since` (Unix time) and their decisions, oldest first."""
+    async def holds_since(
+        self,
+        since: float,
+        *,
+        repository: str | None = None,
+        repositories: tuple[str, ...] | None = None,
+    ) -> list[Hold]:
+        """The holds made since `since` (Unix time) of runs in these repositories, and their
+        decisions, oldest first."""
 
     async def record_facts(self, facts: Mapping[int, RunFacts]) -> None:
         """Keep what the KPIs need from each run's trace (by run id), over any kept before,

@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 
 from bot.runs import accounting_statements as sql
+from bot.runs.accounting_statements import visible_count, visible_values
 from bot.runs.facts import CycleTimeBaseline, RunFacts
 from bot.runs.models import (
     PULL_OUTCOME_STATES,
@@ -72,21 +73,46 @@ class SQLOutcomeStore(SQLIntakeStore):
         }
         return await self._db.execute(sql.RECORD_REVERT, params)
 
+    # The reads below: a viewer who may see no repository gets nothing without a query (an
+    # empty `IN ()` is not SQL).
+
     async def pull_outcomes(
-        self, *, repository: str | None = None, state: PullState | None = None
+        self,
+        *,
+        repository: str | None = None,
+        state: PullState | None = None,
+        repositories: tuple[str, ...] | None = None,
     ) -> list[PullOutcome]:
-        rows = await self._db.fetch(sql.LIST_OUTCOMES, {"repository": repository, "state": state})
+        if repositories == ():
+            return []
+        params = {**visible_values(repositories), "repository": repository, "state": state}
+        rows = await self._db.fetch(sql.list_outcomes(visible_count(repositories)), params)
         return [outcome_from_row(row) for row in rows]
 
     async def runs_with_facts_since(
-        self, since: float, *, repository: str | None = None
+        self,
+        since: float,
+        *,
+        repository: str | None = None,
+        repositories: tuple[str, ...] | None = None,
     ) -> list[tuple[Run, RunFacts | None]]:
-        params = {"since": since, "repository": repository}
-        rows = await self._db.fetch(sql.RUNS_WITH_FACTS_SINCE, params)
-        return [run_and_facts_from_row(row) for row in rows]
+        if repositories == ():
+            return []
+        params = {**visible_values(repositories), "since": since, "repository": repository}
+        statement = sql.runs_with_facts_since(visible_count(repositories))
+        return [run_and_facts_from_row(row) for row in await self._db.fetch(statement, params)]
 
-    async def holds_since(self, since: float, *, repository: str | None = None) -> list[Hold]:
-        rows = await self._db.fetch(sql.HOLDS_SINCE, {"since": since, "repository": repository})
+    async def holds_since(
+        self,
+        since: float,
+        *,
+        repository: str | None = None,
+        repositories: tuple[str, ...] | None = None,
+    ) -> list[Hold]:
+        if repositories == ():
+            return []
+        params = {**visible_values(repositories), "since": since, "repository": repository}
+        rows = await self._db.fetch(sql.holds_since(visible_count(repositories)), params)
         return [hold_from_row(row) for row in rows]
 
     async def record_facts(self, facts: Mapping[int, RunFacts]) -> None:

@@ -5,19 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.runs import accounting_statements as sql
+from bot.runs.accounting_statements import visible_count, visible_values
 from bot.runs.models import Hold, Run
 from bot.runs.rows import hold_from_row, run_from_row
 from bot.runs.sql import Database
 from bot.runs.views import RunFilter, WeeklyRuns
-
-
-def _visible(repositories: tuple[str, ...] | None) -> dict[str, Any]:
-    """The parameters `:repo0, :repo1, ...` of the viewer's repositories."""
-    return {f"repo{index}": name for index, name in enumerate(repositories or ())}
-
-
-def _count(repositories: tuple[str, ...] | None) -> int | None:
-    return None if repositories is None else len(repositories)
 
 
 class SQLRunViews:
@@ -30,13 +22,15 @@ class SQLRunViews:
         if where.repositories == ():
             return []
         params = {**_filter_values(where), "limit": limit, "offset": offset}
-        rows = await self._db.fetch(sql.search_runs(_count(where.repositories)), params)
+        rows = await self._db.fetch(sql.search_runs(visible_count(where.repositories)), params)
         return [run_from_row(row) for row in rows]
 
     async def count_runs(self, where: RunFilter) -> int:
         if where.repositories == ():
             return 0
-        row = await self._db.one(sql.count_runs(_count(where.repositories)), _filter_values(where))
+        row = await self._db.one(
+            sql.count_runs(visible_count(where.repositories)), _filter_values(where)
+        )
         return int(row["runs"]) if row else 0
 
     async def awaiting_approval(
@@ -45,7 +39,7 @@ class SQLRunViews:
         if repositories == ():
             return []
         rows = await self._db.fetch(
-            sql.awaiting_approval(_count(repositories)), _visible(repositories)
+            sql.awaiting_approval(visible_count(repositories)), visible_values(repositories)
         )
         found = []
         for row in rows:
@@ -62,14 +56,14 @@ class SQLRunViews:
     ) -> list[WeeklyRuns]:
         if repositories == ():
             return []
-        params = {**_visible(repositories), "since": since}
-        rows = await self._db.fetch(sql.weekly_runs(_count(repositories)), params)
+        params = {**visible_values(repositories), "since": since}
+        rows = await self._db.fetch(sql.weekly_runs(visible_count(repositories)), params)
         return [WeeklyRuns.model_validate(row) for row in rows]
 
 
 def _filter_values(where: RunFilter) -> dict[str, Any]:
     return {
-        **_visible(where.repositories),
+        **visible_values(where.repositories),
         "repository": where.repository,
         "state": where.state.value if where.state else None,
         "outcome": where.outcome,

@@ -63,7 +63,11 @@ END_TIMEOUT = 5.0
 NO_SPACE = os.strerror(errno.ENOSPC).encode()
 """What a program says when a write finds the disk full: a limit hit, even once the program
 (or an overlay's copy-up) removed what it had written."""
-WRITABLE = ("/workspace", "/tmp", "/env")
+WORKSPACE = "/workspace"
+"""The checkout (`bot.setup.paths.WORKSPACE`, which this file may not import): where a command
+runs when its request names no `cwd`, the same for `prepare` and `run`, which match a prepared
+process by its folder."""
+WRITABLE = (WORKSPACE, "/tmp", "/env")
 """Where commands may write: each a filesystem with a size limit."""
 _COUNTERS = {
     "memory": (
@@ -368,7 +372,7 @@ def prepare(request: dict[str, Any], user: _User) -> None:
     """Start the request's command now, for the run request that will have the same command
     and folder (see the module's docstring); one prepared before is ended."""
     _end_prepared()
-    command, cwd = str(request["prepare"]), request.get("cwd") or "/workspace"
+    command, cwd = str(request["prepare"]), request.get("cwd") or WORKSPACE
     _PREPARED[command, cwd] = _spawn(command, cwd, user, stdin=True)
 
 
@@ -412,7 +416,7 @@ def run(request: dict[str, Any], user: _User) -> dict[str, Any]:
     deadline = started + float(request.get("timeout") or 120)
     cap = int(request.get("cap") or 65536)
     before = _counters()
-    cwd = request.get("cwd") or "/workspace"
+    cwd = request.get("cwd") or WORKSPACE
     given = request.get("stdin")
     process = _start(request["command"], cwd, user, given is not None)
     assert process.stdout is not None and process.stderr is not None

@@ -134,6 +134,33 @@ async def test_a_trace_is_read_once_for_an_ended_run(
     assert set(again.facts) == {run.id for run in again.runs}
 
 
+async def test_a_viewer_s_records_are_read_from_their_repositories_only(
+    store: RunStore, database_url: str, tmp_path: Path
+) -> None:
+    runs = await a_store_of_runs(store, database_url)  # octo/b's last run is held
+    await opened(store, runs[0].id, 9, [])
+    await opened(store, runs[2].id, 4, [])
+    baseline = CycleTimeBaseline(
+        repository="octo/b", median_s=60.0, samples=3, scanned=3, computed_at=1.0
+    )
+    await store.save_baseline(baseline)
+
+    mine = await load_records(store, tmp_path, 0, visible=("octo/a", "octo/c"))
+    assert [run.id for run in mine.runs] == [runs[0].id, runs[1].id, runs[4].id]
+    assert [(o.repository, o.pull_request) for o in mine.outcomes] == [("octo/a", 9)]
+    assert mine.holds == []
+    theirs = await load_records(store, tmp_path, 0, visible=("octo/b",))
+    assert [hold.run_id for hold in theirs.holds] == [runs[5].id]
+    assert [o.repository for o in theirs.outcomes] == ["octo/b"]
+    both = await store.runs_with_facts_since(0, repository="octo/a", repositories=("octo/b",))
+    assert both == []
+    nothing = await load_records(store, tmp_path, 0, visible=())
+    assert (nothing.runs, nothing.outcomes, nothing.holds) == ([], [], [])
+    assert list(nothing.baselines) == ["octo/b"]
+    everything = await load_records(store, tmp_path, 0)
+    assert len(everything.runs) == 6 and len(everything.outcomes) == 2
+
+
 async def test_the_kpis_version_moves_with_a_run_s_state_not_with_its_lease(
     store: RunStore,
 ) -> None:
