@@ -6,7 +6,9 @@ client) in its own process, posts pre-signed deliveries over loopback at concurr
 and 64, then checks that every acknowledged delivery is in the store; the same deliveries go,
 interleaved, to a bare endpoint on the same server stack (it reads the body, checks the HMAC
 signature and answers 200: no parsing, no store), so the ratio to it shows the app's own
-cost whatever the machine's load. Last, it measures how soon a run orphaned by a SIGKILLed
+cost whatever the machine's load. The CPU time each server and the client spend per delivery
+says where the machine's time goes (on two cores the client's share bounds the bare rate).
+Last, it measures how soon a run orphaned by a SIGKILLed
 worker is running again under another worker. Then the
 slow-connection case: the server under `ulimit -n 1024`, 1,000 clients that send part of a
 request and a byte a second (reconnecting when cut off), and genuine deliveries through them
@@ -327,20 +329,40 @@ def stop_server(server: subprocess.Popen[str]) -> None:
         raise RuntimeError("the benchmark server did not stop on SIGTERM") from None
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_delivery_us(seconds: float, count: int) -> float:
+    return round(seconds / count * 1e6, 1)
+
+
 async def measure(
-    url: str, bare_url: str, requests: int, database_url: str
+    url: str, bare_url: str, requests: int, database_url: str, pids: tuple[int, int]
 ) -> list[dict[str, Any]]:
-    """Each concurrency against the app, then the same deliveries against the bare endpoint."""
+    """Each concurrency against the app, then the same deliveries against the bare endpoint;
+    with the CPU time each server and this client spent per delivery (the machine's cores are
+    shared by all three, so a cheaper client or server shows in these, not in the rates)."""
     payloads = await handled_payloads()
     for target in (url, bare_url):
         await blast(target, deliveries(payloads, 500, "warmup"), 16)
+    server, bare_server = pids
     rows = []
     for concurrency in CONCURRENCIES:
         count = requests // 2 if concurrency == 1 else requests
         batch = deliveries(payloads, count, f"c{concurrency}")
+        cpu, client = cpu_seconds(server), time.process_time()
         row = await blast(url, batch, concurrency)
+        acknowledged, client = cpu_seconds(server), time.process_time() - client
         row["handled_all_after_s"] = await backlog_drained(database_url)
+        row["server_cpu_us_acknowledging"] = per_delivery_us(acknowledged - cpu, count)
+        row["server_cpu_us_with_handling"] = per_delivery_us(cpu_seconds(server) - cpu, count)
+        row["client_cpu_us"] = per_delivery_us(client, count)
+        cpu = cpu_seconds(bare_server)
         bare = await blast(bare_url, batch, concurrency)
+        row["bare_server_cpu_us"] = per_delivery_us(cpu_seconds(bare_server) - cpu, count)
         row["bare_per_second"], row["bare_p50_ms"] = bare["per_second"], bare["p50_ms"]
         row["p50_over_bare"] = round(row["p50_ms"] / bare["p50_ms"], 3)
         row["bare_p99_ms"] = bare["p99_ms"]
@@ -382,7 +404,7 @@ def _measured(root: Path, requests: int, throughput_only: bool) -> dict[str, Any
     server, url = start_server(root, database_url)
     bare, bare_url = start_server(root, database_url, bare=True)
     try:
-        rows = asyncio.run(measure(url, bare_url, requests, database_url))
+        rows = asyncio.run(measure(url, bare_url, requests, database_url, (server.pid, bare.pid)))
     finally:
         stop_server(server)
         stop_server(bare)
@@ -594,6 +616,17 @@ def report_throughput(results: dict[str, Any]) -> None:
             f"{row['p50_ms']:>8} {row['p99_ms']:>8} {row['failures']:>7} {row['missing']:>8} "
             f"{row['handled_all_after_s']:>15} {row['bare_per_second']:>8} "
             f"{row['bare_p50_ms']:>9} {row['p50_over_bare']:>9} {row['per_second_over_bare']:>9}"
+        )
+    print(
+        "\nCPU per delivery, µs: the app's server while acknowledging, and until all were "
+        "handled; the bare endpoint's server; the client (this process)"
+    )
+    print(f"{'concurrency':>11} {'app ack':>8} {'app all':>8} {'bare':>6} {'client':>7}")
+    for row in results["rows"]:
+        print(
+            f"{row['concurrency']:>11} {row['server_cpu_us_acknowledging']:>8} "
+            f"{row['server_cpu_us_with_handling']:>8} {row['bare_server_cpu_us']:>6} "
+            f"{row['client_cpu_us']:>7}"
         )
     if "goals" not in results:
         return
