@@ -8,7 +8,7 @@ import itertools
 import json
 import logging
 import socket
-from typing import Any
+from typing import Any, cast
 
 import docker
 
@@ -22,6 +22,26 @@ MAX_LINE = 256 * 1024 * 1024
 """Bytes of one answer at most (the biggest is a JUnit report read back, capped far lower)."""
 ANSWER_MARGIN = 30.0
 """Seconds past a command's own timeout to wait for the exec server before giving up on it."""
+
+
+def _attach_socket(client: docker.DockerClient, container_id: str) -> socket.socket:
+    """The container's attached stdio on a socket of our own: a duplicate of the one docker-py
+    returns, whose HTTP response is closed at once.
+
+    The returned socket is still the response's connection, and closing the response closes
+    it. Left to the garbage collector (the response is a reference cycle), that close comes
+    at any moment of the run, from any thread, and leaves the channel's transport on a closed
+    descriptor: the exec server seems gone, and the next socket given the same number (a
+    model call's) is refused by asyncio as in use."""
+    params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+    raw = client.api.attach_socket(container_id, params)
+    try:
+        return cast(socket.socket, getattr(raw, "_sock", raw)).dup()
+    finally:
+        response = getattr(raw, "_response", None)
+        if response is not None:
+            response.close()
+        raw.close()
 
 
 class ExecChannel:
@@ -41,9 +61,7 @@ class ExecChannel:
     @classmethod
     async def attach(cls, client: docker.DockerClient, container_id: str) -> ExecChannel:
         """Attach to a created, not yet started, container (so no output is missed)."""
-        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        raw = await asyncio.to_thread(client.api.attach_socket, container_id, params)
-        sock: socket.socket = getattr(raw, "_sock", raw)
+        sock = await asyncio.to_thread(_attach_socket, client, container_id)
         sock.setblocking(False)
         reader, writer = await asyncio.open_connection(sock=sock)
         return cls(reader, writer)
