@@ -166,7 +166,7 @@ async def _body(reader: asyncio.StreamReader, headers: dict[str, str]) -> str:
             raw = b""
             while len(raw) < _BODY_LIMIT and (more := await reader.read(_BODY_LIMIT - len(raw))):
                 raw += more
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError):
         return "(no message)"
     text = raw.decode(errors="replace").strip()
     try:
