@@ -93,7 +93,7 @@ def tls_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TlsR
     certificates = docker_certificates(tmp_path / "certs")
     relay = TlsRelay(server_context(certificates), local)
     port = relay.start()
-    # requests, under docker-py, trusts these over DOCKER_CERT_PATH's CA (README says so)
+    # requests, under docker-py, trusts these over DOCKER_CERT_PATH's CA (see README, Deploy)
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
