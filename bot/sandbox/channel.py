@@ -7,12 +7,12 @@ import contextlib
 import itertools
 import json
 import logging
-import socket
-from typing import Any, cast
+from typing import Any
 
 import docker
 
 from bot.errors import SandboxError
+from bot.sandbox.attach import open_attached
 from bot.sandbox.protocol import OutputSink
 
 log = logging.getLogger(__name__)
@@ -24,31 +24,11 @@ ANSWER_MARGIN = 30.0
 """Seconds past a command's own timeout to wait for the exec server before giving up on it."""
 
 
-def _attach_socket(client: docker.DockerClient, container_id: str) -> socket.socket:
-    """The container's attached stdio on a socket of our own: a duplicate of the one docker-py
-    returns, whose HTTP response is closed at once.
-
-    The returned socket is still the response's connection, and closing the response closes
-    it. Left to the garbage collector (the response is a reference cycle), that close comes
-    at any moment of the run, from any thread, and leaves the channel's transport on a closed
-    descriptor: the exec server seems gone, and the next socket given the same number (a
-    model call's) is refused by asyncio as in use."""
-    params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-    raw = client.api.attach_socket(container_id, params)
-    try:
-        return cast(socket.socket, getattr(raw, "_sock", raw)).dup()
-    finally:
-        response = getattr(raw, "_response", None)
-        if response is not None:
-            response.close()
-        raw.close()
-
-
 class ExecChannel:
     """Sends one request at a time to the exec server and reads its answers.
 
-    Docker multiplexes the container's stdout and stderr on the attach socket in frames of an
-    8-byte header (stream, size) and a payload; the server answers on stdout only.
+    Docker multiplexes the container's stdout and stderr on the attached stream in frames of
+    an 8-byte header (stream, size) and a payload; the server answers on stdout only.
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -60,11 +40,9 @@ class ExecChannel:
 
     @classmethod
     async def attach(cls, client: docker.DockerClient, container_id: str) -> ExecChannel:
-        """Attach to a created, not yet started, container (so no output is missed)."""
-        sock = await asyncio.to_thread(_attach_socket, client, container_id)
-        sock.setblocking(False)
-        reader, writer = await asyncio.open_connection(sock=sock)
-        return cls(reader, writer)
+        """Attach to a created, not yet started, container (so no output is missed), on a
+        connection of the channel's own to the engine `client` talks to (see `attach.py`)."""
+        return cls(*await open_attached(client, container_id))
 
     async def ready(self, timeout: float) -> dict[str, Any]:
         """Wait for the server's greeting."""

@@ -157,6 +157,7 @@ class Launcher:
             await asyncio.to_thread(_detach_all, disks)
             raise
         self._disks[str(container.id)] = disks
+        channel: ExecChannel | None = None
         try:
             channel = await ExecChannel.attach(self.client, str(container.id))
             await asyncio.to_thread(container.start)
@@ -164,6 +165,8 @@ class Launcher:
             _check_disks(greeting, disks)
         except BaseException:
             await self.remove(container)
+            if channel is not None:  # after: the engine ends the stream as the container goes
+                await channel.close()
             raise
         log.debug("sandbox %s ready as uid %s", container.short_id, greeting.get("uid"))
         return container, channel
