@@ -93,9 +93,10 @@ def tls_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TlsR
     certificates = docker_certificates(tmp_path / "certs")
     relay = TlsRelay(server_context(certificates), local)
     port = relay.start()
-    # requests, under docker-py, trusts these over DOCKER_CERT_PATH's CA (see README, Deploy)
+    # requests, under docker-py, trusts these over DOCKER_CERT_PATH's CA: set empty, as
+    # README's Deploy section tells an operator whose image sets them
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     monkeypatch.setenv("DOCKER_CERT_PATH", str(certificates))
