@@ -5,6 +5,7 @@ and nothing beyond this machine). For the stack's test and its benchmark."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -59,14 +60,15 @@ class DeployedStack:
         self.env_file = root / "patchbot.env"
         self._webhook_secret = secrets.token_hex(16)
         self._installation = 0
+        self._exit = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> DeployedStack:
-        await self.github.__aenter__()
         try:
-            await self.model.start()
+            await self._exit.enter_async_context(self.github)
+            await self._exit.enter_async_context(self.model)
             self._configure()
         except BaseException:
-            await self.github.__aexit__(None, None, None)
+            await self._exit.aclose()
             raise
         return self
 
@@ -76,10 +78,7 @@ class DeployedStack:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            await self.model.stop()
-        finally:
-            await self.github.__aexit__(kind, error, traceback)
+        await self._exit.aclose()
 
     def _configure(self) -> None:
         github = self.github
